@@ -1,0 +1,34 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export ASTRALYTIQ_HOME ?= $(CURDIR)/.astralytiq
+
+.PHONY: run test lint format bench install
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/activate pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[test,lab]"
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/jupyter lab --ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR)/notebooks demo.ipynb
+
+test: install
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+lint: install
+	$(BIN)/ruff check astralytiq_jupyter tests benchmarks
+	$(BIN)/ruff format --check astralytiq_jupyter tests benchmarks
+
+format: install
+	$(BIN)/ruff format astralytiq_jupyter tests benchmarks
+	$(BIN)/ruff check --fix astralytiq_jupyter tests benchmarks
+
+bench: install
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

@@ -1,0 +1,68 @@
+"""``astralytiq`` command: operator tasks on a store (migrations, orphan sweeping)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .core import db
+from .core.config import StoreConfig
+
+
+def _config(args: argparse.Namespace) -> StoreConfig:
+    kwargs = {}
+    if args.home:
+        kwargs["home"] = Path(args.home)
+    return StoreConfig(
+        database_url=args.database_url, storage_url=getattr(args, "storage_url", None), **kwargs
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="astralytiq", description=__doc__)
+    parser.add_argument(
+        "--home", help="store home (default: $ASTRALYTIQ_HOME or the Jupyter data dir)"
+    )
+    parser.add_argument("--database-url", help="SQLAlchemy URL of a shared metadata database")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    dbp = sub.add_parser("db", help="metadata database schema")
+    dbsub = dbp.add_subparsers(dest="db_command", required=True)
+    up = dbsub.add_parser("upgrade", help="apply the shipped migrations")
+    up.add_argument("revision", nargs="?", default="head")
+    dbsub.add_parser("current", help="print the schema revision")
+
+    sweep = sub.add_parser("sweep", help="delete stored files no version refers to")
+    sweep.add_argument("--storage-url", help="fsspec URL of the byte storage")
+    sweep.add_argument(
+        "--min-age",
+        type=float,
+        default=3600.0,
+        help="only files older than this many seconds (default 3600)",
+    )
+
+    args = parser.parse_args(argv)
+    config = _config(args)
+    engine = db.make_engine(config.resolved_database_url)
+    try:
+        if args.command == "db" and args.db_command == "upgrade":
+            db.upgrade(engine, args.revision)
+            print(f"Schema at revision {db.current_revision(engine)}.")
+        elif args.command == "db":
+            print(db.current_revision(engine) or "(empty database)")
+        elif args.command == "sweep":
+            from .core.store import Store
+
+            with Store(config) as store:
+                removed = store.sweep_orphans(args.min_age)
+            print(f"Removed {len(removed)} orphaned file(s).")
+            for key in removed:
+                print(f"  {key}")
+    finally:
+        engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,621 @@
+"""RemoteBackend: the Workspace API over the server extension's REST API.
+
+Each sub-API mirrors its local counterpart (``LocalDatasets`` -> ``RemoteDatasets``...) with
+the same signatures, return types and exceptions: the server's error body names the core
+error class, which is raised again here. DataFrames travel as Parquet, never as JSON.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import types
+import typing
+from collections.abc import Callable, Iterator
+from dataclasses import fields, is_dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import requests
+
+from ..core import errors
+from ..core.audit import AuditEvent
+from ..core.dashboards import Dashboard
+from ..core.datasets import DatasetSummary, DatasetVersion
+from ..core.names import parse_ref
+from ..core.permissions import Principal, Role
+from ..core.recipebook import SavedRecipe
+from ..core.registry import AliasMove, ModelSummary, ModelVersion
+from ..core.tenancy import Member, Quotas, Tenant
+from ..core.tokens import ApiToken, IssuedToken
+
+T = TypeVar("T")
+PARQUET = "application/vnd.apache.parquet"
+CHUNK = 1 << 20
+_ERRORS: dict[str, type[errors.AstralytiqError]] = {
+    cls.code: cls
+    for cls in (
+        errors.NotFound,
+        errors.Forbidden,
+        errors.Invalid,
+        errors.Conflict,
+        errors.QuotaExceeded,
+        errors.Cancelled,
+    )
+}
+_STATUS_ERRORS = {
+    400: errors.Invalid,
+    403: errors.Forbidden,
+    404: errors.NotFound,
+    409: errors.Conflict,
+    413: errors.QuotaExceeded,
+    429: errors.QuotaExceeded,
+}
+
+
+def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Rebuild a core dataclass from its ``to_dict()``: ISO times become datetimes, roles
+    Roles, nested versions their dataclasses."""
+    assert is_dataclass(cls)
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        kwargs[f.name] = _convert(hints[f.name], data[f.name])
+    return cls(**kwargs)
+
+
+def _convert(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _convert(options[0], value) if len(options) == 1 else value
+    if hint is datetime:
+        return datetime.fromisoformat(value)
+    if hint is Role:
+        return Role(value)
+    if isinstance(hint, type) and is_dataclass(hint) and isinstance(value, dict):
+        return _from_dict(hint, value)
+    return value
+
+
+def _frame_bytes(df: pd.DataFrame) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), sink)
+    return sink.getvalue()
+
+
+class RemoteClient:
+    """HTTP plumbing: base URL, credentials, error translation."""
+
+    def __init__(
+        self, url: str, token: str | None, *, tenant: str | None = None, timeout: float = 300.0
+    ) -> None:
+        self.base = url.rstrip("/") + "/astralytiq/api"
+        self.session = requests.Session()
+        if token:
+            scheme = "Bearer" if token.startswith("aqt_") else "token"
+            self.session.headers["Authorization"] = f"{scheme} {token}"
+        if tenant:
+            self.session.headers["X-AstralytiQ-Tenant"] = tenant
+        self.timeout = timeout
+
+    def url(self, *parts: str | int) -> str:
+        return self.base + "".join("/" + quote(str(p), safe="@") for p in parts)
+
+    def request(self, method: str, *parts: str | int, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self.timeout)
+        response = self.session.request(method, self.url(*parts), **kwargs)
+        if response.status_code >= 400:
+            raise self._error(response)
+        return response
+
+    def json(self, method: str, *parts: str | int, **kwargs: Any) -> Any:
+        response = self.request(method, *parts, **kwargs)
+        return response.json() if response.content else None
+
+    def items(self, *parts: str | int, **params: Any) -> list[dict[str, Any]]:
+        clean = {k: v for k, v in params.items() if v is not None}
+        return self.json("GET", *parts, params=clean)["items"]
+
+    @staticmethod
+    def _error(response: requests.Response) -> errors.AstralytiqError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        cls = _ERRORS.get(body.get("error")) or _STATUS_ERRORS.get(
+            response.status_code, errors.AstralytiqError
+        )
+        message = body.get("message") or f"HTTP {response.status_code} from {response.url}"
+        return cls(message, **(body.get("detail") or {}))
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class RemoteDatasets:
+    """``ws.datasets`` over HTTP."""
+
+    def __init__(self, client: RemoteClient) -> None:
+        self._c = client
+
+    def ingest(
+        self,
+        source: Any,
+        name: str,
+        *,
+        format: str | None = None,
+        filename: str | None = None,
+        description: str | None = None,
+        note: str = "",
+        progress: Callable[[int, int | None], None] | None = None,
+        **read_options: Any,
+    ) -> DatasetVersion:
+        """Upload a file, bytes or DataFrame (streamed), or have the server read a URL or a
+        ``SqlSource``."""
+        if isinstance(source, str) and source.startswith(("http://", "https://")):
+            body = {
+                "url": source,
+                "format": format,
+                "description": description,
+                "note": note,
+                "read_options": read_options,
+            }
+            return self._ingest(name, body)
+        if type(source).__name__ == "SqlSource" and is_dataclass(source):
+            sql = {f.name: getattr(source, f.name) for f in fields(source)}
+            return self._ingest(
+                name,
+                {
+                    "sql": sql,
+                    "format": format,
+                    "description": description,
+                    "note": note,
+                    "read_options": read_options,
+                },
+            )
+        if read_options:
+            raise errors.Invalid(
+                "Read options are applied by the server only for URL and SQL "
+                "sources; convert the file first or upload it as is."
+            )
+        if isinstance(source, pd.DataFrame):
+            data: Any = _frame_bytes(source)
+            format, filename = "parquet", filename or f"{name}.parquet"
+        elif isinstance(source, (str, os.PathLike)):
+            path = Path(source)
+            filename = filename or path.name
+            return self._upload(
+                name,
+                path,
+                format=format,
+                filename=filename,
+                description=description,
+                note=note,
+                progress=progress,
+            )
+        elif isinstance(source, (bytes, bytearray, memoryview)):
+            data = bytes(source)
+        elif hasattr(source, "read"):
+            data = source.read()
+        else:
+            raise errors.Invalid(
+                f"Cannot ingest a {type(source).__name__}: give a path, URL, "
+                "bytes, file object, DataFrame or SqlSource."
+            )
+        return self._upload(
+            name,
+            data,
+            format=format,
+            filename=filename,
+            description=description,
+            note=note,
+            progress=progress,
+        )
+
+    def save(
+        self,
+        df: pd.DataFrame,
+        name: str,
+        *,
+        parent: str | None = None,
+        recipe: list[dict[str, Any]] | None = None,
+        note: str = "",
+        description: str | None = None,
+    ) -> DatasetVersion:
+        """Store a DataFrame as a new version of ``name`` (with lineage when derived)."""
+        if not isinstance(df, pd.DataFrame):
+            raise errors.Invalid(
+                "save() takes a pandas DataFrame; use ingest() for files and URLs."
+            )
+        return self._upload(
+            name,
+            _frame_bytes(df),
+            mode="save",
+            parent=parent,
+            recipe=json.dumps(recipe) if recipe is not None else None,
+            note=note,
+            description=description,
+        )
+
+    def list(
+        self, *, search: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[DatasetSummary]:
+        items = self._c.items("datasets", search=search, limit=limit, offset=offset)
+        return [_from_dict(DatasetSummary, d) for d in items]
+
+    def get(self, ref: str) -> DatasetVersion:
+        parse_ref(ref)
+        return _from_dict(DatasetVersion, self._c.json("GET", "datasets", ref))
+
+    def versions(self, name: str) -> list[DatasetVersion]:
+        return [
+            _from_dict(DatasetVersion, d) for d in self._c.json("GET", "datasets", name, "versions")
+        ]
+
+    def load(
+        self, ref: str, *, columns: list[str] | None = None, limit: int | None = None
+    ) -> pd.DataFrame:
+        parse_ref(ref)
+        if isinstance(columns, str):
+            columns = [columns]
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise errors.Invalid("limit must be a non-negative whole number of rows.")
+        params: dict[str, Any] = {"format": "parquet"}
+        if columns is not None:
+            params["columns"] = ",".join(columns)
+        if limit is not None:
+            params["limit"] = limit
+        response = self._c.request("GET", "datasets", ref, "data", params=params)
+        table = pq.read_table(pa.BufferReader(response.content))
+        if columns is not None and not columns:
+            return table.select([]).to_pandas()
+        return table.to_pandas()
+
+    def delete(self, name: str, version: int | None = None) -> int:
+        ref = f"{name}@{int(version)}" if version is not None else name
+        return self._c.json("DELETE", "datasets", ref)["deleted_versions"]
+
+    def profile(self, ref: str, **options: Any) -> Any:
+        from ..core.profiling import Profile
+
+        data = self._c.json("GET", "datasets", ref, "profile", params=options)
+        from_dict = getattr(Profile, "from_dict", None)
+        return from_dict(data) if from_dict else data
+
+    def _ingest(self, name: str, body: dict[str, Any]) -> DatasetVersion:
+        body = {k: v for k, v in body.items() if v not in (None, {}, "")}
+        return _from_dict(
+            DatasetVersion, self._c.json("POST", "datasets", name, "ingest", json=body)
+        )
+
+    def _upload(
+        self,
+        name: str,
+        data: bytes | Path,
+        *,
+        progress: Callable[[int, int | None], None] | None = None,
+        **params: Any,
+    ) -> DatasetVersion:
+        total = data.stat().st_size if isinstance(data, Path) else len(data)
+        body = _chunks(data, total, progress)
+        clean = {k: v for k, v in params.items() if v not in (None, "")}
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(total)}
+        return _from_dict(
+            DatasetVersion,
+            self._c.json(
+                "POST", "datasets", name, "versions", params=clean, data=body, headers=headers
+            ),
+        )
+
+
+def _chunks(
+    data: bytes | Path, total: int, progress: Callable[[int, int | None], None] | None
+) -> Iterator[bytes]:
+    sent = 0
+    if isinstance(data, Path):
+        with data.open("rb") as fh:
+            while chunk := fh.read(CHUNK):
+                sent += len(chunk)
+                if progress:
+                    progress(sent, total)
+                yield chunk
+        return
+    for start in range(0, max(total, 1), CHUNK):
+        chunk = data[start : start + CHUNK]
+        sent += len(chunk)
+        if progress:
+            progress(sent, total)
+        yield chunk
+
+
+class RemoteRecipes:
+    """``ws.recipes`` over HTTP."""
+
+    def __init__(self, client: RemoteClient) -> None:
+        self._c = client
+
+    def apply(
+        self,
+        recipe: Any,
+        dataset: str,
+        *,
+        save_as: str | None = None,
+        note: str = "",
+        progress: Callable[..., None] | None = None,
+    ) -> DatasetVersion:
+        steps = recipe.to_json() if hasattr(recipe, "to_json") else recipe
+        body = {"recipe": steps, "save_as": save_as, "note": note}
+        return _from_dict(
+            DatasetVersion, self._c.json("POST", "datasets", dataset, "apply", json=body)
+        )
+
+    def save(self, name: str, recipe: Any, *, description: str | None = None) -> SavedRecipe:
+        steps = recipe.to_json() if hasattr(recipe, "to_json") else recipe
+        if isinstance(steps, str):
+            steps = json.loads(steps)
+        body = {"steps": steps, "description": description}
+        return _from_dict(SavedRecipe, self._c.json("PUT", "recipes", name, json=body))
+
+    def get(self, name: str) -> SavedRecipe:
+        return _from_dict(SavedRecipe, self._c.json("GET", "recipes", name))
+
+    def list(
+        self, *, search: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[SavedRecipe]:
+        items = self._c.items("recipes", search=search, limit=limit, offset=offset)
+        return [_from_dict(SavedRecipe, d) for d in items]
+
+    def delete(self, name: str) -> None:
+        self._c.request("DELETE", "recipes", name)
+
+
+class RemoteModels:
+    """``ws.models`` over HTTP: artifacts go up as skops files, frames as Parquet."""
+
+    def __init__(self, client: RemoteClient) -> None:
+        self._c = client
+
+    def register(self, name: str, trained: Any, **metadata: Any) -> ModelVersion:
+        """Serialise the estimator with skops here and upload it with its metadata."""
+        from ..core import artifacts
+
+        model = getattr(trained, "model", trained)
+        meta = dict(metadata)
+        meta.setdefault("library_versions", artifacts.library_versions())
+        data = artifacts.dump_model(model)
+        files = {"artifact": (f"{name}.skops", data, "application/octet-stream")}
+        form = {"metadata": json.dumps(artifacts.json_safe(meta))}
+        return _from_dict(
+            ModelVersion, self._c.json("POST", "models", name, "versions", files=files, data=form)
+        )
+
+    def list(
+        self, *, search: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[ModelSummary]:
+        items = self._c.items("models", search=search, limit=limit, offset=offset)
+        return [_from_dict(ModelSummary, d) for d in items]
+
+    def get(self, ref: str) -> ModelVersion:
+        return _from_dict(ModelVersion, self._c.json("GET", "models", ref))
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        return [
+            _from_dict(ModelVersion, d) for d in self._c.json("GET", "models", name, "versions")
+        ]
+
+    def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
+        return _from_dict(
+            ModelVersion,
+            self._c.json("PUT", "models", name, "aliases", alias, json={"version": version}),
+        )
+
+    def remove_alias(self, name: str, alias: str) -> None:
+        self._c.request("DELETE", "models", name, "aliases", alias)
+
+    def alias_history(self, name: str) -> list[AliasMove]:
+        data = self._c.json("GET", "models", name, "aliases")
+        return [_from_dict(AliasMove, d) for d in data["history"]]
+
+    def predict(self, ref: str, df: pd.DataFrame) -> pd.DataFrame:
+        if not isinstance(df, pd.DataFrame):
+            raise errors.Invalid("predict() takes a pandas DataFrame of input rows.")
+        response = self._c.request(
+            "POST",
+            "models",
+            ref,
+            "predict",
+            data=_frame_bytes(df),
+            headers={"Content-Type": PARQUET, "Accept": PARQUET},
+        )
+        return pq.read_table(pa.BufferReader(response.content)).to_pandas()
+
+    def score(self, model: str, dataset: str, save_as: str, *, note: str = "") -> DatasetVersion:
+        """Batch-score a dataset version on the server; predictions become a new version."""
+        body = {"dataset": dataset, "save_as": save_as, "note": note}
+        return _from_dict(DatasetVersion, self._c.json("POST", "models", model, "score", json=body))
+
+    def load(self, ref: str) -> Any:
+        """Download the artifact and load it with the default trusted types."""
+        from ..core import artifacts
+
+        response = self._c.request("GET", "models", ref, "artifact")
+        return artifacts.load_model(
+            response.content,
+            trusted=list(artifacts.DEFAULT_TRUSTED_TYPES),
+            expected_sha256=response.headers.get("X-AstralytiQ-SHA256"),
+        )
+
+    def delete(self, name: str, version: int | None = None) -> int:
+        ref = f"{name}@{int(version)}" if version is not None else name
+        return self._c.json("DELETE", "models", ref)["deleted_versions"]
+
+
+class RemoteDashboards:
+    """``ws.dashboards`` over HTTP."""
+
+    def __init__(self, client: RemoteClient) -> None:
+        self._c = client
+
+    def save(self, spec: dict[str, Any], *, expected_revision: int | None = None) -> Dashboard:
+        body: dict[str, Any] = {"spec": spec}
+        if expected_revision is not None:
+            body["expected_revision"] = expected_revision
+        return _from_dict(Dashboard, self._c.json("POST", "dashboards", json=body))
+
+    def get(self, name: str) -> Dashboard:
+        return _from_dict(Dashboard, self._c.json("GET", "dashboards", name))
+
+    def list(
+        self, *, search: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Dashboard]:
+        items = self._c.items("dashboards", search=search, limit=limit, offset=offset)
+        return [_from_dict(Dashboard, d) for d in items]
+
+    def delete(self, name: str) -> None:
+        self._c.request("DELETE", "dashboards", name)
+
+
+class RemoteTenant:
+    """``ws.tenant`` over HTTP."""
+
+    def __init__(self, client: RemoteClient) -> None:
+        self._c = client
+
+    def info(self) -> Tenant:
+        return _tenant(self._c.json("GET", "tenant"))
+
+    def update(self, **changes: Any) -> Tenant:
+        return _tenant(self._c.json("PATCH", "tenant", json=changes))
+
+    def members(self) -> list[Member]:
+        return [_from_dict(Member, d) for d in self._c.json("GET", "tenant", "members")["items"]]
+
+    def add_member(self, username: str, role: str | Role) -> Member:
+        body = {"username": username, "role": Role(role).value if isinstance(role, Role) else role}
+        return _from_dict(Member, self._c.json("POST", "tenant", "members", json=body))
+
+    def set_role(self, username: str, role: str | Role) -> Member:
+        body = {"role": Role(role).value if isinstance(role, Role) else role}
+        return _from_dict(Member, self._c.json("PATCH", "tenant", "members", username, json=body))
+
+    def remove_member(self, username: str) -> None:
+        self._c.request("DELETE", "tenant", "members", username)
+
+    def usage(self) -> dict[str, Any]:
+        return self._c.json("GET", "tenant", "usage")
+
+
+def _tenant(data: dict[str, Any]) -> Tenant:
+    return _from_dict(Tenant, {**data, "quotas": Quotas(**data["quotas"])})
+
+
+class RemoteAudit:
+    """``ws.audit`` over HTTP."""
+
+    def __init__(self, client: RemoteClient) -> None:
+        self._c = client
+
+    def list(
+        self,
+        *,
+        action: str | None = None,
+        actor: str | None = None,
+        outcome: str | None = None,
+        resource: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[AuditEvent]:
+        items = self._c.items(
+            "audit",
+            action=action,
+            actor=actor,
+            outcome=outcome,
+            resource=resource,
+            since=since.isoformat() if since else None,
+            until=until.isoformat() if until else None,
+            limit=limit,
+            offset=offset,
+        )
+        return [_from_dict(AuditEvent, d) for d in items]
+
+
+class RemoteTokens:
+    """``ws.tokens``: platform API tokens of the tenant (admins)."""
+
+    def __init__(self, client: RemoteClient) -> None:
+        self._c = client
+
+    def create(
+        self, name: str, *, role: str | Role | None = None, expires_in: float | None = None
+    ) -> IssuedToken:
+        body: dict[str, Any] = {"name": name}
+        if role is not None:
+            body["role"] = Role(role).value
+        if expires_in is not None:
+            body["expires_in"] = expires_in
+        data = self._c.json("POST", "tokens", json=body)
+        return IssuedToken(_from_dict(ApiToken, data), data["token"])
+
+    def list(self, *, include_inactive: bool = False) -> list[ApiToken]:
+        items = self._c.items("tokens", include_inactive=str(include_inactive).lower())
+        return [_from_dict(ApiToken, d) for d in items]
+
+    def revoke(self, token_id: str) -> None:
+        self._c.request("DELETE", "tokens", token_id)
+
+
+class RemoteBackend:
+    """The Workspace API served by a Jupyter server running the AstralytiQ extension."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        tenant: str | None = None,
+        timeout: float = 300.0,
+    ) -> None:
+        self.client = RemoteClient(url, token, tenant=tenant, timeout=timeout)
+        self.url = url
+        self.datasets = RemoteDatasets(self.client)
+        self.recipes = RemoteRecipes(self.client)
+        self.models = RemoteModels(self.client)
+        self.dashboards = RemoteDashboards(self.client)
+        self.tenant = RemoteTenant(self.client)
+        self.audit = RemoteAudit(self.client)
+        self.tokens = RemoteTokens(self.client)
+        self._me: Principal | None = None
+
+    @property
+    def me(self) -> Principal:
+        if self._me is None:
+            data = self.client.json("GET", "me")
+            self._me = Principal(
+                user=data["user"],
+                tenant=data["tenant"],
+                role=Role(data["role"]),
+                platform_owner=bool(data.get("platform_owner")),
+                display_name=data.get("display_name"),
+                via=data.get("via", "remote"),
+                extra={"tenant_name": data.get("tenant_name") or ""},
+            )
+        return self._me
+
+    @property
+    def branding(self) -> dict[str, Any]:
+        return self.client.json("GET", "me").get("branding") or {}
+
+    def close(self) -> None:
+        self.client.close()

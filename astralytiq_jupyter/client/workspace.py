@@ -1,0 +1,48 @@
+"""The Workspace: one API over the local store or (later) the REST API.
+
+Widgets and notebooks only ever talk to a :class:`Workspace`; which backend serves it is
+decided once, by :func:`connect`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.permissions import Principal
+
+
+class Workspace:
+    """Entry point of the Python API: ``ws.datasets``, ``ws.recipes``, ``ws.models``,
+    ``ws.tenant``, ``ws.audit``."""
+
+    def __init__(self, backend: Any) -> None:
+        self._backend = backend
+        self.datasets = backend.datasets
+        self.recipes = backend.recipes
+        self.models = backend.models
+        self.tenant = backend.tenant
+        self.audit = backend.audit
+        self.dashboards = backend.dashboards
+
+    @property
+    def me(self) -> Principal:
+        """Who this workspace acts as: user, tenant, role and permissions."""
+        return self._backend.me
+
+    @property
+    def backend(self) -> Any:
+        return self._backend
+
+    def close(self) -> None:
+        self._backend.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        me = self.me
+        kind = type(self._backend).__name__
+        return f"<Workspace {kind} user={me.user!r} tenant={me.tenant!r} role={me.role.value!r}>"

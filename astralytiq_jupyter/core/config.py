@@ -1,0 +1,49 @@
+"""Store configuration: where metadata and bytes live, and the limits that protect them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MB = 1024 * 1024
+
+
+def default_home() -> Path:
+    """``$ASTRALYTIQ_HOME``, else ``{jupyter_data_dir()}/astralytiq``."""
+    env = os.environ.get("ASTRALYTIQ_HOME")
+    if env:
+        return Path(env).expanduser()
+    from jupyter_core.paths import jupyter_data_dir
+
+    return Path(jupyter_data_dir()) / "astralytiq"
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Everything a :class:`~astralytiq_jupyter.core.store.Store` needs to open.
+
+    ``database_url`` defaults to SQLite under ``home``; ``storage_url`` to ``home/storage``.
+    Any SQLAlchemy URL and any fsspec URL are accepted.
+    """
+
+    home: Path = field(default_factory=default_home)
+    database_url: str | None = None
+    storage_url: str | None = None
+    max_upload_bytes: int = 1024 * MB
+    url_import_allowlist: tuple[str, ...] = ()
+    trusted_model_types: tuple[str, ...] | None = None  # None: the engine's default list
+    auto_migrate: bool | None = None  # None: only for the embedded SQLite store
+    default_tenant: str = "default"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{Path(self.home) / 'astralytiq.db'}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or str(Path(self.home) / "storage")
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None

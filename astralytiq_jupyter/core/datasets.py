@@ -1,0 +1,597 @@
+"""Versioned datasets: ingest, save, list, load and delete immutable Parquet versions."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import func, or_
+
+from .errors import Invalid, NotFound, QuotaExceeded
+from .ingest import IngestResult, ingest_to_parquet
+from .models import DatasetRecord, DatasetVersionRecord, new_id
+from .names import Ref, check_name, parse_ref
+from .permissions import Permission, Principal, require
+from .repository import TenantRepository
+from .storage import StagedObject, object_key
+from .tenancy import enforce_quotas
+
+if TYPE_CHECKING:
+    from .store import Store
+
+MAX_PAGE = 1000
+Progress = Callable[[int, "int | None"], None]
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    """One immutable version of a dataset, as users see it."""
+
+    name: str
+    version: int
+    rows: int
+    columns: int
+    schema: dict[str, str]
+    size_bytes: int
+    sha256: str
+    quality: dict[str, Any]
+    format: str
+    source: str
+    source_detail: str
+    parent: str | None
+    recipe: list[dict[str, Any]] | None
+    created_by: str
+    created_at: datetime
+    note: str = ""
+    model: str | None = None  # the model version whose predictions these are
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @property
+    def quality_score(self) -> float | None:
+        return self.quality.get("score")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "ref": self.ref,
+            "rows": self.rows,
+            "columns": self.columns,
+            "schema": self.schema,
+            "size_bytes": self.size_bytes,
+            "sha256": self.sha256,
+            "quality": self.quality,
+            "format": self.format,
+            "source": self.source,
+            "source_detail": self.source_detail,
+            "parent": self.parent,
+            "recipe": self.recipe,
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(),
+            "note": self.note,
+            "model": self.model,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"DatasetVersion(name={self.name!r}, version={self.version}, rows={self.rows}, "
+            f"columns={self.columns}, quality_score={self.quality_score})"
+        )
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """A dataset with its latest version, for listings."""
+
+    name: str
+    description: str
+    versions: int
+    latest: DatasetVersion
+    created_by: str
+    created_at: datetime
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "versions": self.versions,
+            "latest": self.latest.to_dict(),
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+class DatasetService:
+    """Dataset operations for a :class:`Principal`; see the Workspace API for the user view."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- writes ------------------------------------------------------------------------
+    def ingest(
+        self,
+        principal: Principal,
+        source: Any,
+        name: str,
+        *,
+        format: str | None = None,
+        filename: str | None = None,
+        description: str | None = None,
+        note: str = "",
+        progress: Progress | None = None,
+        **read_options: Any,
+    ) -> DatasetVersion:
+        """Read ``source`` (path, URL, upload bytes/file, DataFrame or ``SqlSource``) into a
+        new version of dataset ``name``. Nothing is stored unless every check passes."""
+        with self.store.audit.action(principal, "dataset.ingest", f"dataset:{name}") as act:
+            require(principal, Permission.DATASET_WRITE)
+            check_name(name, "dataset name")
+            version = self._write_version(
+                principal,
+                name,
+                source,
+                format=format,
+                filename=filename,
+                description=description,
+                note=note,
+                progress=progress,
+                read_options=read_options,
+            )
+            act.resource = f"dataset:{version.ref}"
+            act.detail.update(
+                rows=version.rows, size_bytes=version.size_bytes, source=version.source
+            )
+            return version
+
+    def save(
+        self,
+        principal: Principal,
+        df: pd.DataFrame,
+        name: str,
+        *,
+        parent: str | None = None,
+        recipe: list[dict[str, Any]] | None = None,
+        note: str = "",
+        description: str | None = None,
+        model: str | None = None,
+    ) -> DatasetVersion:
+        """Store a DataFrame as a new version; ``parent``/``recipe`` (and ``model`` for
+        batch predictions) record its lineage."""
+        with self.store.audit.action(principal, "dataset.save", f"dataset:{name}") as act:
+            require(principal, Permission.DATASET_WRITE)
+            check_name(name, "dataset name")
+            if not isinstance(df, pd.DataFrame):
+                raise Invalid("save() takes a pandas DataFrame; use ingest() for files and URLs.")
+            parent_id = model_version_id = None
+            with self.store.session() as session:
+                repo = self.store.repo(session, principal)
+                if parent is not None:
+                    parent_id = self._version_row(repo, parent)[1].id
+                if model is not None:
+                    model_version_id = self.store.models.version_id(repo, model)
+            version = self._write_version(
+                principal,
+                name,
+                df,
+                description=description,
+                note=note,
+                parent_version_id=parent_id,
+                recipe=recipe,
+                model_version_id=model_version_id,
+                source_kind="derived" if parent_id else None,
+            )
+            act.resource = f"dataset:{version.ref}"
+            act.detail.update(rows=version.rows, parent=parent)
+            return version
+
+    def delete(self, principal: Principal, name: str, version: int | None = None) -> int:
+        """Delete one version, or the whole dataset; returns how many versions went."""
+        resource = f"dataset:{name}" + (f"@{version}" if version else "")
+        with self.store.audit.action(principal, "dataset.delete", resource) as act:
+            require(principal, Permission.DATASET_DELETE)
+            check_name(name, "dataset name")
+            with self.store.transaction() as session:
+                repo = self.store.repo(session, principal)
+                ds = self._dataset_row(repo, name)
+                stmt = repo.select(DatasetVersionRecord).where(
+                    DatasetVersionRecord.dataset_id == ds.id
+                )
+                if version is not None:
+                    stmt = stmt.where(DatasetVersionRecord.version == int(version))
+                rows = list(session.scalars(stmt))
+                if not rows:
+                    raise NotFound(f"Dataset {name}@{version} not found.")
+                keys = [r.storage_key for r in rows]
+                for row in rows:
+                    session.delete(row)
+                session.flush()
+                if repo.count(DatasetVersionRecord, DatasetVersionRecord.dataset_id == ds.id) == 0:
+                    session.delete(ds)
+            # Bytes go only after the rows are gone: a crash here leaves orphans for the
+            # sweeper, never a row pointing at a missing file.
+            for key in keys:
+                self.store.storage.remove(key)
+            act.detail.update(versions=len(keys))
+            return len(keys)
+
+    def upload_limit(self, principal: Principal, name: str, size: int | None = None) -> int | None:
+        """Check, before a byte of an upload is read, that ``principal`` may add a version of
+        ``name`` of ``size`` bytes (if known); return the most bytes the upload may have."""
+        require(principal, Permission.DATASET_WRITE)
+        check_name(name, "dataset name")
+        with self.store.session() as session:
+            repo = self.store.repo(session, principal)
+            quotas = self.store.quotas(session, principal)
+            existing = repo.one_or_none(DatasetRecord, DatasetRecord.name == name)
+            enforce_quotas(repo, quotas, new_dataset=existing is None, incoming_bytes=size or 0)
+        limits = [x for x in (quotas.upload_bytes, self.store.config.max_upload_bytes) if x]
+        max_bytes = min(limits) if limits else None
+        if max_bytes is not None and size is not None and size > max_bytes:
+            raise QuotaExceeded(
+                f"The file is {size / 1e6:.1f} MB; the upload limit is {max_bytes / 1e6:.1f} MB.",
+                quota="upload_bytes",
+                limit=max_bytes,
+            )
+        return max_bytes
+
+    # -- reads -------------------------------------------------------------------------
+    def list(
+        self, principal: Principal, *, search: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[DatasetSummary]:
+        """Datasets of the tenant, by name, with their latest version."""
+        require(principal, Permission.DATASET_READ)
+        if not 1 <= limit <= MAX_PAGE or offset < 0:
+            raise Invalid(f"limit must be between 1 and {MAX_PAGE} and offset at least 0.")
+        with self.store.session() as session:
+            repo = self.store.repo(session, principal)
+            stmt = repo.select(DatasetRecord)
+            if search:
+                pattern = f"%{search.lower()}%"
+                stmt = stmt.where(
+                    or_(
+                        func.lower(DatasetRecord.name).like(pattern),
+                        func.lower(DatasetRecord.description).like(pattern),
+                    )
+                )
+            datasets = list(
+                session.scalars(stmt.order_by(DatasetRecord.name).limit(limit).offset(offset))
+            )
+            if not datasets:
+                return []
+            ids = [d.id for d in datasets]
+            latest = (
+                repo.select(
+                    DatasetVersionRecord,
+                    DatasetVersionRecord.dataset_id,
+                    func.max(DatasetVersionRecord.version),
+                    func.count(),
+                )
+                .where(DatasetVersionRecord.dataset_id.in_(ids))
+                .group_by(DatasetVersionRecord.dataset_id)
+            )
+            counts = {ds_id: (top, n) for ds_id, top, n in session.execute(latest)}
+            out = []
+            for ds in datasets:
+                top, n = counts[ds.id]
+                row = repo.one_or_none(
+                    DatasetVersionRecord,
+                    DatasetVersionRecord.dataset_id == ds.id,
+                    DatasetVersionRecord.version == top,
+                )
+                assert row is not None
+                out.append(
+                    DatasetSummary(
+                        ds.name,
+                        ds.description,
+                        n,
+                        self._to_version(repo, ds, row),
+                        ds.created_by,
+                        ds.created_at,
+                    )
+                )
+            return out
+
+    def get(self, principal: Principal, ref: str) -> DatasetVersion:
+        """Metadata of ``name`` (latest) or ``name@N``."""
+        require(principal, Permission.DATASET_READ)
+        with self.store.session() as session:
+            repo = self.store.repo(session, principal)
+            ds, row = self._version_row(repo, ref)
+            return self._to_version(repo, ds, row)
+
+    def versions(self, principal: Principal, name: str) -> list[DatasetVersion]:
+        """Every version of ``name``, oldest first."""
+        require(principal, Permission.DATASET_READ)
+        check_name(name, "dataset name")
+        with self.store.session() as session:
+            repo = self.store.repo(session, principal)
+            ds = self._dataset_row(repo, name)
+            rows = session.scalars(
+                repo.select(DatasetVersionRecord)
+                .where(DatasetVersionRecord.dataset_id == ds.id)
+                .order_by(DatasetVersionRecord.version)
+            )
+            return [self._to_version(repo, ds, r) for r in rows]
+
+    def load(
+        self,
+        principal: Principal,
+        ref: str,
+        *,
+        columns: list[str] | None = None,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
+        """Read a version as a DataFrame: all of it, some ``columns``, or the first ``limit``
+        rows."""
+        return self.read_table(principal, ref, columns=columns, limit=limit).to_pandas()
+
+    def read_table(
+        self,
+        principal: Principal,
+        ref: str,
+        *,
+        columns: list[str] | None = None,
+        limit: int | None = None,
+    ) -> pa.Table:
+        """Like :meth:`load`, as an Arrow table (what the REST API streams)."""
+        require(principal, Permission.DATASET_READ)
+        version = self.get(principal, ref)
+        key = self._storage_key(principal, ref)
+        if columns is not None:
+            if isinstance(columns, str):
+                columns = [columns]
+            unknown = [c for c in columns if c not in version.schema]
+            if unknown:
+                raise Invalid(
+                    f"Dataset {version.ref} has no column(s) {', '.join(map(repr, unknown))}; "
+                    f"available: {', '.join(version.schema)}.",
+                    columns=unknown,
+                )
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise Invalid("limit must be a non-negative whole number of rows.")
+        storage = self.store.storage
+        with storage.open(key) as fh:
+            if limit is None:
+                return pq.read_table(fh, columns=columns)
+            parquet = pq.ParquetFile(fh)
+            batches = []
+            remaining = limit
+            for batch in parquet.iter_batches(
+                batch_size=max(1, min(remaining, 65_536)), columns=columns
+            ):
+                batches.append(batch.slice(0, remaining))
+                remaining -= len(batches[-1])
+                if remaining <= 0:
+                    break
+            schema = parquet.schema_arrow
+            if columns is not None:
+                schema = pa.schema([schema.field(c) for c in columns], metadata=schema.metadata)
+            return (
+                pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
+            )
+
+    def profile(self, principal: Principal, ref: str, **options: Any) -> Any:
+        """The EDA/quality report of a version, with exact statistics on all of its rows
+        (``options`` go to :func:`.profiling.profile`, e.g. ``bins``, ``top``)."""
+        from .profiling import profile
+
+        return profile(self.load(principal, ref), **options)
+
+    def storage_key(self, principal: Principal, ref: str) -> str:
+        """The stored object of a version (for services that stream it, e.g. downloads)."""
+        require(principal, Permission.DATASET_READ)
+        return self._storage_key(principal, ref)
+
+    # -- internals ---------------------------------------------------------------------
+    def _storage_key(self, principal: Principal, ref: str) -> str:
+        with self.store.session() as session:
+            return self._version_row(self.store.repo(session, principal), ref)[1].storage_key
+
+    def _dataset_row(self, repo: TenantRepository, name: str) -> DatasetRecord:
+        return repo.get(DatasetRecord, f"Dataset {name!r}", DatasetRecord.name == name)
+
+    def _version_row(
+        self, repo: TenantRepository, ref: str | Ref
+    ) -> tuple[DatasetRecord, DatasetVersionRecord]:
+        parsed = parse_ref(ref)
+        ds = self._dataset_row(repo, parsed.name)
+        stmt = repo.select(DatasetVersionRecord).where(DatasetVersionRecord.dataset_id == ds.id)
+        if parsed.version is None:
+            stmt = stmt.order_by(DatasetVersionRecord.version.desc()).limit(1)
+        else:
+            stmt = stmt.where(DatasetVersionRecord.version == parsed.version)
+        row = repo.session.scalars(stmt).first()
+        if row is None:
+            raise NotFound(f"Dataset {parsed} not found.")
+        return ds, row
+
+    def _to_version(
+        self, repo: TenantRepository, ds: DatasetRecord, row: DatasetVersionRecord
+    ) -> DatasetVersion:
+        parent = None
+        if row.parent_version_id:
+            found = repo.session.execute(
+                repo.select(DatasetVersionRecord, DatasetRecord.name, DatasetVersionRecord.version)
+                .join(DatasetRecord, DatasetRecord.id == DatasetVersionRecord.dataset_id)
+                .where(DatasetVersionRecord.id == row.parent_version_id)
+            ).first()
+            if found:
+                parent = f"{found[0]}@{found[1]}"
+        model = None
+        if row.model_version_id:
+            model = self.store.models.ref_of(repo, row.model_version_id)
+        return DatasetVersion(
+            name=ds.name,
+            version=row.version,
+            rows=row.row_count,
+            columns=row.column_count,
+            schema=dict(row.schema),
+            size_bytes=row.size_bytes,
+            sha256=row.sha256,
+            quality=dict(row.quality),
+            format=row.format,
+            source=row.source_kind,
+            source_detail=row.source_detail,
+            parent=parent,
+            recipe=row.recipe,
+            created_by=row.created_by,
+            created_at=row.created_at,
+            note=row.note,
+            model=model,
+        )
+
+    def _write_version(
+        self,
+        principal: Principal,
+        name: str,
+        source: Any,
+        *,
+        format: str | None = None,
+        filename: str | None = None,
+        description: str | None = None,
+        note: str = "",
+        progress: Progress | None = None,
+        read_options: dict[str, Any] | None = None,
+        parent_version_id: str | None = None,
+        recipe: list[dict[str, Any]] | None = None,
+        model_version_id: str | None = None,
+        source_kind: str | None = None,
+    ) -> DatasetVersion:
+        store = self.store
+        with store.session() as session:
+            repo = store.repo(session, principal)
+            tenant_id = repo.tenant_id
+            quotas = store.quotas(session, principal)
+            existing = repo.one_or_none(DatasetRecord, DatasetRecord.name == name)
+            # Fail fast, before reading a byte; the locked re-check below is authoritative.
+            enforce_quotas(repo, quotas, new_dataset=existing is None)
+        # The import limit bounds what is read from outside; a DataFrame is already in memory.
+        limits = [x for x in (quotas.upload_bytes, store.config.max_upload_bytes) if x]
+        max_bytes = min(limits) if limits and not isinstance(source, pd.DataFrame) else None
+        size_hint = _source_size(source)
+        if max_bytes is not None and size_hint is not None and size_hint > max_bytes:
+            raise QuotaExceeded(
+                f"The file is {size_hint / 1e6:.1f} MB; the upload limit is "
+                f"{max_bytes / 1e6:.1f} MB.",
+                quota="upload_bytes",
+                limit=max_bytes,
+            )
+        dataset_id = existing.id if existing else new_id()
+        with store.storage.stage(tenant_id, "datasets", dataset_id) as stager:
+            result: IngestResult = ingest_to_parquet(
+                source,
+                stager.writer,
+                format=format,
+                filename=filename,
+                max_bytes=max_bytes,
+                url_allowlist=store.config.url_import_allowlist,
+                progress=progress,
+                **(read_options or {}),
+            )
+        staged = stager.result
+        assert staged is not None
+        try:
+            return self._commit_version(
+                principal,
+                name,
+                dataset_id,
+                staged,
+                result,
+                description=description,
+                note=note,
+                parent_version_id=parent_version_id,
+                recipe=recipe,
+                model_version_id=model_version_id,
+                source_kind=source_kind or result.source_kind,
+            )
+        except BaseException:
+            staged.discard()
+            raise
+
+    def _commit_version(
+        self,
+        principal: Principal,
+        name: str,
+        dataset_id: str,
+        staged: StagedObject,
+        result: IngestResult,
+        *,
+        description: str | None,
+        note: str,
+        parent_version_id: str | None,
+        recipe: list[dict[str, Any]] | None,
+        model_version_id: str | None,
+        source_kind: str,
+    ) -> DatasetVersion:
+        with self.store.transaction() as session:
+            repo = self.store.repo(session, principal)
+            repo.lock_tenant()
+            quotas = self.store.quotas(session, principal)
+            ds = repo.one_or_none(DatasetRecord, DatasetRecord.name == name)
+            enforce_quotas(repo, quotas, new_dataset=ds is None, incoming_bytes=staged.size)
+            if ds is None:
+                ds = repo.add(
+                    DatasetRecord(
+                        id=dataset_id,
+                        name=name,
+                        description=description or "",
+                        created_by=principal.user,
+                    )
+                )
+                session.flush()
+            elif description is not None:
+                ds.description = description
+            top = session.scalar(
+                repo.select(DatasetVersionRecord, func.max(DatasetVersionRecord.version)).where(
+                    DatasetVersionRecord.dataset_id == ds.id
+                )
+            )
+            number = int(top or 0) + 1
+            key = object_key(repo.tenant_id, "datasets", ds.id, number)
+            staged.commit(key)
+            row = repo.add(
+                DatasetVersionRecord(
+                    dataset_id=ds.id,
+                    version=number,
+                    storage_key=key,
+                    sha256=staged.sha256,
+                    size_bytes=staged.size,
+                    row_count=result.rows,
+                    column_count=result.columns,
+                    schema=result.schema,
+                    quality=result.quality,
+                    format=result.format,
+                    source_kind=source_kind,
+                    source_detail=result.source_detail[:4000],
+                    parent_version_id=parent_version_id,
+                    recipe=recipe,
+                    model_version_id=model_version_id,
+                    note=note,
+                    created_by=principal.user,
+                )
+            )
+            session.flush()
+            return self._to_version(repo, ds, row)
+
+
+def _source_size(source: Any) -> int | None:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return len(source)
+    if isinstance(source, (str, os.PathLike)) and not str(source).startswith(
+        ("http://", "https://")
+    ):
+        try:
+            return os.path.getsize(source)
+        except OSError:
+            return None
+    return None

@@ -1,0 +1,2177 @@
+"""Ingest: read a file, upload, URL, SQL query or DataFrame into one Parquet file.
+
+``ingest_to_parquet`` is the only entry point the dataset service needs. It validates the
+input, converts it to Arrow batch by batch, computes the quality summary in the same pass and
+writes a single Parquet file (zstd, pandas metadata) to the caller's sink.
+
+Sources (``source_kind``):
+
+* ``"file"``: a local path (``str`` or ``os.PathLike``).
+* ``"url"``: an ``http://`` or ``https://`` URL, downloaded with SSRF protections (below).
+* ``"upload"``: ``bytes`` or a binary file object; needs ``filename=`` or ``format=``.
+* ``"sql"``: a :class:`SqlSource` (SQLAlchemy URL and one SELECT/WITH query).
+* ``"dataframe"``: a pandas DataFrame.
+
+Formats: csv, tsv, excel (.xlsx/.xlsm), json (array of records, or JSON lines), jsonl,
+parquet, arrow (IPC file or stream, .feather).
+
+Read options (anything else is rejected with the list of valid ones):
+
+* CSV/TSV
+    - ``delimiter``: one character; default: detected with ``csv.Sniffer`` among
+      ``, ; TAB |`` (TSV defaults to TAB).
+    - ``encoding``: a Python codec name; default: UTF-8 (with or without BOM, UTF-16/32 with
+      BOM), else detected by charset-normalizer on the first MiB.
+    - ``header``: ``True`` (default, first row after ``skip_rows`` holds the names),
+      ``False`` (no header: columns are named ``column_1`` .. ``column_n``) or a row index
+      ``n`` (names are on row ``n`` after ``skip_rows``; rows above it are skipped).
+    - ``skip_rows``: rows to skip at the top of the file before anything else (default 0).
+    - ``null_values``: strings read as missing, replacing the defaults (empty, NA, N/A, NULL,
+      NaN, nan, null, #N/A, ...).
+    - ``block_size``: bytes per streamed block (default 4 MiB); types are inferred from the
+      first block. Mostly useful for tests.
+* Excel: ``sheet`` (name or 0-based index, default the first sheet), ``header``,
+  ``skip_rows`` and ``null_values`` as for CSV.
+* JSON: ``records_path``: dotted path to the list of records inside a JSON object, e.g.
+  ``"data.items"``. Nested objects become ``parent.child`` columns; lists and objects that
+  remain are stored as JSON text.
+* SQL: ``chunksize``: rows fetched per round trip (default 50,000).
+* URL: ``timeout``: seconds for connecting and for each read (default 30); a download may
+  take at most 20 timeouts in total. The format options of the downloaded file also apply.
+
+Schema convention: ``IngestResult.schema`` maps each column to ``str(dtype)`` of that
+column in ``pandas.read_parquet(<written file>)`` with default options. It is computed by
+literally reading back a one-row Parquet file with the same schema, metadata and nulls, so
+it cannot drift from pandas' behaviour. With pandas 3 that gives: ``int64`` (``float64``
+when the column has missing values), ``float64``, ``bool`` (``object`` with missing values),
+``str`` for text, ``datetime64[ms]`` for dates and second-resolution timestamps (Parquet
+stores those in ms), ``datetime64[ns]``/``[us]`` for finer timestamps, ``datetime64[ms,
+UTC]`` with a time zone, and ``object`` for times of day and nested values. DataFrame
+sources keep their pandas dtypes (``category``, ``Int64``, ...) through pandas metadata.
+
+Normalisation of text-like sources (CSV, TSV, JSON, Excel, SQL): dates become timestamps
+(pandas has no date dtype; ``datetime64`` is what analyses expect) and all-missing columns
+become text columns. Parquet, Arrow and DataFrame sources keep their types. Surrounding
+spaces are removed from CSV header names.
+
+Rejected with :class:`Invalid` (and nothing written to the sink): 0-byte files, files that
+are not text (NUL bytes, undecodable), wrong explicit encodings, rows whose field count
+differs from the header (truncated or unquoted delimiters), empty or duplicate column names,
+unsupported extensions and schemes, malformed JSON/Excel/Parquet/Arrow, SQL that is not a
+single SELECT/WITH or cannot connect. A CSV with a header and no data rows is a valid
+0-row dataset (all columns text); its quality report flags it.
+
+Memory: CSV is streamed (``pyarrow.csv.open_csv``) in blocks by a reader thread while the
+calling thread computes quality and writes row groups, so memory is bounded by a few blocks
+plus one row group plus 8 bytes per row for duplicate detection. CSV files up to
+``SMALL_CSV_BYTES`` are read in one multithreaded call instead, which is faster for them.
+When a later block cannot be converted to the type inferred from the first (an int column
+with ``abc`` in row 900,000), the read restarts with that column widened (int -> float ->
+text, date -> timestamp -> text, empty -> the value's type), at most a few times per column.
+Excel, JSON and Parquet inputs are read whole or by row group; ``max_bytes`` bounds them.
+
+Sinks: the Parquet bytes go to a seekable sink directly (rewound if a restart or error
+happens); a non-seekable sink receives them in one copy from a private temporary file at
+the end, since a restart must be able to discard what was written.
+
+URL safety: only http/https; the host is resolved and every address must be public
+(private, loopback, link-local incl. 169.254.169.254, CGNAT, reserved, multicast,
+unspecified, and IPv4-mapped/6to4/NAT64 forms of those are refused) unless the host name,
+or a CIDR containing the address, is in ``url_allowlist``. The connection goes to the
+checked address (with the original Host header and TLS server name), so DNS rebinding
+between check and connect is not possible. Redirects are followed by hand (at most 5),
+each hop checked the same way. No proxy is used and no compressed transfer encoding is
+requested, so ``max_bytes`` counts the real bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import contextlib
+import csv
+import http.client
+import io
+import ipaddress
+import json
+import os
+import queue
+import re
+import shutil
+import socket
+import ssl
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import IO, Any
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import charset_normalizer
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+from .errors import Invalid, QuotaExceeded
+from .quality import QualityAccumulator, check_column_names, frame_to_batches
+
+__all__ = [
+    "FORMATS",
+    "IngestResult",
+    "SqlSource",
+    "detect_format",
+    "ingest_to_parquet",
+]
+
+Progress = Callable[[int, "int | None"], None]
+
+FORMATS = ("csv", "tsv", "excel", "json", "jsonl", "parquet", "arrow")
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".xlsx": "excel",
+    ".xlsm": "excel",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".arrow": "arrow",
+    ".feather": "arrow",
+    ".ipc": "arrow",
+}
+_FORMAT_ALIASES = {"xlsx": "excel", "xlsm": "excel", "ndjson": "jsonl", "feather": "arrow"}
+_CONTENT_TYPES = {
+    "text/csv": "csv",
+    "application/csv": "csv",
+    "text/tab-separated-values": "tsv",
+    "application/json": "json",
+    "application/x-ndjson": "jsonl",
+    "application/jsonl": "jsonl",
+    "application/x-jsonlines": "jsonl",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "excel",
+    "application/vnd.apache.parquet": "parquet",
+    "application/x-parquet": "parquet",
+    "application/vnd.apache.arrow.file": "arrow",
+    "application/vnd.apache.arrow.stream": "arrow",
+}
+_CSV_OPTIONS = {"delimiter", "encoding", "header", "skip_rows", "null_values", "block_size"}
+_OPTIONS = {
+    "csv": _CSV_OPTIONS,
+    "tsv": _CSV_OPTIONS,
+    "excel": {"sheet", "header", "skip_rows", "null_values"},
+    "json": {"records_path"},
+    "jsonl": set(),
+    "parquet": set(),
+    "arrow": set(),
+    "sql": {"chunksize"},
+    "dataframe": set(),
+}
+
+#: CSV files up to this size are read in one multithreaded call (see module docstring).
+SMALL_CSV_BYTES = 16 * 1024 * 1024
+_BLOCK_SIZE = 4 * 1024 * 1024
+_PIECE_BYTES = 16 * 1024 * 1024
+_MAX_LINE_BYTES = 64 * 1024 * 1024
+_SAMPLE_BYTES = 1024 * 1024
+_SNIFF_CHARS = 16 * 1024
+# A row group is flushed at this many bytes of Arrow data: small enough that writing
+# overlaps reading, large enough for good compression and fast reads (DuckDB uses ~120k rows).
+_ROW_GROUP_BYTES = 16 * 1024 * 1024
+_ROW_GROUP_MAX_ROWS = 1024 * 1024
+_FRAME_BATCH_ROWS = 65_536
+_COMPRESSION = "zstd"
+_SQL_CHUNKSIZE = 50_000
+_URL_TIMEOUT = 30.0
+_MAX_REDIRECTS = 5
+_DEFAULT_NULLS = [
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SqlSource:
+    """A read-only query against a database reachable with a SQLAlchemy URL."""
+
+    url: str  # SQLAlchemy URL
+    query: str  # a SELECT; run read-only via pandas.read_sql / SQLAlchemy, streamed in chunks
+
+    def __repr__(self) -> str:
+        return f"SqlSource(url={_mask_sql_url(self.url)!r}, query={self.query!r})"
+
+
+@dataclass
+class IngestResult:
+    """What was written: counts, schema (see module docstring), quality and provenance."""
+
+    rows: int
+    columns: int
+    schema: dict[str, str]
+    quality: dict
+    source_kind: str
+    source_detail: str
+    format: str
+    bytes_read: int
+
+
+def detect_format(filename: str) -> str:
+    """The format implied by a file name's extension; Invalid for unsupported ones."""
+    name = os.path.basename(str(filename)).lower()
+    ext = os.path.splitext(name)[1]
+    if ext in _EXTENSIONS:
+        return _EXTENSIONS[ext]
+    supported = ", ".join(sorted(_EXTENSIONS))
+    if ext == ".xls":
+        raise Invalid(
+            f"'{name}' is an old-style Excel .xls file, which is not supported. Open it in "
+            "Excel and save it as .xlsx, or export it as CSV.",
+            filename=name,
+        )
+    shown = f"'{ext}' files are" if ext else f"'{name}' has no extension, so it is"
+    raise Invalid(
+        f"{shown} not supported. Supported extensions: {supported}.",
+        filename=name,
+        supported=sorted(_EXTENSIONS),
+    )
+
+
+def _normalize_format(fmt: str) -> str:
+    key = str(fmt).strip().lower().lstrip(".")
+    key = _FORMAT_ALIASES.get(key, key)
+    if key not in FORMATS:
+        raise Invalid(
+            f"Unknown format '{fmt}'. Supported formats: {', '.join(FORMATS)}.", format=fmt
+        )
+    return key
+
+
+def _mb(n: int) -> str:
+    value = n / 1_000_000
+    return f"{value:,.1f} MB" if value >= 1 else f"{value:.3g} MB"
+
+
+def _quota(limit: int) -> QuotaExceeded:
+    return QuotaExceeded(
+        f"The data is larger than the {_mb(limit)} limit for one import. Import a smaller "
+        "file or ask an administrator to raise the limit.",
+        quota="upload_bytes",
+        limit=limit,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Byte sources
+# --------------------------------------------------------------------------------------
+
+
+class _Meter:
+    """Counts bytes consumed from a source and enforces ``max_bytes`` as they arrive."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.count = 0
+
+    def add(self, n: int) -> None:
+        self.count += n
+        if self.limit is not None and self.count > self.limit:
+            raise _quota(self.limit)
+
+
+class _Reader(io.RawIOBase):
+    """A read-only view of a binary stream starting at ``base``; never closes the stream.
+
+    Seeking is relative to ``base`` so random-access readers (Parquet, Excel) see a file that
+    starts at the caller's position. An optional meter counts every byte read.
+    """
+
+    def __init__(self, raw: IO[bytes], base: int = 0, meter: _Meter | None = None) -> None:
+        super().__init__()
+        self._raw = raw
+        self._base = base
+        self._meter = meter
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return bool(self._raw.seekable())
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        reader = getattr(self._raw, "readinto", None)
+        if reader is not None:
+            n = reader(view) or 0
+        else:
+            data = self._raw.read(len(view))
+            n = len(data)
+            view[:n] = data
+        if self._meter is not None:
+            self._meter.add(n)
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read() if size is None or size < 0 else self._raw.read(size)
+        if self._meter is not None:
+            self._meter.add(len(data))
+        return data
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            offset += self._base
+        return self._raw.seek(offset, whence) - self._base
+
+    def tell(self) -> int:
+        return self._raw.tell() - self._base
+
+
+@dataclass
+class _ByteSource:
+    """Re-readable bytes: ``open()`` returns a fresh reader positioned at the start."""
+
+    kind: str
+    detail: str
+    name: str | None
+    size: int | None
+    _opener: Callable[[], tuple[IO[bytes], int, bool]]
+    _cleanup: list[Callable[[], None]] = field(default_factory=list)
+
+    @contextlib.contextmanager
+    def open(self, meter: _Meter | None = None) -> Iterator[_Reader]:
+        raw, base, owned = self._opener()
+        try:
+            if raw.seekable():
+                raw.seek(base)
+            yield _Reader(raw, base, meter)
+        finally:
+            if owned:
+                raw.close()
+
+    def close(self) -> None:
+        for fn in self._cleanup:
+            fn()
+
+
+def _path_source(path: str | os.PathLike[str], detail: str) -> _ByteSource:
+    fspath = os.fspath(path)
+    try:
+        stat = os.stat(fspath)
+    except FileNotFoundError:
+        raise Invalid(f"File not found: {fspath}", path=fspath) from None
+    except OSError as exc:
+        raise Invalid(f"Cannot read {fspath}: {exc.strerror}.", path=fspath) from None
+    if os.path.isdir(fspath):
+        raise Invalid(f"{fspath} is a folder, not a file.", path=fspath)
+
+    def opener() -> tuple[IO[bytes], int, bool]:
+        try:
+            return open(fspath, "rb"), 0, True  # noqa: SIM115 - closed by _ByteSource.open
+        except OSError as exc:
+            raise Invalid(f"Cannot read {fspath}: {exc.strerror}.", path=fspath) from None
+
+    size = stat.st_size if os.path.isfile(fspath) else None
+    return _ByteSource("file", detail, os.path.basename(fspath), size, opener)
+
+
+def _spool(stream: IO[bytes], meter: _Meter) -> IO[bytes]:
+    spool = tempfile.TemporaryFile(prefix="astralytiq-ingest-")  # noqa: SIM115 - returned
+    try:
+        while True:
+            chunk = stream.read(1024 * 1024)
+            if not chunk:
+                break
+            meter.add(len(chunk))
+            spool.write(chunk)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
+
+
+def _fileobj_source(obj: IO[bytes], name: str | None, meter: _Meter) -> _ByteSource:
+    seekable = False
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        seekable = bool(obj.seekable())
+    if seekable:
+        base = obj.tell()
+        size = obj.seek(0, io.SEEK_END) - base
+        obj.seek(base)
+        return _ByteSource("upload", name or "upload", name, size, lambda: (obj, base, False))
+    spool = _spool(obj, meter)
+    size = spool.tell()
+    src = _ByteSource("upload", name or "upload", name, size, lambda: (spool, 0, False))
+    src._cleanup.append(spool.close)
+    return src
+
+
+def _read_head(src: _ByteSource, n: int) -> tuple[bytes, bool]:
+    """Up to ``n`` bytes from the start, and whether that is the whole source."""
+    with src.open() as f:
+        parts: list[bytes] = []
+        remaining = n + 1
+        while remaining > 0:
+            chunk = f.read(remaining)
+            if not chunk:
+                break
+            parts.append(chunk)
+            remaining -= len(chunk)
+    data = b"".join(parts)
+    return data[:n], len(data) <= n
+
+
+# --------------------------------------------------------------------------------------
+# Parquet output and the shared batch pipeline
+# --------------------------------------------------------------------------------------
+
+
+class _ParquetOut:
+    """One Parquet file written to the caller's sink, restartable until ``finish``.
+
+    Row groups are encoded and compressed in a writer thread while the calling thread
+    computes quality for the same rows and the reader thread parses the next ones.
+    """
+
+    def __init__(self, sink: IO[bytes]) -> None:
+        self._sink = sink
+        rewindable = False
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            rewindable = bool(sink.seekable()) and hasattr(sink, "truncate")
+        if rewindable:
+            self._target: IO[bytes] = sink
+            self._start = sink.tell()
+            self._spool: IO[bytes] | None = None
+        else:
+            self._spool = tempfile.TemporaryFile(prefix="astralytiq-parquet-")  # noqa: SIM115
+            self._target, self._start = self._spool, 0
+        self._schema: pa.Schema | None = None
+        self._writer: pq.ParquetWriter | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._future: Future[None] | None = None
+
+    def begin(self, schema: pa.Schema) -> None:
+        # The writer is opened with the first row group, whose values decide which columns
+        # get dictionary encoding.
+        self._schema = schema
+
+    def _open(self, first: pa.Table | None) -> pq.ParquetWriter:
+        assert self._schema is not None
+        return pq.ParquetWriter(
+            self._target,
+            self._schema,
+            compression=_COMPRESSION,
+            use_dictionary=_dictionary_columns(first) if first is not None else True,
+        )
+
+    def write_group(self, table: pa.Table) -> None:
+        """Queue one row group for the writer thread (after the previous one is done)."""
+        self._wait()
+        if self._writer is None:
+            self._writer = self._open(table)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="astralytiq-parquet")
+        self._future = self._executor.submit(
+            self._writer.write_table, table, row_group_size=_ROW_GROUP_MAX_ROWS
+        )
+
+    def _wait(self) -> None:
+        future, self._future = self._future, None
+        if future is not None:
+            future.result()
+
+    def rewind(self) -> None:
+        """Forget everything written so far (a restart or an error)."""
+        with contextlib.suppress(Exception):
+            self._wait()
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+            self._writer = None
+        self._target.seek(self._start)
+        self._target.truncate()
+
+    def finish(self) -> None:
+        self._wait()
+        if self._writer is None:
+            self._writer = self._open(None)  # no rows: schema only
+        self._writer.close()
+        self._writer = None
+        if self._spool is not None:
+            self._spool.seek(0)
+            shutil.copyfileobj(self._spool, self._sink, 1024 * 1024)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        if self._spool is not None:
+            self._spool.close()
+
+
+def _dictionary_columns(table: pa.Table) -> list[str]:
+    """Columns worth dictionary-encoding: few distinct values in a sample of the first rows.
+
+    Dictionary-encoding mostly unique values (ids, emails, timestamps) costs time and
+    makes small row groups larger; Parquet falls back to plain encoding only per page.
+    """
+    sample = table.slice(0, 20_000)
+    rows = max(sample.num_rows, 1)
+    chosen = []
+    for fld, column in zip(sample.schema, sample.columns, strict=True):
+        if pa.types.is_nested(fld.type) or pa.types.is_boolean(fld.type):
+            continue
+        if pa.types.is_dictionary(fld.type) or pc.count_distinct(column).as_py() <= rows // 2:
+            chosen.append(fld.name)
+    return chosen
+
+
+def _storage_type(typ: pa.DataType) -> pa.DataType:
+    """Types stored for text-like sources (see module docstring)."""
+    if pa.types.is_null(typ):
+        return pa.string()
+    if pa.types.is_date(typ):
+        return pa.timestamp("ms")
+    return typ
+
+
+def _storage_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([pa.field(f.name, _storage_type(f.type)) for f in schema])
+
+
+def _pandas_metadata(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with pandas metadata describing the dtypes pandas reads it back as."""
+    frame = schema.empty_table().to_pandas()
+    metadata = pa.Schema.from_pandas(frame, preserve_index=False).metadata
+    return schema.with_metadata(metadata)
+
+
+def _conformer(source: pa.Schema, target: pa.Schema) -> Callable[[pa.RecordBatch], pa.RecordBatch]:
+    """Cast batches of ``source`` to ``target`` (same names, possibly different types)."""
+    casts = [i for i, (a, b) in enumerate(zip(source, target, strict=True)) if a.type != b.type]
+    if not casts:
+        # Parquet and the quality pass compare types, not metadata: nothing to do.
+        return lambda batch: batch
+
+    def conform(batch: pa.RecordBatch) -> pa.RecordBatch:
+        arrays = list(batch.columns)
+        for i in casts:
+            arrays[i] = arrays[i].cast(target.field(i).type)
+        return pa.RecordBatch.from_arrays(arrays, schema=target)
+
+    return conform
+
+
+class _Raised:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def _prefetch(batches: Iterator[pa.RecordBatch], depth: int = 3) -> Iterator[pa.RecordBatch]:
+    """Run ``batches`` in a reader thread so reading overlaps quality and writing."""
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for item in batches:
+                if not put(item):
+                    return
+            put(done)
+        except BaseException as exc:  # forwarded to the consuming thread
+            put(_Raised(exc))
+
+    thread = threading.Thread(target=run, name="astralytiq-ingest-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+@dataclass
+class _Drained:
+    rows: int
+    schema: pa.Schema
+    quality: QualityAccumulator
+    first_row: pa.RecordBatch | None
+
+
+def _drain(
+    schema: pa.Schema,
+    batches: Iterator[pa.RecordBatch],
+    out: _ParquetOut,
+    tick: Callable[[], None],
+) -> _Drained:
+    """Write every batch (already in ``schema``) and fold it into the quality summary.
+
+    Batches are gathered into row groups of about ``_ROW_GROUP_BYTES``; each group goes to
+    the writer thread and, as one contiguous batch, through the quality accumulator.
+    """
+    acc = QualityAccumulator(schema)
+    out.begin(schema)
+    rows = 0
+    first: pa.RecordBatch | None = None
+    pending: list[pa.RecordBatch] = []
+    pending_bytes = pending_rows = 0
+
+    def flush() -> None:
+        table = pa.Table.from_batches(pending, schema=schema)
+        out.write_group(table)
+        for batch in table.combine_chunks().to_batches():
+            acc.update(batch)
+
+    with contextlib.closing(batches) if hasattr(batches, "close") else contextlib.nullcontext():
+        for batch in batches:
+            if not batch.num_rows:
+                continue
+            if first is None:
+                first = batch.slice(0, 1)
+            pending.append(batch)
+            pending_bytes += batch.nbytes
+            pending_rows += batch.num_rows
+            rows += batch.num_rows
+            if pending_bytes >= _ROW_GROUP_BYTES or pending_rows >= _ROW_GROUP_MAX_ROWS:
+                flush()
+                pending, pending_bytes, pending_rows = [], 0, 0
+            tick()
+    if pending:
+        flush()
+    return _Drained(rows, schema, acc, first)
+
+
+def _read_back_dtypes(drained: _Drained, quality: dict) -> dict[str, str]:
+    """The dtypes pandas reports for the written file (see module docstring)."""
+    schema = drained.schema
+    if drained.first_row is None:
+        table = schema.empty_table()
+    else:
+        arrays = []
+        for i, fld in enumerate(schema):
+            if quality["missing"][fld.name]["count"]:
+                arrays.append(pa.nulls(1, fld.type))
+            else:
+                arrays.append(drained.first_row.column(i))
+        table = pa.Table.from_arrays(arrays, schema=schema)
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    buf.seek(0)
+    frame = pd.read_parquet(buf)
+    return {str(name): str(dtype) for name, dtype in frame.dtypes.items()}
+
+
+# --------------------------------------------------------------------------------------
+# CSV
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _CsvPlan:
+    delimiter: str
+    names: list[str]
+    skip_rows: int
+    encoding: str | None  # None: UTF-8 passed straight to pyarrow
+    encoding_given: bool
+    sample_ascii: bool
+    null_values: list[str]
+    block_size: int | None  # None: the engine's default
+    newlines_in_values: bool
+    lf_lines: bool  # lines end with \n (not bare \r)
+    header: bool
+    column_types: dict[str, pa.DataType] = field(default_factory=dict)
+
+
+class _Restart(Exception):  # noqa: N818 - control flow, not an error
+    """The CSV read must start over with an updated plan."""
+
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _codec_name(encoding: str) -> str:
+    try:
+        return codecs.lookup(encoding).name
+    except (LookupError, TypeError):
+        raise Invalid(
+            f"Unknown text encoding '{encoding}'. Use a name such as 'utf-8', 'cp1252', "
+            "'latin-1' or 'utf-16'.",
+            encoding=encoding,
+        ) from None
+
+
+def _decode_sample(sample: bytes, complete: bool, codec: str, what: str) -> str:
+    decoder = codecs.getincrementaldecoder(codec)(errors="strict")
+    try:
+        return decoder.decode(sample, final=complete)
+    except UnicodeDecodeError as exc:
+        line = sample.count(b"\n", 0, exc.start) + 1
+        raise Invalid(
+            f"The file is not valid {what} text: byte 0x{sample[exc.start]:02X} on line {line} "
+            f"(byte offset {exc.start:,}) cannot be decoded. Choose the file's real encoding "
+            "(for example 'cp1252' or 'latin-1' for Western European Windows files).",
+            encoding=what,
+            offset=exc.start,
+            line=line,
+        ) from None
+
+
+def _looks_binary(text: str) -> bool:
+    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\r\n\f\v")
+    return controls > max(8, len(text) // 200)
+
+
+def _binary_error(fmt: str) -> Invalid:
+    return Invalid(
+        f"The file is not valid UTF-8/Latin-1 text: it contains binary data, so it is not a "
+        f"{fmt.upper()} file. Check that you picked the right file; a spreadsheet must be "
+        "saved as .xlsx (or exported as CSV) first.",
+        format=fmt,
+    )
+
+
+def _detect_encoding(
+    sample: bytes, complete: bool, given: str | None, fmt: str
+) -> tuple[str | None, str]:
+    """(encoding for pyarrow or None for UTF-8, decoded sample text)."""
+    if given is not None:
+        codec = _codec_name(given)
+        if codec == "utf-8" and sample.startswith(codecs.BOM_UTF8):
+            codec = "utf-8-sig"
+        text = _decode_sample(sample, complete, codec, given)
+        return (None if codec in ("utf-8", "utf-8-sig") else codec), text.lstrip("\ufeff")
+    for bom, codec in _BOMS:
+        if sample.startswith(bom):
+            text = _decode_sample(sample, complete, codec, codec.upper())
+            return (None if codec == "utf-8-sig" else codec), text.lstrip("\ufeff")
+    if b"\x00" in sample:
+        raise _binary_error(fmt)
+    try:
+        text = codecs.getincrementaldecoder("utf-8")(errors="strict").decode(sample, complete)
+        return None, text
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(sample).best()
+    if best is None:
+        raise _binary_error(fmt)
+    codec = _codec_name(best.encoding)
+    text = codecs.getincrementaldecoder(codec)(errors="replace").decode(sample, complete)
+    return codec, text
+
+
+def _records(text: str, delimiter: str) -> csv.reader:  # type: ignore[valid-type]
+    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"')
+
+
+def _field_counts(text: str, delimiter: str, limit: int = 50) -> list[int]:
+    counts = []
+    try:
+        for record in _records(text, delimiter):
+            if record:
+                counts.append(len(record))
+            if len(counts) >= limit:
+                break
+    except csv.Error:
+        return []
+    return counts
+
+
+def _sniff_delimiter(text: str) -> str:
+    candidates = ",;\t|"
+    snippet = text[:_SNIFF_CHARS]
+    cut = snippet.rfind("\n")
+    if cut > 0 and len(text) > len(snippet):
+        snippet = snippet[:cut]
+    try:
+        guess = csv.Sniffer().sniff(snippet, delimiters=candidates).delimiter
+    except csv.Error:
+        guess = None
+    if guess:
+        counts = _field_counts(snippet, guess)
+        if counts and counts[0] > 1 and len(set(counts)) == 1:
+            return guess
+    # Sniffer gave up or guessed something inconsistent: prefer the candidate that splits
+    # every line into the same number (> 1) of fields, the most fields winning.
+    best, best_key = ",", (False, 0)
+    for delim in candidates:
+        counts = _field_counts(snippet, delim)
+        if not counts or counts[0] < 2:
+            continue
+        key = (len(set(counts)) == 1, counts[0])
+        if key > best_key:
+            best, best_key = delim, key
+    return best
+
+
+def _plan_csv(src: _ByteSource, fmt: str, opts: dict[str, Any]) -> _CsvPlan:
+    sample, complete = _read_head(src, _SAMPLE_BYTES)
+    if not sample:
+        raise Invalid("The file is empty (0 bytes).", filename=src.name)
+    given = opts.get("encoding")
+    encoding, text = _detect_encoding(sample, complete, given, fmt)
+    if _looks_binary(text[:_SAMPLE_BYTES]):
+        raise _binary_error(fmt)
+    if not complete:
+        # Drop the last, probably partial, line of the sample.
+        cut = text.rfind("\n")
+        text = text[: cut + 1] if cut >= 0 else text
+
+    skip = _int_option(opts, "skip_rows", 0)
+    header_opt = opts.get("header", True)
+    if isinstance(header_opt, bool):
+        header_index = 0 if header_opt else None
+    elif isinstance(header_opt, int) and header_opt >= 0:
+        header_index = header_opt
+    else:
+        raise Invalid(
+            "The header option must be True, False or a row number (0 or more).",
+            option="header",
+        )
+
+    records_text = text
+    if skip:
+        lines = records_text.splitlines(keepends=True)
+        records_text = "".join(lines[skip:])
+    delimiter = opts.get("delimiter")
+    if delimiter is None:
+        delimiter = "\t" if fmt == "tsv" else _sniff_delimiter(records_text)
+    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '\r\n"':
+        raise Invalid(
+            "The delimiter must be a single character such as ',', ';', '|' or a tab.",
+            option="delimiter",
+        )
+
+    try:
+        rows = list(_first_records(records_text, delimiter, (header_index or 0) + 1))
+    except csv.Error as exc:
+        raise Invalid(f"The start of the file is not valid CSV: {exc}.") from None
+    wanted = (header_index or 0) + 1
+    if len(rows) < wanted or not any(field.strip() for field in rows[wanted - 1]):
+        what = "header row" if header_index is not None else "data"
+        raise Invalid(
+            f"The file has no {what}"
+            + (f" after skipping {skip} rows." if skip else " (it contains only blank lines).")
+        )
+    first = rows[wanted - 1]
+    if header_index is None:
+        names = [f"column_{i}" for i in range(1, len(first) + 1)]
+        skip_total = skip
+    else:
+        names = [name.strip() for name in first]
+        check_column_names(names)
+        skip_total = skip + header_index + 1
+    newlines = any("\n" in value or "\r" in value for row in rows for value in row) or any(
+        "\n" in value or "\r" in value
+        for row in _first_records(records_text, delimiter, 200)
+        for value in row
+    )
+    null_values = opts.get("null_values")
+    if null_values is None:
+        null_values = list(_DEFAULT_NULLS)
+    elif isinstance(null_values, str) or not all(isinstance(v, str) for v in null_values):
+        raise Invalid("null_values must be a list of strings, e.g. ['', 'NA', '-'].")
+    return _CsvPlan(
+        delimiter=delimiter,
+        names=names,
+        skip_rows=skip_total,
+        encoding=encoding,
+        encoding_given=given is not None,
+        sample_ascii=sample.isascii(),
+        null_values=list(null_values),
+        block_size=_int_option(opts, "block_size", 0, minimum=1024)
+        if "block_size" in opts
+        else None,
+        newlines_in_values=newlines,
+        lf_lines="\n" in text,
+        header=header_index is not None,
+    )
+
+
+def _first_records(text: str, delimiter: str, count: int) -> Iterator[list[str]]:
+    """The first ``count`` records, blank lines included (pyarrow's skip_rows counts them)."""
+    for i, record in enumerate(_records(text, delimiter)):
+        if i >= count:
+            return
+        yield record
+
+
+def _int_option(opts: dict[str, Any], name: str, default: int, minimum: int = 0) -> int:
+    value = opts.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise Invalid(f"The {name} option must be a whole number of at least {minimum}.")
+    return value
+
+
+def _csv_options(
+    plan: _CsvPlan,
+    block_size: int | None,
+    skip_rows: int | None = None,
+    column_types: pa.Schema | None = None,
+) -> dict[str, Any]:
+    return {
+        "read_options": pacsv.ReadOptions(
+            block_size=block_size,
+            skip_rows=plan.skip_rows if skip_rows is None else skip_rows,
+            column_names=plan.names,
+            encoding=plan.encoding or "utf8",
+            use_threads=True,
+        ),
+        "parse_options": pacsv.ParseOptions(
+            delimiter=plan.delimiter,
+            quote_char='"',
+            newlines_in_values=plan.newlines_in_values,
+        ),
+        "convert_options": pacsv.ConvertOptions(
+            column_types=column_types if column_types is not None else plan.column_types,
+            null_values=plan.null_values,
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        ),
+    }
+
+
+_CONVERSION_RE = re.compile(
+    r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to ([^:]+): invalid value '(.*)'",
+    re.S,
+)
+_FIELD_COUNT_RE = re.compile(r"Expected (\d+) columns, got (\d+)")
+
+
+def _value_type(value: str, plan: _CsvPlan) -> pa.DataType:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([value])
+    table = pacsv.read_csv(
+        io.BytesIO(b"v\n" + buf.getvalue().encode("utf-8")),
+        convert_options=pacsv.ConvertOptions(
+            null_values=plan.null_values, strings_can_be_null=True
+        ),
+    )
+    return table.schema.field(0).type
+
+
+def _widen(current: pa.DataType, value: str, plan: _CsvPlan) -> pa.DataType:
+    """The narrowest type holding both ``current`` values and ``value`` (text at worst)."""
+    found = _value_type(value, plan)
+    wider: pa.DataType = pa.string()
+    if pa.types.is_null(current) and not pa.types.is_null(found):
+        wider = found
+    elif (
+        pa.types.is_integer(current)
+        and pa.types.is_floating(found)
+        and not re.fullmatch(r"\s*[+-]?\d+\s*", value)  # an int too big for int64 stays text
+    ):
+        wider = pa.float64()
+    elif pa.types.is_date(current) and pa.types.is_timestamp(found):
+        wider = found
+    elif pa.types.is_timestamp(current) and pa.types.is_timestamp(found):
+        wider = pa.timestamp("ns", tz=current.tz or found.tz)
+    return pa.string() if wider == current else wider
+
+
+def _locate_bad_row(src: _ByteSource, plan: _CsvPlan) -> tuple[int, int, str] | None:
+    """(line number, field count, text) of the first record whose field count is wrong."""
+    with src.open() as raw:
+        text = io.TextIOWrapper(
+            io.BufferedReader(raw),
+            encoding=plan.encoding or "utf-8-sig",
+            errors="replace",
+            newline="",
+        )
+        reader = csv.reader(text, delimiter=plan.delimiter, quotechar='"')
+        expected = len(plan.names)
+        try:
+            for index, record in enumerate(reader):
+                if index < plan.skip_rows or not record:
+                    continue
+                if len(record) != expected:
+                    shown = plan.delimiter.join(record)
+                    return reader.line_num, len(record), shown
+        except csv.Error:
+            return None
+    return None
+
+
+def _first_invalid_utf8(src: _ByteSource) -> tuple[int, int, int] | None:
+    """(byte offset, line, byte value) of the first byte that is not valid UTF-8."""
+    offset, lines, carry = 0, 0, b""
+    with src.open() as f:
+        while True:
+            chunk = f.read(1024 * 1024)
+            data = carry + chunk
+            good = len(data)
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                if chunk and exc.reason == "unexpected end of data":
+                    good = exc.start  # a character split by the chunk boundary
+                else:
+                    at = exc.start
+                    return offset + at, lines + data.count(b"\n", 0, at) + 1, data[at]
+            if not chunk:
+                return None
+            lines += data.count(b"\n", 0, good)
+            offset += good
+            carry = data[good:]
+
+
+def _utf8_restart(src: _ByteSource, plan: _CsvPlan) -> None:
+    """Invalid UTF-8 after the sample: switch encoding if that is safe, else explain."""
+    found = _first_invalid_utf8(src)
+    if found is None:
+        raise Invalid("The file is not valid UTF-8 text; choose its encoding (e.g. 'cp1252').")
+    offset, line, byte = found
+    if plan.encoding is None and not plan.encoding_given and plan.sample_ascii:
+        # Everything before was ASCII, which every candidate encoding reads the same way, so
+        # re-reading the whole file in the detected encoding changes no earlier character.
+        with src.open() as f:
+            f.seek(max(0, offset - 32 * 1024))
+            window = f.read(64 * 1024)
+        best = charset_normalizer.from_bytes(window, cp_exclusion=["utf_8"]).best()
+        if best is not None:
+            plan.encoding = _codec_name(best.encoding)
+            raise _Restart()
+    raise Invalid(
+        f"The file is not valid UTF-8 text: byte 0x{byte:02X} on line {line:,} (byte offset "
+        f"{offset:,}) cannot be decoded, although earlier lines are UTF-8, so the file mixes "
+        "text encodings. Re-save it as UTF-8, or choose its encoding (for example 'cp1252').",
+        line=line,
+        offset=offset,
+    )
+
+
+def _csv_failure(exc: pa.ArrowInvalid, src: _ByteSource, plan: _CsvPlan) -> BaseException:
+    """Turn a pyarrow CSV error into a restart (raised) or an Invalid (returned)."""
+    message = str(exc)
+    if "invalid UTF8" in message:
+        _utf8_restart(src, plan)
+    match = _CONVERSION_RE.search(message)
+    if match:
+        index, target, value = int(match.group(1)), match.group(2), match.group(3)
+        name = plan.names[index]
+        current = plan.column_types.get(name)
+        if current is None:
+            current = pa.null() if target == "null" else pacsv_type(target)
+        plan.column_types[name] = _widen(current, value, plan)
+        raise _Restart()
+    count = _FIELD_COUNT_RE.search(message)
+    if count:
+        if not plan.newlines_in_values:
+            # A quoted value with a line break may straddle two blocks: retry quote-aware.
+            plan.newlines_in_values = True
+            raise _Restart()
+        expected = int(count.group(1))
+        located = _locate_bad_row(src, plan)
+        against = "header" if plan.header else "first row"
+        delim = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(
+            plan.delimiter, repr(plan.delimiter)
+        )
+        if located:
+            line, got, text = located
+            shown = text if len(text) <= 80 else text[:77] + "..."
+            return Invalid(
+                f"Row {line:,} has {got} fields but the {against} has {expected} — the file "
+                f"looks truncated or has unquoted delimiters ({delim}) inside values: {shown!r}",
+                line=line,
+                fields=got,
+                expected=expected,
+            )
+        got = int(count.group(2))
+        return Invalid(
+            f"A row has {got} fields but the {against} has {expected} — the file looks "
+            f"truncated or has unquoted delimiters ({delim}) inside values.",
+            fields=got,
+            expected=expected,
+        )
+    return Invalid(f"The file could not be read as CSV: {_clean(message)}")
+
+
+def pacsv_type(name: str) -> pa.DataType:
+    """A pyarrow type from the name used in CSV conversion errors (e.g. ``timestamp[s]``)."""
+    simple = {
+        "int64": pa.int64(),
+        "double": pa.float64(),
+        "bool": pa.bool_(),
+        "date32[day]": pa.date32(),
+        "time32[s]": pa.time32("s"),
+        "time32[ms]": pa.time32("ms"),
+        "time64[us]": pa.time64("us"),
+        "time64[ns]": pa.time64("ns"),
+        "null": pa.null(),
+        "string": pa.string(),
+    }
+    if name in simple:
+        return simple[name]
+    match = re.fullmatch(r"timestamp\[(\w+)(?:, tz=(.+))?\]", name)
+    if match:
+        return pa.timestamp(match.group(1), tz=match.group(2))
+    return pa.string()
+
+
+def _clean(message: str) -> str:
+    return message.strip().replace("\n", " ")[:300]
+
+
+def _csv_engine(src: _ByteSource, plan: _CsvPlan) -> str:
+    """``whole`` (one multithreaded read), ``pieces`` (line-aligned pieces, each read
+    multithreaded, by a reader thread) or ``stream`` (pyarrow's streaming reader)."""
+    limit = SMALL_CSV_BYTES if plan.block_size is None else plan.block_size
+    if src.size is not None and src.size <= limit:
+        return "whole"
+    # Cutting at newlines is only safe when no value holds a line break, and pyarrow reads
+    # only UTF-8 bytes directly; otherwise its quote-aware, transcoding stream reader is used.
+    if plan.encoding is None and not plan.newlines_in_values and plan.lf_lines:
+        return "pieces"
+    return "stream"
+
+
+def _line_pieces(f: _Reader, size: int) -> Iterator[memoryview]:
+    """The stream cut into pieces of about ``size`` bytes that end at a newline."""
+    carry = b""
+    while True:
+        buf = bytearray(len(carry) + size)
+        buf[: len(carry)] = carry
+        view = memoryview(buf)
+        filled = len(carry)
+        while filled < len(buf):
+            n = f.readinto(view[filled:])
+            if not n:
+                break
+            filled += n
+        if filled == len(carry):
+            if carry.strip():
+                yield memoryview(carry)
+            return
+        cut = buf.rfind(b"\n", 0, filled) + 1
+        if cut == 0:
+            if filled > _MAX_LINE_BYTES:
+                raise Invalid(
+                    f"A line of the file is longer than {_mb(_MAX_LINE_BYTES)}; this does not "
+                    "look like a CSV file."
+                )
+            carry = bytes(view[:filled])
+            continue
+        carry = bytes(view[cut:filled])
+        yield view[:cut]
+
+
+def _csv_batches(
+    src: _ByteSource, plan: _CsvPlan, meter: _Meter
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch], contextlib.ExitStack]:
+    """Schema (storage types) and batches of one CSV pass (see ``_csv_engine``)."""
+    stack = contextlib.ExitStack()
+    f = stack.enter_context(src.open(meter))
+    engine = _csv_engine(src, plan)
+    try:
+        if engine == "whole":
+            table = pacsv.read_csv(f, **_csv_options(plan, None))
+            source_schema = table.schema
+            groups: Iterator[list[pa.RecordBatch]] = iter([table.to_batches()])
+        elif engine == "pieces":
+            pieces = _line_pieces(f, plan.block_size or _PIECE_BYTES)
+            first = next(pieces)
+            table = pacsv.read_csv(pa.BufferReader(first), **_csv_options(plan, None))
+            source_schema = table.schema
+            # Later pieces have no header and must produce the first piece's types.
+            later = _csv_options(plan, None, skip_rows=0, column_types=source_schema)
+
+            def piece_groups(first_table: pa.Table = table) -> Iterator[list[pa.RecordBatch]]:
+                yield first_table.to_batches()
+                for piece in pieces:
+                    yield pacsv.read_csv(pa.BufferReader(piece), **later).to_batches()
+
+            groups = piece_groups()
+        else:
+            reader = pacsv.open_csv(f, **_csv_options(plan, plan.block_size or _BLOCK_SIZE))
+            source_schema = reader.schema
+            groups = ([batch] for batch in reader)
+    except BaseException:
+        stack.close()
+        raise
+    for fld in source_schema:
+        if pa.types.is_binary(fld.type):
+            stack.close()
+            _utf8_restart(src, plan)
+    target = _pandas_metadata(_storage_schema(source_schema))
+    conform = _conformer(source_schema, target)
+    conformed = ([conform(b) for b in group] for group in groups)
+    if engine != "whole":
+        conformed = _prefetch(conformed)
+    return target, (batch for group in conformed for batch in group), stack
+
+
+def _ingest_csv(
+    src: _ByteSource, fmt: str, opts: dict[str, Any], out: _ParquetOut, progress: Progress | None
+) -> tuple[_Drained, int]:
+    plan = _plan_csv(src, fmt, opts)
+    # Each restart moves one column up a short type ladder (or flips a flag), so this bound
+    # is never reached by a real file; it only guards against a logic error looping forever.
+    for _ in range(4 * len(plan.names) + 4):
+        meter = _Meter(None)
+        tick = _ticker(progress, meter, src.size)
+        try:
+            schema, batches, stack = _csv_batches(src, plan, meter)
+            with stack:
+                drained = _drain(schema, batches, out, tick)
+            return drained, meter.count
+        except _Restart:
+            out.rewind()
+        except pa.ArrowInvalid as exc:
+            out.rewind()
+            try:
+                failure = _csv_failure(exc, src, plan)
+            except _Restart:
+                continue
+            raise failure from None
+    raise Invalid("The column types of this CSV file could not be settled; please report it.")
+
+
+def _ticker(progress: Progress | None, meter: _Meter, total: int | None) -> Callable[[], None]:
+    if progress is None:
+        return lambda: None
+    return lambda: progress(meter.count, total)
+
+
+# --------------------------------------------------------------------------------------
+# Excel, JSON, Parquet, Arrow, DataFrame
+# --------------------------------------------------------------------------------------
+
+
+def _frame_input(df: pd.DataFrame) -> pd.DataFrame:
+    """A DataFrame as a dataset: a meaningful index becomes columns, MultiIndex names flat."""
+    if isinstance(df.columns, pd.MultiIndex):
+        df = df.copy(deep=False)
+        df.columns = [
+            "_".join(str(part) for part in parts if str(part) != "") for parts in df.columns
+        ]
+    default_index = isinstance(df.index, pd.RangeIndex) and df.index.name is None
+    if not default_index:
+        df = df.reset_index()
+    return df
+
+
+def _read_excel(src: _ByteSource, opts: dict[str, Any]) -> pd.DataFrame:
+    skip = _int_option(opts, "skip_rows", 0)
+    header_opt = opts.get("header", True)
+    if isinstance(header_opt, bool):
+        header_index = 0 if header_opt else None
+    elif isinstance(header_opt, int) and header_opt >= 0:
+        header_index = header_opt
+    else:
+        raise Invalid("The header option must be True, False or a row number (0 or more).")
+    null_values = opts.get("null_values")
+    with src.open() as f:
+        try:
+            book = pd.ExcelFile(f, engine="openpyxl")
+        except Exception as exc:  # openpyxl raises zip, XML and KeyError variants
+            raise Invalid(
+                "The file is not a valid Excel workbook (.xlsx). Open it in Excel and save it "
+                f"again as .xlsx, or export it as CSV. ({type(exc).__name__}: {_clean(str(exc))})"
+            ) from None
+        with book:
+            sheets = list(book.sheet_names)
+            sheet = opts.get("sheet", 0)
+            listed = ", ".join(f"'{s}'" for s in sheets)
+            if isinstance(sheet, bool) or not isinstance(sheet, (int, str)):
+                raise Invalid(f"The sheet option must be a sheet name or number. Sheets: {listed}.")
+            if isinstance(sheet, int) and not 0 <= sheet < len(sheets):
+                raise Invalid(
+                    f"The workbook has no sheet number {sheet} (sheets are numbered from 0). "
+                    f"Available sheets: {listed}.",
+                    sheets=sheets,
+                )
+            if isinstance(sheet, str) and sheet not in sheets:
+                raise Invalid(
+                    f"Sheet '{sheet}' not found. Available sheets: {listed}.", sheets=sheets
+                )
+            raw = book.parse(
+                sheet_name=sheet,
+                header=None,
+                skiprows=skip,
+                na_values=null_values,
+                keep_default_na=null_values is None,
+            )
+    # Rows and columns with no value at all are formatting leftovers in most workbooks.
+    raw = raw.dropna(how="all").dropna(axis=1, how="all")
+    if header_index is None:
+        raw.columns = [f"column_{i}" for i in range(1, raw.shape[1] + 1)]
+        data = raw
+    else:
+        if len(raw) <= header_index:
+            raise Invalid(
+                "The sheet has no header row" + (f" after skipping {skip} rows." if skip else ".")
+            )
+        names = ["" if pd.isna(v) else str(v).strip() for v in raw.iloc[header_index]]
+        check_column_names(names)
+        data = raw.iloc[header_index + 1 :]
+        data.columns = names
+    return data.reset_index(drop=True).infer_objects()
+
+
+def _to_json_text(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return value
+
+
+def _records_frame(records: list[Any]) -> pd.DataFrame:
+    if not records:
+        raise Invalid("The JSON file contains no records.")
+    if not all(isinstance(r, dict) for r in records):
+        kinds = sorted({type(r).__name__ for r in records if not isinstance(r, dict)})
+        raise Invalid(
+            'Each JSON record must be an object like {"name": ..., "price": ...}; found '
+            f"{', '.join(kinds)} values. Use records_path to point at the list of objects."
+        )
+    df = pd.json_normalize(records, sep=".")
+    for name in df.columns:
+        if df[name].dtype == object:
+            df[name] = df[name].map(_to_json_text)
+    return df
+
+
+def _read_json(
+    src: _ByteSource, fmt: str, opts: dict[str, Any], meter: _Meter
+) -> pd.DataFrame | pa.Table:
+    with src.open(meter) as f:
+        data = f.read()
+    if not data.strip():
+        raise Invalid("The file is empty.")
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    if b"\x00" in data[:4096] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise _binary_error(fmt)
+    records_path = opts.get("records_path")
+    head = data.lstrip()[:1]
+    if fmt == "jsonl" or (head == b"{" and not records_path and _is_json_lines(data)):
+        return _read_json_lines(data)
+    try:
+        obj = json.loads(data)
+    except UnicodeDecodeError:
+        raise Invalid("The JSON file is not valid UTF-8 text.") from None
+    except json.JSONDecodeError as exc:
+        raise Invalid(
+            f"The file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
+            line=exc.lineno,
+        ) from None
+    if records_path:
+        for part in str(records_path).split("."):
+            if isinstance(obj, dict) and part in obj:
+                obj = obj[part]
+            elif isinstance(obj, list) and part.isdigit() and int(part) < len(obj):
+                obj = obj[int(part)]
+            else:
+                raise Invalid(
+                    f"records_path '{records_path}' does not exist in the JSON file "
+                    f"(no '{part}' there).",
+                    records_path=records_path,
+                )
+    if isinstance(obj, dict):
+        lists = [k for k, v in obj.items() if isinstance(v, list)]
+        hint = f" Keys holding lists: {', '.join(lists)}." if lists else ""
+        raise Invalid(
+            "The JSON file holds a single object, not a list of records. Set records_path to "
+            f"the key that holds the records.{hint}",
+            keys=list(obj)[:50],
+        )
+    if not isinstance(obj, list):
+        raise Invalid("The JSON file must hold a list of records (objects).")
+    return _records_frame(obj)
+
+
+def _is_json_lines(data: bytes) -> bool:
+    first = data.lstrip().split(b"\n", 1)
+    if len(first) < 2:
+        return False
+    try:
+        json.loads(first[0])
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    return first[1].lstrip()[:1] in (b"{", b"")
+
+
+def _read_json_lines(data: bytes) -> pd.DataFrame | pa.Table:
+    try:
+        table = pajson.read_json(io.BytesIO(data))
+    except pa.ArrowInvalid:
+        # Types that change between blocks, or malformed lines: the Python parser copes with
+        # the first and names the line for the second.
+        records = []
+        for number, line in enumerate(data.split(b"\n"), start=1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    raise Invalid(
+                        f"Line {number} is not valid JSON: {getattr(exc, 'msg', exc)}.", line=number
+                    ) from None
+        return _records_frame(records)
+    while any(pa.types.is_struct(f.type) for f in table.schema):
+        table = table.flatten()
+    check_column_names(table.column_names)
+    columns = []
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_nested(column.type):
+            text = [
+                None if v is None else json.dumps(v, ensure_ascii=False, default=str)
+                for v in column.to_pylist()
+            ]
+            column = pa.chunked_array([pa.array(text, pa.string())])
+        columns.append((name, column))
+    return pa.table(dict(columns))
+
+
+def _drop_index_columns(schema: pa.Schema) -> tuple[list[str], dict | None]:
+    """Columns to keep from a pandas-written file, and its pandas metadata if still valid."""
+    meta = schema.pandas_metadata
+    dropped = {n for n in schema.names if re.fullmatch(r"__index_level_\d+__", n)}
+    keep = [n for n in schema.names if n not in dropped]
+    if meta is None:
+        return keep, None
+    index_columns = meta.get("index_columns", [])
+    if any(isinstance(c, str) for c in index_columns):
+        # A named index stored as a column stays a column; the metadata would turn it back
+        # into the index, so it is rebuilt from the schema instead.
+        return keep, None
+    return keep, meta
+
+
+def _kept_schema(schema_in: pa.Schema) -> tuple[list[str], pa.Schema]:
+    """Columns to ingest from a Parquet/Arrow file and the schema (with pandas metadata)."""
+    keep, meta = _drop_index_columns(schema_in)
+    if not keep:
+        raise Invalid("The file has no columns.")
+    check_column_names(keep)
+    fields = pa.schema([schema_in.field(name) for name in keep])
+    if meta is not None:
+        return keep, fields.with_metadata({b"pandas": json.dumps(meta).encode()})
+    return keep, _pandas_metadata(fields)
+
+
+# --------------------------------------------------------------------------------------
+# URL download with SSRF protection
+# --------------------------------------------------------------------------------------
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+
+
+def _forbidden(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """True for addresses a server-side fetch must not reach without an allowlist entry."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            return _forbidden(embedded)
+        if ip.teredo:
+            return True
+    elif ip in _CGNAT:
+        return True
+    return (
+        not ip.is_global
+        or ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_reserved
+        or ip.is_multicast
+        or ip.is_unspecified
+    )
+
+
+@dataclass
+class _Allowlist:
+    hosts: set[str]
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+
+    @classmethod
+    def parse(cls, entries: Sequence[str]) -> _Allowlist:
+        if isinstance(entries, str):
+            entries = [entries]
+        hosts: set[str] = set()
+        networks = []
+        for entry in entries:
+            text = str(entry).strip().strip("[]")
+            try:
+                networks.append(ipaddress.ip_network(text, strict=False))
+            except ValueError:
+                hosts.add(text.lower().rstrip("."))
+        return cls(hosts, networks)
+
+    def allows(self, host: str, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        candidates = [ip]
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            candidates.append(ip.ipv4_mapped)
+        return host in self.hosts or any(
+            c in net for c in candidates for net in self.networks if c.version == net.version
+        )
+
+
+def _mask_url(url: str) -> str:
+    """The URL without password or query-string values (they often carry tokens)."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, hostport = netloc.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{hostport}" if ":" in userinfo else f"{user}@{hostport}"
+    query = urlencode([(k, "***") for k, _ in parse_qsl(parts.query, keep_blank_values=True)])
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def _resolve_checked(host: str, port: int, allow: _Allowlist, shown: str) -> list[str]:
+    try:
+        literal = ipaddress.ip_address(host)
+        addresses = [literal]
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise Invalid(f"The host '{host}' could not be found ({exc}).", url=shown) from None
+        addresses = []
+        for info in infos:
+            ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+            if ip not in addresses:
+                addresses.append(ip)
+    for ip in addresses:
+        if _forbidden(ip) and not allow.allows(host.lower().rstrip("."), ip):
+            raise Invalid(
+                f"Refusing to download from {shown}: '{host}' points to {ip}, a private, local "
+                "or reserved network address. Imports may only read public web addresses; an "
+                "administrator can allow specific internal hosts.",
+                url=shown,
+                address=str(ip),
+            )
+    return [str(ip) for ip in addresses]
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to an already-checked IP address while speaking to ``host``."""
+
+    def __init__(self, host: str, port: int, ip: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._ip = ip
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._ip, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to a checked IP; the certificate is verified against the original host name."""
+
+    def __init__(self, host: str, port: int, ip: str, timeout: float) -> None:
+        self._tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self._tls)
+        self._ip = ip
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._ip, self.port), self.timeout)
+        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+
+
+@dataclass
+class _Download:
+    spool: IO[bytes]
+    size: int
+    content_type: str
+    filename: str | None
+    final_url: str
+
+
+def _download(
+    url: str,
+    allow: _Allowlist,
+    meter: _Meter,
+    timeout: float,
+    progress: Progress | None,
+) -> _Download:
+    deadline = time.monotonic() + 20 * timeout
+    current = url
+    for _hop in range(_MAX_REDIRECTS + 1):
+        shown = _mask_url(current)
+        parts = urlsplit(current)
+        if parts.scheme.lower() not in ("http", "https"):
+            raise Invalid(f"Only http and https URLs can be imported, not {shown}.", url=shown)
+        host = parts.hostname
+        if not host:
+            raise Invalid(f"The URL {shown} has no host name.", url=shown)
+        try:
+            port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+        except ValueError:
+            raise Invalid(f"The URL {shown} has an invalid port.", url=shown) from None
+        ips = _resolve_checked(host, port, allow, shown)
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        conn_cls = (
+            _PinnedHTTPSConnection if parts.scheme.lower() == "https" else _PinnedHTTPConnection
+        )
+        response, conn = None, None
+        error: Exception | None = None
+        for ip in ips:
+            conn = conn_cls(host, port, ip, timeout)
+            try:
+                headers = {"User-Agent": "AstralytiQ-ingest/1", "Accept-Encoding": "identity"}
+                if parts.username:
+                    token = f"{parts.username}:{parts.password or ''}".encode()
+                    headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
+                conn.request("GET", path, headers=headers)
+                response = conn.getresponse()
+                break
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                error = exc
+        if response is None or conn is None:
+            reason = "timed out" if isinstance(error, TimeoutError) else str(error)
+            raise Invalid(f"Could not download {shown}: {reason}.", url=shown) from None
+        try:
+            if response.status in (301, 302, 303, 307, 308):
+                location = response.getheader("Location")
+                if not location:
+                    raise Invalid(f"{shown} redirects without saying where to.", url=shown)
+                current = urljoin(current, location)
+                continue
+            if response.status != 200:
+                raise Invalid(
+                    f"The server answered {response.status} {response.reason} for {shown}.",
+                    url=shown,
+                    status=response.status,
+                )
+            length = response.getheader("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+            if total is not None and meter.limit is not None and total > meter.limit:
+                raise _quota(meter.limit)
+            spool = tempfile.TemporaryFile(prefix="astralytiq-download-")  # noqa: SIM115
+            try:
+                while True:
+                    if time.monotonic() > deadline:
+                        raise Invalid(f"Downloading {shown} took too long.", url=shown)
+                    chunk = response.read(1024 * 1024)
+                    if not chunk:
+                        break
+                    meter.add(len(chunk))
+                    spool.write(chunk)
+                    if progress is not None:
+                        progress(meter.count, total)
+            except (OSError, http.client.HTTPException) as exc:
+                spool.close()
+                raise Invalid(f"The download of {shown} failed: {exc}.", url=shown) from None
+            except BaseException:
+                spool.close()
+                raise
+            content_type = (response.getheader("Content-Type") or "").split(";")[0].strip().lower()
+            return _Download(
+                spool, spool.tell(), content_type, response.headers.get_filename(), current
+            )
+        finally:
+            conn.close()
+    raise Invalid(
+        f"Too many redirects (more than {_MAX_REDIRECTS}) starting at {_mask_url(url)}.",
+        url=_mask_url(url),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# SQL
+# --------------------------------------------------------------------------------------
+
+
+def _mask_sql_url(url: str) -> str:
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", str(url))
+
+
+_SQL_COMMENT = re.compile(r"\s+|--[^\n]*(?:\n|$)|/\*.*?\*/", re.S)
+
+
+def _check_query(query: str) -> None:
+    """Accept one SELECT/WITH statement; the read-only transaction is the real guard."""
+    if not isinstance(query, str) or not query.strip():
+        raise Invalid("The SQL query is empty.")
+    pos = 0
+    while True:
+        match = _SQL_COMMENT.match(query, pos)
+        if match and match.end() > pos:
+            pos = match.end()
+        elif query.startswith("(", pos):
+            pos += 1
+        else:
+            break
+    keyword = re.match(r"[A-Za-z]+", query[pos:])
+    first = keyword.group(0).upper() if keyword else query[pos : pos + 10]
+    if first not in ("SELECT", "WITH"):
+        raise Invalid(
+            f"Only queries that read data (SELECT or WITH) can be imported; this one starts "
+            f"with '{first}'.",
+            keyword=first,
+        )
+    # A second statement after a semicolon (outside quotes and comments) is refused.
+    i, n = pos, len(query)
+    while i < n:
+        ch = query[i]
+        if ch in "'\"`":
+            end = query.find(ch, i + 1)
+            while end != -1 and query.startswith(ch, end + 1):
+                end = query.find(ch, end + 2)
+            i = n if end == -1 else end + 1
+        elif query.startswith("--", i) or query.startswith("/*", i):
+            match = _SQL_COMMENT.match(query, i)
+            i = match.end() if match else n
+        elif ch == ";":
+            rest = _SQL_COMMENT.sub("", query[i + 1 :])
+            if rest.strip(" ;"):
+                raise Invalid(
+                    "Only one SQL statement can be imported at a time; remove the ';' and "
+                    "what follows it."
+                )
+            i = n
+        else:
+            i += 1
+
+
+def _sql_reason(exc: BaseException, url: Any) -> str:
+    orig = getattr(exc, "orig", None)
+    reason = str(orig if orig is not None else exc).strip().splitlines()
+    text = reason[0] if reason else type(exc).__name__
+    password = getattr(url, "password", None)
+    if password:
+        text = text.replace(str(password), "***")
+    return text[:300]
+
+
+def _sql_batches(
+    source: SqlSource,
+    chunksize: int,
+    overrides: dict[str, pa.DataType],
+    stack: contextlib.ExitStack,
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    import sqlalchemy as sa
+    from sqlalchemy import exc as sa_exc
+    from sqlalchemy.pool import NullPool
+
+    try:
+        url = sa.engine.make_url(source.url)
+    except sa_exc.ArgumentError:
+        raise Invalid(
+            "The database URL is not valid, e.g. postgresql+psycopg://user@host/db."
+        ) from None
+    masked = url.render_as_string(hide_password=True)
+    try:
+        engine = sa.create_engine(url, poolclass=NullPool)
+    except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError) as exc:
+        raise Invalid(f"Cannot use the database URL {masked}: {_sql_reason(exc, url)}") from None
+    stack.callback(engine.dispose)
+    try:
+        conn = stack.enter_context(engine.connect())
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA query_only = ON")
+        transaction = conn.begin()
+        # Rolled back whatever happens: the SELECT check above is not trusted on its own.
+        stack.callback(transaction.rollback)
+        if engine.dialect.name in ("postgresql", "mysql", "mariadb"):
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+        result = conn.execution_options(
+            stream_results=True, max_row_buffer=chunksize
+        ).exec_driver_sql(source.query)
+    except sa_exc.SQLAlchemyError as exc:
+        what = "connect to" if isinstance(exc, sa_exc.OperationalError) else "run the query on"
+        raise Invalid(f"Could not {what} {masked}: {_sql_reason(exc, url)}") from None
+    if not result.returns_rows:
+        raise Invalid("The query returned no result set; only SELECT queries can be imported.")
+    keys = result.keys()
+    names = [str(k) for k in keys]
+    check_column_names(names)
+
+    def frames() -> Iterator[pd.DataFrame]:
+        try:
+            while True:
+                rows = result.fetchmany(chunksize)
+                if not rows:
+                    return
+                yield pd.DataFrame.from_records(rows, columns=names, coerce_float=True)
+        except sa_exc.SQLAlchemyError as exc:
+            raise Invalid(f"The query failed on {masked}: {_sql_reason(exc, url)}") from None
+
+    frame_iter = frames()
+    first = next(frame_iter, None)
+    if first is None:
+        first = pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
+    inferred, _ = frame_to_batches(first, _FRAME_BATCH_ROWS)
+    # Columns with no value in the first chunk are text unless a later chunk shows a type,
+    # in which case the query is run again with that type (a restart).
+    untyped = {f.name for f in inferred if pa.types.is_null(f.type) and f.name not in overrides}
+    fields = [pa.field(f.name, overrides.get(f.name, _storage_type(f.type))) for f in inferred]
+    target = _pandas_metadata(pa.schema(fields))
+
+    def convert(df: pd.DataFrame) -> Iterator[pa.RecordBatch]:
+        _, batches = frame_to_batches(df, _FRAME_BATCH_ROWS)
+        for batch in batches:
+            arrays = []
+            for fld, arr in zip(target, batch.columns, strict=True):
+                if arr.type != fld.type:
+                    if fld.name in untyped and not pa.types.is_null(arr.type):
+                        overrides[fld.name] = _storage_type(arr.type)
+                        raise _Restart()
+                    try:
+                        arr = arr.cast(fld.type)
+                    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                        overrides[fld.name] = _widen_arrow(fld.type, arr.type)
+                        raise _Restart() from None
+                arrays.append(arr)
+            yield pa.RecordBatch.from_arrays(arrays, schema=target)
+
+    def gen() -> Iterator[pa.RecordBatch]:
+        yield from convert(first)
+        for df in frame_iter:
+            yield from convert(df)
+
+    return target, gen()
+
+
+def _widen_arrow(current: pa.DataType, found: pa.DataType) -> pa.DataType:
+    if pa.types.is_integer(current) and pa.types.is_floating(found):
+        return pa.float64()
+    if pa.types.is_timestamp(current) and pa.types.is_timestamp(found):
+        return pa.timestamp("us", tz=current.tz)
+    if pa.types.is_string(current):
+        # Text already: the values cannot be cast back, so this is a logic error.
+        raise Invalid(f"A column changed type in a way that cannot be stored ({found}).")
+    return pa.string()
+
+
+# --------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------
+
+
+def _check_options(fmt: str, options: dict[str, Any]) -> None:
+    allowed = _OPTIONS[fmt]
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        valid = ", ".join(sorted(allowed)) or "none"
+        what = {"sql": "SQL queries", "dataframe": "DataFrames"}.get(fmt, f"{fmt} files")
+        raise Invalid(
+            f"Unknown option {', '.join(repr(u) for u in unknown)} for {what}. Valid options: "
+            f"{valid}.",
+            options=unknown,
+        )
+
+
+def ingest_to_parquet(
+    source: Any,
+    sink: IO[bytes],
+    *,
+    format: str | None = None,  # noqa: A002 - the public name the service uses
+    filename: str | None = None,
+    max_bytes: int | None = None,
+    url_allowlist: Sequence[str] = (),
+    progress: Progress | None = None,
+    **read_options: Any,
+) -> IngestResult:
+    """Read ``source`` and write it to ``sink`` as one Parquet file (see module docstring).
+
+    ``progress(done, total)`` is called from the calling thread with bytes consumed so far
+    and the total when known (rows for SQL/DataFrame sources are reported as Arrow bytes);
+    a restart or the parse after a download starts again from 0. It may raise (for example
+    :class:`Cancelled`) to abort; the exception propagates and nothing useful is written.
+    The sink is never closed.
+    """
+    out = _ParquetOut(sink)
+    cleanups: list[Callable[[], None]] = [out.close]
+    try:
+        result = _ingest(
+            source,
+            out,
+            cleanups,
+            format,
+            filename,
+            max_bytes,
+            url_allowlist,
+            progress,
+            read_options,
+        )
+        out.finish()
+        return result
+    except BaseException:
+        with contextlib.suppress(Exception):
+            out.rewind()
+        raise
+    finally:
+        for fn in reversed(cleanups):
+            with contextlib.suppress(Exception):
+                fn()
+
+
+def _ingest(
+    source: Any,
+    out: _ParquetOut,
+    cleanups: list[Callable[[], None]],
+    fmt: str | None,
+    filename: str | None,
+    max_bytes: int | None,
+    url_allowlist: Sequence[str],
+    progress: Progress | None,
+    opts: dict[str, Any],
+) -> IngestResult:
+    if max_bytes is not None and (not isinstance(max_bytes, int) or max_bytes < 0):
+        raise Invalid("max_bytes must be a whole number of bytes.")
+    if isinstance(source, SqlSource):
+        if fmt not in (None, "sql"):
+            raise Invalid("A SQL source has no file format; leave format empty.")
+        _check_options("sql", opts)
+        return _ingest_sql(source, out, opts, max_bytes, progress)
+    if isinstance(source, pd.DataFrame):
+        _check_options("dataframe", opts)
+        return _ingest_frame(source, out, max_bytes, progress)
+    meter = _Meter(max_bytes)
+    if isinstance(source, str) and re.match(r"(?i)https?://", source):
+        timeout = opts.pop("timeout", _URL_TIMEOUT)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise Invalid("The timeout option must be a positive number of seconds.")
+        download = _download(
+            source, _Allowlist.parse(url_allowlist), meter, float(timeout), progress
+        )
+        cleanups.append(download.spool.close)
+        shown = _mask_url(source)
+        resolved = _url_format(fmt, download, shown)
+        spool = download.spool
+        src = _ByteSource("url", shown, None, download.size, lambda: (spool, 0, False))
+        return _ingest_bytes(src, resolved, out, opts, None, progress)
+    if isinstance(source, str) and re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", source):
+        scheme = source.split("://", 1)[0]
+        raise Invalid(
+            f"'{scheme}://' addresses cannot be imported. Use an http(s) URL, or upload the file.",
+            scheme=scheme,
+        )
+    if isinstance(source, (str, os.PathLike)):
+        src = _path_source(source, os.fspath(source))
+        resolved = _normalize_format(fmt) if fmt else detect_format(filename or os.fspath(source))
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        if fmt is None and filename is None:
+            raise Invalid("An upload needs a filename (or a format) to know how to read it.")
+        data = memoryview(source).cast("B")
+        src = _ByteSource(
+            "upload", filename or "upload", filename, len(data), lambda: (io.BytesIO(data), 0, True)
+        )
+        resolved = _normalize_format(fmt) if fmt else detect_format(filename or "")
+    elif hasattr(source, "read"):
+        if fmt is None and filename is None:
+            raise Invalid("An upload needs a filename (or a format) to know how to read it.")
+        resolved = _normalize_format(fmt) if fmt else detect_format(filename or "")
+        src = _fileobj_source(source, filename, meter)
+        cleanups.append(src.close)
+    else:
+        raise Invalid(
+            f"Cannot import a {type(source).__name__}: pass a file path, an http(s) URL, bytes, "
+            "a file object, a pandas DataFrame or a SqlSource."
+        )
+    if max_bytes is not None and src.size is not None and src.size > max_bytes:
+        raise _quota(max_bytes)
+    return _ingest_bytes(src, resolved, out, opts, max_bytes, progress)
+
+
+def _url_format(fmt: str | None, download: _Download, shown: str) -> str:
+    if fmt:
+        return _normalize_format(fmt)
+    for name in (urlsplit(download.final_url).path, download.filename or ""):
+        ext = os.path.splitext(name.lower())[1]
+        if ext in _EXTENSIONS:
+            return _EXTENSIONS[ext]
+    if download.content_type in _CONTENT_TYPES:
+        return _CONTENT_TYPES[download.content_type]
+    raise Invalid(
+        f"Cannot tell the format of {shown} (content type '{download.content_type or 'none'}'). "
+        f"Choose the format explicitly: {', '.join(FORMATS)}.",
+        url=shown,
+    )
+
+
+def _ingest_bytes(
+    src: _ByteSource,
+    fmt: str,
+    out: _ParquetOut,
+    opts: dict[str, Any],
+    max_bytes: int | None,
+    progress: Progress | None,
+) -> IngestResult:
+    _check_options(fmt, opts)
+    if src.size == 0:
+        raise Invalid("The file is empty (0 bytes).", filename=src.name)
+    if fmt in ("csv", "tsv"):
+        drained, consumed = _ingest_csv(src, fmt, opts, out, progress)
+        return _result(drained, src.kind, src.detail, fmt, consumed)
+    meter = _Meter(max_bytes)
+    tick = _ticker(progress, meter, src.size)
+    if fmt == "excel":
+        df = _read_excel(src, opts)
+        drained = _drain_frame(df, out, tick, normalize=True)
+    elif fmt in ("json", "jsonl"):
+        data = _read_json(src, fmt, opts, meter)
+        if isinstance(data, pa.Table):
+            schema = _pandas_metadata(_storage_schema(data.schema))
+            conform = _conformer(data.schema, schema)
+            drained = _drain(schema, (conform(b) for b in data.to_batches()), out, tick)
+        else:
+            drained = _drain_frame(data, out, tick, normalize=True)
+    elif fmt == "parquet":
+        drained = _drain_parquet(src, out, meter, tick)
+    else:
+        drained = _drain_arrow(src, out, meter, tick)
+    return _result(drained, src.kind, src.detail, fmt, src.size or meter.count)
+
+
+def _drain_frame(
+    df: pd.DataFrame, out: _ParquetOut, tick: Callable[[], None], normalize: bool
+) -> _Drained:
+    source, batches = frame_to_batches(df, _FRAME_BATCH_ROWS)
+    target = _pandas_metadata(_storage_schema(source)) if normalize else source
+    conform = _conformer(source, target)
+    return _drain(target, (conform(b) for b in batches), out, tick)
+
+
+def _drain_parquet(
+    src: _ByteSource, out: _ParquetOut, meter: _Meter, tick: Callable[[], None]
+) -> _Drained:
+    with src.open() as f:
+        try:
+            pf = pq.ParquetFile(f)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise Invalid(f"The file is not a valid Parquet file: {_clean(str(exc))}") from None
+        keep, schema = _kept_schema(pf.schema_arrow)
+        total_rows = max(pf.metadata.num_rows, 1)
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            done = 0
+            for batch in pf.iter_batches(batch_size=_FRAME_BATCH_ROWS, columns=keep):
+                done += batch.num_rows
+                meter.count = (src.size or 0) * done // total_rows
+                yield batch
+
+        try:
+            return _drain(schema, batches(), out, tick)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise Invalid(f"The Parquet file is damaged: {_clean(str(exc))}") from None
+
+
+def _drain_arrow(
+    src: _ByteSource, out: _ParquetOut, meter: _Meter, tick: Callable[[], None]
+) -> _Drained:
+    with src.open() as f:
+        reader: Any
+        try:
+            reader = pa.ipc.open_file(f)
+            count = reader.num_record_batches
+            batches: Iterator[pa.RecordBatch] = (reader.get_batch(i) for i in range(count))
+        except pa.ArrowInvalid:
+            f.seek(0)
+            try:
+                reader = pa.ipc.open_stream(f)
+            except pa.ArrowInvalid as exc:
+                raise Invalid(
+                    f"The file is not a valid Arrow/Feather file: {_clean(str(exc))}"
+                ) from None
+            batches = iter(reader)
+        keep, schema = _kept_schema(reader.schema)
+
+        def selected() -> Iterator[pa.RecordBatch]:
+            for batch in batches:
+                meter.count += batch.nbytes
+                yield batch.select(keep)
+
+        try:
+            return _drain(schema, selected(), out, tick)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise Invalid(f"The Arrow file is damaged: {_clean(str(exc))}") from None
+
+
+def _ingest_frame(
+    df: pd.DataFrame, out: _ParquetOut, max_bytes: int | None, progress: Progress | None
+) -> IngestResult:
+    df = _frame_input(df)
+    meter = _Meter(max_bytes)
+    total = int(df.memory_usage(deep=False, index=False).sum())
+    tick = _ticker(progress, meter, total)
+    source, batches = frame_to_batches(df, _FRAME_BATCH_ROWS)
+    drained = _drain(source, _metered(batches, meter), out, tick)
+    shape = f"DataFrame with {len(df):,} rows and {df.shape[1]} columns"
+    return _result(drained, "dataframe", shape, "dataframe", meter.count)
+
+
+def _ingest_sql(
+    source: SqlSource,
+    out: _ParquetOut,
+    opts: dict[str, Any],
+    max_bytes: int | None,
+    progress: Progress | None,
+) -> IngestResult:
+    _check_query(source.query)
+    chunksize = _int_option(opts, "chunksize", _SQL_CHUNKSIZE, minimum=1)
+    overrides: dict[str, pa.DataType] = {}
+    masked = _mask_sql_url(source.url)
+    # Each restart fixes the type of one more column, so the loop ends; the bound is a guard.
+    for _ in range(256):
+        meter = _Meter(max_bytes)
+        with contextlib.ExitStack() as stack:
+            try:
+                schema, batches = _sql_batches(source, chunksize, overrides, stack)
+                drained = _drain(
+                    schema, _metered(batches, meter), out, _ticker(progress, meter, None)
+                )
+            except _Restart:
+                out.rewind()
+                continue
+        detail = f"{masked} :: {source.query.strip()}"
+        return _result(drained, "sql", detail, "sql", meter.count)
+    raise Invalid("The column types of this query could not be settled; please report it.")
+
+
+def _metered(batches: Iterator[pa.RecordBatch], meter: _Meter) -> Iterator[pa.RecordBatch]:
+    """Count (and limit) the in-memory Arrow bytes of sources that have no file size."""
+    for batch in batches:
+        meter.add(batch.nbytes)
+        yield batch
+
+
+def _result(drained: _Drained, kind: str, detail: str, fmt: str, consumed: int) -> IngestResult:
+    quality = drained.quality.result()
+    if not drained.schema.names:
+        raise Invalid("The data has no columns.")
+    return IngestResult(
+        rows=drained.rows,
+        columns=len(drained.schema.names),
+        schema=_read_back_dtypes(drained, quality),
+        quality=quality,
+        source_kind=kind,
+        source_detail=detail,
+        format=fmt,
+        bytes_read=consumed,
+    )

@@ -1,0 +1,204 @@
+"""Running fit-and-score jobs for model comparison: joblib fan-out, progress, cancellation.
+
+Every cross-validation fold, tuning candidate and forecast backtest is one job. Jobs go through
+``joblib.Parallel`` (so ``n_jobs`` and any joblib backend, Dask included, apply) and stream back
+as they finish; the calling thread reports progress after each one and checks the cancel event
+between them. A failing job records its error instead of raising, so one bad model cannot sink
+a comparison.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
+
+from . import metrics as mt
+from .errors import Cancelled, Invalid
+
+Job = tuple[Any, Callable[..., dict[str, Any]], tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class TrainingProgress:
+    """One progress event: a finished fold, a finished model, or a stage change."""
+
+    stage: str  # prepare | compare | tune | refit | evaluate | done
+    step: int
+    total: int
+    message: str
+    algorithm: str | None = None
+    fold: int | None = None
+    n_folds: int | None = None
+    metrics: dict[str, float | None] | None = None
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.step / self.total) if self.total else 0.0
+
+
+class ProgressTracker:
+    """Counts steps, forwards events to the caller's callback and honours cancellation."""
+
+    def __init__(
+        self,
+        callback: Callable[[TrainingProgress], None] | None,
+        cancel: threading.Event | None,
+    ) -> None:
+        self.callback = callback
+        self.cancel = cancel
+        self.step = 0
+        self.total = 1
+
+    def check(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled("Training was cancelled.")
+
+    def emit(self, stage: str, message: str, advance: int = 0, **extra: Any) -> None:
+        self.step += advance
+        if self.callback is not None:
+            self.callback(TrainingProgress(stage, self.step, self.total, message, **extra))
+        self.check()
+
+
+def captured(func: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run one job; return its outcome with an ``error`` instead of raising, plus warnings."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            outcome = func()
+        except Exception as exc:  # an estimator can fail in many ways; the row records it
+            outcome = {"error": f"{type(exc).__name__}: {exc}"}
+    messages: list[str] = []
+    for w in caught:
+        text = f"{w.category.__name__}: {str(w.message).splitlines()[0][:160]}"
+        if text not in messages:
+            messages.append(text)
+    outcome["warnings"] = messages[:3]
+    return outcome
+
+
+def fit_fold(
+    pipeline: Pipeline,
+    X: pd.DataFrame,
+    y: np.ndarray | None,
+    train_idx: np.ndarray,
+    valid_idx: np.ndarray,
+    task: str,
+    classes: list[Any] | None,
+    seed: int,
+) -> dict[str, Any]:
+    """Fit a fresh clone on one fold's training rows and score it on its validation rows."""
+
+    def run() -> dict[str, Any]:
+        start = time.perf_counter()
+        fitted = clone(pipeline).fit(X.iloc[train_idx], None if y is None else y[train_idx])
+        fit_time = time.perf_counter() - start
+        start = time.perf_counter()
+        X_valid = X.iloc[valid_idx]
+        if task == "clustering":
+            labels = fitted.predict(X_valid)
+            scores = mt.clustering_scores(fitted[:-1].transform(X_valid), labels, seed)
+            scores["inertia"] = float(fitted[-1].inertia_)
+        else:
+            assert y is not None
+            y_pred, proba = mt.predict_outputs(fitted, X_valid, task, classes)
+            scores = mt.score_predictions(task, y[valid_idx], y_pred, proba, classes)
+        return {"metrics": scores, "fit_time": fit_time, "score_time": time.perf_counter() - start}
+
+    return captured(run)
+
+
+def _keyed(key: Any, func: Callable[..., dict[str, Any]], *args: Any) -> tuple[Any, dict]:
+    return key, func(*args)
+
+
+@contextlib.contextmanager
+def joblib_backend(backend: str | None, n_jobs: int) -> Iterator[None]:
+    """joblib's configuration for the run, e.g. ``backend="dask"`` with a dask Client open."""
+    if backend is None:
+        yield
+        return
+    try:
+        config = joblib.parallel_config(backend=backend, n_jobs=n_jobs)
+    except (ValueError, KeyError, ImportError) as exc:
+        raise Invalid(
+            f"joblib backend {backend!r} is not available: {exc}", backend=backend
+        ) from exc
+    with config:
+        yield
+
+
+def run_jobs(
+    jobs: Sequence[Job],
+    on_result: Callable[[Any, dict[str, Any]], None],
+    tracker: ProgressTracker,
+    *,
+    n_jobs: int = 1,
+    backend: str | None = None,
+) -> None:
+    """Run (key, func, args) jobs, handing each (key, outcome) over as soon as it completes.
+
+    Raising from ``on_result`` (e.g. ``Cancelled``) stops the run; jobs not started are dropped.
+    """
+    tracker.check()
+    calls = [joblib.delayed(_keyed)(key, func, *args) for key, func, args in jobs]
+    with joblib_backend(backend, n_jobs):
+        try:
+            results: Any = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")(calls)
+        except ValueError:
+            # A backend that cannot stream results still works, reporting at the end.
+            results = iter(joblib.Parallel(n_jobs=n_jobs)(calls))
+        try:
+            for key, outcome in results:
+                on_result(key, outcome)
+        finally:
+            if hasattr(results, "close"):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # joblib warns that it drops pending jobs
+                    results.close()
+
+
+def summarize(
+    name: str,
+    params: Mapping[str, Any],
+    outcomes: Sequence[dict[str, Any]],
+    metric_names: Sequence[str],
+    **extra: Any,
+) -> dict[str, Any]:
+    """One leaderboard row: mean and standard deviation of each metric over the folds."""
+    row: dict[str, Any] = {"algorithm": name, "params": dict(params), **extra}
+    errors = [o["error"] for o in outcomes if "error" in o]
+    good = [o for o in outcomes if "error" not in o]
+    for metric in metric_names:
+        values = [o["metrics"].get(metric, math.nan) for o in good]
+        values = [v for v in values if v is not None and not math.isnan(v)]
+        usable = bool(values) and not errors
+        row[f"{metric}_mean"] = float(np.mean(values)) if usable else None
+        row[f"{metric}_std"] = float(np.std(values)) if usable else None
+    fit_times = [o["fit_time"] for o in good]
+    row["fit_time"] = float(np.mean(fit_times)) if fit_times else None
+    row["fit_time_std"] = float(np.std(fit_times)) if fit_times else None
+    row["folds"] = len(outcomes)
+    row["error"] = errors[0] if errors else None
+    return row
+
+
+def rank_rows(rows: Sequence[dict[str, Any]], column: str, metric: str) -> list[dict[str, Any]]:
+    """Sort best-first by ``column`` (a value of ``metric``); failed rows last; set ``rank``."""
+    key = mt.sort_key(metric)
+    ordered = sorted(rows, key=lambda r: (r["error"] is not None, key(r.get(column))))
+    for rank, row in enumerate(ordered, 1):
+        row["rank"] = rank
+    return ordered

@@ -1,0 +1,894 @@
+"""Dataset profiling (the EDA tab) and cluster exploration.
+
+:func:`profile` computes exact statistics on the full data; only chart material (histogram bins,
+top values, the scatter sample) is bounded. Each column is factorised once: the codes and counts
+give distinct values, top values, exact quantiles and histograms (from the sorted distinct
+values), average ranks for Spearman correlation, and row keys for duplicate detection, so a
+million rows take about a second.
+
+Quality issues carry a ``suggestion``: a recipe step (see :mod:`.recipes`) that would fix them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.api import guess_datetime_format
+
+from .errors import Invalid
+from .recipe_base import kind_of
+from .recipes import json_value
+
+SEVERITIES = ("high", "medium", "low")
+_TRUE = {"true", "t", "yes", "y", "on"}
+_FALSE = {"false", "f", "no", "n", "off"}
+
+
+@dataclass
+class ColumnProfile:
+    """Statistics of one column. Percentages are 0-100; ``distinct_pct`` is of non-missing."""
+
+    name: str
+    dtype: str
+    kind: str
+    count: int
+    missing: int
+    missing_pct: float
+    distinct: int
+    distinct_pct: float
+    top_values: list[dict[str, Any]]
+    numeric: dict[str, Any] | None = None
+    outliers: dict[str, Any] | None = None
+    histogram: dict[str, Any] | None = None
+    datetime: dict[str, Any] | None = None
+    text: dict[str, Any] | None = None
+    types: dict[str, int] | None = None
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class QualityIssue:
+    """A data-quality finding with a severity and the recipe step that would fix it."""
+
+    code: str
+    severity: str
+    message: str
+    columns: list[str]
+    suggestion: dict[str, Any]
+    affected_rows: int | None = None
+
+
+@dataclass
+class Profile:
+    """The profiling report. ``to_dict()`` is JSON-safe; ``to_html()`` is a standalone page."""
+
+    rows: int
+    columns: int
+    memory_bytes: int
+    missing_cells: int
+    missing_cells_pct: float
+    duplicate_rows: int
+    duplicate_rows_pct: float
+    column_profiles: list[ColumnProfile]
+    constant_columns: list[str]
+    high_cardinality_columns: list[str]
+    mixed_type_columns: list[str]
+    correlations: dict[str, Any]
+    issues: list[QualityIssue]
+    quality_score: float | None
+    sample: dict[str, Any]
+    settings: dict[str, Any]
+    seconds: float
+
+    def column(self, name: str) -> ColumnProfile:
+        for c in self.column_profiles:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _json_safe(asdict(self))
+
+    def to_html(self, title: str = "Data profile") -> str:
+        from .profiling_html import render_profile
+
+        return render_profile(self, title=title)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return json_value(value)
+
+
+def _pct(part: float, whole: float) -> float:
+    return 100.0 * part / whole if whole else 0.0
+
+
+# --- per column --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Work:
+    """What a column leaves for the dataset-level passes."""
+
+    codes: np.ndarray  # -1 = missing
+    n_codes: int
+    sorted_codes: bool = False
+    values: np.ndarray | None = None  # float values for Pearson (numeric only)
+    valid: np.ndarray | None = None
+    average_ranks: np.ndarray | None = None  # Spearman rank of each sorted distinct value
+    invalid: int = 0  # cells that break the column's type (mixed or numbers stored as text)
+
+
+def _counts(codes: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(codes + 1, minlength=n + 1)[1:]
+
+
+def _top(uniques: Sequence[Any], counts: np.ndarray, top: int, count: int) -> list[dict[str, Any]]:
+    if not len(counts) or top <= 0:
+        return []
+    k = min(top, len(counts))
+    idx = np.argpartition(-counts, k - 1)[:k] if len(counts) > k else np.arange(len(counts))
+    idx = idx[np.lexsort((idx, -counts[idx]))]  # by count, then first appearance / order
+    return [
+        {"value": json_value(uniques[i]), "count": int(counts[i]), "pct": _pct(counts[i], count)}
+        for i in idx
+    ]
+
+
+def _quantile(sorted_values: np.ndarray, cum: np.ndarray, n: int, p: float) -> float:
+    """Exact linear-interpolated quantile (numpy's default) from distinct values and counts."""
+    pos = p * (n - 1)
+    lo, hi = math.floor(pos), math.ceil(pos)
+    v_lo = sorted_values[np.searchsorted(cum, lo, side="right")]
+    v_hi = sorted_values[np.searchsorted(cum, hi, side="right")]
+    return float(v_lo + (v_hi - v_lo) * (pos - lo))
+
+
+def _histogram(values: np.ndarray, weights: np.ndarray, lo: float, hi: float, bins: int, integer):
+    if integer and hi - lo < bins:  # one bar per integer
+        edges = np.arange(lo - 0.5, hi + 1.0, 1.0)
+    elif lo == hi:
+        edges = np.array([lo - 0.5, hi + 0.5])
+    else:
+        edges = np.linspace(lo, hi, bins + 1)
+    counts, _ = np.histogram(values, bins=edges, weights=weights)
+    return edges, counts.astype(np.int64)
+
+
+def _sorted_codes(
+    values: np.ndarray, valid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes into the sorted distinct values (-1 where missing), the values, and their counts.
+
+    Hashing is fastest when values repeat; sorting when most are distinct (floats, ids).
+    """
+    present = values[valid] if not valid.all() else values
+    probe = present[:: max(1, len(present) // 20_000)]
+    if len(probe) and len(np.unique(probe)) > 0.5 * len(probe):
+        uniques, inverse, counts = np.unique(present, return_inverse=True, return_counts=True)
+        inverse = inverse.reshape(-1)
+    else:
+        inverse, uniques = pd.factorize(present)
+        order = np.argsort(uniques, kind="stable")
+        remap = np.empty(len(order), dtype=np.intp)
+        remap[order] = np.arange(len(order))
+        inverse, uniques = remap[inverse], uniques[order]
+        counts = np.bincount(inverse, minlength=len(uniques))
+    if present is values:
+        return inverse.astype(np.intp, copy=False), uniques, counts
+    codes = np.full(len(values), -1, dtype=np.intp)
+    codes[valid] = inverse
+    return codes, uniques, counts
+
+
+def _numeric(cp: ColumnProfile, arr: np.ndarray, bins: int, top: int, integer: bool) -> _Work:
+    valid = ~np.isnan(arr)
+    codes, uniques, counts = _sorted_codes(arr, valid)
+    cp.distinct = len(uniques)
+    cp.top_values = _top(uniques, counts, top, cp.count)
+    work = _Work(codes=codes, n_codes=len(uniques), sorted_codes=True, values=arr, valid=valid)
+    n = cp.count
+    if n == 0:
+        return work
+    cum = np.cumsum(counts)
+    present = arr[valid] if n < len(arr) else arr
+    mean = float(present.mean())
+    dev = present - mean
+    m2 = float(np.dot(dev, dev)) / n
+    m3 = float(np.dot(dev * dev, dev)) / n
+    std = math.sqrt(m2 * n / (n - 1)) if n > 1 else None
+    skew = None
+    if n > 2 and m2 > 0:
+        skew = math.sqrt(n * (n - 1)) / (n - 2) * m3 / m2**1.5
+    q1, median, q3 = (_quantile(uniques, cum, n, p) for p in (0.25, 0.5, 0.75))
+    lo, hi = float(uniques[0]), float(uniques[-1])
+    cp.numeric = {
+        "mean": mean,
+        "std": std,
+        "min": lo,
+        "q1": q1,
+        "median": median,
+        "q3": q3,
+        "max": hi,
+        "skew": skew,
+        "sum": float(present.sum()),
+        "zeros": int(counts[uniques == 0].sum()),
+        "negatives": int(counts[uniques < 0].sum()),
+    }
+    low, high = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
+    outside = int(counts[(uniques < low) | (uniques > high)].sum())
+    cp.outliers = {
+        "method": "iqr",
+        "lower": low,
+        "upper": high,
+        "count": outside,
+        "pct": _pct(outside, n),
+    }
+    edges, hist = _histogram(uniques, counts, lo, hi, bins, integer)
+    cp.histogram = {"edges": edges.tolist(), "counts": hist.tolist()}
+    # average ranks for Spearman: distinct value j covers ranks cum[j-1]+1 .. cum[j]
+    work.average_ranks = (cum - counts) + (counts + 1) / 2.0
+    return work
+
+
+def _datetime(cp: ColumnProfile, s: pd.Series, bins: int, top: int) -> _Work:
+    valid = s.notna().to_numpy()
+    nanos = np.asarray(s.dt.as_unit("ns").array.asi8)
+    codes, uniques, counts = _sorted_codes(nanos, valid)
+    tz = getattr(s.dtype, "tz", None)
+
+    def stamps(values: np.ndarray) -> pd.DatetimeIndex:
+        out = pd.to_datetime(values.astype(np.int64), unit="ns", utc=tz is not None)
+        return out.tz_convert(tz) if tz is not None else out
+
+    cp.distinct = len(uniques)
+    top_idx = [t["value"] for t in _top(np.arange(len(uniques)), counts, top, cp.count)]
+    top_stamps = stamps(uniques[top_idx]) if top_idx else []
+    cp.top_values = [
+        {"value": ts.isoformat(), "count": int(counts[i]), "pct": _pct(counts[i], cp.count)}
+        for ts, i in zip(top_stamps, top_idx, strict=True)
+    ]
+    if cp.count:
+        first, last = stamps(uniques[[0, -1]])
+        floats = uniques.astype(np.float64)
+        edges, hist = _histogram(floats, counts, floats[0], floats[-1], bins, integer=False)
+        cp.datetime = {
+            "min": first.isoformat(),
+            "max": last.isoformat(),
+            "span_days": (last - first).total_seconds() / 86400,
+            "timezone": None if tz is None else str(tz),
+        }
+        cp.histogram = {"edges": [t.isoformat() for t in stamps(edges)], "counts": hist.tolist()}
+    return _Work(codes=codes, n_codes=len(uniques))
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool | np.bool_):
+        return "boolean"
+    if isinstance(value, int | float | np.number):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, pd.Timestamp | np.datetime64):
+        return "datetime"
+    return type(value).__name__
+
+
+def _text(cp: ColumnProfile, s: pd.Series, top: int) -> tuple[_Work, pd.Index, np.ndarray]:
+    codes, uniques = pd.factorize(s)
+    if isinstance(uniques, pd.CategoricalIndex | pd.Categorical):
+        uniques = pd.Index(np.asarray(uniques, dtype=object))
+    counts = _counts(codes, len(uniques))
+    cp.distinct = len(uniques)
+    cp.top_values = _top(uniques, counts, top, cp.count)
+    return _Work(codes=codes, n_codes=len(uniques)), pd.Index(uniques), counts
+
+
+def _text_stats(cp: ColumnProfile, uniques: pd.Index, counts: np.ndarray) -> dict[str, Any]:
+    """Length and whitespace statistics of the text values, weighted by their counts."""
+    if pd.api.types.is_string_dtype(uniques.dtype) and uniques.dtype != object:
+        words, weights = pd.Series(uniques, dtype="str"), counts
+    else:
+        is_text = np.array([isinstance(v, str) for v in uniques], dtype=bool)
+        words, weights = pd.Series(uniques[is_text], dtype="str"), counts[is_text]
+    info: dict[str, Any] = {"uniques": words, "weights": weights}
+    if not len(words):
+        return info
+    lengths = words.str.len().to_numpy()
+    padded = (words != words.str.strip()).to_numpy()
+    total = int(weights.sum())
+    cp.text = {
+        "min_length": int(lengths.min()),
+        "mean_length": float(np.dot(lengths, weights) / total),
+        "max_length": int(lengths.max()),
+        "empty": int(weights[lengths == 0].sum()),
+        "padded": int(weights[padded].sum()),
+    }
+    return info
+
+
+def _sample_of(words: pd.Series, size: int = 1000) -> pd.Series:
+    return words if len(words) <= size else words.sample(n=size, random_state=0)
+
+
+def _share(parsed: pd.Series, weights: np.ndarray) -> tuple[float, int]:
+    """Weighted share of values read, and the count of values not read."""
+    ok = parsed.notna().to_numpy()
+    total = max(int(weights.sum()), 1)
+    return int(weights[ok].sum()) / total, int(weights[~ok].sum())
+
+
+def _number_share(words: pd.Series, weights: np.ndarray, thousands: str | None):
+    """Share of values that read as numbers; a sample of distinct values is tried first so
+    that free text costs nothing."""
+
+    def parse(w: pd.Series) -> pd.Series:
+        w = w.str.strip()
+        if thousands:
+            w = w.str.replace(thousands, "", regex=False)
+        return pd.to_numeric(w, errors="coerce")
+
+    if parse(_sample_of(words)).notna().mean() < 0.5:
+        return 0.0, 0
+    return _share(parse(words), weights)
+
+
+def _date_share(words: pd.Series, weights: np.ndarray) -> float:
+    """Share of values that read as dates, with the format guessed from a value (fast path)."""
+    probe = _sample_of(words)
+    probe = probe[probe.str.contains(r"\d", regex=True)]
+    if len(probe) < 0.9 * min(len(words), 1000):
+        return 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            if pd.to_datetime(probe, errors="coerce", format="mixed").notna().mean() < 0.9:
+                return 0.0
+        except (ValueError, TypeError, OverflowError):
+            return 0.0
+    fmt = guess_datetime_format(str(probe.iloc[0]).strip())
+    if fmt is None:
+        return 0.0
+    return _share(pd.to_datetime(words.str.strip(), format=fmt, errors="coerce"), weights)[0]
+
+
+# --- dataset level -------------------------------------------------------------------------------
+
+
+def _duplicates(works: list[_Work], rows: int) -> int:
+    """Duplicate rows from the per-column codes (missing equals missing, as in pandas)."""
+    if not works or rows == 0:
+        return 0
+    if any(w.n_codes == rows for w in works):  # a column with all values distinct and present
+        return 0
+    works = sorted(works, key=lambda w: w.n_codes)  # compress as late as possible
+    key = np.zeros(rows, dtype=np.int64)
+    size = 1
+    for w in works:
+        width = w.n_codes + 1
+        if size * width >= 2**62:  # compress before the key overflows
+            key, uniques = pd.factorize(key)
+            size = len(uniques)
+        key = key * width + (w.codes + 1)
+        size *= width
+    return rows - len(pd.unique(key))
+
+
+def _unit(x: np.ndarray) -> np.ndarray | None:
+    """Centred vector of norm 1 (None for a constant): Pearson r is then a dot product."""
+    x = x - x.mean()
+    norm = math.sqrt(float(np.dot(x, x)))
+    return x / norm if norm > 0 else None
+
+
+def _r(a: np.ndarray | None, b: np.ndarray | None) -> float | None:
+    if a is None or b is None or len(a) < 2:
+        return None
+    return max(-1.0, min(1.0, float(np.dot(a, b))))
+
+
+def _correlations(names: list[str], works: list[_Work], limit: int) -> dict[str, Any]:
+    """Pearson and Spearman matrices over pairwise-complete rows (as pandas computes them).
+
+    Spearman ranks come from the sorted-value codes: re-ranking the rows of a pair is a
+    bincount, not a sort.
+    """
+    limited = len(names) > limit
+    names, works = names[:limit], works[:limit]
+    k = len(names)
+    pearson = [[1.0 if i == j else None for j in range(k)] for i in range(k)]
+    spearman = [[1.0 if i == j else None for j in range(k)] for i in range(k)]
+    complete = [bool(w.valid.all()) for w in works]
+    units = [_unit(w.values) if full else None for w, full in zip(works, complete, strict=True)]
+    rank_units = [
+        _unit(w.average_ranks[w.codes]) if full else None
+        for w, full in zip(works, complete, strict=True)
+    ]
+    for i in range(k):
+        for j in range(i + 1, k):
+            a, b = works[i], works[j]
+            if complete[i] and complete[j]:
+                p, s = _r(units[i], units[j]), _r(rank_units[i], rank_units[j])
+            else:
+                both = a.valid & b.valid
+                p = _r(_unit(a.values[both]), _unit(b.values[both]))
+                s = _r(
+                    _unit(_ranks_within(a.codes[both], a.n_codes)),
+                    _unit(_ranks_within(b.codes[both], b.n_codes)),
+                )
+            pearson[i][j] = pearson[j][i] = p
+            spearman[i][j] = spearman[j][i] = s
+    return {
+        "columns": names,
+        "pearson": pearson,
+        "spearman": spearman,
+        "limited_to": limit if limited else None,
+    }
+
+
+def _ranks_within(codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """Average ranks of a subset, from its sorted-value codes (no sort needed)."""
+    counts = np.bincount(codes, minlength=n_codes)
+    cum = np.cumsum(counts)
+    return ((cum - counts) + (counts + 1) / 2.0)[codes]
+
+
+def _fill_step(cp: ColumnProfile) -> dict[str, Any]:
+    strategy = "median" if cp.kind == "numeric" and cp.dtype != "object" else "mode"
+    return {"op": "fill_missing", "columns": [cp.name], "strategy": strategy}
+
+
+def _issue(code, severity, message, columns, suggestion, rows=None) -> QualityIssue:
+    return QualityIssue(code, severity, message, list(columns), suggestion, rows)
+
+
+def _column_issues(cp: ColumnProfile, extra: dict[str, Any]) -> list[QualityIssue]:
+    name, issues = cp.name, []
+    drop = {"op": "drop_columns", "columns": [name]}
+    if "all_missing" in cp.flags:
+        return [_issue("all_missing", "high", f"'{name}' has no values at all.", [name], drop)]
+    if cp.missing:
+        pct = cp.missing_pct
+        if pct >= 50:
+            issues.append(
+                _issue(
+                    "missing_values",
+                    "high",
+                    f"'{name}' is {pct:.1f}% missing; consider dropping it.",
+                    [name],
+                    drop,
+                    cp.missing,
+                )
+            )
+        else:
+            issues.append(
+                _issue(
+                    "missing_values",
+                    "medium" if pct >= 5 else "low",
+                    f"'{name}' has {cp.missing} missing values ({pct:.1f}%).",
+                    [name],
+                    _fill_step(cp),
+                    cp.missing,
+                )
+            )
+    if "constant" in cp.flags:
+        issues.append(
+            _issue(
+                "constant",
+                "medium",
+                f"'{name}' holds a single value; it carries no information.",
+                [name],
+                drop,
+                cp.count,
+            )
+        )
+    if "mixed_types" in cp.flags:
+        kinds = ", ".join(f"{k}: {v}" for k, v in (cp.types or {}).items())
+        numbers = (cp.types or {}).get("number", 0)
+        op = "to_number" if numbers >= 0.9 * cp.count else "to_text"
+        issues.append(
+            _issue(
+                "mixed_types",
+                "medium",
+                f"'{name}' mixes value types ({kinds}).",
+                [name],
+                {"op": op, "columns": [name]},
+                cp.count,
+            )
+        )
+    if "numeric_text" in cp.flags:
+        bad = extra["not_numbers"]
+        more = f"; {bad} values are not numbers and would become missing" if bad else ""
+        step = {"op": "to_number", "columns": [name]}
+        if extra.get("thousands"):
+            step["thousands"] = extra["thousands"]
+        issues.append(
+            _issue(
+                "numeric_text",
+                "medium",
+                f"'{name}' holds numbers stored as text{more}.",
+                [name],
+                step,
+                cp.count,
+            )
+        )
+    if "date_text" in cp.flags:
+        issues.append(
+            _issue(
+                "date_text",
+                "low",
+                f"'{name}' holds dates stored as text.",
+                [name],
+                {"op": "to_datetime", "columns": [name]},
+                cp.count,
+            )
+        )
+    if "boolean_text" in cp.flags:
+        issues.append(
+            _issue(
+                "boolean_text",
+                "low",
+                f"'{name}' holds yes/no values as text.",
+                [name],
+                {"op": "to_boolean", "columns": [name]},
+                cp.count,
+            )
+        )
+    if cp.text and cp.text["padded"]:
+        n = cp.text["padded"]
+        issues.append(
+            _issue(
+                "whitespace",
+                "low",
+                f"{n} values of '{name}' start or end with spaces.",
+                [name],
+                {"op": "trim", "columns": [name]},
+                n,
+            )
+        )
+    if extra.get("case_variants"):
+        n = extra["case_variants"]
+        issues.append(
+            _issue(
+                "inconsistent_case",
+                "low",
+                f"{n} values of '{name}' differ from others only by letter case.",
+                [name],
+                {"op": "text_case", "columns": [name], "case": "lower"},
+                n,
+            )
+        )
+    if "high_cardinality" in cp.flags and "unique" not in cp.flags:
+        issues.append(
+            _issue(
+                "high_cardinality",
+                "low",
+                f"'{name}' has {cp.distinct} distinct values ({cp.distinct_pct:.0f}%); "
+                "it may be an identifier or free text, of little use for grouping "
+                "or models.",
+                [name],
+                drop,
+            )
+        )
+    if cp.outliers and cp.outliers["count"] and cp.outliers["pct"] >= 0.5 and cp.dtype != "object":
+        n = cp.outliers["count"]
+        issues.append(
+            _issue(
+                "outliers",
+                "low",
+                f"{n} values of '{name}' ({cp.outliers['pct']:.1f}%) lie outside "
+                "1.5 IQR of the quartiles.",
+                [name],
+                {"op": "outliers", "columns": [name], "method": "iqr", "action": "clip"},
+                n,
+            )
+        )
+    return issues
+
+
+def _flag_text(cp: ColumnProfile, info: dict[str, Any], extra: dict[str, Any]) -> None:
+    words, weights = info["uniques"], info["weights"]
+    if not len(words):
+        return
+    lowered = words.str.strip().str.lower()
+    distinct_lower = set(lowered)
+    if (
+        len(distinct_lower) <= 12
+        and distinct_lower <= _TRUE | _FALSE | {"0", "1"}
+        and (distinct_lower - {"0", "1"})
+    ):
+        cp.flags.append("boolean_text")
+        return
+    for thousands in (None, ","):
+        share, failed = _number_share(words, weights, thousands)
+        if share >= 0.9:
+            cp.flags.append("numeric_text")
+            extra["not_numbers"], extra["thousands"] = failed, thousands
+            return
+    if _date_share(words, weights) >= 0.9:
+        cp.flags.append("date_text")
+        return
+    groups = pd.Series(weights, index=lowered.to_numpy()).groupby(level=0)
+    variants = groups.size()
+    if (variants > 1).any():
+        extra["case_variants"] = int(groups.sum()[variants > 1].sum())
+
+
+def profile(
+    df: pd.DataFrame,
+    *,
+    bins: int = 20,
+    top: int = 10,
+    max_chart_points: int = 5000,
+    max_correlation_columns: int = 30,
+) -> Profile:
+    """Profile every column and the dataset as a whole (see the module docstring)."""
+    if bins < 1 or top < 0 or max_chart_points < 0:
+        raise Invalid("bins must be at least 1; top and max_chart_points cannot be negative")
+    started = time.perf_counter()
+    rows = len(df)
+    names = [str(c) for c in df.columns]
+    if len(set(names)) != len(names):
+        raise Invalid("column names must be unique to profile a dataset")
+    columns: list[ColumnProfile] = []
+    works: list[_Work] = []
+    numeric_names: list[str] = []
+    numeric_works: list[_Work] = []
+    issues: list[QualityIssue] = []
+    for name in names:
+        s = df[name]
+        count = int(s.notna().sum())
+        kind = kind_of(str(s.dtype))
+        cp = ColumnProfile(
+            name=name,
+            dtype=str(s.dtype),
+            kind=kind,
+            count=count,
+            missing=rows - count,
+            missing_pct=_pct(rows - count, rows),
+            distinct=0,
+            distinct_pct=0.0,
+            top_values=[],
+        )
+        extra: dict[str, Any] = {}
+        if kind == "text" and s.dtype == object and count:
+            inferred = pd.api.types.infer_dtype(s, skipna=True)
+            if inferred in ("integer", "floating", "mixed-integer-float", "decimal"):
+                s, kind = pd.to_numeric(s, errors="coerce"), "numeric"
+            elif inferred == "boolean":
+                kind = "boolean"
+            elif inferred not in ("string", "empty"):
+                kind = "mixed"
+            cp.kind = kind
+        if kind == "numeric":
+            integer = pd.api.types.is_integer_dtype(s.dtype)
+            work = _numeric(cp, s.to_numpy(dtype=np.float64, na_value=np.nan), bins, top, integer)
+        elif kind == "datetime":
+            work = _datetime(cp, s, bins, top)
+        elif kind in ("text", "category", "mixed"):
+            work, uniques, counts = _text(cp, s, top)
+            info = _text_stats(cp, uniques, counts)
+            if kind == "mixed":
+                types: dict[str, int] = {}
+                for value, n in zip(uniques, counts, strict=True):
+                    types[_type_name(value)] = types.get(_type_name(value), 0) + int(n)
+                cp.types = dict(sorted(types.items(), key=lambda kv: -kv[1]))
+                if len(cp.types) > 1:
+                    cp.flags.append("mixed_types")
+                    work.invalid = cp.count - max(cp.types.values())
+            else:
+                _flag_text(cp, info, extra)
+                work.invalid = extra.get("not_numbers", 0)
+        else:  # boolean, timedelta, other
+            work, _, _ = _text(cp, s, top)
+        cp.distinct_pct = _pct(cp.distinct, cp.count)
+        if cp.count == 0:
+            cp.flags.append("all_missing")
+        elif cp.distinct == 1:
+            cp.flags.append("constant")
+        if cp.count and cp.distinct == cp.count and cp.count > 1:
+            cp.flags.append("unique")
+        if kind in ("text", "category", "mixed") and cp.distinct > 50 and cp.distinct_pct > 50:
+            cp.flags.append("high_cardinality")
+        columns.append(cp)
+        works.append(work)
+        issues.extend(_column_issues(cp, extra))
+        if kind == "numeric" and cp.count > 1 and "constant" not in cp.flags:
+            numeric_names.append(name)  # a constant has no correlation
+            numeric_works.append(work)
+
+    correlations = _correlations(numeric_names, numeric_works, max_correlation_columns)
+    duplicates = _duplicates(works, rows)
+    if duplicates:
+        share = _pct(duplicates, rows)
+        issues.append(
+            _issue(
+                "duplicate_rows",
+                "medium" if share >= 1 else "low",
+                f"{duplicates} rows ({share:.1f}%) repeat an earlier row exactly.",
+                [],
+                {"op": "drop_duplicates"},
+                duplicates,
+            )
+        )
+    corr_names, matrix = correlations["columns"], correlations["pearson"]
+    for i in range(len(corr_names)):
+        for j in range(i + 1, len(corr_names)):
+            r = matrix[i][j]
+            if r is not None and abs(r) >= 0.95:
+                issues.append(
+                    _issue(
+                        "high_correlation",
+                        "low",
+                        f"'{corr_names[i]}' and '{corr_names[j]}' are almost "
+                        f"redundant (Pearson r = {r:.3f}).",
+                        [corr_names[i], corr_names[j]],
+                        {"op": "drop_columns", "columns": [corr_names[j]]},
+                    )
+                )
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    issues.sort(key=lambda issue: order[issue.severity])
+
+    cells = rows * len(names)
+    missing_cells = sum(c.missing for c in columns)
+    invalid_cells = sum(w.invalid for w in works)
+    score = None
+    if cells:
+        completeness = 1 - missing_cells / cells
+        uniqueness = 1 - duplicates / rows
+        validity = 1 - invalid_cells / cells
+        score = round(100 * (0.5 * completeness + 0.25 * uniqueness + 0.25 * validity), 1)
+    return Profile(
+        rows=rows,
+        columns=len(names),
+        memory_bytes=int(df.memory_usage(deep=True, index=False).sum()),
+        missing_cells=missing_cells,
+        missing_cells_pct=_pct(missing_cells, cells),
+        duplicate_rows=duplicates,
+        duplicate_rows_pct=_pct(duplicates, rows),
+        column_profiles=columns,
+        constant_columns=[c.name for c in columns if "constant" in c.flags],
+        high_cardinality_columns=[c.name for c in columns if "high_cardinality" in c.flags],
+        mixed_type_columns=[
+            c.name for c in columns if "mixed_types" in c.flags or "numeric_text" in c.flags
+        ],
+        correlations=correlations,
+        issues=issues,
+        quality_score=score,
+        sample=_chart_sample(df, numeric_names, max_chart_points),
+        settings={
+            "bins": bins,
+            "top": top,
+            "max_chart_points": max_chart_points,
+            "max_correlation_columns": max_correlation_columns,
+        },
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _chart_sample(df: pd.DataFrame, numeric: list[str], limit: int) -> dict[str, Any]:
+    """A bounded random sample of the numeric columns, for scatter plots."""
+    cols = numeric[:12]
+    size = min(limit, len(df))
+    part = df[cols].sample(n=size, random_state=0).sort_index() if size < len(df) else df[cols]
+    data = [[json_value(v) for v in row] for row in part.itertuples(index=False, name=None)]
+    return {"columns": cols, "size": size, "of": len(df), "rows": data}
+
+
+# --- cluster exploration ------------------------------------------------------------------------
+
+
+def explore_clusters(
+    df: pd.DataFrame,
+    columns: Sequence[str] | None = None,
+    k_range: Sequence[int] = range(2, 11),
+    sample: int = 5000,
+    random_state: int = 0,
+) -> dict[str, Any]:
+    """K-means over standardised numeric columns: elbow curve, silhouettes, chosen k, 2-D PCA.
+
+    Models are fitted on a random sample of at most ``sample`` complete rows (stated in the
+    result), which is also the set of PCA points returned.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+    from sklearn.metrics import silhouette_score
+    from sklearn.preprocessing import StandardScaler
+
+    if columns is None:
+        columns = [
+            str(c)
+            for c in df.columns
+            if kind_of(str(df[c].dtype)) == "numeric" and df[c].nunique(dropna=True) > 1
+        ]
+    columns = list(columns)
+    for c in columns:
+        if c not in df.columns:
+            raise Invalid(f"column '{c}' does not exist", column=c)
+        if kind_of(str(df[c].dtype)) != "numeric":
+            raise Invalid(f"column '{c}' is not numeric; clustering needs numbers", column=c)
+    if len(columns) < 2:
+        raise Invalid("clustering needs at least two numeric columns with varying values")
+    if sample < 3:
+        raise Invalid("the sample must hold at least 3 rows", sample=sample)
+    data = df[columns].astype("float64").dropna()
+    rows_used = len(data)
+    if rows_used < 3:
+        raise Invalid("fewer than 3 rows have values in every chosen column")
+    picked = data.sample(n=min(sample, rows_used), random_state=random_state).sort_index()
+    x = StandardScaler().fit_transform(picked.to_numpy())
+    distinct = len(np.unique(x, axis=0))
+    ks = sorted({int(k) for k in k_range if 2 <= int(k) <= min(distinct, len(x) - 1)})
+    if not ks:
+        raise Invalid("no k in k_range fits the data (k must be at least 2 and below the rows)")
+    inertia, silhouette, labels_by_k, centers_by_k = [], [], {}, {}
+    score_size = min(len(x), 2000)
+    for k in ks:
+        model = KMeans(n_clusters=k, n_init=3, random_state=random_state).fit(x)
+        inertia.append(float(model.inertia_))
+        silhouette.append(
+            float(
+                silhouette_score(
+                    x, model.labels_, sample_size=score_size, random_state=random_state
+                )
+            )
+        )
+        labels_by_k[k], centers_by_k[k] = model.labels_, model.cluster_centers_
+    chosen = ks[int(np.argmax(silhouette))]
+    pca = PCA(n_components=2, random_state=random_state).fit(x)
+    points = pca.transform(x)
+    labels = labels_by_k[chosen]
+    clusters = []
+    for c in range(chosen):
+        members = picked[labels == c]
+        clusters.append(
+            {
+                "cluster": c,
+                "size": int(len(members)),
+                "centroid": {name: json_value(members[name].mean()) for name in columns},
+            }
+        )
+    return {
+        "columns": columns,
+        "rows_total": len(df),
+        "rows_used": rows_used,
+        "rows_dropped_missing": len(df) - rows_used,
+        "sample_size": len(x),
+        "standardized": True,
+        "k": ks,
+        "inertia": inertia,
+        "silhouette": silhouette,
+        "chosen_k": chosen,
+        "chosen_by": "highest silhouette",
+        "elbow_k": _elbow(ks, inertia),
+        "clusters": clusters,
+        "pca": {
+            "explained_variance_ratio": [float(v) for v in pca.explained_variance_ratio_],
+            "components": [[float(v) for v in row] for row in pca.components_],
+            "points": [[float(a), float(b)] for a, b in points],
+            "labels": [int(v) for v in labels],
+        },
+    }
+
+
+def _elbow(ks: list[int], inertia: list[float]) -> int:
+    """The k farthest below the straight line from the first to the last inertia (kneedle)."""
+    if len(ks) < 3:
+        return ks[0]
+    x = (np.array(ks) - ks[0]) / (ks[-1] - ks[0])
+    span = inertia[0] - inertia[-1]
+    if span <= 0:
+        return ks[0]
+    y = (np.array(inertia) - inertia[-1]) / span
+    return ks[int(np.argmax((1 - x) - y))]

@@ -1,0 +1,484 @@
+"""Streaming data-quality summary: missing values, duplicate rows, constant columns, a score.
+
+``QualityAccumulator`` sees every Arrow batch once while a dataset is ingested, so the quality
+report costs no second pass over the data and its memory is bounded: a few counters per
+column plus one 64-bit hash per row (8 bytes/row) for duplicate detection.
+
+Result shape (``QualityAccumulator.result()`` and ``quality_of_frame``)::
+
+    {
+      "rows": 1000, "columns": 4, "cells": 4000,
+      "missing": {"price": {"count": 12, "percent": 1.2}, ...},   # every column
+      "missing_cells": 12, "missing_percent": 0.3,
+      "duplicate_rows": 3, "duplicate_percent": 0.3,   # rows repeating an earlier row
+      "constant_columns": ["country"],                 # one distinct value (or none at all)
+      "score": 98.4,
+      "issues": [{"kind": "missing", "column": "price", "severity": "info",
+                  "message": "..."}, ...],            # most severe first
+    }
+
+Definitions:
+
+* **missing**: Arrow nulls, plus NaN in floating-point columns (as ``pandas.isna`` counts).
+* **duplicate rows**: rows identical to an earlier row in every column (``df.duplicated()``).
+  Rows are compared through a 64-bit hash, so two different rows are counted as duplicates
+  only on a hash collision (probability about n²/2⁶⁵, negligible below billions of rows).
+* **constant column**: all non-missing values are equal; an all-missing column is constant.
+* **score** (0-100, one decimal)::
+
+      score = 100 - min(50, 100 * missing_cells / cells)
+                  - min(30, 100 * duplicate_rows / rows)
+                  - min(20,  50 * constant_columns / columns)
+
+  so 10% missing cells costs 10 points, 5% duplicate rows 5 points, one constant column in
+  ten 5 points; each kind of problem is capped so that no single one hides the others.
+  A dataset without rows scores 0.
+
+* **issue severities**: missing values are ``info`` below 5% of a column, ``warning`` below
+  50%, else ``error``; duplicate rows and constant columns are ``warning``; no rows is
+  ``error``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .errors import Invalid
+
+__all__ = ["QualityAccumulator", "quality_of_frame", "frame_to_batches", "check_column_names"]
+
+_U64 = np.uint64
+# Odd 64-bit multipliers (splitmix64 / FNV) for mixing; arithmetic wraps modulo 2**64.
+_MIX1 = _U64(0xBF58476D1CE4E5B9)
+_MIX2 = _U64(0x94D049BB133111EB)
+_ROW = _U64(0x9E3779B97F4A7C15)
+_NULL = _U64(0x6A09E667F3BCC908)
+_LEN = _U64(0xC2B2AE3D27D4EB4F)
+_POLY = _U64(0x100000001B3)
+_SHIFT_HI = _U64(32)
+_SHIFT_MID = _U64(29)
+
+# String hashing works on slices of at most this many bytes (bounds the temporary arrays);
+# longer single values are hashed with Python's hash of their bytes instead.
+_STRING_SLICE_BYTES = 1 << 17
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def _powers(base: np.uint64, count: int) -> np.ndarray:
+    powers = np.full(count, base, dtype=np.uint64)
+    powers[0] = 1
+    with np.errstate(over="ignore"):
+        return np.cumprod(powers, dtype=np.uint64)
+
+
+def _inverse_u64(value: int) -> int:
+    """Multiplicative inverse of an odd number modulo 2**64 (Newton iteration)."""
+    inverse = value
+    for _ in range(6):
+        inverse = (inverse * (2 - value * inverse)) % (1 << 64)
+    return inverse
+
+
+_POW_CACHE: dict[str, np.ndarray] = {}
+
+
+def _power_tables() -> tuple[np.ndarray, np.ndarray]:
+    # Built once per process (16 MB); P**i and P**-i let a polynomial hash computed at a
+    # buffer offset be shifted back to offset 0, so equal strings hash equally anywhere.
+    if not _POW_CACHE:
+        _POW_CACHE["pow"] = _powers(_POLY, _STRING_SLICE_BYTES + 1)
+        _POW_CACHE["inv"] = _powers(_U64(_inverse_u64(int(_POLY))), _STRING_SLICE_BYTES + 1)
+    return _POW_CACHE["pow"], _POW_CACHE["inv"]
+
+
+def _is_binary_like(typ: pa.DataType) -> bool:
+    return (
+        pa.types.is_string(typ)
+        or pa.types.is_large_string(typ)
+        or pa.types.is_binary(typ)
+        or pa.types.is_large_binary(typ)
+    )
+
+
+def _bit_width(typ: pa.DataType) -> int | None:
+    try:
+        return typ.bit_width
+    except ValueError:  # variable-width or nested type
+        return None
+
+
+class _Hasher:
+    """Per-value 64-bit hashes of Arrow arrays, computed into reused scratch buffers.
+
+    Fresh multi-megabyte numpy arrays cost page faults on every batch, which made hashing
+    twice as slow; ``hash_into`` writes into ``out`` and reuses its temporaries.
+    """
+
+    def __init__(self) -> None:
+        self._tmp = np.empty(0, dtype=np.uint64)
+        self._bytes = np.empty(_STRING_SLICE_BYTES, dtype=np.uint64)
+
+    def _scratch(self, n: int) -> np.ndarray:
+        if len(self._tmp) < n:
+            self._tmp = np.empty(n, dtype=np.uint64)
+        return self._tmp[:n]
+
+    def _mix(self, out: np.ndarray) -> np.ndarray:
+        """Multiply-xorshift ``out`` in place: equal inputs stay equal, structure is spread."""
+        out *= _MIX1
+        tmp = self._scratch(len(out))
+        np.right_shift(out, _SHIFT_HI, out=tmp)
+        out ^= tmp
+        return out
+
+    def hash_into(self, arr: pa.Array, out: np.ndarray) -> np.ndarray:
+        """Hash every value of ``arr`` into ``out`` (len(arr) uint64); nulls share one hash."""
+        typ = arr.type
+        width = _bit_width(typ)
+        if pa.types.is_null(typ):
+            out.fill(_NULL)
+            return out
+        if pa.types.is_dictionary(typ):
+            dictionary = np.empty(len(arr.dictionary), dtype=np.uint64)
+            self.hash_into(arr.dictionary, dictionary)
+            indices = arr.indices.fill_null(0).to_numpy(zero_copy_only=False)
+            if len(dictionary):
+                np.take(dictionary, indices, out=out)
+            else:
+                out.fill(_NULL)
+        elif _is_binary_like(typ):
+            self._strings(arr, out)
+            self._mix(out)
+        elif width in (1, 8, 16, 32, 64, 128):
+            self._fixed_width(arr, width, out)
+        else:
+            values = (hash(repr(v)) & 0xFFFFFFFFFFFFFFFF for v in arr.to_pylist())
+            out[:] = np.fromiter(values, dtype=np.uint64, count=len(arr))
+            self._mix(out)
+        if arr.null_count:
+            np.copyto(out, _NULL, where=arr.is_null().to_numpy(zero_copy_only=False))
+        return out
+
+    def _fixed_width(self, arr: pa.Array, width: int, out: np.ndarray) -> None:
+        buf = arr.buffers()[1]
+        n, offset = len(arr), arr.offset
+        if width == 1:
+            bits = np.unpackbits(
+                np.frombuffer(buf, dtype=np.uint8), bitorder="little", count=offset + n
+            )
+            out[:] = bits[offset:]
+        elif width == 128:
+            raw = np.frombuffer(buf, dtype=np.uint64, count=2 * (offset + n))
+            pairs = raw[2 * offset :].reshape(-1, 2)
+            out[:] = pairs[:, 0]
+            self._mix(out)
+            out ^= pairs[:, 1]
+        else:
+            raw = np.frombuffer(buf, dtype=np.dtype(f"u{width // 8}"), count=offset + n)[offset:]
+            if pa.types.is_floating(typ := arr.type) and width == 64:
+                # -0.0 == 0.0 must hash equally; adding 0.0 turns -0.0 into +0.0.
+                np.add(raw.view(np.float64), 0.0, out=out.view(np.float64))
+            elif pa.types.is_floating(typ):
+                normalized = raw.view(f"f{width // 8}") + 0.0
+                out[:] = normalized.view(f"u{width // 8}")
+            else:
+                out[:] = raw
+        self._mix(out)
+
+    def _strings(self, arr: pa.Array, out: np.ndarray) -> None:
+        """Position-independent polynomial hash of each value's bytes, plus its length."""
+        n = len(arr)
+        large = pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type)
+        offsets = np.frombuffer(
+            arr.buffers()[1], dtype=np.int64 if large else np.int32, count=arr.offset + n + 1
+        )[arr.offset :].astype(np.int64)
+        data_buf = arr.buffers()[2]
+        data = (
+            np.frombuffer(data_buf, dtype=np.uint8)
+            if data_buf is not None
+            else np.empty(0, np.uint8)
+        )
+        pw, inv = _power_tables()
+        start = 0
+        while start < n:
+            base = offsets[start]
+            stop = int(np.searchsorted(offsets, base + _STRING_SLICE_BYTES, side="right")) - 1
+            if stop <= start:
+                # One value longer than a slice: hash its bytes with Python (rare, and
+                # consistent because the choice depends only on the value's length).
+                value = bytes(data[offsets[start] : offsets[start + 1]])
+                out[start] = _U64(hash(value) & 0xFFFFFFFFFFFFFFFF)
+                start += 1
+                continue
+            stop = min(stop, n)
+            length = int(offsets[stop] - base)
+            products = np.multiply(
+                data[base : base + length], pw[:length], out=self._bytes[:length]
+            )
+            seg_lengths = np.diff(offsets[start : stop + 1])
+            hashes = out[start:stop]
+            hashes.fill(0)
+            nonempty = np.flatnonzero(seg_lengths)
+            if len(nonempty):
+                seg_starts = offsets[start:stop][nonempty] - base
+                # reduceat sums each non-empty value's bytes (empty ones contribute none);
+                # P**-start moves each sum back to position 0.
+                sums = np.add.reduceat(products, seg_starts)
+                sums *= inv[seg_starts]
+                hashes[nonempty] = sums
+            hashes ^= seg_lengths.astype(np.uint64) * _LEN
+            start = stop
+
+
+def column_hashes(arr: pa.Array) -> np.ndarray:
+    """A well-mixed uint64 hash per value of ``arr`` (new array); nulls share one hash."""
+    return _Hasher().hash_into(arr, np.empty(len(arr), dtype=np.uint64))
+
+
+def _nan_count(arr: pa.Array) -> int:
+    if not pa.types.is_floating(arr.type) or len(arr) == arr.null_count:
+        return 0
+    return int(pc.sum(pc.is_nan(arr)).as_py() or 0)
+
+
+class QualityAccumulator:
+    """Accumulates the quality summary of a table batch by batch (see module docstring)."""
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self._schema = schema
+        self._names = list(schema.names)
+        ncols = len(self._names)
+        self._rows = 0
+        self._missing = np.zeros(ncols, dtype=np.int64)
+        # Per column: still possibly constant? and the single value seen so far (None = only
+        # missing values so far).
+        self._maybe_constant = [True] * ncols
+        self._constant_value: list[Any] = [None] * ncols
+        self._hashes: list[np.ndarray] = []
+        self._hasher = _Hasher()
+        self._row = np.empty(0, dtype=np.uint64)
+        self._column = np.empty(0, dtype=np.uint64)
+
+    def update(self, batch: pa.RecordBatch) -> None:
+        """Fold one batch (same schema as the constructor's) into the summary."""
+        n = batch.num_rows
+        if n == 0:
+            return
+        self._rows += n
+        if len(self._row) < n:
+            self._row = np.empty(n, dtype=np.uint64)
+            self._column = np.empty(n, dtype=np.uint64)
+        row_hash, column = self._row[:n], self._column[:n]
+        row_hash.fill(_ROW)
+        for i, arr in enumerate(batch.columns):
+            self._missing[i] += arr.null_count + _nan_count(arr)
+            if self._maybe_constant[i]:
+                self._check_constant(i, arr)
+            row_hash ^= self._hasher.hash_into(arr, column)
+            row_hash *= _ROW
+        np.right_shift(row_hash, _SHIFT_MID, out=column)
+        row_hash ^= column
+        # Sorted runs now (while other threads read and write) make the final duplicate
+        # count a cheap merge of runs instead of a full sort.
+        self._hashes.append(np.sort(row_hash))
+
+    def _check_constant(self, i: int, arr: pa.Array) -> None:
+        if arr.null_count == len(arr):
+            return
+        try:
+            if pa.types.is_floating(arr.type):
+                arr = pc.drop_null(pc.if_else(pc.is_nan(arr), None, arr))
+                if len(arr) == 0:
+                    return
+            bounds = pc.min_max(arr)
+            low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            # No ordering for this type (nested values): compare distinct values instead.
+            distinct = pc.unique(pc.drop_null(arr)).to_pylist()
+            if len(distinct) != 1:
+                self._maybe_constant[i] = False
+                return
+            low = high = distinct[0]
+        if low != high or (self._constant_value[i] is not None and self._constant_value[i] != low):
+            self._maybe_constant[i] = False
+        else:
+            self._constant_value[i] = low
+
+    def duplicate_rows(self) -> int:
+        if not self._hashes:
+            return 0
+        hashes = np.concatenate(self._hashes) if len(self._hashes) > 1 else self._hashes[0]
+        ordered = np.sort(hashes, kind="stable")  # timsort: merges the sorted runs
+        self._hashes = [ordered]
+        distinct = 1 + int(np.count_nonzero(ordered[1:] != ordered[:-1]))
+        return len(ordered) - distinct
+
+    def result(self) -> dict:
+        """The summary as plain JSON-serialisable types (see module docstring)."""
+        rows, ncols = self._rows, len(self._names)
+        cells = rows * ncols
+        missing = {}
+        issues: list[dict] = []
+        for i, name in enumerate(self._names):
+            count = int(self._missing[i])
+            percent = round(100.0 * count / rows, 2) if rows else 0.0
+            missing[name] = {"count": count, "percent": percent}
+            if count and rows:
+                issues.append(_missing_issue(name, count, rows, percent))
+        constant = [name for i, name in enumerate(self._names) if self._maybe_constant[i]]
+        duplicates = self.duplicate_rows()
+        missing_cells = int(self._missing.sum())
+        missing_frac = missing_cells / cells if cells else 0.0
+        dup_frac = duplicates / rows if rows else 0.0
+        const_frac = len(constant) / ncols if ncols else 0.0
+        if rows == 0:
+            score = 0.0
+            issues.append(
+                {
+                    "kind": "empty",
+                    "column": None,
+                    "severity": "error",
+                    "message": "The dataset has no rows.",
+                }
+            )
+        else:
+            score = 100.0 - min(50.0, 100.0 * missing_frac) - min(30.0, 100.0 * dup_frac)
+            score = max(0.0, round(score - min(20.0, 50.0 * const_frac), 1))
+            if duplicates:
+                issues.append(
+                    {
+                        "kind": "duplicates",
+                        "column": None,
+                        "severity": "warning",
+                        "message": f"{duplicates:,} of {rows:,} rows ({100 * dup_frac:.1f}%) are "
+                        "exact copies of an earlier row.",
+                    }
+                )
+            for i, name in enumerate(self._names):
+                if self._maybe_constant[i]:
+                    issues.append(_constant_issue(name, self._constant_value[i]))
+        issues.sort(key=lambda issue: _SEVERITY_ORDER[issue["severity"]])
+        return {
+            "rows": rows,
+            "columns": ncols,
+            "cells": cells,
+            "missing": missing,
+            "missing_cells": missing_cells,
+            "missing_percent": round(100.0 * missing_frac, 2),
+            "duplicate_rows": duplicates,
+            "duplicate_percent": round(100.0 * dup_frac, 2),
+            "constant_columns": constant,
+            "score": score,
+            "issues": issues,
+        }
+
+
+def _missing_issue(name: str, count: int, rows: int, percent: float) -> dict:
+    if count == rows:
+        severity, message = "error", f"Column '{name}' is empty: all {rows:,} values are missing."
+    else:
+        severity = "info" if percent < 5 else "warning" if percent < 50 else "error"
+        message = (
+            f"Column '{name}' is missing {percent:g}% of its values ({count:,} of {rows:,} rows)."
+        )
+    return {"kind": "missing", "column": name, "severity": severity, "message": message}
+
+
+def _constant_issue(name: str, value: Any) -> dict:
+    if value is None:
+        message = f"Column '{name}' has no values at all, so it carries no information."
+    else:
+        shown = repr(value.isoformat() if hasattr(value, "isoformat") else value)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        message = (
+            f"Column '{name}' has the same value ({shown}) in every row, so it cannot explain "
+            "differences between rows."
+        )
+    return {"kind": "constant", "column": name, "severity": "warning", "message": message}
+
+
+def check_column_names(names: list[Any]) -> None:
+    """Reject empty or repeated column names (readers would silently invent or rename them)."""
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        text = "" if name is None else str(name)
+        if not text.strip():
+            raise Invalid(
+                f"Column {position} has no name. Every column needs a name in the header row "
+                "(an unnamed first column is often a row index exported by mistake).",
+                column_position=position,
+            )
+        if text in seen:
+            raise Invalid(
+                f"Column names must be unique: '{text}' appears twice (columns {seen[text]} and "
+                f"{position}). Rename one of them.",
+                column=text,
+                column_positions=[seen[text], position],
+            )
+        seen[text] = position
+
+
+def _as_text(series: pd.Series) -> pa.Array:
+    """Object values Arrow cannot unify (e.g. numbers mixed with words) stored as their text."""
+    text = series.map(lambda v: None if v is None or (isinstance(v, float) and v != v) else str(v))
+    return pa.array(text.astype(object), type=pa.string(), from_pandas=True)
+
+
+def frame_to_batches(
+    df: pd.DataFrame, rows_per_batch: int = 65_536
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """Arrow schema (with pandas metadata) and batches for a DataFrame, converted lazily.
+
+    The index is not included. Column names are turned into strings and must be non-empty
+    and unique. Object columns mixing types Arrow cannot unify are stored as text.
+    """
+    if not all(isinstance(c, str) for c in df.columns):
+        df = df.rename(columns=str)
+    check_column_names(list(df.columns))
+    fields: list[pa.Field] = []
+    as_text: list[bool] = []
+    for name in df.columns:
+        column = df[name]
+        text = False
+        if column.dtype == object:
+            # Arrow types object columns by looking at the values, so convert them whole once.
+            try:
+                typ = pa.array(column, from_pandas=True).type
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                typ, text = pa.string(), True
+        else:
+            typ = pa.Schema.from_pandas(column.iloc[:0].to_frame(), preserve_index=False)[0].type
+        fields.append(pa.field(name, typ))
+        as_text.append(text)
+    # The pandas metadata of the frame keeps extension dtypes (category, Int64...) on read-back.
+    metadata = pa.Schema.from_pandas(df.iloc[:0], preserve_index=False).metadata
+    schema = pa.schema(fields, metadata=metadata)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for start in range(0, len(df), rows_per_batch):
+            part = df.iloc[start : start + rows_per_batch]
+            arrays = [
+                _as_text(part[field.name])
+                if text
+                else pa.array(part[field.name], type=field.type, from_pandas=True)
+                for field, text in zip(schema, as_text, strict=True)
+            ]
+            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    return schema, batches()
+
+
+def quality_of_frame(df: pd.DataFrame) -> dict:
+    """Quality summary of an in-memory DataFrame (same shape as ``QualityAccumulator.result``)."""
+    schema, batches = frame_to_batches(df)
+    acc = QualityAccumulator(schema)
+    for batch in batches:
+        acc.update(batch)
+    return acc.result()

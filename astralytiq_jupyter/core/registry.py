@@ -1,0 +1,678 @@
+"""The model registry: named models with immutable numbered versions, aliases with a full
+history of their moves, skops artifacts checked against the server's trusted types, and
+prediction (online and batch)."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from sqlalchemy import func
+
+from . import artifacts
+from .errors import Invalid, NotFound
+from .models import (
+    AliasEventRecord,
+    DatasetRecord,
+    DatasetVersionRecord,
+    ModelAliasRecord,
+    ModelRecord,
+    ModelVersionRecord,
+)
+from .names import Ref, check_alias, check_name, parse_ref
+from .permissions import Permission, Principal, require
+from .repository import TenantRepository
+from .storage import object_key
+from .tenancy import enforce_quotas
+
+if TYPE_CHECKING:
+    from .store import Store
+
+MAX_PAGE = 1000
+TASKS = ("classification", "regression", "clustering", "forecasting")
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One immutable registered version of a model."""
+
+    name: str
+    version: int
+    task: str
+    algorithm: str
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    signature: list[dict[str, Any]]
+    output: dict[str, Any]
+    dataset: str | None
+    recipe: list[dict[str, Any]] | None
+    training_spec: dict[str, Any]
+    library_versions: dict[str, Any]
+    sha256: str
+    size_bytes: int
+    aliases: list[str]
+    created_by: str
+    created_at: datetime
+    note: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        data["created_at"] = self.created_at.isoformat()
+        data["ref"] = self.ref
+        return data
+
+    def __repr__(self) -> str:
+        return (
+            f"ModelVersion(name={self.name!r}, version={self.version}, task={self.task!r}, "
+            f"algorithm={self.algorithm!r}, aliases={self.aliases})"
+        )
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    name: str
+    description: str
+    versions: int
+    latest: ModelVersion
+    aliases: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "versions": self.versions,
+            "latest": self.latest.to_dict(),
+            "aliases": self.aliases,
+        }
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    alias: str
+    from_version: int | None
+    to_version: int | None
+    actor: str
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alias": self.alias,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "actor": self.actor,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+class _ModelCache:
+    """Loaded models by artifact hash: deserialising a skops file per request would
+    dominate prediction latency. Versions are immutable, so the hash is a safe key."""
+
+    def __init__(self, size: int = 16) -> None:
+        self._items: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = size
+
+    def get(self, sha256: str) -> Any:
+        with self._lock:
+            model = self._items.get(sha256)
+            if model is not None:
+                self._items.move_to_end(sha256)
+            return model
+
+    def put(self, sha256: str, model: Any) -> None:
+        with self._lock:
+            self._items[sha256] = model
+            self._items.move_to_end(sha256)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+class ModelRegistry:
+    """Registry operations for a :class:`Principal`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._cache = _ModelCache()
+
+    @property
+    def trusted_types(self) -> list[str]:
+        configured = self.store.config.trusted_model_types
+        return list(configured) if configured is not None else list(artifacts.DEFAULT_TRUSTED_TYPES)
+
+    # -- writes ------------------------------------------------------------------------
+    def register(
+        self,
+        principal: Principal,
+        name: str,
+        model: Any,
+        *,
+        task: str,
+        algorithm: str,
+        signature: list[dict[str, Any]],
+        output: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        metrics: dict[str, Any] | None = None,
+        dataset: str | None = None,
+        recipe: list[dict[str, Any]] | None = None,
+        training_spec: dict[str, Any] | None = None,
+        library_versions: dict[str, Any] | None = None,
+        description: str | None = None,
+        note: str = "",
+    ) -> ModelVersion:
+        """Serialise ``model`` with skops and store it as the next version of ``name``."""
+        with self.store.audit.action(principal, "model.register", f"model:{name}") as act:
+            require(principal, Permission.MODEL_WRITE)
+            check_name(name, "model name")
+            if task not in TASKS:
+                raise Invalid(f"Unknown task {task!r}; expected one of: {', '.join(TASKS)}.")
+            if not signature or not all(isinstance(c, dict) and "name" in c for c in signature):
+                raise Invalid(
+                    "A model needs an input signature: a list of {'name', 'dtype'} columns."
+                )
+            data = artifacts.dump_model(model)
+            # Refuse now what predict() would refuse later.
+            artifacts.check_trusted(data, self.trusted_types)
+            version = self._store_version(
+                principal,
+                name,
+                data,
+                task=task,
+                algorithm=algorithm,
+                signature=signature,
+                output=output or {},
+                params=params or {},
+                metrics=metrics or {},
+                dataset=dataset,
+                recipe=recipe,
+                training_spec=training_spec or {},
+                library_versions=library_versions or artifacts.library_versions(),
+                description=description,
+                note=note,
+            )
+            act.resource = f"model:{version.ref}"
+            act.detail.update(algorithm=algorithm, task=task, dataset=dataset)
+            return version
+
+    def register_artifact(
+        self,
+        principal: Principal,
+        name: str,
+        data: bytes,
+        metadata: dict[str, Any],
+    ) -> ModelVersion:
+        """Register a skops artifact uploaded as bytes; it must only contain trusted types."""
+        with self.store.audit.action(principal, "model.register", f"model:{name}") as act:
+            require(principal, Permission.MODEL_WRITE)
+            check_name(name, "model name")
+            artifacts.check_trusted(data, self.trusted_types)
+            allowed = {
+                "task",
+                "algorithm",
+                "signature",
+                "output",
+                "params",
+                "metrics",
+                "dataset",
+                "recipe",
+                "training_spec",
+                "library_versions",
+                "description",
+                "note",
+            }
+            meta = {k: v for k, v in metadata.items() if k in allowed}
+            if meta.get("task") not in TASKS:
+                raise Invalid(
+                    f"Unknown task {meta.get('task')!r}; expected one of: {', '.join(TASKS)}."
+                )
+            if not meta.get("signature"):
+                raise Invalid(
+                    "A model needs an input signature: a list of {'name', 'dtype'} columns."
+                )
+            version = self._store_version(
+                principal,
+                name,
+                data,
+                task=meta["task"],
+                algorithm=str(meta.get("algorithm", "")),
+                signature=meta["signature"],
+                output=meta.get("output") or {},
+                params=meta.get("params") or {},
+                metrics=meta.get("metrics") or {},
+                dataset=meta.get("dataset"),
+                recipe=meta.get("recipe"),
+                training_spec=meta.get("training_spec") or {},
+                library_versions=meta.get("library_versions") or {},
+                description=meta.get("description"),
+                note=str(meta.get("note") or ""),
+            )
+            act.resource = f"model:{version.ref}"
+            return version
+
+    def set_alias(self, principal: Principal, name: str, alias: str, version: int) -> ModelVersion:
+        """Point ``alias`` at ``version`` (moving it if set), recording the move."""
+        with self.store.audit.action(principal, "model.set_alias", f"model:{name}@{alias}") as act:
+            require(principal, Permission.MODEL_WRITE)
+            check_alias(alias)
+            with self.store.transaction() as session:
+                repo = self.store.repo(session, principal)
+                repo.lock_tenant()
+                model = self._model_row(repo, name)
+                target = self._version_by_number(repo, model, int(version))
+                row = repo.one_or_none(
+                    ModelAliasRecord,
+                    ModelAliasRecord.model_id == model.id,
+                    ModelAliasRecord.alias == alias,
+                )
+                previous = None
+                if row is None:
+                    row = repo.add(
+                        ModelAliasRecord(
+                            model_id=model.id,
+                            alias=alias,
+                            version_id=target.id,
+                            updated_by=principal.user,
+                        )
+                    )
+                else:
+                    previous = self._number_of(repo, row.version_id)
+                    row.version_id = target.id
+                    row.updated_by = principal.user
+                    row.updated_at = datetime.now(row.updated_at.tzinfo)
+                repo.add(
+                    AliasEventRecord(
+                        model_id=model.id,
+                        alias=alias,
+                        from_version=previous,
+                        to_version=target.version,
+                        actor=principal.user,
+                    )
+                )
+                session.flush()
+                act.detail.update(from_version=previous, to_version=target.version)
+                return self._to_version(repo, model, target)
+
+    def remove_alias(self, principal: Principal, name: str, alias: str) -> None:
+        with self.store.audit.action(principal, "model.remove_alias", f"model:{name}@{alias}"):
+            require(principal, Permission.MODEL_WRITE)
+            check_alias(alias)
+            with self.store.transaction() as session:
+                repo = self.store.repo(session, principal)
+                model = self._model_row(repo, name)
+                row = repo.get(
+                    ModelAliasRecord,
+                    f"Alias {name}@{alias}",
+                    ModelAliasRecord.model_id == model.id,
+                    ModelAliasRecord.alias == alias,
+                )
+                previous = self._number_of(repo, row.version_id)
+                session.delete(row)
+                repo.add(
+                    AliasEventRecord(
+                        model_id=model.id,
+                        alias=alias,
+                        from_version=previous,
+                        to_version=None,
+                        actor=principal.user,
+                    )
+                )
+
+    def delete(self, principal: Principal, name: str, version: int | None = None) -> int:
+        """Delete one version (and aliases pointing at it) or the whole model."""
+        resource = f"model:{name}" + (f"@{version}" if version else "")
+        with self.store.audit.action(principal, "model.delete", resource) as act:
+            require(principal, Permission.MODEL_DELETE)
+            with self.store.transaction() as session:
+                repo = self.store.repo(session, principal)
+                model = self._model_row(repo, name)
+                stmt = repo.select(ModelVersionRecord).where(
+                    ModelVersionRecord.model_id == model.id
+                )
+                if version is not None:
+                    stmt = stmt.where(ModelVersionRecord.version == int(version))
+                rows = list(session.scalars(stmt))
+                if not rows:
+                    raise NotFound(f"Model {name}@{version} not found.")
+                ids = [r.id for r in rows]
+                for alias in session.scalars(
+                    repo.select(ModelAliasRecord).where(ModelAliasRecord.version_id.in_(ids))
+                ):
+                    session.delete(alias)
+                keys = [r.storage_key for r in rows]
+                for row in rows:
+                    session.delete(row)
+                session.flush()
+                if repo.count(ModelVersionRecord, ModelVersionRecord.model_id == model.id) == 0:
+                    session.delete(model)
+            for key in keys:
+                self.store.storage.remove(key)
+            act.detail.update(versions=len(keys))
+            return len(keys)
+
+    # -- reads -------------------------------------------------------------------------
+    def list(
+        self, principal: Principal, *, search: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[ModelSummary]:
+        require(principal, Permission.MODEL_READ)
+        if not 1 <= limit <= MAX_PAGE or offset < 0:
+            raise Invalid(f"limit must be between 1 and {MAX_PAGE} and offset at least 0.")
+        with self.store.session() as session:
+            repo = self.store.repo(session, principal)
+            stmt = repo.select(ModelRecord)
+            if search:
+                stmt = stmt.where(func.lower(ModelRecord.name).like(f"%{search.lower()}%"))
+            out = []
+            for model in session.scalars(
+                stmt.order_by(ModelRecord.name).limit(limit).offset(offset)
+            ):
+                latest = session.scalars(
+                    repo.select(ModelVersionRecord)
+                    .where(ModelVersionRecord.model_id == model.id)
+                    .order_by(ModelVersionRecord.version.desc())
+                    .limit(1)
+                ).first()
+                if latest is None:
+                    continue
+                n = repo.count(ModelVersionRecord, ModelVersionRecord.model_id == model.id)
+                out.append(
+                    ModelSummary(
+                        model.name,
+                        model.description,
+                        n,
+                        self._to_version(repo, model, latest),
+                        self._aliases(repo, model),
+                    )
+                )
+            return out
+
+    def get(self, principal: Principal, ref: str) -> ModelVersion:
+        """``name`` (latest), ``name@N`` or ``name@alias``."""
+        require(principal, Permission.MODEL_READ)
+        with self.store.session() as session:
+            repo = self.store.repo(session, principal)
+            model, row = self._resolve(repo, ref)
+            return self._to_version(repo, model, row)
+
+    def versions(self, principal: Principal, name: str) -> list[ModelVersion]:
+        require(principal, Permission.MODEL_READ)
+        with self.store.session() as session:
+            repo = self.store.repo(session, principal)
+            model = self._model_row(repo, name)
+            rows = session.scalars(
+                repo.select(ModelVersionRecord)
+                .where(ModelVersionRecord.model_id == model.id)
+                .order_by(ModelVersionRecord.version)
+            )
+            return [self._to_version(repo, model, r) for r in rows]
+
+    def alias_history(self, principal: Principal, name: str) -> list[AliasMove]:
+        """Every alias move of ``name``, oldest first."""
+        require(principal, Permission.MODEL_READ)
+        with self.store.session() as session:
+            repo = self.store.repo(session, principal)
+            model = self._model_row(repo, name)
+            rows = session.scalars(
+                repo.select(AliasEventRecord)
+                .where(AliasEventRecord.model_id == model.id)
+                .order_by(AliasEventRecord.id)
+            )
+            return [
+                AliasMove(r.alias, r.from_version, r.to_version, r.actor, r.created_at)
+                for r in rows
+            ]
+
+    def artifact(self, principal: Principal, ref: str) -> tuple[ModelVersion, bytes]:
+        """The stored skops bytes of a version (download)."""
+        require(principal, Permission.MODEL_READ)
+        with self.store.session() as session:
+            repo = self.store.repo(session, principal)
+            model, row = self._resolve(repo, ref)
+            version, key = self._to_version(repo, model, row), row.storage_key
+        return version, self.store.storage.read_bytes(key)
+
+    def load(self, principal: Principal, ref: str) -> tuple[ModelVersion, Any]:
+        """The fitted estimator of a version, verified against its hash and the trusted types."""
+        require(principal, Permission.MODEL_READ)
+        with self.store.session() as session:
+            repo = self.store.repo(session, principal)
+            model, row = self._resolve(repo, ref)
+            version, key = self._to_version(repo, model, row), row.storage_key
+        loaded = self._cache.get(version.sha256)
+        if loaded is None:
+            data = self.store.storage.read_bytes(key)
+            loaded = artifacts.load_model(
+                data, trusted=self.trusted_types, expected_sha256=version.sha256
+            )
+            self._cache.put(version.sha256, loaded)
+        return version, loaded
+
+    def predict(self, principal: Principal, ref: str, df: pd.DataFrame) -> pd.DataFrame:
+        """Validate ``df`` against the version's signature and predict (with probabilities
+        for classifiers)."""
+        require(principal, Permission.MODEL_PREDICT)
+        if not isinstance(df, pd.DataFrame):
+            raise Invalid("predict() takes a pandas DataFrame of input rows.")
+        version, model = self.load(principal, ref)
+        return artifacts.predict_frame(model, df, version.signature, version.output)
+
+    def score_dataset(
+        self,
+        principal: Principal,
+        model_ref: str,
+        dataset_ref: str,
+        save_as: str,
+        *,
+        note: str = "",
+    ) -> Any:
+        """Batch scoring: predictions of ``model_ref`` on a dataset version, saved as a new
+        dataset version whose lineage names both the input version and the model version."""
+        require(principal, Permission.MODEL_PREDICT)
+        require(principal, Permission.DATASET_WRITE)
+        check_name(save_as, "dataset name")
+        version, model = self.load(principal, model_ref)
+        source = self.store.datasets.get(principal, dataset_ref)
+        frame = self.store.datasets.load(principal, source.ref)
+        predictions = artifacts.predict_frame(model, frame, version.signature, version.output)
+        clash = [c for c in predictions.columns if c in frame.columns]
+        if clash:
+            raise Invalid(
+                f"The dataset already has column(s) {', '.join(clash)}; rename them before scoring."
+            )
+        scored = pd.concat(
+            [frame.reset_index(drop=True), predictions.reset_index(drop=True)], axis=1
+        )
+        return self.store.datasets.save(
+            principal,
+            scored,
+            save_as,
+            parent=source.ref,
+            note=note or f"Predictions of {version.ref}",
+            model=version.ref,
+        )
+
+    # -- lineage helpers for other services ----------------------------------------------
+    def version_id(self, repo: TenantRepository, ref: str) -> str:
+        """Row id of a model version reference, within ``repo``'s tenant."""
+        return self._resolve(repo, ref)[1].id
+
+    def ref_of(self, repo: TenantRepository, version_id: str) -> str | None:
+        found = repo.session.execute(
+            repo.select(ModelVersionRecord, ModelRecord.name, ModelVersionRecord.version)
+            .join(ModelRecord, ModelRecord.id == ModelVersionRecord.model_id)
+            .where(ModelVersionRecord.id == version_id)
+        ).first()
+        return f"{found[0]}@{found[1]}" if found else None
+
+    # -- internals ---------------------------------------------------------------------
+    def _store_version(
+        self, principal: Principal, name: str, data: bytes, **meta: Any
+    ) -> ModelVersion:
+        store = self.store
+        with store.session() as session:
+            repo = store.repo(session, principal)
+            existing = repo.one_or_none(ModelRecord, ModelRecord.name == name)
+            tenant_id = repo.tenant_id
+            dataset_version_id = None
+            if meta["dataset"]:
+                dataset_version_id = self._dataset_version_id(repo, meta["dataset"])
+        from .models import new_id
+
+        model_id = existing.id if existing else new_id()
+        staged = store.storage.put_bytes(tenant_id, "models", model_id, data)
+        try:
+            with store.transaction() as session:
+                repo = store.repo(session, principal)
+                repo.lock_tenant()
+                quotas = store.quotas(session, principal)
+                model = repo.one_or_none(ModelRecord, ModelRecord.name == name)
+                enforce_quotas(repo, quotas, new_model=model is None, incoming_bytes=staged.size)
+                if model is None:
+                    model = repo.add(
+                        ModelRecord(
+                            id=model_id,
+                            name=name,
+                            description=meta["description"] or "",
+                            created_by=principal.user,
+                        )
+                    )
+                    session.flush()
+                elif meta["description"] is not None:
+                    model.description = meta["description"]
+                top = session.scalar(
+                    repo.select(ModelVersionRecord, func.max(ModelVersionRecord.version)).where(
+                        ModelVersionRecord.model_id == model.id
+                    )
+                )
+                number = int(top or 0) + 1
+                key = object_key(repo.tenant_id, "models", model.id, number)
+                staged.commit(key)
+                row = repo.add(
+                    ModelVersionRecord(
+                        model_id=model.id,
+                        version=number,
+                        storage_key=key,
+                        sha256=staged.sha256,
+                        size_bytes=staged.size,
+                        task=meta["task"],
+                        algorithm=meta["algorithm"],
+                        params=artifacts.json_safe(meta["params"]),
+                        metrics=artifacts.json_safe(meta["metrics"]),
+                        signature=artifacts.json_safe(meta["signature"]),
+                        output=artifacts.json_safe(meta["output"]),
+                        dataset_version_id=dataset_version_id,
+                        dataset_ref=meta["dataset"] or "",
+                        recipe=meta["recipe"],
+                        training_spec=artifacts.json_safe(meta["training_spec"]),
+                        library_versions=meta["library_versions"],
+                        note=meta["note"],
+                        created_by=principal.user,
+                    )
+                )
+                session.flush()
+                return self._to_version(repo, model, row)
+        except BaseException:
+            staged.discard()
+            raise
+
+    def _dataset_version_id(self, repo: TenantRepository, ref: str) -> str:
+        parsed = parse_ref(ref)
+        ds = repo.get(DatasetRecord, f"Dataset {parsed.name!r}", DatasetRecord.name == parsed.name)
+        stmt = repo.select(DatasetVersionRecord).where(DatasetVersionRecord.dataset_id == ds.id)
+        if parsed.version is None:
+            stmt = stmt.order_by(DatasetVersionRecord.version.desc()).limit(1)
+        else:
+            stmt = stmt.where(DatasetVersionRecord.version == parsed.version)
+        row = repo.session.scalars(stmt).first()
+        if row is None:
+            raise NotFound(f"Dataset {parsed} not found.")
+        return row.id
+
+    def _model_row(self, repo: TenantRepository, name: str) -> ModelRecord:
+        check_name(name, "model name")
+        return repo.get(ModelRecord, f"Model {name!r}", ModelRecord.name == name)
+
+    def _version_by_number(
+        self, repo: TenantRepository, model: ModelRecord, number: int
+    ) -> ModelVersionRecord:
+        return repo.get(
+            ModelVersionRecord,
+            f"Model {model.name}@{number}",
+            ModelVersionRecord.model_id == model.id,
+            ModelVersionRecord.version == number,
+        )
+
+    def _resolve(
+        self, repo: TenantRepository, ref: str | Ref
+    ) -> tuple[ModelRecord, ModelVersionRecord]:
+        parsed = parse_ref(ref, allow_alias=True, what="model")
+        model = self._model_row(repo, parsed.name)
+        if parsed.version is not None:
+            return model, self._version_by_number(repo, model, parsed.version)
+        if parsed.alias is not None:
+            alias = repo.get(
+                ModelAliasRecord,
+                f"Model {parsed}",
+                ModelAliasRecord.model_id == model.id,
+                ModelAliasRecord.alias == parsed.alias,
+            )
+            return model, repo.get(
+                ModelVersionRecord, f"Model {parsed}", ModelVersionRecord.id == alias.version_id
+            )
+        row = repo.session.scalars(
+            repo.select(ModelVersionRecord)
+            .where(ModelVersionRecord.model_id == model.id)
+            .order_by(ModelVersionRecord.version.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            raise NotFound(f"Model {parsed} not found.")
+        return model, row
+
+    def _number_of(self, repo: TenantRepository, version_id: str) -> int | None:
+        return repo.session.scalar(
+            repo.select(ModelVersionRecord, ModelVersionRecord.version).where(
+                ModelVersionRecord.id == version_id
+            )
+        )
+
+    def _aliases(self, repo: TenantRepository, model: ModelRecord) -> dict[str, int]:
+        rows = repo.session.execute(
+            repo.select(ModelAliasRecord, ModelAliasRecord.alias, ModelVersionRecord.version)
+            .join(ModelVersionRecord, ModelVersionRecord.id == ModelAliasRecord.version_id)
+            .where(ModelAliasRecord.model_id == model.id)
+            .order_by(ModelAliasRecord.alias)
+        )
+        return {alias: version for alias, version in rows}
+
+    def _to_version(
+        self, repo: TenantRepository, model: ModelRecord, row: ModelVersionRecord
+    ) -> ModelVersion:
+        aliases = sorted(a for a, v in self._aliases(repo, model).items() if v == row.version)
+        return ModelVersion(
+            name=model.name,
+            version=row.version,
+            task=row.task,
+            algorithm=row.algorithm,
+            params=dict(row.params or {}),
+            metrics=dict(row.metrics or {}),
+            signature=list(row.signature or []),
+            output=dict(row.output or {}),
+            dataset=row.dataset_ref or None,
+            recipe=row.recipe,
+            training_spec=dict(row.training_spec or {}),
+            library_versions=dict(row.library_versions or {}),
+            sha256=row.sha256,
+            size_bytes=row.size_bytes,
+            aliases=aliases,
+            created_by=row.created_by,
+            created_at=row.created_at,
+            note=row.note,
+        )

@@ -1,0 +1,79 @@
+"""Tenant-scoped data access.
+
+Every query of a tenant-owned table goes through :class:`TenantRepository`, which adds the
+``tenant_id`` condition; a row of another tenant is therefore indistinguishable from a row
+that does not exist, and callers report both as :class:`NotFound`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.orm import Session
+
+from .errors import NotFound
+from .models import (
+    DatasetRecord,
+    DatasetVersionRecord,
+    ModelVersionRecord,
+    TenantRecord,
+)
+
+T = TypeVar("T")
+
+
+class TenantRepository:
+    """Queries bound to one session and one tenant."""
+
+    def __init__(self, session: Session, tenant_id: str) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def select(self, model: type[T], *columns: Any) -> Select[Any]:
+        """``SELECT model`` (or the given columns) restricted to this tenant."""
+        stmt = select(*columns) if columns else select(model)
+        return stmt.where(model.tenant_id == self.tenant_id)  # type: ignore[attr-defined]
+
+    def one_or_none(self, model: type[T], *conditions: Any) -> T | None:
+        return self.session.scalars(self.select(model).where(*conditions)).first()
+
+    def get(self, model: type[T], what: str, *conditions: Any) -> T:
+        row = self.one_or_none(model, *conditions)
+        if row is None:
+            raise NotFound(f"{what} not found.")
+        return row
+
+    def count(self, model: type[Any], *conditions: Any) -> int:
+        stmt = self.select(model, func.count()).where(*conditions)
+        return int(self.session.scalar(stmt) or 0)
+
+    def add(self, row: Any) -> Any:
+        if getattr(row, "tenant_id", None) not in (None, self.tenant_id):
+            raise ValueError("row belongs to another tenant")
+        row.tenant_id = self.tenant_id
+        self.session.add(row)
+        return row
+
+    def lock_tenant(self) -> None:
+        """Serialise writers of this tenant until the transaction ends.
+
+        An UPDATE takes a row lock on PostgreSQL and the database write lock on SQLite, so
+        quota checks and version numbering that follow see every committed write.
+        """
+        self.session.execute(
+            update(TenantRecord)
+            .where(TenantRecord.id == self.tenant_id)
+            .values(write_seq=TenantRecord.write_seq + 1)
+        )
+
+    def stored_bytes(self) -> int:
+        """Bytes this tenant stores: the one definition the storage quota uses."""
+        total = 0
+        for model in (DatasetVersionRecord, ModelVersionRecord):
+            stmt = self.select(model, func.sum(model.size_bytes))
+            total += int(self.session.scalar(stmt) or 0)
+        return total
+
+    def dataset_count(self) -> int:
+        return self.count(DatasetRecord)

@@ -1,0 +1,733 @@
+"""The training engine: compare algorithms with cross-validation, tune, refit, evaluate, export.
+
+``train(df, spec)`` is pure compute on a DataFrame (no database, no UI): the registry stores what
+it returns, the wizard draws its plots and progress. For supervised tasks and clustering:
+
+1. validate the spec and data, infer the task, plan preprocessing (notes say what was dropped);
+2. split off an untouched holdout (stratified for classification);
+3. cross-validate every algorithm on the training split (per-fold progress, cancellable, run
+   through joblib so ``n_jobs``/``joblib_backend`` can fan out, e.g. to a Dask cluster);
+4. optionally tune the best one (randomized or successive-halving search over its grid);
+5. refit the winner on the training split and compute metrics and plots on the holdout only.
+
+Forecasting (``forecasting.run_forecasting``) backtests each method, evaluates it on the last
+``horizon`` points, and refits the chosen one on the whole series to forecast beyond the data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import KFold, ParameterSampler, StratifiedKFold, train_test_split
+from sklearn.pipeline import Pipeline
+
+from . import metrics as mt
+from . import model_selection as ms
+from . import preprocessing as pp
+from .algorithms import (
+    TASKS,
+    Algorithm,
+    available_algorithms,
+    build_estimator,
+    get_algorithm,
+    plain,
+    search_space,
+)
+from .artifacts import library_versions
+from .errors import Invalid
+from .forecasting import forecast, run_forecasting
+from .model_selection import TrainingProgress
+from .preprocessing import infer_task
+from .training_code import forecast_script, supervised_script
+
+__all__ = [
+    "TrainingProgress",
+    "TrainingResult",
+    "TrainingSpec",
+    "available_algorithms",
+    "compare",
+    "forecast",
+    "infer_task",
+    "train",
+]
+
+TUNING = (None, "random", "halving")
+HALVING_FACTOR = 3
+
+
+@dataclass
+class TrainingSpec:
+    """What to train. JSON-safe through ``to_dict``/``from_dict`` so wizards can store it.
+
+    ``params`` fixes hyperparameters per algorithm (``{"random_forest": {"n_estimators": 300}}``);
+    ``search_space`` overrides the tuning grid per algorithm, each parameter a list of values or
+    ``{"low": .., "high": .., "log": true}``; ``tune`` searches the best algorithm's grid with
+    ``n_iter`` candidates. ``metric`` ranks the leaderboard (default: the task's primary
+    metric). ``k_range`` is the inclusive range of cluster counts compared; ``n_clusters``
+    forces the chosen one. ``dataset`` records the dataset version trained on (lineage).
+    """
+
+    target: str | None = None
+    features: list[str] | None = None
+    task: str | None = None
+    algorithms: list[str] | None = None
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    search_space: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tune: str | None = None
+    n_iter: int = 10
+    metric: str | None = None
+    holdout: float = 0.2
+    cv_folds: int = 5
+    random_state: int = 0
+    n_jobs: int = 1
+    joblib_backend: str | None = None
+    dataset: str | None = None
+    date_column: str | None = None
+    horizon: int | None = None
+    frequency: str | None = None
+    interval_level: float = 0.9
+    n_clusters: int | None = None
+    k_range: tuple[int, int] = (2, 10)
+
+    def to_dict(self) -> dict[str, Any]:
+        return mt.json_safe(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainingSpec:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise Invalid(f"Unknown training option(s): {', '.join(unknown)}.", options=unknown)
+        values = dict(data)
+        for name in ("params", "search_space"):
+            if values.get(name) is None:
+                values.pop(name, None)
+        if values.get("k_range") is not None:
+            values["k_range"] = tuple(values["k_range"])
+        spec = cls(**values)
+        spec.validate()
+        return spec
+
+    def validate(self) -> None:
+        """Check the option values that do not depend on the data."""
+        if self.task is not None and self.task not in TASKS:
+            raise Invalid(f"Unknown task {self.task!r}; choose one of {', '.join(TASKS)}.")
+        if self.tune not in TUNING:
+            raise Invalid(f"tune must be None, 'random' or 'halving', not {self.tune!r}.")
+        if not isinstance(self.cv_folds, int) or self.cv_folds < 2:
+            raise Invalid("cv_folds must be an integer of at least 2.", cv_folds=self.cv_folds)
+        if not 0 < self.holdout < 0.9:
+            raise Invalid("holdout must be a fraction between 0 and 0.9.", holdout=self.holdout)
+        if self.n_iter < 1:
+            raise Invalid("n_iter must be at least 1.", n_iter=self.n_iter)
+        if self.n_jobs == 0:
+            raise Invalid("n_jobs must be a positive number or -1 (all cores).")
+        if not 0 < self.interval_level < 1:
+            raise Invalid("interval_level must be between 0 and 1.")
+        if self.horizon is not None and self.horizon < 1:
+            raise Invalid("horizon must be at least 1.", horizon=self.horizon)
+        low, high = self.k_range
+        if not 2 <= low <= high:
+            raise Invalid("k_range must be (low, high) with 2 <= low <= high.")
+        if self.n_clusters is not None and self.n_clusters < 2:
+            raise Invalid("n_clusters must be at least 2.")
+        if self.features is not None and len(self.features) == 0:
+            raise Invalid("The feature list is empty; choose at least one feature column.")
+        for name in ("params", "search_space"):
+            value = getattr(self, name)
+            if not isinstance(value, Mapping) or not all(
+                isinstance(v, Mapping) for v in value.values()
+            ):
+                raise Invalid(f"{name} must map algorithm names to dicts of parameters.")
+
+
+@dataclass
+class TrainingResult:
+    """Everything a run produced. ``model`` is the fitted best pipeline.
+
+    ``leaderboard`` rows hold ``algorithm``, ``params``, ``<metric>_mean``/``_std`` per metric
+    (cross-validation; backtests for forecasting, plus ``holdout_<metric>``), ``fit_time``
+    (mean seconds per fit), ``rank``, ``tuned`` and ``error``. ``holdout_metrics`` come from the
+    untouched holdout; ``signature`` lists the raw input columns (name, dtype, kind) that
+    ``artifacts.predict_frame`` validates against; ``output`` describes the predictions.
+    """
+
+    task: str
+    target: str | None
+    features: list[str]
+    primary_metric: str
+    leaderboard: list[dict[str, Any]]
+    best_algorithm: str
+    best_params: dict[str, Any]
+    model: Pipeline
+    holdout_metrics: dict[str, float | None]
+    cv_metrics: dict[str, float | None]
+    plots: dict[str, dict[str, Any]]
+    notes: list[str]
+    dropped_columns: list[dict[str, str]]
+    signature: list[dict[str, str]]
+    output: dict[str, Any]
+    library_versions: dict[str, str]
+    spec: TrainingSpec
+    n_rows: dict[str, int]
+    duration_seconds: float
+    tuning: dict[str, Any] | None = None
+
+    def to_code(self) -> str:
+        """A runnable script that rebuilds, fits and evaluates the best pipeline."""
+        if self.task == "forecasting":
+            return forecast_script(self)
+        return supervised_script(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe description of the run: everything except the fitted model."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data.pop("model")
+        data["spec"] = self.spec.to_dict()
+        return mt.json_safe(data)
+
+
+class _Run:
+    """One supervised or clustering run (the steps in the module docstring)."""
+
+    def __init__(self, df: pd.DataFrame, spec: TrainingSpec, tracker: ms.ProgressTracker) -> None:
+        self.df = df
+        self.spec = spec
+        self.tracker = tracker
+        self.notes: list[str] = []
+        self.warnings: dict[str, list[str]] = {}
+        self.classes: list[Any] | None = None
+
+    # -- 1. prepare -----------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        spec, df = self.spec, self.df
+        if not isinstance(df, pd.DataFrame) or df.shape[1] == 0:
+            raise Invalid("The data has no columns.")
+        if spec.target is not None:
+            if spec.target not in df.columns:
+                raise Invalid(f"Target column '{spec.target}' is not in the data.")
+            if df[spec.target].notna().sum() == 0:
+                raise Invalid(f"Target '{spec.target}' is missing in every row.")
+        task = spec.task
+        if task is None:
+            task, reason = infer_task(df, spec.target)
+            self.notes.append(f"Task inferred as {task}: {reason}.")
+        if task in ("classification", "regression") and spec.target is None:
+            raise Invalid(f"A {task} needs a target column.")
+        self.task = task
+        self.metric = spec.metric or mt.PRIMARY_METRIC[task]
+        if self.metric not in mt.METRICS[task]:
+            raise Invalid(
+                f"Metric {self.metric!r} does not apply to {task}; choose one of "
+                f"{', '.join(mt.METRICS[task])}.",
+                metric=self.metric,
+            )
+        features = self._feature_names()
+        data = df
+        if spec.target is not None and task != "clustering":
+            keep = df[spec.target].notna()
+            if not keep.all():
+                dropped = int((~keep).sum())
+                self.notes.append(f"Dropped {dropped} row(s) without a value for '{spec.target}'.")
+                data = df[keep].reset_index(drop=True)
+        self.y = None if task == "clustering" else pp.target_array(data[spec.target], task)
+        self._check_target_and_size(len(data))
+        self.plan = pp.plan_preprocessing(data, features, explicit=spec.features is not None)
+        self.notes.extend(self.plan.notes())
+        self.signature = pp.input_signature(data, self.plan)
+        self.X = pp.coerce_frame(data, self.signature, strict=False)
+        self._split()
+        self.algorithms = self._choose_algorithms()
+
+    def _feature_names(self) -> list[str]:
+        spec, df = self.spec, self.df
+        if spec.features is None:
+            return [c for c in df.columns if c != spec.target]
+        missing = [f for f in spec.features if f not in df.columns]
+        if missing:
+            raise Invalid(
+                "Feature column(s) not in the data: " + ", ".join(repr(m) for m in missing),
+                missing=missing,
+            )
+        if spec.target is not None and spec.target in spec.features:
+            raise Invalid(f"The target '{spec.target}' cannot also be a feature.")
+        return list(dict.fromkeys(spec.features))
+
+    def _choose_algorithms(self) -> list[Algorithm]:
+        spec, task = self.spec, self.task
+        if spec.algorithms is not None:
+            if not spec.algorithms:
+                raise Invalid("The algorithm list is empty.")
+            chosen = [get_algorithm(task, n) for n in dict.fromkeys(spec.algorithms)]
+        else:
+            chosen = []
+            for name in available_algorithms(task):
+                algorithm = get_algorithm(task, name)
+                limit = algorithm.max_default_rows
+                if limit is not None and len(self.X_train) > limit:
+                    self.notes.append(
+                        f"'{name}' left out of the defaults: it is slow on more than {limit} rows "
+                        "(ask for it by name to include it)."
+                    )
+                else:
+                    chosen.append(algorithm)
+        for algorithm in chosen:  # fail on bad parameters before any training
+            build_estimator(algorithm, spec.params.get(algorithm.name, {}), spec.random_state)
+        stray = sorted(set(spec.params) - {a.name for a in chosen})
+        if stray:
+            self.notes.append(f"Ignored parameters for algorithms not trained: {', '.join(stray)}.")
+        return chosen
+
+    def _pipeline(self, algorithm: Algorithm, params: Mapping[str, Any]) -> Pipeline:
+        model = build_estimator(algorithm, params, self.spec.random_state)
+        return Pipeline([("preprocess", pp.build_preprocessor(self.plan)), ("model", model)])
+
+    def _check_target_and_size(self, n: int) -> None:
+        spec = self.spec
+        n_holdout = math.ceil(n * spec.holdout)
+        if n - n_holdout < spec.cv_folds:
+            raise Invalid(
+                f"Only {n} usable row(s): after holding out {spec.holdout:.0%} for evaluation, "
+                f"{n - n_holdout} remain, fewer than the {spec.cv_folds} cross-validation folds. "
+                "Use more data or fewer folds.",
+                rows=n,
+                cv_folds=spec.cv_folds,
+            )
+        if self.task == "classification":
+            self._check_classes(n_holdout)
+        elif self.task == "regression":
+            assert self.y is not None
+            if np.isnan(self.y).any():
+                values = self.df[spec.target].dropna()
+                example = values[pd.to_numeric(values, errors="coerce").isna()].iloc[0]
+                raise Invalid(
+                    f"Regression needs a numeric target; '{spec.target}' contains {example!r}.",
+                    column=spec.target,
+                )
+            if np.unique(self.y).size < 2:
+                raise Invalid(f"The target '{spec.target}' is constant; there is nothing to learn.")
+        else:
+            fold_rows = (n - n_holdout) - math.ceil((n - n_holdout) / spec.cv_folds)
+            most = max(spec.k_range[1], spec.n_clusters or 0)
+            if fold_rows <= most:
+                raise Invalid(
+                    f"Too few rows ({n}) to compare up to {most} clusters with "
+                    f"{spec.cv_folds}-fold cross-validation; lower k_range or add data."
+                )
+
+    def _check_classes(self, n_holdout: int) -> None:
+        spec = self.spec
+        counts = pd.Series(self.y).value_counts()
+        if len(counts) < 2:
+            raise Invalid(
+                f"The target '{spec.target}' has only one class ({counts.index[0]!r}); a "
+                "classifier needs at least two.",
+                column=spec.target,
+            )
+        self.classes = sorted(counts.index.tolist())
+        needed = math.ceil(spec.cv_folds / (1 - spec.holdout)) + 1
+        rare = counts[counts < needed]
+        if len(rare):
+            shown = ", ".join(f"{k!r} ({v})" for k, v in rare.head(5).items())
+            raise Invalid(
+                f"Some classes of '{spec.target}' are too rare for a {spec.holdout:.0%} holdout "
+                f"and {spec.cv_folds}-fold cross-validation (each needs at least {needed} rows): "
+                f"{shown}. Merge or remove them, or use fewer folds.",
+                column=spec.target,
+                classes=[str(k) for k in rare.index],
+            )
+        if n_holdout < len(counts):
+            raise Invalid(
+                f"The holdout ({n_holdout} rows) is smaller than the number of classes "
+                f"({len(counts)}); increase holdout or add data."
+            )
+
+    def _split(self) -> None:
+        spec = self.spec
+        stratify = self.y if self.task == "classification" else None
+        train_idx, test_idx = train_test_split(
+            np.arange(len(self.X)),
+            test_size=spec.holdout,
+            random_state=spec.random_state,
+            stratify=stratify,
+        )
+        self.X_train = self.X.iloc[train_idx].reset_index(drop=True)
+        self.X_test = self.X.iloc[test_idx].reset_index(drop=True)
+        self.y_train = None if self.y is None else self.y[train_idx]
+        self.y_test = None if self.y is None else self.y[test_idx]
+
+    # -- 2. compare -----------------------------------------------------------------------------
+
+    def candidates(self) -> list[tuple[Algorithm, dict[str, Any]]]:
+        if self.task != "clustering":
+            return [(a, dict(self.spec.params.get(a.name, {}))) for a in self.algorithms]
+        low, high = self.spec.k_range
+        ks = sorted(set(range(low, high + 1)) | ({self.spec.n_clusters} - {None}))
+        base = dict(self.spec.params.get("kmeans", {}))
+        return [(self.algorithms[0], {**base, "n_clusters": k}) for k in ks]
+
+    def cross_validate(
+        self,
+        stage: str,
+        candidates: list[tuple[Algorithm, dict[str, Any]]],
+        X: pd.DataFrame,
+        y: np.ndarray | None,
+        **row_extra: Any,
+    ) -> list[dict[str, Any]]:
+        """CV every candidate on (X, y); a progress event per fold and per finished model."""
+        spec = self.spec
+        if self.task == "classification":
+            splitter: Any = StratifiedKFold(
+                spec.cv_folds, shuffle=True, random_state=spec.random_state
+            )
+        else:
+            splitter = KFold(spec.cv_folds, shuffle=True, random_state=spec.random_state)
+        folds = list(splitter.split(X, y))
+        pipelines = [self._pipeline(a, p) for a, p in candidates]
+        jobs = [
+            ((i, f), ms.fit_fold, (pipe, X, y, tr, va, self.task, self.classes, spec.random_state))
+            for i, pipe in enumerate(pipelines)
+            for f, (tr, va) in enumerate(folds)
+        ]
+        names = [*mt.METRICS[self.task], *(["inertia"] if self.task == "clustering" else [])]
+        outcomes: dict[int, list[dict[str, Any]]] = {i: [] for i in range(len(candidates))}
+        rows: dict[int, dict[str, Any]] = {}
+
+        def on_result(key: tuple[int, int], outcome: dict[str, Any]) -> None:
+            i, f = key
+            algorithm, params = candidates[i]
+            outcomes[i].append(outcome)
+            seen = self.warnings.setdefault(algorithm.name, [])
+            seen.extend(t for t in outcome.get("warnings", []) if t not in seen)
+            label = self._label(algorithm, params, i, len(candidates), stage)
+            failed = f" failed ({outcome['error']})" if "error" in outcome else ""
+            self.tracker.emit(
+                stage,
+                f"{label}: fold {len(outcomes[i])}/{len(folds)}{failed}",
+                advance=1,
+                algorithm=algorithm.name,
+                fold=f + 1,
+                n_folds=len(folds),
+                metrics={self.metric: outcome.get("metrics", {}).get(self.metric)},
+            )
+            if len(outcomes[i]) == len(folds):
+                row = ms.summarize(algorithm.name, params, outcomes[i], names, **row_extra)
+                rows[i] = row
+                mean = row[f"{self.metric}_mean"]
+                shown = "failed" if mean is None else f"{self.metric} {mean:.4f}"
+                self.tracker.emit(
+                    stage,
+                    f"{label} done: {shown}",
+                    algorithm=algorithm.name,
+                    metrics=self._row_metrics(row),
+                )
+
+        ms.run_jobs(jobs, on_result, self.tracker, n_jobs=spec.n_jobs, backend=spec.joblib_backend)
+        return [rows[i] for i in sorted(rows)]
+
+    def _label(
+        self, algorithm: Algorithm, params: Mapping[str, Any], i: int, n: int, stage: str
+    ) -> str:
+        if self.task == "clustering":
+            return f"{algorithm.name} (k={params['n_clusters']})"
+        if stage == "tune":
+            return f"{algorithm.name} candidate {i + 1}/{n}"
+        return algorithm.name
+
+    def _row_metrics(self, row: Mapping[str, Any]) -> dict[str, float | None]:
+        return {m: row.get(f"{m}_mean") for m in mt.METRICS[self.task]}
+
+    def compare(self) -> list[dict[str, Any]]:
+        rows = self.cross_validate("compare", self.candidates(), self.X_train, self.y_train)
+        rows = [{**r, "tuned": False} for r in rows]
+        if all(r["error"] for r in rows):
+            raise Invalid(
+                "Every algorithm failed to train: "
+                + "; ".join(f"{r['algorithm']}: {r['error']}" for r in rows),
+                errors={r["algorithm"]: r["error"] for r in rows},
+            )
+        return ms.rank_rows(rows, f"{self.metric}_mean", self.metric)
+
+    # -- 3. tune --------------------------------------------------------------------------------
+
+    def tuning_candidates(self, algorithm: Algorithm) -> list[dict[str, Any]]:
+        space = search_space(algorithm, self.spec.search_space.get(algorithm.name))
+        if not space:
+            return []
+        n_iter = self.spec.n_iter
+        if all(isinstance(v, list) for v in space.values()):
+            n_iter = min(n_iter, math.prod(len(v) for v in space.values()))
+        fixed = dict(self.spec.params.get(algorithm.name, {}))
+        sampler = ParameterSampler(space, n_iter, random_state=self.spec.random_state)
+        return [{**fixed, **{k: plain(v) for k, v in p.items()}} for p in sampler]
+
+    def tuning_plan(self, n_candidates: int) -> list[tuple[int, int]]:
+        """Rounds of (candidates, rows). Random search: one round on all rows. Successive
+        halving: each round keeps the best third of the candidates and triples the rows, the
+        last round using all training rows so its scores compare with the leaderboard."""
+        n_rows = len(self.X_train)
+        if self.spec.tune == "random":
+            return [(n_candidates, n_rows)]
+        per_class = len(self.classes) if self.classes else 5
+        min_rows = max(self.spec.cv_folds * per_class * 2, 30)
+        rounds = 1
+        while (
+            HALVING_FACTOR**rounds <= n_candidates and n_rows // HALVING_FACTOR**rounds >= min_rows
+        ):
+            rounds += 1
+        return [
+            (
+                math.ceil(n_candidates / HALVING_FACTOR**i),
+                n_rows // HALVING_FACTOR ** (rounds - 1 - i),
+            )
+            for i in range(rounds)
+        ]
+
+    def tune(self, best_row: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """Search the best algorithm's grid; return the best tuned row and a summary."""
+        algorithm = get_algorithm(self.task, best_row["algorithm"])
+        summary: dict[str, Any] = {"method": self.spec.tune, "algorithm": algorithm.name}
+        candidates = self.tuning_candidates(algorithm)
+        if not candidates:
+            self.notes.append(f"'{algorithm.name}' has no hyperparameters to tune.")
+            return None, summary
+        plan = self.tuning_plan(len(candidates))
+        self.tracker.total = self.tracker.step + sum(c for c, _ in plan) * self.spec.cv_folds + 2
+        survivors, rounds, ranked = candidates, [], []
+        for i, (_, n_rows) in enumerate(plan):
+            X, y = self._subsample(n_rows)
+            pairs = [(algorithm, p) for p in survivors]
+            ranked = ms.rank_rows(
+                self.cross_validate("tune", pairs, X, y, tuned=True),
+                f"{self.metric}_mean",
+                self.metric,
+            )
+            rounds.append({"candidates": len(survivors), "rows": n_rows})
+            if i + 1 < len(plan):
+                survivors = [r["params"] for r in ranked if r["error"] is None][: plan[i + 1][0]]
+                if not survivors:
+                    break
+        summary.update({"candidates": len(candidates), "rounds": rounds})
+        best = next((r for r in ranked if r["error"] is None), None)
+        if best is not None:
+            summary["best_params"] = best["params"]
+            summary[f"best_{self.metric}"] = best[f"{self.metric}_mean"]
+        return best, summary
+
+    def _subsample(self, n_rows: int) -> tuple[pd.DataFrame, np.ndarray | None]:
+        if n_rows >= len(self.X_train):
+            return self.X_train, self.y_train
+        idx, _ = train_test_split(
+            np.arange(len(self.X_train)),
+            train_size=n_rows,
+            random_state=self.spec.random_state,
+            stratify=self.y_train if self.task == "classification" else None,
+        )
+        y = None if self.y_train is None else self.y_train[idx]
+        return self.X_train.iloc[idx].reset_index(drop=True), y
+
+    # -- 4. refit and evaluate ------------------------------------------------------------------
+
+    def evaluate(self, row: dict[str, Any]) -> tuple[Pipeline, dict[str, Any], dict[str, Any]]:
+        algorithm = get_algorithm(self.task, row["algorithm"])
+        model = self._pipeline(algorithm, row["params"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(self.X_train, self.y_train)
+        self.tracker.emit("refit", f"Refitted {algorithm.name} on the training split", advance=1)
+        seed = self.spec.random_state
+        plots: dict[str, Any] = {}
+        if self.task == "clustering":
+            labels = model.predict(self.X_test)
+            transformed = model[:-1].transform(self.X_test)
+            metrics = mt.clustering_scores(transformed, labels, seed)
+            by_k = sorted(
+                (r for r in self.leaderboard if r["error"] is None),
+                key=lambda r: r["params"]["n_clusters"],
+            )
+            plots["elbow"] = mt.elbow_plot(
+                [r["params"]["n_clusters"] for r in by_k],
+                [r["inertia_mean"] for r in by_k],
+                [r["silhouette_mean"] for r in by_k],
+                int(model[-1].n_clusters),
+            )
+            plots.update(mt.cluster_plots(transformed, labels, seed))
+        else:
+            y_pred, proba = mt.predict_outputs(model, self.X_test, self.task, self.classes)
+            metrics = mt.score_predictions(self.task, self.y_test, y_pred, proba, self.classes)
+            if self.task == "classification":
+                assert self.classes is not None
+                plots["confusion_matrix"] = mt.confusion_matrix_plot(
+                    self.y_test, y_pred, self.classes
+                )
+                if proba is not None:
+                    plots["roc"], plots["precision_recall"] = mt.roc_pr_plots(
+                        self.y_test, proba, self.classes
+                    )
+            else:
+                plots["residuals"], plots["predicted_vs_actual"] = mt.regression_plots(
+                    self.y_test, y_pred, seed
+                )
+            plots["feature_importance"] = mt.importance_plot(
+                model,
+                self.X_test,
+                self.y_test,
+                task=self.task,
+                metric=self.metric,
+                classes=self.classes,
+                seed=seed,
+                n_jobs=self.spec.n_jobs,
+            )
+        self.tracker.emit("evaluate", "Evaluated on the holdout", advance=1)
+        return model, mt.json_safe(metrics), plots
+
+    def output(self, model: Pipeline) -> dict[str, Any]:
+        if self.task == "classification":
+            return {
+                "kind": "classification",
+                "target": self.spec.target,
+                "classes": mt.json_safe(list(model.classes_)),
+                "probabilities": hasattr(model, "predict_proba"),
+            }
+        if self.task == "regression":
+            return {"kind": "regression", "target": self.spec.target}
+        k = int(model[-1].n_clusters)
+        return {"kind": "clustering", "n_clusters": k, "labels": list(range(k))}
+
+    # -- the whole run --------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        """Compare, tune, evaluate; returns the fields of a TrainingResult."""
+        spec = self.spec
+        self.tracker.total = 1 + len(self.candidates()) * spec.cv_folds + 2
+        if spec.tune and self.task != "clustering":
+            self.tracker.total += spec.n_iter * spec.cv_folds  # refined once tuning starts
+        self.tracker.emit("prepare", "Data checked and preprocessing planned", advance=1)
+        self.leaderboard = self.compare()
+        best = self.leaderboard[0]
+        if self.task == "clustering" and spec.n_clusters is not None:
+            best = next(r for r in self.leaderboard if r["params"]["n_clusters"] == spec.n_clusters)
+        tuning = None
+        if spec.tune and self.task == "clustering":
+            self.notes.append("Tuning does not apply to clustering; k is compared over k_range.")
+        elif spec.tune:
+            tuned, tuning = self.tune(best)
+            if tuned is not None:
+                self.leaderboard = ms.rank_rows(
+                    [*self.leaderboard, tuned], f"{self.metric}_mean", self.metric
+                )
+                best = self.leaderboard[0] if self.leaderboard[0] is tuned else best
+        self.tracker.total = self.tracker.step + 2
+        model, holdout_metrics, plots = self.evaluate(best)
+        self.notes.extend(f"{name} warned: {m[0]}" for name, m in self.warnings.items() if m)
+        return {
+            "task": self.task,
+            "target": spec.target if self.task != "clustering" else None,
+            "features": [c["name"] for c in self.signature],
+            "primary_metric": self.metric,
+            "leaderboard": mt.json_safe(self.leaderboard),
+            "best_algorithm": best["algorithm"],
+            "best_params": mt.json_safe(best["params"]),
+            "model": model,
+            "holdout_metrics": holdout_metrics,
+            "cv_metrics": self._row_metrics(best),
+            "plots": plots,
+            "notes": self.notes,
+            "dropped_columns": self.plan.dropped,
+            "signature": self.signature,
+            "output": self.output(model),
+            "n_rows": {"train": len(self.X_train), "holdout": len(self.X_test)},
+            "tuning": mt.json_safe(tuning),
+        }
+
+
+# --- entry points ----------------------------------------------------------------------------
+
+
+def _resolve_spec(spec: TrainingSpec | Mapping[str, Any] | None, options: Any) -> TrainingSpec:
+    if spec is None:
+        return TrainingSpec.from_dict(options)
+    if isinstance(spec, Mapping):
+        return TrainingSpec.from_dict({**spec, **options})
+    if options:
+        unknown = sorted(set(options) - {f.name for f in dataclasses.fields(TrainingSpec)})
+        if unknown:
+            raise Invalid(f"Unknown training option(s): {', '.join(unknown)}.", options=unknown)
+        spec = dataclasses.replace(spec, **options)
+    spec.validate()
+    return spec
+
+
+def _is_forecast(spec: TrainingSpec) -> bool:
+    return spec.task == "forecasting" or (spec.task is None and spec.date_column is not None)
+
+
+def train(
+    df: pd.DataFrame,
+    spec: TrainingSpec | Mapping[str, Any] | None = None,
+    *,
+    progress: Callable[[TrainingProgress], None] | None = None,
+    cancel: threading.Event | None = None,
+    **options: Any,
+) -> TrainingResult:
+    """Train, compare and evaluate models on ``df`` (see the module docstring for the flow).
+
+    ``spec`` is a TrainingSpec, its dict form, or left out in favour of keyword options
+    (``train(df, target="churn", algorithms=["random_forest"])``); keywords override the spec.
+    ``progress`` is called after every fold and model; setting ``cancel`` stops the run at the
+    next fold with ``Cancelled``. Unusable data or options raise ``Invalid``.
+    """
+    started = time.perf_counter()
+    resolved = _resolve_spec(spec, options)
+    tracker = ms.ProgressTracker(progress, cancel)
+    tracker.check()
+    if _is_forecast(resolved):
+        fields = run_forecasting(df, resolved, tracker)
+    else:
+        run = _Run(df, resolved, tracker)
+        run.prepare()
+        fields = run.run()
+    result = TrainingResult(
+        **fields,
+        library_versions=library_versions(),
+        spec=resolved,
+        duration_seconds=time.perf_counter() - started,
+    )
+    tracker.emit("done", f"Best: {result.best_algorithm}")
+    return result
+
+
+def compare(
+    df: pd.DataFrame,
+    spec: TrainingSpec | Mapping[str, Any] | None = None,
+    *,
+    progress: Callable[[TrainingProgress], None] | None = None,
+    cancel: threading.Event | None = None,
+    **options: Any,
+) -> list[dict[str, Any]]:
+    """Only the cross-validated leaderboard of the spec's algorithms: no tuning, no refit.
+
+    Forecasting has no cheaper comparison than its full run, so it returns that leaderboard.
+    """
+    resolved = _resolve_spec(spec, options)
+    if _is_forecast(resolved):
+        return train(df, resolved, progress=progress, cancel=cancel).leaderboard
+    tracker = ms.ProgressTracker(progress, cancel)
+    tracker.check()
+    run = _Run(df, resolved, tracker)
+    run.prepare()
+    tracker.total = 1 + len(run.candidates()) * resolved.cv_folds
+    tracker.emit("prepare", "Data checked and preprocessing planned", advance=1)
+    leaderboard = mt.json_safe(run.compare())
+    tracker.emit("done", "Comparison finished")
+    return leaderboard

@@ -1,0 +1,151 @@
+"""The ``AstralytiQ`` ExtensionApp: configuration, the shared store, identity, the routes,
+and the environment that kernels inherit."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+
+from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Integer, List, Type, Unicode, default
+
+from ..core.config import MB, StoreConfig, default_home
+from ..core.permissions import Role
+from ..core.store import Store
+from .identity import PrincipalResolver
+from .routes import api_routes
+
+ENV_URL = "ASTRALYTIQ_URL"
+ENV_TOKEN = "ASTRALYTIQ_TOKEN"
+
+
+def _under_jupyterhub() -> bool:
+    return bool(os.environ.get("JUPYTERHUB_SERVICE_PREFIX") or os.environ.get("JUPYTERHUB_API_URL"))
+
+
+class AstralytiQ(ExtensionApp):
+    """Configured as ``c.AstralytiQ.<trait>`` in any Jupyter server config file."""
+
+    name = "astralytiq"
+    load_other_extensions = True
+
+    home = Unicode(help="Store home: SQLite file and default storage live here.").tag(config=True)
+    database_url = Unicode(
+        None, allow_none=True,
+        help="SQLAlchemy URL of the metadata database (default: SQLite under home). A shared "
+        "database must be migrated with `astralytiq db upgrade` first.",
+    ).tag(config=True)
+    storage_url = Unicode(
+        None, allow_none=True, help="Local path or fsspec URL of the byte storage."
+    ).tag(config=True)
+    max_upload_bytes = Integer(1024 * MB, help="Largest upload accepted, in bytes.").tag(config=True)
+    url_import_allowlist = List(
+        Unicode(), help="Hosts or CIDRs URL imports may reach despite being private."
+    ).tag(config=True)
+    trusted_model_types = List(
+        Unicode(), default_value=None, allow_none=True,
+        help="Types a model artifact may contain (default: the engine's list of scikit-learn "
+        "estimators). Never read from the artifact itself.",
+    ).tag(config=True)
+    default_tenant = Unicode("default", help="Tenant of the server owner.").tag(config=True)
+    owner = Unicode(help="Username bootstrapped as admin of the default tenant.").tag(config=True)
+    bootstrap_owner = Bool(
+        help="Make the owner admin of the default tenant at start (default: on a single-user "
+        "server, not under JupyterHub)."
+    ).tag(config=True)
+    owner_fallback = Bool(
+        None, allow_none=True,
+        help="Treat any authenticated caller who is not in the member table as the owner. "
+        "Default: only with jupyter_server's own token/password identity, where anyone who "
+        "authenticates holds the owner's credentials.",
+    ).tag(config=True)
+    platform_owners = List(
+        Unicode(), help="Usernames that may create tenants (default: the owner, when not "
+        "under JupyterHub)."
+    ).tag(config=True)
+    tenant_group_prefix = Unicode(
+        "astralytiq-tenant-", help="JupyterHub group prefix naming a user's tenant."
+    ).tag(config=True)
+    role_group_prefix = Unicode(
+        "astralytiq-role-", help="JupyterHub group prefix naming a user's role."
+    ).tag(config=True)
+    platform_owner_group = Unicode(
+        "astralytiq-platform-owners", help="JupyterHub group whose members may create tenants."
+    ).tag(config=True)
+    principal_resolver_class = Type(
+        PrincipalResolver, klass=PrincipalResolver,
+        help="Maps jupyter_server users to principals (user, tenant, role).",
+    ).tag(config=True)
+    set_kernel_env = Bool(
+        True, help=f"Once listening, set {ENV_URL}/{ENV_TOKEN} in the server's environment so "
+        "that kernels it starts connect to this API.",
+    ).tag(config=True)
+
+    @default("home")
+    def _home_default(self) -> str:
+        return str(default_home())
+
+    @default("owner")
+    def _owner_default(self) -> str:
+        return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+
+    @default("bootstrap_owner")
+    def _bootstrap_default(self) -> bool:
+        return not _under_jupyterhub()
+
+    @default("platform_owners")
+    def _platform_owners_default(self) -> list[str]:
+        return [] if _under_jupyterhub() else [self.owner]
+
+    @property
+    def platform_owner_names(self) -> frozenset[str]:
+        return frozenset(self.platform_owners)
+
+    def store_config(self) -> StoreConfig:
+        return StoreConfig(
+            home=Path(self.home),
+            database_url=self.database_url,
+            storage_url=self.storage_url,
+            max_upload_bytes=self.max_upload_bytes,
+            url_import_allowlist=tuple(self.url_import_allowlist),
+            trusted_model_types=(tuple(self.trusted_model_types)
+                                 if self.trusted_model_types is not None else None),
+            default_tenant=self.default_tenant,
+        )
+
+    def initialize_settings(self) -> None:
+        self.store = Store(self.store_config())
+        if self.bootstrap_owner:
+            self.store.ensure_tenant(self.default_tenant, "Default workspace")
+            self.store.ensure_member(self.default_tenant, self.owner, Role.ADMIN)
+        if self.owner_fallback is None:
+            provider = type(self.serverapp.identity_provider)
+            self.owner_fallback = provider in (IdentityProvider, PasswordIdentityProvider)
+        self.resolver = self.principal_resolver_class(self)
+        self.settings["astralytiq"] = self
+        self._env_set: dict[str, str] = {}
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(route.spec() for route in api_routes())
+
+    async def start_extension(self) -> None:
+        """Runs once the server listens: point kernels started from now on at this API."""
+        if not self.set_kernel_env:
+            return
+        values = {ENV_URL: self.serverapp.connection_url}
+        token = getattr(self.serverapp.identity_provider, "token", "")
+        if token:
+            values[ENV_TOKEN] = token
+        os.environ.update(values)
+        self._env_set = values
+
+    async def stop_extension(self) -> None:
+        for key, value in getattr(self, "_env_set", {}).items():
+            if os.environ.get(key) == value:
+                del os.environ[key]
+        store = getattr(self, "store", None)
+        if store is not None:
+            store.close()
+

@@ -1,0 +1,237 @@
+"""The base of every route: authentication, the principal, the route's permission, the one
+mapping of core errors to HTTP, JSON bodies and running core calls off the event loop.
+
+Authentication and authorization happen in :meth:`ApiHandler.prepare`, for every route
+alike, because streaming uploads must refuse a request before its body is read and a
+decorator on ``post`` runs only after that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from jupyter_server.auth.decorator import allow_unauthenticated
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from tornado import web
+
+from ..core.errors import AstralytiqError, Cancelled, Conflict, Forbidden, Invalid, NotFound
+from ..core.errors import QuotaExceeded
+from ..core.permissions import Principal
+from ..core.tokens import looks_like_token
+from . import metrics
+from .routes import PLATFORM, Operation, Route
+
+if TYPE_CHECKING:
+    from .app import AstralytiQ
+
+T = TypeVar("T")
+TENANT_HEADER = "X-AstralytiQ-Tenant"
+JSON_TYPE = "application/json"
+
+_STATUS: Mapping[type[AstralytiqError], int] = {
+    NotFound: 404,
+    Forbidden: 403,
+    Invalid: 400,
+    Conflict: 409,
+    Cancelled: 409,
+}
+_BYTE_QUOTAS = {"upload_bytes", "storage_bytes"}
+_HTTP_CODES = {400: "invalid", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+               409: "conflict", 413: "quota_exceeded", 429: "quota_exceeded"}
+
+
+def http_status(error: AstralytiqError) -> int:
+    """The one mapping of core errors to HTTP statuses."""
+    if isinstance(error, QuotaExceeded):
+        # Too many bytes is 413; too many things or calls is 429.
+        return 413 if error.detail.get("quota") in _BYTE_QUOTAS else 429
+    for cls in type(error).__mro__:
+        if cls in _STATUS:
+            return _STATUS[cls]
+    return 500
+
+
+def _open(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Let the request through jupyter_server's own gate; :meth:`ApiHandler.prepare` then
+    authenticates it (jupyter identity or platform token) before anything else runs."""
+    return allow_unauthenticated(method)
+
+
+class ApiHandler(ExtensionHandlerMixin, APIHandler):
+    """Base handler. Subclasses implement verbs and read ``self.principal``."""
+
+    route: Route
+    principal: Principal
+    operation: Operation
+
+    def initialize(self, name: str, route: Route | None = None) -> None:  # type: ignore[override]
+        super().initialize(name)
+        assert route is not None
+        self.route = route
+        self._token_principal: Principal | None = None
+        self._started = time.perf_counter()
+
+    # jupyter_server refuses unauthenticated requests for undecorated methods; every verb
+    # here is decorated and authentication is enforced in prepare() instead.
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for verb in ("get", "post", "put", "patch", "delete"):
+            method = cls.__dict__.get(verb)
+            if method is not None:
+                setattr(cls, verb, _open(method))
+
+    @property
+    def app(self) -> AstralytiQ:
+        return self.settings["astralytiq"]
+
+    # -- authentication and authorization ------------------------------------------------
+    async def prepare(self) -> None:  # type: ignore[override]
+        credential = self._bearer()
+        if credential is not None:
+            principal = await self.run(self.app.store.tokens.authenticate, credential)
+            if principal is None:
+                raise web.HTTPError(403, "The API token is invalid, expired or revoked.")
+            self._token_principal = principal
+        await super().prepare()
+        if self._finished:
+            return
+        operation = self.route.operations.get(self.request.method or "")
+        if operation is None:
+            raise web.HTTPError(405)
+        self.operation = operation
+        if self._token_principal is not None:
+            self.principal = self._token_principal
+        else:
+            if self.current_user is None:
+                raise web.HTTPError(403)
+            action = "read" if self.request.method == "GET" else "write"
+            if not self.authorizer.is_authorized(self, self.current_user, action,
+                                                 f"astralytiq:{self.route.area}"):
+                raise web.HTTPError(403)
+            tenant = self.request.headers.get(TENANT_HEADER) or None
+            self.principal = await self.run(self.app.resolver.resolve, self.current_user, tenant)
+        await self._authorize(operation)
+
+    async def _authorize(self, operation: Operation) -> None:
+        """Refuse (403) and audit when the principal lacks the route's permission."""
+        principal = self.principal
+        if operation.permission is None:
+            return
+        if operation.permission == PLATFORM:
+            allowed = principal.platform_owner
+            reason = "Only the platform owner may do this."
+        else:
+            allowed = principal.can(operation.permission)
+            reason = (f"Your role '{principal.role.value}' in tenant '{principal.tenant}' does "
+                      f"not allow '{operation.permission.value}'.")
+        if not allowed:
+            await self.run(self.app.store.audit.denied, principal, operation.id,
+                           self.request.path[:255], reason)
+            raise Forbidden(reason)
+
+    def _bearer(self) -> str | None:
+        """A platform token from ``Authorization: Bearer aqt_...``, else ``None`` (other
+        credentials are jupyter_server's to check)."""
+        scheme, _, value = self.request.headers.get("Authorization", "").partition(" ")
+        value = value.strip()
+        if scheme.lower() == "bearer" and looks_like_token(value):
+            return value
+        return None
+
+    def check_xsrf_cookie(self) -> None:
+        # A bearer token is not sent by browsers on their own, so it cannot be forged
+        # cross-site; every other request keeps jupyter_server's XSRF protection.
+        if self._token_principal is not None:
+            return
+        super().check_xsrf_cookie()
+
+    # -- helpers for subclasses ------------------------------------------------------------
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run blocking core work in a worker thread, never on the event loop."""
+        return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
+
+    def json_body(self, allowed: set[str] | frozenset[str], required: tuple[str, ...] = ()) -> dict:
+        """The JSON object body; unknown keys are refused so that fields such as
+        ``tenant_id`` or ``created_by`` can never be assigned through the API."""
+        raw = self.request.body or b"{}"
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise Invalid("The request body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise Invalid("The request body must be a JSON object.")
+        unknown = sorted(set(body) - set(allowed))
+        if unknown:
+            raise Invalid(f"Unknown field(s): {', '.join(unknown)}; allowed: "
+                          f"{', '.join(sorted(allowed)) or 'none'}.", fields=unknown)
+        missing = [k for k in required if k not in body]
+        if missing:
+            raise Invalid(f"Missing field(s): {', '.join(missing)}.", fields=missing)
+        return body
+
+    def int_arg(self, name: str, default: int | None = None, *, low: int = 0) -> int | None:
+        value = self.get_query_argument(name, None)
+        if value is None or value == "":
+            return default
+        if not value.isdigit() or int(value) < low:
+            raise Invalid(f"Query parameter {name!r} must be a whole number of at least {low}.")
+        return int(value)
+
+    def version_arg(self, value: str) -> int:
+        """A version number from the path."""
+        if not value.isdigit() or value.startswith("0") or len(value) > 9:
+            raise Invalid(f"Invalid version {value!r}: give a version number like 3.")
+        return int(value)
+
+    def reply(self, data: Any, status: int = 200) -> None:
+        """Finish with a JSON body (objects with ``to_dict`` are converted)."""
+        self.set_status(status)
+        self.finish(json.dumps(_plain(data), default=str))
+
+    def page(self, items: list[Any], limit: int, offset: int) -> None:
+        self.reply({"items": items, "limit": limit, "offset": offset,
+                    "next_offset": offset + limit if len(items) == limit else None})
+
+    # -- errors and metrics ----------------------------------------------------------------
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = (kwargs.get("exc_info") or (None, None, None))[1]
+        if isinstance(exc, AstralytiqError):
+            status_code = http_status(exc)
+            self.set_status(status_code)
+            body = exc.to_dict()
+        elif isinstance(exc, web.HTTPError):
+            body = {"error": _HTTP_CODES.get(status_code, "error"),
+                    "message": exc.log_message or self._reason}
+        else:
+            body = {"error": "error", "message": "Internal server error."}
+        self.set_header("Content-Type", JSON_TYPE)
+        self.finish(json.dumps(body, default=str))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, AstralytiqError):
+            self.log.info("%s %s: %s", self.request.method, self.request.path, value.message)
+            return
+        super().log_exception(typ, value, tb)
+
+    def on_finish(self) -> None:
+        operation = getattr(self, "operation", None)
+        metrics.observe_request(operation.id if operation else "unrouted",
+                                self.request.method or "", self.get_status(),
+                                time.perf_counter() - self._started)
+        super().on_finish()
+
+
+def _plain(data: Any) -> Any:
+    if hasattr(data, "to_dict"):
+        return data.to_dict()
+    if isinstance(data, list):
+        return [_plain(x) for x in data]
+    if isinstance(data, dict):
+        return {k: _plain(v) for k, v in data.items()}
+    return data

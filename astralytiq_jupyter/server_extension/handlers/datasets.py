@@ -1,0 +1,198 @@
+"""Datasets: list, versions, streamed upload, URL/SQL ingest, download, profile, recipes."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from typing import IO, Any
+
+from tornado import web
+
+from ...core.errors import Invalid, QuotaExceeded
+from ...core.names import parse_ref
+from .. import codecs, metrics
+from ..base import ApiHandler
+
+SPOOL_IN_MEMORY = 8 * 1024 * 1024
+
+
+class DatasetsHandler(ApiHandler):
+    async def get(self) -> None:
+        limit = self.int_arg("limit", 100, low=1)
+        offset = self.int_arg("offset", 0)
+        items = await self.run(self.app.store.datasets.list, self.principal,
+                               search=self.get_query_argument("search", None), limit=limit,
+                               offset=offset)
+        self.page(items, limit, offset)
+
+
+class DatasetHandler(ApiHandler):
+    async def get(self, ref: str) -> None:
+        self.reply(await self.run(self.app.store.datasets.get, self.principal, ref))
+
+    async def delete(self, ref: str) -> None:
+        parsed = parse_ref(ref)
+        count = await self.run(self.app.store.datasets.delete, self.principal, parsed.name,
+                               parsed.version)
+        self.reply({"deleted_versions": count})
+
+
+@web.stream_request_body
+class VersionsHandler(ApiHandler):
+    """``GET``: the versions. ``POST``: a new version from the raw request body, streamed to
+    a spool file; the caller's rights and quotas are checked before a byte is accepted and
+    the size limit while the bytes arrive."""
+
+    _spool: IO[bytes] | None = None
+    _limit: int | None = None
+    _received = 0
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        if self._finished or self.request.method != "POST":
+            return
+        length = self.request.headers.get("Content-Length")
+        size = int(length) if length and length.isdigit() else None
+        self._limit = await self.run(self.app.store.datasets.upload_limit, self.principal,
+                                     self.path_kwargs["name"], size)
+        self.request.connection.set_max_body_size(  # type: ignore[union-attr]
+            self._limit if self._limit is not None else self.app.max_upload_bytes)
+        self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._spool is None or self._finished:
+            return
+        self._received += len(chunk)
+        if self._limit is not None and self._received > self._limit:
+            self._spool.close()
+            self._spool = None
+            metrics.UPLOADS.labels(outcome="too_large").inc()
+            error = QuotaExceeded(f"The upload is larger than the limit of "
+                                  f"{self._limit / 1e6:.1f} MB.", quota="upload_bytes",
+                                  limit=self._limit)
+            self.send_error(413, exc_info=(QuotaExceeded, error, None))
+            return
+        self._spool.write(chunk)
+
+    async def get(self, name: str) -> None:
+        self.reply(await self.run(self.app.store.datasets.versions, self.principal, name))
+
+    async def post(self, name: str) -> None:
+        """The body is a file to read (``?format=&filename=``), or with ``?mode=save`` a
+        Parquet DataFrame stored as is, with lineage (``?parent=&recipe=``)."""
+        if self._finished or self._spool is None:
+            return
+        spool, self._spool = self._spool, None
+        try:
+            spool.seek(0)
+            try:
+                version = await self._store(spool, name)
+            except Exception:
+                metrics.UPLOADS.labels(outcome="error").inc()
+                raise
+        finally:
+            spool.close()
+        metrics.UPLOADS.labels(outcome="ok").inc()
+        metrics.UPLOAD_BYTES.inc(self._received)
+        self.reply(version, 201)
+
+    async def _store(self, spool: IO[bytes], name: str) -> Any:
+        arg = self.get_query_argument
+        common = {"description": arg("description", None), "note": arg("note", "")}
+        mode = arg("mode", "ingest")
+        if mode == "ingest":
+            return await self.run(self.app.store.datasets.ingest, self.principal, spool, name,
+                                  format=arg("format", None) or None,
+                                  filename=arg("filename", None) or None, **common)
+        if mode != "save":
+            raise Invalid("mode must be 'ingest' (read a file) or 'save' (a Parquet DataFrame).")
+        recipe = arg("recipe", None)
+        try:
+            steps = json.loads(recipe) if recipe else None
+        except ValueError:
+            raise Invalid("'recipe' must be a JSON list of steps.") from None
+        frame = await self.run(codecs.decode_frame, spool.read(), codecs.PARQUET)
+        return await self.run(self.app.store.datasets.save, self.principal, frame, name,
+                              parent=arg("parent", None) or None, recipe=steps, **common)
+
+    def on_connection_close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+        super().on_connection_close()
+
+
+class IngestHandler(ApiHandler):
+    """A new version read by the server from a URL (allow-listed) or a SQL query."""
+
+    async def post(self, name: str) -> None:
+        body = self.json_body({"url", "sql", "format", "description", "note", "read_options"})
+        if ("url" in body) == ("sql" in body):
+            raise Invalid("Give exactly one source: 'url' or 'sql'.")
+        options = body.get("read_options") or {}
+        if not isinstance(options, dict):
+            raise Invalid("'read_options' must be an object.")
+        if "url" in body:
+            if not isinstance(body["url"], str):
+                raise Invalid("'url' must be text.")
+            source: Any = body["url"]
+        else:
+            from ...core.ingest import SqlSource
+
+            sql = body["sql"]
+            if not isinstance(sql, dict):
+                raise Invalid("'sql' must be an object like {'url': ..., 'query': ...}.")
+            try:
+                source = SqlSource(**sql)
+            except TypeError as exc:
+                raise Invalid(f"Invalid 'sql' source: {exc}") from None
+        version = await self.run(
+            self.app.store.datasets.ingest, self.principal, source, name,
+            format=body.get("format"), description=body.get("description"),
+            note=body.get("note") or "", **options,
+        )
+        self.reply(version, 201)
+
+
+class DataHandler(ApiHandler):
+    """Rows of a version: Parquet (default), Arrow IPC stream or CSV."""
+
+    async def get(self, ref: str) -> None:
+        fmt = self.get_query_argument("format", None) or codecs.media_format(
+            self.request.headers.get("Accept"), default="parquet")
+        if fmt not in ("parquet", "arrow", "csv"):
+            raise Invalid(f"Unknown format {fmt!r}; use parquet, arrow or csv.")
+        columns_arg = self.get_query_argument("columns", None)
+        columns = [c for c in columns_arg.split(",") if c] if columns_arg else None
+        limit = self.int_arg("limit")
+        table = await self.run(self.app.store.datasets.read_table, self.principal, ref,
+                               columns=columns, limit=limit)
+        data = await self.run(codecs.encode_table, table, fmt)
+        self.set_header("Content-Type", codecs.FORMATS[fmt])
+        if fmt == "csv":
+            stem = parse_ref(ref).name
+            self.set_header("Content-Disposition", f'attachment; filename="{stem}.csv"')
+        self.set_header("X-AstralytiQ-Rows", str(table.num_rows))
+        for start in range(0, len(data), 1 << 20):
+            self.write(data[start:start + (1 << 20)])
+            await self.flush()
+        self.finish(set_content_type=codecs.FORMATS[fmt])
+
+
+class ProfileHandler(ApiHandler):
+    async def get(self, ref: str) -> None:
+        options = {}
+        for key in ("bins", "top"):
+            value = self.int_arg(key, low=1)
+            if value is not None:
+                options[key] = value
+        self.reply(await self.run(self.app.store.datasets.profile, self.principal, ref,
+                                  **options))
+
+
+class ApplyHandler(ApiHandler):
+    async def post(self, ref: str) -> None:
+        body = self.json_body({"recipe", "save_as", "note"}, required=("recipe",))
+        version = await self.run(self.app.store.recipes.apply, self.principal, body["recipe"],
+                                 ref, save_as=body.get("save_as"), note=body.get("note") or "")
+        self.reply(version, 201)

@@ -1,0 +1,30 @@
+"""Health, the caller's identity, and the OpenAPI document."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..._version import __version__
+from ...core import db
+from ..base import ApiHandler
+
+OPENAPI = Path(__file__).resolve().parent.parent / "openapi.json"
+
+
+class HealthHandler(ApiHandler):
+    async def get(self) -> None:
+        schema = await self.run(db.current_revision, self.app.store.engine)
+        self.reply({"status": "ok", "version": __version__, "schema": schema})
+
+
+class MeHandler(ApiHandler):
+    async def get(self) -> None:
+        tenant = await self.run(self.app.store.tenants.get, self.principal)
+        self.reply({**self.principal.to_dict(), "via": self.principal.via,
+                    "tenant_name": tenant.display_name, "branding": tenant.branding})
+
+
+class OpenAPIHandler(ApiHandler):
+    async def get(self) -> None:
+        text = await self.run(OPENAPI.read_text, encoding="utf-8")
+        self.finish(text)

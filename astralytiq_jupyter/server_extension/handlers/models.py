@@ -1,0 +1,121 @@
+"""The model registry: versions, aliases, artifacts and prediction."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+
+from ...core.errors import Invalid
+from ...core.names import parse_ref
+from .. import codecs, metrics
+from ..base import ApiHandler
+
+# Metadata a client may send with an artifact; lineage and storage fields are the server's.
+REGISTER_FIELDS = frozenset({"task", "algorithm", "signature", "output", "params", "metrics",
+                             "dataset", "recipe", "training_spec", "library_versions",
+                             "description", "note"})
+
+
+class ModelsHandler(ApiHandler):
+    async def get(self) -> None:
+        limit = self.int_arg("limit", 100, low=1)
+        offset = self.int_arg("offset", 0)
+        items = await self.run(self.app.store.models.list, self.principal,
+                               search=self.get_query_argument("search", None), limit=limit,
+                               offset=offset)
+        self.page(items, limit, offset)
+
+
+class ModelHandler(ApiHandler):
+    async def get(self, ref: str) -> None:
+        self.reply(await self.run(self.app.store.models.get, self.principal, ref))
+
+    async def delete(self, ref: str) -> None:
+        parsed = parse_ref(ref, what="model")
+        count = await self.run(self.app.store.models.delete, self.principal, parsed.name,
+                               parsed.version)
+        self.reply({"deleted_versions": count})
+
+
+class ModelVersionsHandler(ApiHandler):
+    async def get(self, name: str) -> None:
+        self.reply(await self.run(self.app.store.models.versions, self.principal, name))
+
+    async def post(self, name: str) -> None:
+        """multipart/form-data: ``artifact`` (the skops file) and ``metadata`` (JSON)."""
+        files = self.request.files.get("artifact") or []
+        fields = self.request.body_arguments.get("metadata") or []
+        if len(files) != 1 or len(fields) != 1:
+            raise Invalid("Send multipart/form-data with one 'artifact' file (skops) and one "
+                          "'metadata' field (JSON).")
+        try:
+            metadata = json.loads(fields[0])
+        except (ValueError, UnicodeDecodeError):
+            raise Invalid("'metadata' is not valid JSON.") from None
+        if not isinstance(metadata, dict):
+            raise Invalid("'metadata' must be a JSON object.")
+        unknown = sorted(set(metadata) - REGISTER_FIELDS)
+        if unknown:
+            raise Invalid(f"Unknown metadata field(s): {', '.join(unknown)}; allowed: "
+                          f"{', '.join(sorted(REGISTER_FIELDS))}.", fields=unknown)
+        version = await self.run(self.app.store.models.register_artifact, self.principal, name,
+                                 files[0].body, metadata)
+        self.reply(version, 201)
+
+
+class AliasesHandler(ApiHandler):
+    async def get(self, name: str) -> None:
+        history = await self.run(self.app.store.models.alias_history, self.principal, name)
+        self.reply({"history": history})
+
+
+class AliasHandler(ApiHandler):
+    async def put(self, name: str, alias: str) -> None:
+        body = self.json_body({"version"}, required=("version",))
+        version = body["version"]
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise Invalid("'version' must be a version number.")
+        self.reply(await self.run(self.app.store.models.set_alias, self.principal, name, alias,
+                                  version))
+
+    async def delete(self, name: str, alias: str) -> None:
+        await self.run(self.app.store.models.remove_alias, self.principal, name, alias)
+        self.set_status(204)
+        self.finish()
+
+
+class ArtifactHandler(ApiHandler):
+    async def get(self, ref: str) -> None:
+        version, data = await self.run(self.app.store.models.artifact, self.principal, ref)
+        self.set_header("Content-Disposition",
+                        f'attachment; filename="{version.name}-{version.version}.skops"')
+        self.set_header("X-AstralytiQ-SHA256", version.sha256)
+        self.finish(data, set_content_type="application/octet-stream")
+
+
+class PredictHandler(ApiHandler):
+    """Rows in (JSON records, Parquet, Arrow or CSV), predictions out (JSON by default, or
+    what ``Accept`` names)."""
+
+    async def post(self, ref: str) -> None:
+        frame = await self.run(codecs.decode_frame, self.request.body,
+                               self.request.headers.get("Content-Type"))
+        predictions = await self.run(self.app.store.models.predict, self.principal, ref, frame)
+        metrics.PREDICTIONS.inc(len(predictions))
+        fmt = codecs.media_format(self.request.headers.get("Accept"), default="json")
+        if fmt == "json":
+            records = await self.run(codecs.frame_records, predictions)
+            self.reply({"predictions": records})
+            return
+        table = pa.Table.from_pandas(predictions, preserve_index=False)
+        data = await self.run(codecs.encode_table, table, fmt)
+        self.finish(data, set_content_type=codecs.FORMATS[fmt])
+
+
+class ScoreHandler(ApiHandler):
+    async def post(self, ref: str) -> None:
+        body = self.json_body({"dataset", "save_as", "note"}, required=("dataset", "save_as"))
+        version = await self.run(self.app.store.models.score_dataset, self.principal, ref,
+                                 body["dataset"], body["save_as"], note=body.get("note") or "")
+        self.reply(version, 201)

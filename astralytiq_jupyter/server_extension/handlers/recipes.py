@@ -1,0 +1,39 @@
+"""Saved cleaning recipes."""
+
+from __future__ import annotations
+
+from ..base import ApiHandler
+
+_SAVE = {"name", "steps", "description"}
+
+
+class RecipesHandler(ApiHandler):
+    async def get(self) -> None:
+        limit = self.int_arg("limit", 100, low=1)
+        offset = self.int_arg("offset", 0)
+        items = await self.run(self.app.store.recipes.list, self.principal,
+                               search=self.get_query_argument("search", None), limit=limit,
+                               offset=offset)
+        self.page(items, limit, offset)
+
+    async def post(self) -> None:
+        body = self.json_body(_SAVE, required=("name", "steps"))
+        saved = await self.run(self.app.store.recipes.save, self.principal, body["name"],
+                               body["steps"], description=body.get("description"))
+        self.reply(saved, 201)
+
+
+class RecipeHandler(ApiHandler):
+    async def get(self, name: str) -> None:
+        self.reply(await self.run(self.app.store.recipes.get, self.principal, name))
+
+    async def put(self, name: str) -> None:
+        body = self.json_body(_SAVE - {"name"}, required=("steps",))
+        saved = await self.run(self.app.store.recipes.save, self.principal, name, body["steps"],
+                               description=body.get("description"))
+        self.reply(saved)
+
+    async def delete(self, name: str) -> None:
+        await self.run(self.app.store.recipes.delete, self.principal, name)
+        self.set_status(204)
+        self.finish()

@@ -1,0 +1,153 @@
+"""Every route of the REST API with the permission each verb needs: the one place that maps
+routes to permissions (the permissions themselves live in ``core.permissions``).
+
+Paths are relative to ``{base_url}astralytiq/api``. ``{ref}`` is a version reference
+(``sales``, ``sales@3``, ``churn@production``), ``{name}`` a plain name. The OpenAPI document
+is checked against this table by the tests, in both directions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..core.permissions import Permission
+
+P = Permission
+PLATFORM: Literal["platform"] = "platform"  # only the platform owner (creates tenants)
+API_PREFIX = "/astralytiq/api"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One verb of a route: ``id`` names it in audit events, metrics and OpenAPI."""
+
+    id: str
+    permission: Permission | Literal["platform"] | None  # None: any authenticated principal
+    summary: str
+
+
+@dataclass(frozen=True)
+class Route:
+    template: str
+    handler: type
+    operations: dict[str, Operation] = field(default_factory=dict)
+
+    @property
+    def area(self) -> str:
+        """The jupyter_server authorizer resource suffix: ``astralytiq:<area>``."""
+        return self.template.strip("/").split("/")[0].split(".")[0]
+
+    @property
+    def pattern(self) -> str:
+        """The tornado pattern: each ``{param}`` matches one path segment."""
+        return API_PREFIX + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.template)
+
+    def spec(self) -> tuple[str, Any, dict[str, Any]]:
+        return (self.pattern, self.handler, {"route": self})
+
+
+def _op(id: str, permission: Permission | Literal["platform"] | None, summary: str) -> Operation:
+    return Operation(id, permission, summary)
+
+
+def api_routes() -> list[Route]:
+    """The route table. Handlers are imported here so that ``routes`` has no import cycle."""
+    from .handlers import audit, dashboards, datasets, meta, models, recipes, tenant, tokens
+
+    return [
+        Route("/health", meta.HealthHandler, {
+            "GET": _op("health", None, "Server and schema status")}),
+        Route("/me", meta.MeHandler, {
+            "GET": _op("me", None, "The caller: user, tenant, role, permissions, branding")}),
+        Route("/openapi.json", meta.OpenAPIHandler, {
+            "GET": _op("openapi", None, "This API's OpenAPI document")}),
+        # -- datasets
+        Route("/datasets", datasets.DatasetsHandler, {
+            "GET": _op("datasets.list", P.DATASET_READ, "List datasets (paged, searchable)")}),
+        Route("/datasets/{ref}", datasets.DatasetHandler, {
+            "GET": _op("datasets.get", P.DATASET_READ, "Metadata of a version"),
+            "DELETE": _op("datasets.delete", P.DATASET_DELETE,
+                          "Delete a dataset (name) or one version (name@N)")}),
+        Route("/datasets/{name}/versions", datasets.VersionsHandler, {
+            "GET": _op("datasets.versions", P.DATASET_READ, "Every version of a dataset"),
+            "POST": _op("datasets.upload", P.DATASET_WRITE,
+                        "Upload a new version (streamed request body)")}),
+        Route("/datasets/{name}/ingest", datasets.IngestHandler, {
+            "POST": _op("datasets.ingest", P.DATASET_WRITE,
+                        "Ingest a new version from a URL or a SQL query")}),
+        Route("/datasets/{ref}/data", datasets.DataHandler, {
+            "GET": _op("datasets.data", P.DATASET_READ,
+                       "Download rows as Parquet, Arrow IPC stream or CSV")}),
+        Route("/datasets/{ref}/profile", datasets.ProfileHandler, {
+            "GET": _op("datasets.profile", P.DATASET_READ, "EDA and quality report")}),
+        Route("/datasets/{ref}/apply", datasets.ApplyHandler, {
+            "POST": _op("datasets.apply", P.DATASET_WRITE,
+                        "Apply a recipe and store the result as a new version")}),
+        # -- recipes
+        Route("/recipes", recipes.RecipesHandler, {
+            "GET": _op("recipes.list", P.RECIPE_READ, "List saved recipes"),
+            "POST": _op("recipes.save", P.RECIPE_WRITE, "Create or replace a saved recipe")}),
+        Route("/recipes/{name}", recipes.RecipeHandler, {
+            "GET": _op("recipes.get", P.RECIPE_READ, "A saved recipe"),
+            "PUT": _op("recipes.put", P.RECIPE_WRITE, "Create or replace a saved recipe"),
+            "DELETE": _op("recipes.delete", P.RECIPE_DELETE, "Delete a saved recipe")}),
+        # -- models
+        Route("/models", models.ModelsHandler, {
+            "GET": _op("models.list", P.MODEL_READ, "List models (paged, searchable)")}),
+        Route("/models/{ref}", models.ModelHandler, {
+            "GET": _op("models.get", P.MODEL_READ, "Metadata of a version (number or alias)"),
+            "DELETE": _op("models.delete", P.MODEL_DELETE,
+                          "Delete a model (name) or one version (name@N)")}),
+        Route("/models/{name}/versions", models.ModelVersionsHandler, {
+            "GET": _op("models.versions", P.MODEL_READ, "Every version of a model"),
+            "POST": _op("models.register", P.MODEL_WRITE,
+                        "Register a version: skops artifact + metadata (multipart)")}),
+        Route("/models/{name}/aliases", models.AliasesHandler, {
+            "GET": _op("models.aliases", P.MODEL_READ, "Current aliases and their history")}),
+        Route("/models/{name}/aliases/{alias}", models.AliasHandler, {
+            "PUT": _op("models.set_alias", P.MODEL_WRITE, "Point an alias at a version"),
+            "DELETE": _op("models.remove_alias", P.MODEL_WRITE, "Remove an alias")}),
+        Route("/models/{ref}/artifact", models.ArtifactHandler, {
+            "GET": _op("models.artifact", P.MODEL_READ, "Download the skops artifact")}),
+        Route("/models/{ref}/predict", models.PredictHandler, {
+            "POST": _op("models.predict", P.MODEL_PREDICT,
+                        "Predict on JSON records or a Parquet/CSV batch")}),
+        Route("/models/{ref}/score", models.ScoreHandler, {
+            "POST": _op("models.score", P.MODEL_PREDICT,
+                        "Batch-score a dataset version into a new dataset version")}),
+        # -- dashboards
+        Route("/dashboards", dashboards.DashboardsHandler, {
+            "GET": _op("dashboards.list", P.DASHBOARD_READ, "List dashboards"),
+            "POST": _op("dashboards.save", P.DASHBOARD_WRITE, "Create or replace a dashboard")}),
+        Route("/dashboards/{name}", dashboards.DashboardHandler, {
+            "GET": _op("dashboards.get", P.DASHBOARD_READ, "A dashboard spec"),
+            "PUT": _op("dashboards.put", P.DASHBOARD_WRITE, "Replace a dashboard spec"),
+            "DELETE": _op("dashboards.delete", P.DASHBOARD_DELETE, "Delete a dashboard")}),
+        # -- tenant
+        Route("/tenant", tenant.TenantHandler, {
+            "GET": _op("tenant.get", P.TENANT_READ, "Settings, branding, plan and quotas"),
+            "PATCH": _op("tenant.update", P.TENANT_MANAGE,
+                         "Change display name, branding, settings (plan: platform owner)")}),
+        Route("/tenant/usage", tenant.UsageHandler, {
+            "GET": _op("tenant.usage", P.TENANT_READ, "Usage next to the plan's quotas")}),
+        Route("/tenant/members", tenant.MembersHandler, {
+            "GET": _op("members.list", P.MEMBER_READ, "Members and roles"),
+            "POST": _op("members.add", P.MEMBER_MANAGE, "Add a member (role below your own)")}),
+        Route("/tenant/members/{username}", tenant.MemberHandler, {
+            "PATCH": _op("members.set_role", P.MEMBER_MANAGE, "Change a member's role"),
+            "DELETE": _op("members.remove", P.MEMBER_MANAGE, "Remove a member")}),
+        Route("/tenants", tenant.TenantsHandler, {
+            "GET": _op("tenants.list", PLATFORM, "Every tenant (platform owner)"),
+            "POST": _op("tenants.create", PLATFORM, "Create a tenant (platform owner)")}),
+        # -- audit and tokens
+        Route("/audit", audit.AuditHandler, {
+            "GET": _op("audit.list", P.AUDIT_READ, "Audit events (filtered, paged)")}),
+        Route("/tokens", tokens.TokensHandler, {
+            "GET": _op("tokens.list", P.TOKEN_MANAGE, "API tokens of the tenant"),
+            "POST": _op("tokens.create", P.TOKEN_MANAGE,
+                        "Create an API token (secret shown once)")}),
+        Route("/tokens/{token_id}", tokens.TokenHandler, {
+            "DELETE": _op("tokens.revoke", P.TOKEN_MANAGE, "Revoke an API token")}),
+    ]

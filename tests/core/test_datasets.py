@@ -1,0 +1,308 @@
+"""The dataset store through the Workspace API: versions, lineage, quotas, isolation,
+and bad input that must leave no row and no file behind."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+import astralytiq_jupyter as aq
+from astralytiq_jupyter.core.errors import Forbidden, Invalid, NotFound, QuotaExceeded
+from astralytiq_jupyter.core.models import DatasetRecord, DatasetVersionRecord, TenantRecord
+from astralytiq_jupyter.core.permissions import Role
+
+from ..conftest import workspace_for
+
+CSV = (
+    "region,amount,when\nnorth,10.5,2024-01-01\nsouth,3,2024-01-02\nnorth,,2024-01-03\n"
+    "north,10.5,2024-01-01\n"
+)
+
+
+@pytest.fixture
+def sales_csv(tmp_path):
+    path = tmp_path / "sales.csv"
+    path.write_text(CSV)
+    return path
+
+
+def row_counts(store) -> tuple[int, int]:
+    with store.session() as s:
+        return (
+            s.scalar(select(func.count()).select_from(DatasetRecord)),
+            s.scalar(select(func.count()).select_from(DatasetVersionRecord)),
+        )
+
+
+def test_ingest_load_and_metadata(ws, sales_csv, store, stored_files):
+    v = ws.datasets.ingest(sales_csv, name="sales")
+    assert (v.name, v.version, v.rows, v.columns) == ("sales", 1, 4, 3)
+    assert v.ref == "sales@1" and v.source == "file" and v.format == "csv"
+    assert set(v.schema) == {"region", "amount", "when"}
+    assert v.quality["duplicate_rows"] == 1
+    assert v.quality["missing"]["amount"]["count"] == 1
+    assert 0 <= v.quality["score"] <= 100
+    assert len(v.sha256) == 64 and v.size_bytes > 0 and v.created_by == "alice"
+    (key,) = stored_files()
+    assert key.endswith("/1.parquet") and "sales" not in key
+    assert hashlib.sha256(store.storage.read_bytes(key)).hexdigest() == v.sha256
+    df = ws.datasets.load("sales")
+    assert list(df.columns) == ["region", "amount", "when"] and len(df) == 4
+    assert df["amount"].sum() == pytest.approx(24.0)
+
+
+def test_versions_are_numbered_and_immutable(ws, sales_csv):
+    v1 = ws.datasets.ingest(sales_csv, name="sales")
+    df = ws.datasets.load("sales")
+    v2 = ws.datasets.save(
+        df[df.region == "north"],
+        "sales",
+        parent="sales@1",
+        note="north only",
+        recipe=[{"op": "filter_rows"}],
+    )
+    assert v2.version == 2 and v2.parent == "sales@1" and v2.source == "derived"
+    assert v2.recipe == [{"op": "filter_rows"}] and v2.note == "north only"
+    assert [v.version for v in ws.datasets.versions("sales")] == [1, 2]
+    assert ws.datasets.get("sales").version == 2
+    assert ws.datasets.get("sales@1").sha256 == v1.sha256
+    assert len(ws.datasets.load("sales@1")) == 4 and len(ws.datasets.load("sales")) == 3
+
+
+def test_load_columns_and_limit(ws, sales_csv):
+    ws.datasets.ingest(sales_csv, name="sales")
+    df = ws.datasets.load("sales", columns=["amount"], limit=2)
+    assert list(df.columns) == ["amount"] and len(df) == 2
+    assert len(ws.datasets.load("sales", limit=0)) == 0
+    assert len(ws.datasets.load("sales", limit=100)) == 4
+    with pytest.raises(Invalid, match="no column.*'nope'"):
+        ws.datasets.load("sales", columns=["nope"])
+    with pytest.raises(NotFound):
+        ws.datasets.load("sales@9")
+    with pytest.raises(NotFound):
+        ws.datasets.load("missing")
+
+
+def test_list_and_search(ws, sales_csv):
+    ws.datasets.ingest(sales_csv, name="sales", description="Monthly sales")
+    ws.datasets.save(pd.DataFrame({"a": [1, 2]}), "customers")
+    ws.datasets.save(pd.DataFrame({"a": [1, 2, 3]}), "customers")
+    listed = ws.datasets.list()
+    assert [(d.name, d.versions, d.latest.version) for d in listed] == [
+        ("customers", 2, 2),
+        ("sales", 1, 1),
+    ]
+    assert [d.name for d in ws.datasets.list(search="MONTHLY")] == ["sales"]
+    assert [d.name for d in ws.datasets.list(limit=1, offset=1)] == ["sales"]
+
+
+def test_delete_version_and_dataset(ws, sales_csv, store, stored_files):
+    ws.datasets.ingest(sales_csv, name="sales")
+    ws.datasets.ingest(sales_csv, name="sales")
+    assert ws.datasets.delete("sales", 1) == 1
+    assert [v.version for v in ws.datasets.versions("sales")] == [2]
+    assert len(stored_files()) == 1
+    assert ws.datasets.delete("sales") == 1
+    assert row_counts(store) == (0, 0) and stored_files() == []
+    with pytest.raises(NotFound):
+        ws.datasets.get("sales")
+
+
+def test_roles(store, sales_csv):
+    analyst = workspace_for(store, "acme", "bob", Role.ANALYST)
+    viewer = workspace_for(store, "acme", "val", Role.VIEWER)
+    admin = workspace_for(store, "acme", "ann", Role.ADMIN)
+    analyst.datasets.ingest(sales_csv, name="sales")
+    assert len(viewer.datasets.load("sales")) == 4
+    with pytest.raises(Forbidden):
+        viewer.datasets.ingest(sales_csv, name="sales")
+    with pytest.raises(Forbidden):
+        viewer.datasets.save(pd.DataFrame({"a": [1]}), "x")
+    with pytest.raises(Forbidden):
+        analyst.datasets.delete("sales")
+    denied = admin.audit.list(outcome="denied")
+    assert [(e.actor, e.action) for e in denied] == [
+        ("bob", "dataset.delete"),
+        ("val", "dataset.save"),
+        ("val", "dataset.ingest"),
+    ]
+    ok = admin.audit.list(outcome="ok", action="dataset.ingest")
+    assert ok[0].resource == "dataset:sales@1" and ok[0].detail["rows"] == 4
+
+
+def test_other_tenants_datasets_are_not_found(store, sales_csv):
+    acme = workspace_for(store, "acme", "ann", Role.ADMIN)
+    globex = workspace_for(store, "globex", "gus", Role.ADMIN)
+    acme.datasets.ingest(sales_csv, name="sales")
+    for call in (
+        lambda: globex.datasets.get("sales"),
+        lambda: globex.datasets.load("sales@1"),
+        lambda: globex.datasets.versions("sales"),
+        lambda: globex.datasets.delete("sales"),
+        lambda: globex.datasets.save(pd.DataFrame({"a": [1]}), "x", parent="sales@1"),
+    ):
+        with pytest.raises(NotFound) as info:
+            call()
+        assert "sales" in str(info.value)
+    assert globex.datasets.list() == []
+    # Same name in another tenant is an independent dataset.
+    assert globex.datasets.ingest(sales_csv, name="sales").version == 1
+    assert acme.datasets.get("sales").version == 1
+
+
+BAD_INPUTS = {
+    "empty file": ("empty.csv", b""),
+    "ragged csv": ("ragged.csv", b"a,b,c\n1,2,3\n4,5\n6,7,8,9\n"),
+    "binary garbage": ("garbage.csv", bytes(range(256)) * 40),
+    "duplicate columns": ("dup.csv", b"a,b,a\n1,2,3\n"),
+    "empty column name": ("blank.csv", b"a,,c\n1,2,3\n"),
+    "unsupported extension": ("data.exe", b"MZ\x90\x00"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_files_store_nothing(ws, store, stored_files, tmp_path, case):
+    filename, payload = BAD_INPUTS[case]
+    path = tmp_path / filename
+    path.write_bytes(payload)
+    with pytest.raises(Invalid) as info:
+        ws.datasets.ingest(path, name="bad")
+    assert str(info.value)
+    assert row_counts(store) == (0, 0)
+    assert stored_files() == []
+
+
+def test_undecodable_encoding_stores_nothing(ws, store, stored_files, tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("name,city\nJosé,Zürich\n".encode("latin-1"))
+    with pytest.raises(Invalid):
+        ws.datasets.ingest(path, name="bad", encoding="utf-8")
+    assert row_counts(store) == (0, 0) and stored_files() == []
+    # Detected correctly when not forced.
+    assert ws.datasets.load(ws.datasets.ingest(path, name="ok").ref)["city"].tolist() == ["Zürich"]
+
+
+@pytest.mark.parametrize("name", ["../etc", "a/b", "..", "a\\b", "x\x00", "", "a@1"])
+def test_unsafe_names_store_nothing(ws, store, stored_files, sales_csv, name):
+    with pytest.raises(Invalid):
+        ws.datasets.ingest(sales_csv, name=name)
+    assert row_counts(store) == (0, 0) and stored_files() == []
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9/x.csv", "http://169.254.169.254/latest/meta-data/x.csv"]
+)
+def test_forbidden_urls_store_nothing(ws, store, stored_files, url):
+    with pytest.raises(Invalid):
+        ws.datasets.ingest(url, name="remote")
+    assert row_counts(store) == (0, 0) and stored_files() == []
+
+
+def test_file_scheme_refused(ws, store, sales_csv):
+    with pytest.raises(Invalid):
+        ws.datasets.ingest(f"file://{sales_csv}", name="x")
+    assert row_counts(store) == (0, 0)
+
+
+def test_unreachable_sql_stores_nothing(ws, store, stored_files):
+    src = aq.SqlSource("postgresql+psycopg://nobody:secret@127.0.0.1:9/none", "SELECT 1")
+    with pytest.raises(Invalid) as info:
+        ws.datasets.ingest(src, name="db")
+    assert "secret" not in str(info.value)
+    assert row_counts(store) == (0, 0) and stored_files() == []
+
+
+def test_sql_source(ws, tmp_path):
+    from sqlalchemy import create_engine
+
+    url = f"sqlite:///{tmp_path / 'src.db'}"
+    pd.DataFrame({"id": [1, 2, 3], "v": ["a", "b", "c"]}).to_sql(
+        "t", create_engine(url), index=False
+    )
+    v = ws.datasets.ingest(aq.SqlSource(url, "SELECT id, v FROM t WHERE id > 1"), name="fromsql")
+    assert v.rows == 2 and v.source == "sql"
+    assert ws.datasets.load("fromsql")["v"].tolist() == ["b", "c"]
+
+
+def test_dataset_count_quota(store, sales_csv, stored_files):
+    ws = workspace_for(store, "tiny", "ann", Role.ADMIN, plan="free")
+    limit = ws.tenant.info().quotas.datasets
+    for i in range(limit):
+        ws.datasets.save(pd.DataFrame({"a": [i]}), f"d{i}")
+    before = stored_files()
+    with pytest.raises(QuotaExceeded, match=f"{limit} datasets"):
+        ws.datasets.ingest(sales_csv, name="one-too-many")
+    # A new version of an existing dataset is still fine.
+    ws.datasets.save(pd.DataFrame({"a": [1]}), "d0")
+    assert len(ws.datasets.list()) == limit
+    assert len(stored_files()) == len(before) + 1
+
+
+def test_storage_and_upload_quotas(store, sales_csv, stored_files):
+    ws = workspace_for(store, "tiny", "ann", Role.ADMIN, plan="free")
+    with store.transaction() as s:
+        row = s.scalars(select(TenantRecord).where(TenantRecord.slug == "tiny")).one()
+        row.quota_overrides = {"storage_bytes": 3000, "upload_bytes": 2000}
+    ws.datasets.ingest(sales_csv, name="small")
+    files = stored_files()
+    big = pd.DataFrame({"x": range(5000)})
+    with pytest.raises(QuotaExceeded, match="Storage quota"):
+        ws.datasets.save(big, "big")
+    big_csv = sales_csv.parent / "big.csv"
+    big_csv.write_text("a\n" + "\n".join(str(i) for i in range(1000)))
+    with pytest.raises(QuotaExceeded, match="upload limit"):
+        ws.datasets.ingest(big_csv, name="big")
+    with pytest.raises(QuotaExceeded):
+        ws.datasets.ingest(big_csv.read_bytes(), name="big", filename="big.csv")
+    assert stored_files() == files
+    assert [d.name for d in ws.datasets.list()] == ["small"]
+
+
+def test_concurrent_ingests_get_distinct_versions(ws, sales_csv, store):
+    errors = []
+
+    def work():
+        try:
+            ws.datasets.ingest(sales_csv, name="sales")
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [v.version for v in ws.datasets.versions("sales")] == [1, 2, 3, 4, 5, 6]
+    assert all(len(ws.datasets.load(f"sales@{n}")) == 4 for n in range(1, 7))
+
+
+def test_sweeper_removes_only_orphans(ws, sales_csv, store, stored_files):
+    import os
+
+    v = ws.datasets.ingest(sales_csv, name="sales")
+    tenant_dir = stored_files()[0].rsplit("/", 1)[0]
+    orphan = os.path.join(store.storage.root, tenant_dir, "7.parquet")
+    with open(orphan, "wb") as fh:
+        fh.write(b"left by a crashed writer")
+    old = time.time() - 7200
+    os.utime(orphan, (old, old))
+    assert store.sweep_orphans(min_age_seconds=60) == [f"{tenant_dir}/7.parquet"]
+    assert stored_files() == [f"{tenant_dir}/1.parquet"]
+    assert len(ws.datasets.load(v.ref)) == 4
+
+
+def test_connect_quickstart(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASTRALYTIQ_HOME", str(tmp_path / "aqhome"))
+    (tmp_path / "sales.csv").write_text(CSV)
+    with aq.connect() as ws:
+        assert ws.me.tenant == "default" and ws.me.role is Role.ADMIN
+        v = ws.datasets.ingest(tmp_path / "sales.csv", name="sales")
+        assert repr(v).startswith("DatasetVersion(name='sales', version=1")
+        assert len(ws.datasets.load("sales")) == 4
+    assert (tmp_path / "aqhome" / "astralytiq.db").exists()

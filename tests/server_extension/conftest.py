@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+
+@pytest.fixture
+def jp_server_config(tmp_path):
+    return {
+        "ServerApp": {"jpserver_extensions": {"astralytiq_jupyter": True}},
+        "AstralytiQ": {"home": str(tmp_path / "aqhome"), "owner": "owner"},
+    }

@@ -1,0 +1,204 @@
+"""A real Jupyter server with the extension, running in a background thread for a whole test
+module, so that route x role x tenant enumerations cost one server start, not one per case.
+
+It is built the way pytest-jupyter builds ``jp_serverapp`` (``ServerApp`` + ``initialize`` +
+``start_app``) but binds its own port and runs its own event loop; tests talk to it with
+``requests`` and inspect its store directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+from jupyter_server.serverapp import ServerApp
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from traitlets.config import Config
+
+from astralytiq_jupyter.core import db
+from astralytiq_jupyter.core.permissions import Principal, Role
+from astralytiq_jupyter.core.store import Store
+
+from ..conftest import PG_URL
+
+BASE_URL = "/a%40b/"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def pg_schema() -> Iterator[str]:
+    """A migrated throwaway PostgreSQL schema, as a URL bound to it."""
+    assert PG_URL is not None
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    rendered = url.render_as_string(hide_password=False)
+    engine = db.make_engine(rendered)
+    db.upgrade(engine)
+    engine.dispose()
+    try:
+        yield rendered
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+class LiveServer:
+    """``start()`` returns once the API answers; ``stop()`` shuts the server down."""
+
+    def __init__(self, tmp: Path, config: dict[str, Any] | None = None) -> None:
+        self.tmp = tmp
+        self.port = free_port()
+        self.token = secrets.token_hex(8)
+        self.config = Config(config or {})
+        self.app: ServerApp | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._ready = threading.Event()
+
+    @property
+    def url(self) -> str:
+        """The server's base URL (what ``aq.connect(url=...)`` takes)."""
+        return f"http://127.0.0.1:{self.port}{BASE_URL}"
+
+    def api(self, path: str = "") -> str:
+        return f"{self.url}astralytiq/api{path}"
+
+    @property
+    def ext(self) -> Any:
+        assert self.app is not None
+        return self.app.web_app.settings["astralytiq"]
+
+    @property
+    def store(self) -> Store:
+        return self.ext.store
+
+    def start(self) -> LiveServer:
+        self._thread = threading.Thread(target=self._run, name="live-jupyter", daemon=True)
+        self._thread.start()
+        self._ready.wait(60)
+        if self._error is not None:
+            raise RuntimeError("the live server failed to start") from self._error
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                response = requests.get(self.api("/health"), timeout=5,
+                                        headers={"Authorization": f"token {self.token}"})
+                if response.status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("the live server did not answer")
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            config = Config(self.config)
+            config.IdentityProvider.token = self.token
+            root = self.tmp / "root"
+            root.mkdir(exist_ok=True)
+            app = ServerApp(
+                config=config, port=self.port, port_retries=0, open_browser=False,
+                base_url=BASE_URL, allow_root=True, root_dir=str(root), ip="127.0.0.1",
+                log_level="WARN",
+            )
+            app.init_signal = lambda: None  # type: ignore[method-assign]
+            app.initialize(argv=[])
+            app.start_app()
+            self.app = app
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        app.start_ioloop()
+        loop.close()
+
+    def stop(self) -> None:
+        app = self.app
+        if app is None:
+            return
+        app.io_loop.add_callback(app._stop)
+        assert self._thread is not None
+        self._thread.join(30)
+
+    # -- test helpers ----------------------------------------------------------------------
+    def principal(self, tenant: str, user: str, role: Role | str,
+                  plan: str = "enterprise") -> Principal:
+        role = Role(role)
+        self.store.ensure_tenant(tenant, tenant.title(), plan=plan)
+        self.store.ensure_member(tenant, user, role)
+        return Principal(user=user, tenant=tenant, role=role, via="member")
+
+    def token_for(self, tenant: str, user: str, role: Role | str, plan: str = "enterprise") -> str:
+        """A platform token for ``user`` (made a member of ``tenant`` with ``role``)."""
+        principal = self.principal(tenant, user, role, plan)
+        return self.store.tokens.issue(tenant, user, principal.role, name="test",
+                                       created_by="test").secret
+
+    def session(self, token: str | None) -> requests.Session:
+        session = requests.Session()
+        if token:
+            scheme = "Bearer" if token.startswith("aqt_") else "token"
+            session.headers["Authorization"] = f"{scheme} {token}"
+        return session
+
+
+@contextmanager
+def live_server(tmp: Path, backend: str, config: dict[str, Any] | None = None,
+                ) -> Iterator[LiveServer]:
+    """A started server on SQLite (``backend='sqlite'``) or a fresh PostgreSQL schema."""
+    env = {k: os.environ.get(k) for k in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR",
+                                          "JUPYTER_RUNTIME_DIR")}
+    for key in env:
+        os.environ[key] = str(tmp / key.lower())
+    merged: dict[str, Any] = {
+        "ServerApp": {"jpserver_extensions": {"astralytiq_jupyter": True}},
+        "AstralytiQ": {"home": str(tmp / "aqhome"), "owner": "owner", "set_kernel_env": False},
+    }
+    for section, values in (config or {}).items():
+        merged.setdefault(section, {}).update(values)
+    try:
+        if backend == "postgresql":
+            with pg_schema() as url:
+                merged["AstralytiQ"]["database_url"] = url
+                merged["AstralytiQ"]["storage_url"] = str(tmp / "storage")
+                server = LiveServer(tmp, merged).start()
+                try:
+                    yield server
+                finally:
+                    server.stop()
+        else:
+            server = LiveServer(tmp, merged).start()
+            try:
+                yield server
+            finally:
+                server.stop()
+    finally:
+        for key, value in env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
