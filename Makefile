@@ -19,8 +19,9 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/jupyter lab --ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR)/notebooks demo.ipynb
 
+# Notebooks run under nbval against a throwaway store, never the developer's own.
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+	ASTRALYTIQ_HOME=$$(mktemp -d) $(BIN)/python -m pytest -n 2 --dist loadfile -q --nbval-lax tests notebooks
 
 lint: install
 	$(BIN)/ruff check astralytiq_jupyter tests benchmarks

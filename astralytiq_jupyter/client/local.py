@@ -7,6 +7,7 @@ of tenant ``default`` unless told otherwise.
 from __future__ import annotations
 
 import getpass
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from ..core.recipebook import SavedRecipe
 from ..core.recipes import Recipe, RecipePreview
 from ..core.registry import AliasMove, ModelSummary, ModelVersion
 from ..core.store import Store
+from ..core.training import TrainingProgress, TrainingResult, TrainingSpec
 from ..core.tenancy import Member, Tenant
 
 
@@ -199,6 +201,38 @@ class LocalModels:
         return self._registry.delete(self._principal, name, version)
 
 
+class LocalTraining:
+    """``ws.train`` and ``ws.compare``: the ML engine on the tenant's dataset versions."""
+
+    def __init__(self, store: Store, principal: Principal) -> None:
+        self._runs = store.training
+        self._principal = principal
+
+    def train(
+        self,
+        dataset: str,
+        spec: TrainingSpec | dict[str, Any] | None = None,
+        *,
+        progress: Callable[[TrainingProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+        **options: Any,
+    ) -> TrainingResult:
+        return self._runs.train(self._principal, dataset, spec, progress=progress, cancel=cancel,
+                                **options)
+
+    def compare(
+        self,
+        dataset: str,
+        spec: TrainingSpec | dict[str, Any] | None = None,
+        *,
+        progress: Callable[[TrainingProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+        **options: Any,
+    ) -> list[dict[str, Any]]:
+        return self._runs.compare(self._principal, dataset, spec, progress=progress, cancel=cancel,
+                                  **options)
+
+
 class LocalTenant:
     """``ws.tenant``: settings, branding, members and usage of the current tenant."""
 
@@ -299,6 +333,7 @@ class LocalBackend:
         self.datasets = LocalDatasets(store, principal)
         self.recipes = LocalRecipes(store, principal)
         self.models = LocalModels(store, principal)
+        self.training = LocalTraining(store, principal)
         self.tenant = LocalTenant(store, principal)
         self.audit = LocalAudit(store, principal)
         self.dashboards = LocalDashboards(store, principal)

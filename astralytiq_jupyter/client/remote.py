@@ -12,11 +12,11 @@ import json
 import os
 import types
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import fields, is_dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 from urllib.parse import quote
 
 import pandas as pd
@@ -306,36 +306,40 @@ class RemoteDatasets:
         progress: Callable[[int, int | None], None] | None = None,
         **params: Any,
     ) -> DatasetVersion:
-        total = data.stat().st_size if isinstance(data, Path) else len(data)
-        body = _chunks(data, total, progress)
         clean = {k: v for k, v in params.items() if v not in (None, "")}
-        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(total)}
-        return _from_dict(
-            DatasetVersion,
-            self._c.json(
+        headers = {"Content-Type": "application/octet-stream"}
+        if isinstance(data, Path):
+            with data.open("rb") as fh:
+                body = _Reader(fh, data.stat().st_size, progress)
+                reply = self._c.json(
+                    "POST", "datasets", name, "versions", params=clean, data=body, headers=headers
+                )
+        else:
+            body = _Reader(io.BytesIO(data), len(data), progress)
+            reply = self._c.json(
                 "POST", "datasets", name, "versions", params=clean, data=body, headers=headers
-            ),
-        )
+            )
+        return _from_dict(DatasetVersion, reply)
 
 
-def _chunks(
-    data: bytes | Path, total: int, progress: Callable[[int, int | None], None] | None
-) -> Iterator[bytes]:
-    sent = 0
-    if isinstance(data, Path):
-        with data.open("rb") as fh:
-            while chunk := fh.read(CHUNK):
-                sent += len(chunk)
-                if progress:
-                    progress(sent, total)
-                yield chunk
-        return
-    for start in range(0, max(total, 1), CHUNK):
-        chunk = data[start : start + CHUNK]
-        sent += len(chunk)
-        if progress:
-            progress(sent, total)
-        yield chunk
+class _Reader:
+    """A sized file-like body (so requests sends Content-Length and streams it in blocks)
+    that reports upload progress."""
+
+    def __init__(
+        self, fh: IO[bytes], total: int, progress: Callable[[int, int | None], None] | None
+    ) -> None:
+        self._fh, self._total, self._progress, self._sent = fh, total, progress, 0
+
+    def __len__(self) -> int:
+        return self._total
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._fh.read(CHUNK if size is None or size < 0 else size)
+        self._sent += len(chunk)
+        if self._progress is not None and chunk:
+            self._progress(self._sent, self._total)
+        return chunk
 
 
 class RemoteRecipes:
@@ -386,11 +390,33 @@ class RemoteModels:
         self._c = client
 
     def register(self, name: str, trained: Any, **metadata: Any) -> ModelVersion:
-        """Serialise the estimator with skops here and upload it with its metadata."""
+        """Serialise the estimator with skops here and upload it with its metadata; a
+        training result brings its own metadata, as with the local backend."""
         from ..core import artifacts
+        from ..core.training import TrainingResult
 
-        model = getattr(trained, "model", trained)
-        meta = dict(metadata)
+        meta = {k: v for k, v in metadata.items() if v is not None}
+        model = trained
+        if isinstance(trained, TrainingResult):
+            model = trained.model
+            defaults = {
+                "task": trained.task,
+                "algorithm": trained.best_algorithm,
+                "signature": trained.signature,
+                "output": trained.output,
+                "params": trained.best_params,
+                "metrics": {
+                    "primary": trained.primary_metric,
+                    "holdout": trained.holdout_metrics,
+                    "cv": trained.cv_metrics,
+                },
+                "dataset": trained.spec.dataset,
+                "training_spec": trained.spec.to_dict(),
+                "library_versions": trained.library_versions,
+            }
+            meta = {**{k: v for k, v in defaults.items() if v}, **meta}
+        if meta.get("dataset") and meta.get("recipe") is None:
+            meta["recipe"] = self._c.json("GET", "datasets", meta["dataset"]).get("recipe")
         meta.setdefault("library_versions", artifacts.library_versions())
         data = artifacts.dump_model(model)
         files = {"artifact": (f"{name}.skops", data, "application/octet-stream")}

@@ -24,6 +24,17 @@ class Workspace:
         self.audit = backend.audit
         self.dashboards = backend.dashboards
 
+    def train(self, dataset: str, spec: Any = None, **options: Any) -> Any:
+        """Train and compare models on a dataset version (``target=``, ``algorithms=``,
+        ``task=``, ``tune=``... or a :class:`~astralytiq_jupyter.core.training.TrainingSpec`);
+        returns a result with a leaderboard, the best model and its plots. Register it with
+        ``ws.models.register(name, result)``."""
+        return self._backend.training.train(dataset, spec, **options)
+
+    def compare(self, dataset: str, spec: Any = None, **options: Any) -> list[dict[str, Any]]:
+        """Cross-validated leaderboard of several algorithms, without refitting."""
+        return self._backend.training.compare(dataset, spec, **options)
+
     @property
     def me(self) -> Principal:
         """Who this workspace acts as: user, tenant, role and permissions."""

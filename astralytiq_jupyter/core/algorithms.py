@@ -195,16 +195,22 @@ def search_space(algorithm: Algorithm, override: Mapping[str, Any] | None) -> di
     """The tuning grid: the algorithm's defaults updated with the user's JSON-safe overrides.
 
     An override is a non-empty list of values or ``{"low": .., "high": .., "log": bool,
-    "num": n}`` (log-uniform when ``log``, else ``num`` evenly spaced values).
+    "num": n}``: log-uniform when ``log``, else ``num`` evenly spaced values; integer bounds
+    give integers.
     """
     space = dict(algorithm.search_space)
     for name, values in (override or {}).items():
         if isinstance(values, Mapping) and {"low", "high"} <= set(values):
-            low, high = float(values["low"]), float(values["high"])
-            if values.get("log"):
-                space[name] = loguniform(low, high)
+            low, high = values["low"], values["high"]
+            num = int(values.get("num", 10))
+            if isinstance(low, int) and isinstance(high, int):
+                # Whole-number bounds mean a count (min_samples_leaf=1 is not the fraction 1.0).
+                spread = np.geomspace if values.get("log") else np.linspace
+                space[name] = sorted({int(round(v)) for v in spread(low, high, num)})
+            elif values.get("log"):
+                space[name] = loguniform(float(low), float(high))
             else:
-                space[name] = [float(v) for v in np.linspace(low, high, int(values.get("num", 10)))]
+                space[name] = [float(v) for v in np.linspace(float(low), float(high), num)]
         elif isinstance(values, (list, tuple)) and values:
             # JSON has no tuples; hidden_layer_sizes=[64, 32] must become (64, 32).
             space[name] = [tuple(v) if isinstance(v, list) else v for v in values]

@@ -104,10 +104,11 @@ def infer_frequency(dates: pd.DatetimeIndex) -> str | None:
             return to_offset(inferred).freqstr
     if len(dates) < 2:
         return None
-    gaps = np.diff(dates.asi8)
-    step = pd.Timedelta(int(np.min(gaps[gaps > 0])), unit="ns") if (gaps > 0).any() else None
-    if step is None:
+    gaps = pd.TimedeltaIndex(np.diff(dates.values))
+    gaps = gaps[gaps > pd.Timedelta(0)]
+    if len(gaps) == 0:
         return None
+    step = gaps.min()
     first = dates[0]
     month = first.strftime("%b").upper()
     days = step / pd.Timedelta(days=1)
@@ -685,7 +686,14 @@ def run_forecasting(
             metrics={metric: outcome.get("metrics", {}).get(metric)},
         )
 
-    ms.run_jobs(jobs, on_result, tracker, n_jobs=spec.n_jobs, backend=spec.joblib_backend)
+    ms.run_jobs(
+        jobs,
+        on_result,
+        tracker,
+        n_jobs=spec.n_jobs,
+        backend=spec.joblib_backend,
+        threads=ms.thread_limit(n),
+    )
     rows = []
     for name in names:
         held = outcomes[name][holdout]

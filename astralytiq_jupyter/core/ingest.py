@@ -177,8 +177,8 @@ _OPTIONS = {
 
 #: CSV files up to this size are read in one multithreaded call (see module docstring).
 SMALL_CSV_BYTES = 16 * 1024 * 1024
-_BLOCK_SIZE = 4 * 1024 * 1024
-_PIECE_BYTES = 16 * 1024 * 1024
+_BLOCK_SIZE = 1024 * 1024
+_PIECE_BYTES = 4 * 1024 * 1024
 _MAX_LINE_BYTES = 64 * 1024 * 1024
 _SAMPLE_BYTES = 1024 * 1024
 _SNIFF_CHARS = 16 * 1024
@@ -571,7 +571,7 @@ class _Raised:
         self.exc = exc
 
 
-def _prefetch(batches: Iterator[pa.RecordBatch], depth: int = 3) -> Iterator[pa.RecordBatch]:
+def _prefetch(batches: Iterator[Any], depth: int = 2) -> Iterator[Any]:
     """Run ``batches`` in a reader thread so reading overlaps quality and writing."""
     q: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -626,9 +626,11 @@ def _drain(
 ) -> _Drained:
     """Write every batch (already in ``schema``) and fold it into the quality summary.
 
-    Batches are gathered into row groups of about ``_ROW_GROUP_BYTES``; each group goes to
-    the writer thread and, as one contiguous batch, through the quality accumulator.
+    Batches are gathered into row groups of about ``_ROW_GROUP_BYTES`` for the writer
+    thread; the calling thread meanwhile runs the quality accumulator over each batch.
     """
+    if not schema.names:
+        raise Invalid("The data has no columns.")
     acc = QualityAccumulator(schema)
     out.begin(schema)
     rows = 0
@@ -636,28 +638,23 @@ def _drain(
     pending: list[pa.RecordBatch] = []
     pending_bytes = pending_rows = 0
 
-    def flush() -> None:
-        table = pa.Table.from_batches(pending, schema=schema)
-        out.write_group(table)
-        for batch in table.combine_chunks().to_batches():
-            acc.update(batch)
-
     with contextlib.closing(batches) if hasattr(batches, "close") else contextlib.nullcontext():
         for batch in batches:
             if not batch.num_rows:
                 continue
             if first is None:
-                first = batch.slice(0, 1)
+                first = batch.take(pa.array([0]))  # a copy: a slice would pin the batch
+            acc.update(batch)
             pending.append(batch)
             pending_bytes += batch.nbytes
             pending_rows += batch.num_rows
             rows += batch.num_rows
             if pending_bytes >= _ROW_GROUP_BYTES or pending_rows >= _ROW_GROUP_MAX_ROWS:
-                flush()
+                out.write_group(pa.Table.from_batches(pending, schema=schema))
                 pending, pending_bytes, pending_rows = [], 0, 0
             tick()
     if pending:
-        flush()
+        out.write_group(pa.Table.from_batches(pending, schema=schema))
     return _Drained(rows, schema, acc, first)
 
 
@@ -706,6 +703,7 @@ class _Restart(Exception):  # noqa: N818 - control flow, not an error
     """The CSV read must start over with an updated plan."""
 
 
+_LINE_END = re.compile(r"\r\n|\n|\r")
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -777,12 +775,34 @@ def _detect_encoding(
         return None, text
     except UnicodeDecodeError:
         pass
-    best = charset_normalizer.from_bytes(sample).best()
-    if best is None:
+    codec = _legacy_encoding(b"\n".join(_NON_ASCII_LINE.findall(sample)))
+    if codec is None:
         raise _binary_error(fmt)
-    codec = _codec_name(best.encoding)
     text = codecs.getincrementaldecoder(codec)(errors="replace").decode(sample, complete)
     return codec, text
+
+
+_NON_ASCII_LINE = re.compile(rb"[^\n]*[\x80-\xff][^\n]*")
+_NON_ASCII_BYTE = re.compile(rb"[\x80-\xff]")
+# Below this many non-ASCII bytes, statistical charset detection is a coin toss (one "é"
+# reads as "È" in Mac Roman just as well).
+_MIN_EVIDENCE = 32
+
+
+def _legacy_encoding(evidence: bytes) -> str | None:
+    """The encoding of text that is not UTF-8, judged from its non-ASCII lines.
+
+    With enough evidence charset-normalizer decides; with a few accented letters it cannot,
+    and Windows-1252, the usual encoding of such files in Western Europe, is assumed.
+    """
+    if len(_NON_ASCII_BYTE.findall(evidence)) >= _MIN_EVIDENCE:
+        best = charset_normalizer.from_bytes(evidence, cp_exclusion=["utf_8"]).best()
+        return _codec_name(best.encoding) if best is not None else None
+    try:
+        evidence.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
 
 
 def _records(text: str, delimiter: str) -> csv.reader:  # type: ignore[valid-type]
@@ -802,31 +822,35 @@ def _field_counts(text: str, delimiter: str, limit: int = 50) -> list[int]:
     return counts
 
 
+def _split_score(text: str, delimiter: str) -> tuple[float, int]:
+    """(share of lines with the most common field count, that count); count 1 scores 0."""
+    counts = _field_counts(text, delimiter)
+    if not counts:
+        return 0.0, 0
+    mode = max(set(counts), key=counts.count)
+    if mode < 2:
+        return 0.0, 0
+    return counts.count(mode) / len(counts), mode
+
+
 def _sniff_delimiter(text: str) -> str:
     candidates = ",;\t|"
     snippet = text[:_SNIFF_CHARS]
     cut = snippet.rfind("\n")
     if cut > 0 and len(text) > len(snippet):
         snippet = snippet[:cut]
+    scores = {d: _split_score(snippet, d) for d in candidates}
     try:
         guess = csv.Sniffer().sniff(snippet, delimiters=candidates).delimiter
     except csv.Error:
         guess = None
-    if guess:
-        counts = _field_counts(snippet, guess)
-        if counts and counts[0] > 1 and len(set(counts)) == 1:
-            return guess
-    # Sniffer gave up or guessed something inconsistent: prefer the candidate that splits
-    # every line into the same number (> 1) of fields, the most fields winning.
-    best, best_key = ",", (False, 0)
-    for delim in candidates:
-        counts = _field_counts(snippet, delim)
-        if not counts or counts[0] < 2:
-            continue
-        key = (len(set(counts)) == 1, counts[0])
-        if key > best_key:
-            best, best_key = delim, key
-    return best
+    # Sniffer's guess stands if it splits lines at least as consistently as any other
+    # candidate (preamble lines with one field do not count against it); otherwise the
+    # most consistent split wins, then the one with more fields, then the usual order.
+    best = max(candidates, key=lambda d: (scores[d], -candidates.index(d)))
+    if guess in scores and scores[guess][1] >= 2 and scores[guess][0] >= scores[best][0]:
+        return guess
+    return best if scores[best][1] >= 2 else ","
 
 
 def _plan_csv(src: _ByteSource, fmt: str, opts: dict[str, Any]) -> _CsvPlan:
@@ -856,8 +880,8 @@ def _plan_csv(src: _ByteSource, fmt: str, opts: dict[str, Any]) -> _CsvPlan:
 
     records_text = text
     if skip:
-        lines = records_text.splitlines(keepends=True)
-        records_text = "".join(lines[skip:])
+        ends = [m.end() for m, _ in zip(_LINE_END.finditer(text), range(skip), strict=False)]
+        records_text = text[ends[-1] :] if len(ends) == skip else ""
     delimiter = opts.get("delimiter")
     if delimiter is None:
         delimiter = "\t" if fmt == "tsv" else _sniff_delimiter(records_text)
@@ -886,11 +910,7 @@ def _plan_csv(src: _ByteSource, fmt: str, opts: dict[str, Any]) -> _CsvPlan:
         names = [name.strip() for name in first]
         check_column_names(names)
         skip_total = skip + header_index + 1
-    newlines = any("\n" in value or "\r" in value for row in rows for value in row) or any(
-        "\n" in value or "\r" in value
-        for row in _first_records(records_text, delimiter, 200)
-        for value in row
-    )
+    newlines = '"' in records_text and _quoted_line_breaks(records_text, delimiter)
     null_values = opts.get("null_values")
     if null_values is None:
         null_values = list(_DEFAULT_NULLS)
@@ -911,6 +931,14 @@ def _plan_csv(src: _ByteSource, fmt: str, opts: dict[str, Any]) -> _CsvPlan:
         lf_lines="\n" in text,
         header=header_index is not None,
     )
+
+
+def _quoted_line_breaks(text: str, delimiter: str) -> bool:
+    """Whether any value in the sample contains a line break (it must then be quoted)."""
+    try:
+        return any("\n" in v or "\r" in v for row in _records(text, delimiter) for v in row)
+    except csv.Error:
+        return True  # unparseable sample: let pyarrow's quote-aware reader decide
 
 
 def _first_records(text: str, delimiter: str, count: int) -> Iterator[list[str]]:
@@ -1049,12 +1077,18 @@ def _utf8_restart(src: _ByteSource, plan: _CsvPlan) -> None:
     if plan.encoding is None and not plan.encoding_given and plan.sample_ascii:
         # Everything before was ASCII, which every candidate encoding reads the same way, so
         # re-reading the whole file in the detected encoding changes no earlier character.
+        evidence = bytearray()
         with src.open() as f:
-            f.seek(max(0, offset - 32 * 1024))
-            window = f.read(64 * 1024)
-        best = charset_normalizer.from_bytes(window, cp_exclusion=["utf_8"]).best()
-        if best is not None:
-            plan.encoding = _codec_name(best.encoding)
+            f.seek(offset - offset % 4096)
+            # Lines with non-ASCII bytes from the first bad one on (bounded work).
+            for _ in range(64):
+                chunk = f.read(1024 * 1024)
+                evidence += b"\n".join(_NON_ASCII_LINE.findall(chunk))
+                if not chunk or len(evidence) >= 64 * 1024:
+                    break
+        encoding = _legacy_encoding(bytes(evidence))
+        if encoding is not None:
+            plan.encoding = encoding
             raise _Restart()
     raise Invalid(
         f"The file is not valid UTF-8 text: byte 0x{byte:02X} on line {line:,} (byte offset "
@@ -1189,16 +1223,20 @@ def _csv_batches(
     engine = _csv_engine(src, plan)
     try:
         if engine == "whole":
-            table = pacsv.read_csv(f, **_csv_options(plan, None))
+            # Two or more blocks keep both cores parsing; bigger blocks mean fewer batches.
+            block = min(max((src.size or 0) // 4, 1 << 20), 4 << 20)
+            table = pacsv.read_csv(f, **_csv_options(plan, block))
             source_schema = table.schema
             groups: Iterator[list[pa.RecordBatch]] = iter([table.to_batches()])
         elif engine == "pieces":
-            pieces = _line_pieces(f, plan.block_size or _PIECE_BYTES)
-            first = next(pieces)
-            table = pacsv.read_csv(pa.BufferReader(first), **_csv_options(plan, None))
+            piece_size = plan.block_size or _PIECE_BYTES
+            pieces = _line_pieces(f, piece_size)
+            first = next(pieces, memoryview(b""))
+            block = max(piece_size // 2, 1 << 16)  # two blocks per piece: one per core
+            table = pacsv.read_csv(pa.BufferReader(first), **_csv_options(plan, block))
             source_schema = table.schema
             # Later pieces have no header and must produce the first piece's types.
-            later = _csv_options(plan, None, skip_rows=0, column_types=source_schema)
+            later = _csv_options(plan, block, skip_rows=0, column_types=source_schema)
 
             def piece_groups(first_table: pa.Table = table) -> Iterator[list[pa.RecordBatch]]:
                 yield first_table.to_batches()
@@ -1226,13 +1264,18 @@ def _csv_batches(
 
 
 def _ingest_csv(
-    src: _ByteSource, fmt: str, opts: dict[str, Any], out: _ParquetOut, progress: Progress | None
+    src: _ByteSource,
+    fmt: str,
+    opts: dict[str, Any],
+    out: _ParquetOut,
+    max_bytes: int | None,
+    progress: Progress | None,
 ) -> tuple[_Drained, int]:
     plan = _plan_csv(src, fmt, opts)
     # Each restart moves one column up a short type ladder (or flips a flag), so this bound
     # is never reached by a real file; it only guards against a logic error looping forever.
     for _ in range(4 * len(plan.names) + 4):
-        meter = _Meter(None)
+        meter = _Meter(max_bytes)
         tick = _ticker(progress, meter, src.size)
         try:
             schema, batches, stack = _csv_batches(src, plan, meter)
@@ -1248,6 +1291,15 @@ def _ingest_csv(
             except _Restart:
                 continue
             raise failure from None
+        except UnicodeDecodeError as exc:
+            # pyarrow decodes non-UTF-8 files with Python's codec as it streams.
+            out.rewind()
+            raise Invalid(
+                f"The file is not valid {plan.encoding} text: {exc.reason} (byte "
+                f"0x{exc.object[exc.start]:02X}). Choose the file's real encoding, or re-save it "
+                "as UTF-8.",
+                encoding=plan.encoding,
+            ) from None
     raise Invalid("The column types of this CSV file could not be settled; please report it.")
 
 
@@ -1309,28 +1361,43 @@ def _read_excel(src: _ByteSource, opts: dict[str, Any]) -> pd.DataFrame:
                 raise Invalid(
                     f"Sheet '{sheet}' not found. Available sheets: {listed}.", sheets=sheets
                 )
-            raw = book.parse(
+            raw = pd.read_excel(
+                book,
                 sheet_name=sheet,
                 header=None,
                 skiprows=skip,
                 na_values=null_values,
                 keep_default_na=null_values is None,
             )
-    # Rows and columns with no value at all are formatting leftovers in most workbooks.
-    raw = raw.dropna(how="all").dropna(axis=1, how="all")
     if header_index is None:
-        raw.columns = [f"column_{i}" for i in range(1, raw.shape[1] + 1)]
-        data = raw
+        # Rows and columns with no value at all are formatting leftovers in most workbooks.
+        data = raw.dropna(how="all").dropna(axis=1, how="all")
+        data.columns = [f"column_{i}" for i in range(1, data.shape[1] + 1)]
     else:
         if len(raw) <= header_index:
             raise Invalid(
                 "The sheet has no header row" + (f" after skipping {skip} rows." if skip else ".")
             )
-        names = ["" if pd.isna(v) else str(v).strip() for v in raw.iloc[header_index]]
-        check_column_names(names)
+        header = raw.iloc[header_index]
         data = raw.iloc[header_index + 1 :]
+        used = [
+            i
+            for i in range(raw.shape[1])
+            if not (pd.isna(header.iloc[i]) and data.iloc[:, i].isna().all())
+        ]
+        names = [_cell_name(header.iloc[i]) for i in used]
+        check_column_names(names)
+        data = data.iloc[:, used].dropna(how="all")
         data.columns = names
     return data.reset_index(drop=True).infer_objects()
+
+
+def _cell_name(value: Any) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
 
 
 def _to_json_text(value: Any) -> Any:
@@ -1792,19 +1859,21 @@ def _sql_batches(
     stack.callback(engine.dispose)
     try:
         conn = stack.enter_context(engine.connect())
+    except sa_exc.SQLAlchemyError as exc:
+        raise Invalid(f"Could not connect to {masked}: {_sql_reason(exc, url)}") from None
+    try:
+        # The transaction SQLAlchemy begins is rolled back whatever happens: the SELECT check
+        # is not trusted on its own. Where the database can, it also refuses any write.
+        stack.callback(conn.rollback)
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql("PRAGMA query_only = ON")
-        transaction = conn.begin()
-        # Rolled back whatever happens: the SELECT check above is not trusted on its own.
-        stack.callback(transaction.rollback)
-        if engine.dialect.name in ("postgresql", "mysql", "mariadb"):
+        elif engine.dialect.name == "postgresql":
             conn.exec_driver_sql("SET TRANSACTION READ ONLY")
         result = conn.execution_options(
             stream_results=True, max_row_buffer=chunksize
         ).exec_driver_sql(source.query)
     except sa_exc.SQLAlchemyError as exc:
-        what = "connect to" if isinstance(exc, sa_exc.OperationalError) else "run the query on"
-        raise Invalid(f"Could not {what} {masked}: {_sql_reason(exc, url)}") from None
+        raise Invalid(f"Could not run the query on {masked}: {_sql_reason(exc, url)}") from None
     if not result.returns_rows:
         raise Invalid("The query returned no result set; only SELECT queries can be imported.")
     keys = result.keys()
@@ -2027,7 +2096,7 @@ def _ingest_bytes(
     if src.size == 0:
         raise Invalid("The file is empty (0 bytes).", filename=src.name)
     if fmt in ("csv", "tsv"):
-        drained, consumed = _ingest_csv(src, fmt, opts, out, progress)
+        drained, consumed = _ingest_csv(src, fmt, opts, out, max_bytes, progress)
         return _result(drained, src.kind, src.detail, fmt, consumed)
     meter = _Meter(max_bytes)
     tick = _ticker(progress, meter, src.size)
@@ -2163,8 +2232,6 @@ def _metered(batches: Iterator[pa.RecordBatch], meter: _Meter) -> Iterator[pa.Re
 
 def _result(drained: _Drained, kind: str, detail: str, fmt: str, consumed: int) -> IngestResult:
     quality = drained.quality.result()
-    if not drained.schema.names:
-        raise Invalid("The data has no columns.")
     return IngestResult(
         rows=drained.rows,
         columns=len(drained.schema.names),

@@ -23,11 +23,31 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from . import metrics as mt
 from .errors import Cancelled, Invalid
 
 Job = tuple[Any, Callable[..., dict[str, Any]], tuple[Any, ...]]
+
+#: Below this many rows, native thread pools (OpenMP in gradient boosting, BLAS) cost more in
+#: start-up and contention than they save; fits then run single-threaded (measured: a 70-point
+#: series took 9 s instead of 0.4 s to fit on a busy 2-core machine).
+SINGLE_THREAD_ROWS = 10_000
+
+
+def thread_limit(n_rows: int) -> int | None:
+    """Native threads per fit for data of this size (``None``: the libraries' default)."""
+    return 1 if n_rows < SINGLE_THREAD_ROWS else None
+
+
+@contextlib.contextmanager
+def limited_threads(limit: int | None) -> Iterator[None]:
+    if limit is None:
+        yield
+        return
+    with threadpool_limits(limits=limit):
+        yield
 
 
 @dataclass(frozen=True)
@@ -120,8 +140,11 @@ def fit_fold(
     return captured(run)
 
 
-def _keyed(key: Any, func: Callable[..., dict[str, Any]], *args: Any) -> tuple[Any, dict]:
-    return key, func(*args)
+def _keyed(
+    key: Any, func: Callable[..., dict[str, Any]], threads: int | None, *args: Any
+) -> tuple[Any, dict]:
+    with limited_threads(threads):
+        return key, func(*args)
 
 
 @contextlib.contextmanager
@@ -147,13 +170,15 @@ def run_jobs(
     *,
     n_jobs: int = 1,
     backend: str | None = None,
+    threads: int | None = None,
 ) -> None:
     """Run (key, func, args) jobs, handing each (key, outcome) over as soon as it completes.
 
-    Raising from ``on_result`` (e.g. ``Cancelled``) stops the run; jobs not started are dropped.
+    ``threads`` caps native threads inside each job (see ``thread_limit``). Raising from
+    ``on_result`` (e.g. ``Cancelled``) stops the run; jobs not started are dropped.
     """
     tracker.check()
-    calls = [joblib.delayed(_keyed)(key, func, *args) for key, func, args in jobs]
+    calls = [joblib.delayed(_keyed)(key, func, threads, *args) for key, func, args in jobs]
     with joblib_backend(backend, n_jobs):
         try:
             results: Any = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")(calls)

@@ -115,10 +115,9 @@ def _profile(name: str, values: pd.Series) -> tuple[str | None, str | None]:
             return "datetime", None
         if distinct == n and n >= MIN_ROWS_FOR_ID:
             return None, f"looks like an identifier or free text (all {n} values are distinct)"
-        if distinct > MAX_TEXT_DISTINCT:
+        if distinct > MAX_TEXT_DISTINCT or (distinct > 50 and distinct > 0.5 * n):
             return None, (
-                f"free text with {distinct} distinct values (more than {MAX_TEXT_DISTINCT}) "
-                "cannot be one-hot encoded"
+                f"free text ({distinct} distinct values in {n} rows) cannot be one-hot encoded"
             )
         return "categorical", None
     return None, f"unsupported type {dtype}"

@@ -1,4 +1,4 @@
-"""Dataset profiling (the EDA tab) and cluster exploration.
+"""Dataset profiling (the EDA tab); cluster exploration is in :mod:`.profiling_clusters`.
 
 :func:`profile` computes exact statistics on the full data; only chart material (histogram bins,
 top values, the scatter sample) is bounded. Each column is factorised once: the codes and counts
@@ -23,8 +23,11 @@ import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
 from .errors import Invalid
+from .profiling_clusters import explore_clusters
 from .recipe_base import kind_of
 from .recipes import json_value
+
+__all__ = ["ColumnProfile", "Profile", "QualityIssue", "explore_clusters", "profile"]
 
 SEVERITIES = ("high", "medium", "low")
 _TRUE = {"true", "t", "yes", "y", "on"}
@@ -96,6 +99,14 @@ class Profile:
     def to_dict(self) -> dict[str, Any]:
         return _json_safe(asdict(self))
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Profile:
+        """Rebuild a profile from ``to_dict()`` output (e.g. received over the REST API)."""
+        fields = dict(data)
+        fields["column_profiles"] = [ColumnProfile(**c) for c in data["column_profiles"]]
+        fields["issues"] = [QualityIssue(**i) for i in data["issues"]]
+        return cls(**fields)
+
     def to_html(self, title: str = "Data profile") -> str:
         from .profiling_html import render_profile
 
@@ -111,7 +122,7 @@ def _json_safe(value: Any) -> Any:
 
 
 def _pct(part: float, whole: float) -> float:
-    return 100.0 * part / whole if whole else 0.0
+    return float(100.0 * part / whole) if whole else 0.0
 
 
 # --- per column --------------------------------------------------------------------------------
@@ -123,7 +134,6 @@ class _Work:
 
     codes: np.ndarray  # -1 = missing
     n_codes: int
-    sorted_codes: bool = False
     values: np.ndarray | None = None  # float values for Pearson (numeric only)
     valid: np.ndarray | None = None
     average_ranks: np.ndarray | None = None  # Spearman rank of each sorted distinct value
@@ -196,8 +206,10 @@ def _numeric(cp: ColumnProfile, arr: np.ndarray, bins: int, top: int, integer: b
     valid = ~np.isnan(arr)
     codes, uniques, counts = _sorted_codes(arr, valid)
     cp.distinct = len(uniques)
-    cp.top_values = _top(uniques, counts, top, cp.count)
-    work = _Work(codes=codes, n_codes=len(uniques), sorted_codes=True, values=arr, valid=valid)
+    # integer columns were read as floats for speed; show their values as integers
+    shown = uniques.astype(np.int64) if integer and len(uniques) else uniques
+    cp.top_values = _top(shown, counts, top, cp.count)
+    work = _Work(codes=codes, n_codes=len(uniques), values=arr, valid=valid)
     n = cp.count
     if n == 0:
         return work
@@ -216,11 +228,11 @@ def _numeric(cp: ColumnProfile, arr: np.ndarray, bins: int, top: int, integer: b
     cp.numeric = {
         "mean": mean,
         "std": std,
-        "min": lo,
+        "min": int(lo) if integer else lo,
         "q1": q1,
         "median": median,
         "q3": q3,
-        "max": hi,
+        "max": int(hi) if integer else hi,
         "skew": skew,
         "sum": float(present.sum()),
         "zeros": int(counts[uniques == 0].sum()),
@@ -602,9 +614,9 @@ def _flag_text(cp: ColumnProfile, info: dict[str, Any], extra: dict[str, Any]) -
     if not len(words):
         return
     lowered = words.str.strip().str.lower()
-    distinct_lower = set(lowered)
+    distinct_lower = set(lowered) if len(lowered) <= 50 else set()  # yes/no: few values
     if (
-        len(distinct_lower) <= 12
+        0 < len(distinct_lower) <= 12
         and distinct_lower <= _TRUE | _FALSE | {"0", "1"}
         and (distinct_lower - {"0", "1"})
     ):
@@ -619,7 +631,7 @@ def _flag_text(cp: ColumnProfile, info: dict[str, Any], extra: dict[str, Any]) -
     if _date_share(words, weights) >= 0.9:
         cp.flags.append("date_text")
         return
-    groups = pd.Series(weights, index=lowered.to_numpy()).groupby(level=0)
+    groups = pd.Series(weights, index=words.str.lower().to_numpy()).groupby(level=0)
     variants = groups.size()
     if (variants > 1).any():
         extra["case_variants"] = int(groups.sum()[variants > 1].sum())
@@ -784,111 +796,3 @@ def _chart_sample(df: pd.DataFrame, numeric: list[str], limit: int) -> dict[str,
     part = df[cols].sample(n=size, random_state=0).sort_index() if size < len(df) else df[cols]
     data = [[json_value(v) for v in row] for row in part.itertuples(index=False, name=None)]
     return {"columns": cols, "size": size, "of": len(df), "rows": data}
-
-
-# --- cluster exploration ------------------------------------------------------------------------
-
-
-def explore_clusters(
-    df: pd.DataFrame,
-    columns: Sequence[str] | None = None,
-    k_range: Sequence[int] = range(2, 11),
-    sample: int = 5000,
-    random_state: int = 0,
-) -> dict[str, Any]:
-    """K-means over standardised numeric columns: elbow curve, silhouettes, chosen k, 2-D PCA.
-
-    Models are fitted on a random sample of at most ``sample`` complete rows (stated in the
-    result), which is also the set of PCA points returned.
-    """
-    from sklearn.cluster import KMeans
-    from sklearn.decomposition import PCA
-    from sklearn.metrics import silhouette_score
-    from sklearn.preprocessing import StandardScaler
-
-    if columns is None:
-        columns = [
-            str(c)
-            for c in df.columns
-            if kind_of(str(df[c].dtype)) == "numeric" and df[c].nunique(dropna=True) > 1
-        ]
-    columns = list(columns)
-    for c in columns:
-        if c not in df.columns:
-            raise Invalid(f"column '{c}' does not exist", column=c)
-        if kind_of(str(df[c].dtype)) != "numeric":
-            raise Invalid(f"column '{c}' is not numeric; clustering needs numbers", column=c)
-    if len(columns) < 2:
-        raise Invalid("clustering needs at least two numeric columns with varying values")
-    if sample < 3:
-        raise Invalid("the sample must hold at least 3 rows", sample=sample)
-    data = df[columns].astype("float64").dropna()
-    rows_used = len(data)
-    if rows_used < 3:
-        raise Invalid("fewer than 3 rows have values in every chosen column")
-    picked = data.sample(n=min(sample, rows_used), random_state=random_state).sort_index()
-    x = StandardScaler().fit_transform(picked.to_numpy())
-    distinct = len(np.unique(x, axis=0))
-    ks = sorted({int(k) for k in k_range if 2 <= int(k) <= min(distinct, len(x) - 1)})
-    if not ks:
-        raise Invalid("no k in k_range fits the data (k must be at least 2 and below the rows)")
-    inertia, silhouette, labels_by_k, centers_by_k = [], [], {}, {}
-    score_size = min(len(x), 2000)
-    for k in ks:
-        model = KMeans(n_clusters=k, n_init=3, random_state=random_state).fit(x)
-        inertia.append(float(model.inertia_))
-        silhouette.append(
-            float(
-                silhouette_score(
-                    x, model.labels_, sample_size=score_size, random_state=random_state
-                )
-            )
-        )
-        labels_by_k[k], centers_by_k[k] = model.labels_, model.cluster_centers_
-    chosen = ks[int(np.argmax(silhouette))]
-    pca = PCA(n_components=2, random_state=random_state).fit(x)
-    points = pca.transform(x)
-    labels = labels_by_k[chosen]
-    clusters = []
-    for c in range(chosen):
-        members = picked[labels == c]
-        clusters.append(
-            {
-                "cluster": c,
-                "size": int(len(members)),
-                "centroid": {name: json_value(members[name].mean()) for name in columns},
-            }
-        )
-    return {
-        "columns": columns,
-        "rows_total": len(df),
-        "rows_used": rows_used,
-        "rows_dropped_missing": len(df) - rows_used,
-        "sample_size": len(x),
-        "standardized": True,
-        "k": ks,
-        "inertia": inertia,
-        "silhouette": silhouette,
-        "chosen_k": chosen,
-        "chosen_by": "highest silhouette",
-        "elbow_k": _elbow(ks, inertia),
-        "clusters": clusters,
-        "pca": {
-            "explained_variance_ratio": [float(v) for v in pca.explained_variance_ratio_],
-            "components": [[float(v) for v in row] for row in pca.components_],
-            "points": [[float(a), float(b)] for a, b in points],
-            "labels": [int(v) for v in labels],
-        },
-    }
-
-
-def _elbow(ks: list[int], inertia: list[float]) -> int:
-    """The k farthest below the straight line from the first to the last inertia (kneedle)."""
-    if len(ks) < 3:
-        return ks[0]
-    x = (np.array(ks) - ks[0]) / (ks[-1] - ks[0])
-    span = inertia[0] - inertia[-1]
-    if span <= 0:
-        return ks[0]
-    y = (np.array(inertia) - inertia[-1]) / span
-    return ks[int(np.argmax((1 - x) - y))]

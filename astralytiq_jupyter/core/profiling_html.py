@@ -133,6 +133,8 @@ def _column(cp: ColumnProfile) -> str:
         for t in cp.top_values
     )
     top_table = f"<table><tr><th>top value</th><th>count</th><th>%</th></tr>{top}</table>"
+    if "unique" in cp.flags:  # every value once: a top list says nothing
+        top = ""
     return (
         f"<div class=col><div><h3>{_e(cp.name)}</h3>{flags}<table>{stats}</table></div>"
         f"<div>{_histogram(cp)}{top_table if top else ''}</div></div>"

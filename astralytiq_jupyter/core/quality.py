@@ -241,10 +241,14 @@ def column_hashes(arr: pa.Array) -> np.ndarray:
     return _Hasher().hash_into(arr, np.empty(len(arr), dtype=np.uint64))
 
 
-def _nan_count(arr: pa.Array) -> int:
+def _nan_mask(arr: pa.Array) -> np.ndarray | None:
+    """Where a floating-point array holds NaN (None for other types or without NaN)."""
     if not pa.types.is_floating(arr.type) or len(arr) == arr.null_count:
-        return 0
-    return int(pc.sum(pc.is_nan(arr)).as_py() or 0)
+        return None
+    nan = pc.is_nan(arr).fill_null(False)
+    if not pc.any(nan).as_py():
+        return None
+    return nan.to_numpy(zero_copy_only=False)
 
 
 class QualityAccumulator:
@@ -277,10 +281,12 @@ class QualityAccumulator:
         row_hash, column = self._row[:n], self._column[:n]
         row_hash.fill(_ROW)
         for i, arr in enumerate(batch.columns):
-            self._missing[i] += arr.null_count + _nan_count(arr)
+            nan = _nan_mask(arr)
+            self._missing[i] += arr.null_count + (int(nan.sum()) if nan is not None else 0)
+            hashes = self._hasher.hash_into(arr, column)
             if self._maybe_constant[i]:
-                self._check_constant(i, arr)
-            row_hash ^= self._hasher.hash_into(arr, column)
+                self._check_constant(i, arr, hashes, nan)
+            row_hash ^= hashes
             row_hash *= _ROW
         np.right_shift(row_hash, _SHIFT_MID, out=column)
         row_hash ^= column
@@ -288,27 +294,22 @@ class QualityAccumulator:
         # count a cheap merge of runs instead of a full sort.
         self._hashes.append(np.sort(row_hash))
 
-    def _check_constant(self, i: int, arr: pa.Array) -> None:
-        if arr.null_count == len(arr):
+    def _check_constant(
+        self, i: int, arr: pa.Array, hashes: np.ndarray, nan: np.ndarray | None
+    ) -> None:
+        """Compare value hashes (works for every type); nulls and NaN are ignored."""
+        missing = arr.is_null().to_numpy(zero_copy_only=False) if arr.null_count else None
+        if nan is not None:
+            missing = nan if missing is None else missing | nan
+        present = np.flatnonzero(~missing) if missing is not None else None
+        if present is not None and len(present) == 0:
             return
-        try:
-            if pa.types.is_floating(arr.type):
-                arr = pc.drop_null(pc.if_else(pc.is_nan(arr), None, arr))
-                if len(arr) == 0:
-                    return
-            bounds = pc.min_max(arr)
-            low, high = bounds["min"].as_py(), bounds["max"].as_py()
-        except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
-            # No ordering for this type (nested values): compare distinct values instead.
-            distinct = pc.unique(pc.drop_null(arr)).to_pylist()
-            if len(distinct) != 1:
-                self._maybe_constant[i] = False
-                return
-            low = high = distinct[0]
-        if low != high or (self._constant_value[i] is not None and self._constant_value[i] != low):
+        values = hashes[present] if present is not None else hashes
+        first = int(present[0]) if present is not None else 0
+        if self._constant_value[i] is None:
+            self._constant_value[i] = (values[0], arr[first].as_py())
+        if bool((values != self._constant_value[i][0]).any()):
             self._maybe_constant[i] = False
-        else:
-            self._constant_value[i] = low
 
     def duplicate_rows(self) -> int:
         if not self._hashes:
@@ -362,7 +363,8 @@ class QualityAccumulator:
                 )
             for i, name in enumerate(self._names):
                 if self._maybe_constant[i]:
-                    issues.append(_constant_issue(name, self._constant_value[i]))
+                    value = self._constant_value[i]
+                    issues.append(_constant_issue(name, None if value is None else value[1]))
         issues.sort(key=lambda issue: _SEVERITY_ORDER[issue["severity"]])
         return {
             "rows": rows,

@@ -21,6 +21,8 @@ from pandas.api import types as ptypes
 from .errors import Invalid
 
 KINDS = ("numeric", "boolean", "datetime", "timedelta", "text", "category", "other")
+# dtype of a column known to exist but whose type is only known with the data (after a pivot)
+UNKNOWN = "unknown"
 
 
 @lru_cache(maxsize=512)
@@ -311,7 +313,7 @@ class Op:
             raise missing_column(column, schema)
         kind = kind_of(schema[column])
         kinds = tuple(kinds)
-        if kinds and kind not in kinds:
+        if kinds and kind not in kinds and schema[column] != UNKNOWN:
             wanted = what or " or ".join(kinds)
             raise Invalid(
                 f"column {q(column)} holds {kind} values ({schema[column]}); "

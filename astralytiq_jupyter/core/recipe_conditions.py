@@ -78,13 +78,10 @@ def _parse_one(raw: Any, where: str) -> dict[str, Any]:
             raise Invalid(
                 f"{where}: 'between' needs a value [low, high]", param=where, column=column
             )
-        if (
-            None in value
-            or type(value[0]) is not type(value[1])
-            and not all(map(_is_number, value))
-        ):
+        numbers = all(map(_is_number, value))
+        if None in value or not (numbers or type(value[0]) is type(value[1])):
             raise Invalid(f"{where}: the two ends of 'between' must be of one type", param=where)
-        if value[0] > value[1]:
+        if numbers and value[0] > value[1]:
             raise Invalid(f"{where}: 'between' needs low <= high", param=where, column=column)
         out["value"] = value
     elif op in _LISTS:
@@ -152,7 +149,10 @@ def validate_conditions(op: Op, conditions: list[dict[str, Any]], schema: Schema
 
 
 def _tz_of(dtype: str) -> str | None:
-    dt = pd.api.types.pandas_dtype(dtype)
+    try:
+        dt = pd.api.types.pandas_dtype(dtype)
+    except (TypeError, ValueError):  # a type only known with the data
+        return None
     return str(dt.tz) if getattr(dt, "tz", None) is not None else None
 
 

@@ -6,6 +6,7 @@ catalogue (ops with their parameter schemas) that the cleaning wizard builds its
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -39,7 +40,8 @@ def parse_step(step: Any) -> Op:
         hint = difflib.get_close_matches(name, list(OPS), n=1) if isinstance(name, str) else []
         message = f"unknown op {name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
         raise Invalid(f"{message}; known ops: {', '.join(OPS)}", op=name)
-    return OPS[name].parse(step)
+    # a private copy: later edits of the caller's lists must not change the recipe
+    return OPS[name].parse(copy.deepcopy(dict(step)))
 
 
 def op_catalog() -> list[dict[str, Any]]:

@@ -38,9 +38,13 @@ class DropMissing(Op):
         "axis": Param("text", default="rows", choices=("rows", "columns")),
         "columns": Param("columns", help="rows: columns to look at; columns: candidates to drop"),
         "threshold": Param(
-            "number", minimum=0.000001, maximum=1, help="share of missing values that drops"
+            "number", minimum=0, maximum=1, help="share of missing values (above 0) that drops"
         ),
     }
+
+    def check(self) -> None:
+        if self.p["threshold"] == 0:
+            raise Invalid("parameter 'threshold' must be above 0", param="threshold")
 
     def validate(self, schema: Schema) -> Schema:
         self.need_all(schema, self.p["columns"] or ())

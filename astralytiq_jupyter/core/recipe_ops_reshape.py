@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import Invalid
-from .recipe_base import ApplyContext, Op, Param, Schema, kind_of, lit, q, qlist, schema_of
+from .recipe_base import UNKNOWN, ApplyContext, Op, Param, Schema, kind_of, lit, q, qlist, schema_of
 
 # function -> (kinds it accepts, result dtype or None for "same as the column")
 AGGREGATIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
@@ -70,12 +70,12 @@ class GroupBy(Op):
 
     def validate(self, schema: Schema) -> Schema:
         self.need_all(schema, self.p["by"])
-        out = Schema({c: schema.get(c, "object") for c in self.p["by"]})
+        out = Schema({c: schema.get(c, UNKNOWN) for c in self.p["by"]})
         for agg in self.p["aggregations"]:
             kinds, dtype = AGGREGATIONS[agg["function"]]
             if agg["column"] is not None:
                 self.need(schema, agg["column"], kinds)
-            out[agg["output"]] = dtype or schema.get(agg["column"], "object")
+            out[agg["output"]] = dtype or schema.get(agg["column"], UNKNOWN)
         return out
 
     def _spec(self) -> dict[str, tuple[str, str]]:
@@ -129,7 +129,7 @@ class Pivot(Op):
         if p["columns"] in p["index"] or p["values"] in p["index"] + [p["columns"]]:
             raise Invalid("'index', 'columns' and 'values' must be different columns")
         # the new columns are the distinct values of 'columns': only known with the data
-        return Schema({c: schema.get(c, "object") for c in p["index"]}, open=True)
+        return Schema({c: schema.get(c, UNKNOWN) for c in p["index"]}, open=True)
 
     def apply(self, df: pd.DataFrame, ctx: ApplyContext) -> pd.DataFrame:
         p = self.p
@@ -217,7 +217,7 @@ class Join(Op):
                     + ", ".join(q(c) for c in list(right)[:20]),
                     column=rk,
                 )
-            if lk not in schema:
+            if lk not in schema or UNKNOWN in (schema[lk], right[rk]):
                 continue
             lt, rt = schema[lk], right[rk]
             lkind, rkind = _key_kind(lt), _key_kind(rt)

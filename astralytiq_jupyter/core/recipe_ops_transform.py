@@ -7,7 +7,19 @@ from typing import Any
 import pandas as pd
 
 from .errors import Invalid
-from .recipe_base import ApplyContext, Op, Param, Schema, _is_number, _is_scalar, col, lit, q, qlist
+from .recipe_base import (
+    UNKNOWN,
+    ApplyContext,
+    Op,
+    Param,
+    Schema,
+    _is_number,
+    _is_scalar,
+    col,
+    lit,
+    q,
+    qlist,
+)
 from .recipe_conditions import (
     _check_timestamp,
     _tz_of,
@@ -76,7 +88,7 @@ class SelectColumns(Op):
 
     def validate(self, schema: Schema) -> Schema:
         self.need_all(schema, self.p["columns"])
-        return Schema({c: schema.get(c, "object") for c in self.p["columns"]})
+        return Schema({c: schema.get(c, UNKNOWN) for c in self.p["columns"]})
 
     def apply(self, df: pd.DataFrame, ctx: ApplyContext) -> pd.DataFrame:
         return df[self.p["columns"]]
@@ -97,7 +109,7 @@ class ReorderColumns(Op):
 
     def validate(self, schema: Schema) -> Schema:
         self.need_all(schema, self.p["columns"])
-        moved = {c: schema.get(c, "object") for c in self.p["columns"]}
+        moved = {c: schema.get(c, UNKNOWN) for c in self.p["columns"]}
         rest = {c: t for c, t in schema.items() if c not in moved}
         first, last = (moved, rest) if self.p["position"] == "first" else (rest, moved)
         return Schema({**first, **last}, open=schema.open)
@@ -231,10 +243,11 @@ class SampleRows(Op):
         return [f"df = df.sample({size}, random_state={seed}).sort_index().reset_index(drop=True)"]
 
     def describe(self) -> str:
-        size = f"{self.p['n']} rows" if self.p["n"] is not None else f"{self.p['fraction']:.1%}"
-        return (
-            f"Keep a random sample of {size} of the rows (seed {self.p['seed']}), in their order."
-        )
+        seed = self.p["seed"]
+        if self.p["n"] is not None:
+            return f"Keep a random sample of {self.p['n']} rows (seed {seed}), in their order."
+        share = f"{self.p['fraction']:.1%}"
+        return f"Keep a random {share} of the rows (seed {seed}), in their order."
 
 
 class Deduplicate(Op):
@@ -552,7 +565,9 @@ class Bin(Op):
         edges = p["edges"]
         if (p["method"] == "edges") != (edges is not None):
             raise Invalid("parameter 'edges' is needed for method 'edges', and only there")
-        if edges is not None and (len(edges) < 2 or any(a >= b for a, b in zip(edges, edges[1:]))):
+        if edges is not None and (
+            len(edges) < 2 or any(a >= b for a, b in zip(edges, edges[1:], strict=False))
+        ):
             raise Invalid("parameter 'edges' must be at least two increasing numbers")
         count = len(edges) - 1 if edges is not None else p["bins"]
         if p["labels"] is not None and len(p["labels"]) != count:

@@ -126,7 +126,9 @@ def _bin(s, edges, labels=None):
     if labels is None:
         digits = 6
         while True:
-            names = [f"{a:.{digits}g}, {b:.{digits}g}]" for a, b in zip(edges, edges[1:])]
+            names = [
+                f"{a:.{digits}g}, {b:.{digits}g}]" for a, b in zip(edges, edges[1:], strict=False)
+            ]
             labels = ["[" + names[0]] + ["(" + n for n in names[1:]]
             if len(set(labels)) == len(labels) or digits > 16:
                 break

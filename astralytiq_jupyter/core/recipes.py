@@ -1,9 +1,11 @@
 """Cleaning recipes: an ordered list of JSON steps, validated, applied, described and exported.
 
->>> recipe = Recipe.from_json([{"op": "fill_missing", "columns": ["price"], "strategy": "median"}])
->>> recipe.validate({"price": "float64"})          # the output schema, or Invalid naming the step
->>> clean, report = recipe.apply_with_report(df)   # report: rows/columns per step, failed values
->>> print(recipe.to_code())                        # a pandas-only function giving the same result
+Usage::
+
+    recipe = Recipe.from_json([{"op": "fill_missing", "columns": ["price"], "strategy": "median"}])
+    recipe.validate({"price": "float64"})          # the output schema, or Invalid naming the step
+    clean, report = recipe.apply_with_report(df)   # report: rows/columns per step, failed values
+    print(recipe.to_code())                        # a pandas-only function giving the same result
 
 Steps are numbered from 1 in messages and in ``detail["step"]``. No step ever evaluates text a
 user typed: filters and derived columns are structured, and op names map to classes
@@ -33,7 +35,9 @@ __all__ = [
     "Recipe",
     "RecipePreview",
     "RecipeReport",
+    "StepPreview",
     "StepReport",
+    "json_value",
     "op_catalog",
 ]
 
@@ -229,7 +233,7 @@ class Recipe:
         datasets: DatasetLoader | None = None,
         progress: Progress | None = None,
     ) -> pd.DataFrame:
-        """Run the recipe on ``df`` (left unchanged) and return the result."""
+        """Run the recipe on ``df`` (left unchanged) and return the result, indexed 0..n-1."""
         return self.apply_with_report(df, datasets=datasets, progress=progress)[0]
 
     def apply_with_report(
@@ -242,7 +246,8 @@ class Recipe:
         """Run the recipe and report per step what changed (``progress(done, total, what)``)."""
         start = time.perf_counter()
         rows_in, columns_in = df.shape
-        df = df.copy(deep=False)  # our own frame: steps may replace its columns
+        # our own frame (steps may replace its columns), indexed 0..n-1 like every step's output
+        df = df.reset_index(drop=True)
         reports = []
         total = len(self.steps)
         for i, op in enumerate(self.steps, 1):
@@ -374,7 +379,7 @@ class Recipe:
             "",
             "``datasets`` loads a joined dataset by reference (only needed for join steps).",
             '"""',
-            "df = df.copy()",
+            "df = df.reset_index(drop=True)  # a new frame: the caller's is left as it was",
         ]
         for i, op in enumerate(self.steps, 1):
             body.append(f"# Step {i}: {_comment(op.describe())}")
@@ -385,8 +390,3 @@ class Recipe:
             "\n".join(body), "    "
         )
         return "\n\n\n".join([*parts, function]) + "\n"
-
-
-def op_names() -> list[str]:
-    """Names of every op the engine knows."""
-    return list(OPS)

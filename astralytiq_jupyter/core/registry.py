@@ -28,6 +28,7 @@ from .permissions import Permission, Principal, require
 from .repository import TenantRepository
 from .storage import object_key
 from .tenancy import enforce_quotas
+from .training import TrainingResult
 
 if TYPE_CHECKING:
     from .store import Store
@@ -155,9 +156,9 @@ class ModelRegistry:
         name: str,
         model: Any,
         *,
-        task: str,
-        algorithm: str,
-        signature: list[dict[str, Any]],
+        task: str | None = None,
+        algorithm: str | None = None,
+        signature: list[dict[str, Any]] | None = None,
         output: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
         metrics: dict[str, Any] | None = None,
@@ -168,12 +169,37 @@ class ModelRegistry:
         description: str | None = None,
         note: str = "",
     ) -> ModelVersion:
-        """Serialise ``model`` with skops and store it as the next version of ``name``."""
+        """Store ``model`` (a :class:`~.training.TrainingResult`, or a fitted estimator with
+        ``task``, ``algorithm`` and ``signature``) as the next version of ``name``.
+
+        A training result brings its own metadata (holdout and CV metrics, signature, spec,
+        dataset version); the recipe that produced that dataset version is recorded too.
+        """
+        if isinstance(model, TrainingResult):
+            result = model
+            model = result.model
+            task = task or result.task
+            algorithm = algorithm or result.best_algorithm
+            signature = signature or result.signature
+            output = output or result.output
+            params = params or result.best_params
+            metrics = metrics or {
+                "primary": result.primary_metric,
+                "holdout": result.holdout_metrics,
+                "cv": result.cv_metrics,
+            }
+            dataset = dataset or result.spec.dataset
+            training_spec = training_spec or result.spec.to_dict()
+            library_versions = library_versions or result.library_versions
+        if dataset and recipe is None:
+            recipe = self.store.datasets.get(principal, dataset).recipe
         with self.store.audit.action(principal, "model.register", f"model:{name}") as act:
             require(principal, Permission.MODEL_WRITE)
             check_name(name, "model name")
             if task not in TASKS:
                 raise Invalid(f"Unknown task {task!r}; expected one of: {', '.join(TASKS)}.")
+            if not algorithm:
+                raise Invalid("Name the algorithm of the model, e.g. 'random_forest'.")
             if not signature or not all(isinstance(c, dict) and "name" in c for c in signature):
                 raise Invalid(
                     "A model needs an input signature: a list of {'name', 'dtype'} columns."

@@ -51,10 +51,12 @@ class Store:
         from .datasets import DatasetService
         from .recipebook import RecipeBook
         from .registry import ModelRegistry
+        from .training_runs import TrainingRuns
 
         self.datasets = DatasetService(self)
         self.recipes = RecipeBook(self)
         self.models = ModelRegistry(self)
+        self.training = TrainingRuns(self)
         self.tokens = TokenService(self)
         self.dashboards = DashboardService(self)
 

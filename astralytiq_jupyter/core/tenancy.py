@@ -291,6 +291,7 @@ class TenantService:
     def set_role(self, principal: Principal, username: str, role: str | Role) -> Member:
         with self.store.audit.action(principal, "member.set_role", f"member:{username}") as act:
             require(principal, Permission.MEMBER_MANAGE)
+            username = _check_username(username)
             new_role = Role.parse(role)
             _check_grant(principal, new_role)
             with self.store.transaction() as session:
@@ -306,6 +307,7 @@ class TenantService:
     def remove_member(self, principal: Principal, username: str) -> None:
         with self.store.audit.action(principal, "member.remove", f"member:{username}"):
             require(principal, Permission.MEMBER_MANAGE)
+            username = _check_username(username)
             if username == principal.user:
                 raise Invalid("You cannot remove yourself; ask another admin.")
             with self.store.transaction() as session:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from .errors import Forbidden, Invalid
+from .errors import Forbidden, Invalid, NotFound
 from .models import ApiTokenRecord, MemberRecord, TenantRecord, new_id
 from .permissions import Permission, Principal, Role, require
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .store import Store
 
 PREFIX = "aqt_"
+_ID = re.compile(r"^[0-9a-f]{32}$")
 _TOKEN = re.compile(r"^aqt_([0-9a-f]{32})_([A-Za-z0-9_\-]{43})$")
 DEFAULT_TTL = timedelta(days=30)
 MAX_TTL = timedelta(days=365)
@@ -216,7 +217,9 @@ class TokenService:
             require(principal, Permission.TOKEN_MANAGE)
             with self.store.transaction() as session:
                 repo = self.store.repo(session, principal)
-                row = repo.get(ApiTokenRecord, "Token", ApiTokenRecord.id == str(token_id))
+                if not isinstance(token_id, str) or not _ID.match(token_id):
+                    raise NotFound("Token not found.")
+                row = repo.get(ApiTokenRecord, "Token", ApiTokenRecord.id == token_id)
                 if row.revoked_at is None:
                     row.revoked_at = datetime.now(timezone.utc)
                     row.revoked_by = principal.user

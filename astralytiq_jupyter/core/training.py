@@ -432,7 +432,14 @@ class _Run:
                     metrics=self._row_metrics(row),
                 )
 
-        ms.run_jobs(jobs, on_result, self.tracker, n_jobs=spec.n_jobs, backend=spec.joblib_backend)
+        ms.run_jobs(
+            jobs,
+            on_result,
+            self.tracker,
+            n_jobs=spec.n_jobs,
+            backend=spec.joblib_backend,
+            threads=ms.thread_limit(len(X)),
+        )
         return [rows[i] for i in sorted(rows)]
 
     def _label(
@@ -461,15 +468,17 @@ class _Run:
     # -- 3. tune --------------------------------------------------------------------------------
 
     def tuning_candidates(self, algorithm: Algorithm) -> list[dict[str, Any]]:
+        """Parameter sets to try; parameters the user fixed in ``params`` are not searched."""
+        fixed = dict(self.spec.params.get(algorithm.name, {}))
         space = search_space(algorithm, self.spec.search_space.get(algorithm.name))
+        space = {k: v for k, v in space.items() if k not in fixed}
         if not space:
             return []
         n_iter = self.spec.n_iter
         if all(isinstance(v, list) for v in space.values()):
             n_iter = min(n_iter, math.prod(len(v) for v in space.values()))
-        fixed = dict(self.spec.params.get(algorithm.name, {}))
         sampler = ParameterSampler(space, n_iter, random_state=self.spec.random_state)
-        return [{**fixed, **{k: plain(v) for k, v in p.items()}} for p in sampler]
+        return [{**{k: plain(v) for k, v in p.items()}, **fixed} for p in sampler]
 
     def tuning_plan(self, n_candidates: int) -> list[tuple[int, int]]:
         """Rounds of (candidates, rows). Random search: one round on all rows. Successive
@@ -519,7 +528,10 @@ class _Run:
                     break
         summary.update({"candidates": len(candidates), "rounds": rounds})
         best = next((r for r in ranked if r["error"] is None), None)
-        if best is not None:
+        if best is None:
+            error = next((r["error"] for r in ranked if r["error"]), "no candidate finished")
+            self.notes.append(f"Tuning '{algorithm.name}' failed for every candidate: {error}")
+        else:
             summary["best_params"] = best["params"]
             summary[f"best_{self.metric}"] = best[f"{self.metric}_mean"]
         return best, summary
@@ -691,12 +703,13 @@ def train(
     resolved = _resolve_spec(spec, options)
     tracker = ms.ProgressTracker(progress, cancel)
     tracker.check()
-    if _is_forecast(resolved):
-        fields = run_forecasting(df, resolved, tracker)
-    else:
-        run = _Run(df, resolved, tracker)
-        run.prepare()
-        fields = run.run()
+    with ms.limited_threads(ms.thread_limit(len(df))):
+        if _is_forecast(resolved):
+            fields = run_forecasting(df, resolved, tracker)
+        else:
+            run = _Run(df, resolved, tracker)
+            run.prepare()
+            fields = run.run()
     result = TrainingResult(
         **fields,
         library_versions=library_versions(),
@@ -728,6 +741,7 @@ def compare(
     run.prepare()
     tracker.total = 1 + len(run.candidates()) * resolved.cv_folds
     tracker.emit("prepare", "Data checked and preprocessing planned", advance=1)
-    leaderboard = mt.json_safe(run.compare())
+    with ms.limited_threads(ms.thread_limit(len(df))):
+        leaderboard = mt.json_safe(run.compare())
     tracker.emit("done", "Comparison finished")
     return leaderboard

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 from jupyter_server.extension.application import ExtensionApp
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from traitlets import Bool, Integer, List, Type, Unicode, default
 
 from ..core.config import MB, StoreConfig, default_home
@@ -18,7 +20,12 @@ from .identity import PrincipalResolver
 from .routes import api_routes
 
 ENV_URL = "ASTRALYTIQ_URL"
-ENV_TOKEN = "ASTRALYTIQ_TOKEN"
+ENV_TOKEN = "ASTRALYTIQ_TOKEN"  # noqa: S105 - a variable name, not a secret
+
+
+def _db_identity(url: str) -> tuple[object, ...]:
+    parsed = make_url(url)
+    return (parsed.drivername, parsed.host, parsed.port, parsed.database)
 
 
 def _under_jupyterhub() -> bool:
@@ -33,21 +40,32 @@ class AstralytiQ(ExtensionApp):
 
     home = Unicode(help="Store home: SQLite file and default storage live here.").tag(config=True)
     database_url = Unicode(
-        None, allow_none=True,
+        None,
+        allow_none=True,
         help="SQLAlchemy URL of the metadata database (default: SQLite under home). A shared "
         "database must be migrated with `astralytiq db upgrade` first.",
     ).tag(config=True)
     storage_url = Unicode(
         None, allow_none=True, help="Local path or fsspec URL of the byte storage."
     ).tag(config=True)
-    max_upload_bytes = Integer(1024 * MB, help="Largest upload accepted, in bytes.").tag(config=True)
+    max_upload_bytes = Integer(1024 * MB, help="Largest upload accepted, in bytes.").tag(
+        config=True
+    )
     url_import_allowlist = List(
         Unicode(), help="Hosts or CIDRs URL imports may reach despite being private."
     ).tag(config=True)
     trusted_model_types = List(
-        Unicode(), default_value=None, allow_none=True,
+        Unicode(),
+        default_value=None,
+        allow_none=True,
         help="Types a model artifact may contain (default: the engine's list of scikit-learn "
         "estimators). Never read from the artifact itself.",
+    ).tag(config=True)
+    sql_import_allowlist = List(
+        Unicode(),
+        help="SQLAlchemy URLs (the password may be left out) of databases that API callers "
+        "may import from; a request matches an entry on driver, host, port and database. "
+        "Empty: SQL import through the API is off.",
     ).tag(config=True)
     default_tenant = Unicode("default", help="Tenant of the server owner.").tag(config=True)
     owner = Unicode(help="Username bootstrapped as admin of the default tenant.").tag(config=True)
@@ -56,14 +74,15 @@ class AstralytiQ(ExtensionApp):
         "server, not under JupyterHub)."
     ).tag(config=True)
     owner_fallback = Bool(
-        None, allow_none=True,
+        None,
+        allow_none=True,
         help="Treat any authenticated caller who is not in the member table as the owner. "
         "Default: only with jupyter_server's own token/password identity, where anyone who "
         "authenticates holds the owner's credentials.",
     ).tag(config=True)
     platform_owners = List(
-        Unicode(), help="Usernames that may create tenants (default: the owner, when not "
-        "under JupyterHub)."
+        Unicode(),
+        help="Usernames that may create tenants (default: the owner, when not under JupyterHub).",
     ).tag(config=True)
     tenant_group_prefix = Unicode(
         "astralytiq-tenant-", help="JupyterHub group prefix naming a user's tenant."
@@ -75,11 +94,13 @@ class AstralytiQ(ExtensionApp):
         "astralytiq-platform-owners", help="JupyterHub group whose members may create tenants."
     ).tag(config=True)
     principal_resolver_class = Type(
-        PrincipalResolver, klass=PrincipalResolver,
+        PrincipalResolver,
+        klass=PrincipalResolver,
         help="Maps jupyter_server users to principals (user, tenant, role).",
     ).tag(config=True)
     set_kernel_env = Bool(
-        True, help=f"Once listening, set {ENV_URL}/{ENV_TOKEN} in the server's environment so "
+        True,
+        help=f"Once listening, set {ENV_URL}/{ENV_TOKEN} in the server's environment so "
         "that kernels it starts connect to this API.",
     ).tag(config=True)
 
@@ -103,6 +124,20 @@ class AstralytiQ(ExtensionApp):
     def platform_owner_names(self) -> frozenset[str]:
         return frozenset(self.platform_owners)
 
+    def sql_import_allowed(self, url: str) -> bool:
+        """Whether ``url`` names an allow-listed database."""
+        try:
+            wanted = _db_identity(url)
+        except ArgumentError:
+            return False
+        for entry in self.sql_import_allowlist:
+            try:
+                if _db_identity(entry) == wanted:
+                    return True
+            except ArgumentError:
+                self.log.warning("Ignoring invalid sql_import_allowlist entry %r", entry)
+        return False
+
     def store_config(self) -> StoreConfig:
         return StoreConfig(
             home=Path(self.home),
@@ -110,8 +145,9 @@ class AstralytiQ(ExtensionApp):
             storage_url=self.storage_url,
             max_upload_bytes=self.max_upload_bytes,
             url_import_allowlist=tuple(self.url_import_allowlist),
-            trusted_model_types=(tuple(self.trusted_model_types)
-                                 if self.trusted_model_types is not None else None),
+            trusted_model_types=(
+                tuple(self.trusted_model_types) if self.trusted_model_types is not None else None
+            ),
             default_tenant=self.default_tenant,
         )
 
@@ -148,4 +184,3 @@ class AstralytiQ(ExtensionApp):
         store = getattr(self, "store", None)
         if store is not None:
             store.close()
-

@@ -20,8 +20,15 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from ..core.errors import AstralytiqError, Cancelled, Conflict, Forbidden, Invalid, NotFound
-from ..core.errors import QuotaExceeded
+from ..core.errors import (
+    AstralytiqError,
+    Cancelled,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    QuotaExceeded,
+)
 from ..core.permissions import Principal
 from ..core.tokens import looks_like_token
 from . import metrics
@@ -42,8 +49,15 @@ _STATUS: Mapping[type[AstralytiqError], int] = {
     Cancelled: 409,
 }
 _BYTE_QUOTAS = {"upload_bytes", "storage_bytes"}
-_HTTP_CODES = {400: "invalid", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-               409: "conflict", 413: "quota_exceeded", 429: "quota_exceeded"}
+_HTTP_CODES = {
+    400: "invalid",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "quota_exceeded",
+    429: "quota_exceeded",
+}
 
 
 def http_status(error: AstralytiqError) -> int:
@@ -111,8 +125,9 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
             if self.current_user is None:
                 raise web.HTTPError(403)
             action = "read" if self.request.method == "GET" else "write"
-            if not self.authorizer.is_authorized(self, self.current_user, action,
-                                                 f"astralytiq:{self.route.area}"):
+            if not self.authorizer.is_authorized(
+                self, self.current_user, action, f"astralytiq:{self.route.area}"
+            ):
                 raise web.HTTPError(403)
             tenant = self.request.headers.get(TENANT_HEADER) or None
             self.principal = await self.run(self.app.resolver.resolve, self.current_user, tenant)
@@ -127,12 +142,20 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
             allowed = principal.platform_owner
             reason = "Only the platform owner may do this."
         else:
-            allowed = principal.can(operation.permission)
-            reason = (f"Your role '{principal.role.value}' in tenant '{principal.tenant}' does "
-                      f"not allow '{operation.permission.value}'.")
+            missing = [p for p in operation.permissions if not principal.can(p)]
+            allowed = not missing
+            reason = (
+                f"Your role '{principal.role.value}' in tenant '{principal.tenant}' does "
+                f"not allow '{missing[0].value if missing else ''}'."
+            )
         if not allowed:
-            await self.run(self.app.store.audit.denied, principal, operation.id,
-                           self.request.path[:255], reason)
+            await self.run(
+                self.app.store.audit.denied,
+                principal,
+                operation.id,
+                self.request.path[:255],
+                reason,
+            )
             raise Forbidden(reason)
 
     def _bearer(self) -> str | None:
@@ -168,8 +191,11 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
             raise Invalid("The request body must be a JSON object.")
         unknown = sorted(set(body) - set(allowed))
         if unknown:
-            raise Invalid(f"Unknown field(s): {', '.join(unknown)}; allowed: "
-                          f"{', '.join(sorted(allowed)) or 'none'}.", fields=unknown)
+            raise Invalid(
+                f"Unknown field(s): {', '.join(unknown)}; allowed: "
+                f"{', '.join(sorted(allowed)) or 'none'}.",
+                fields=unknown,
+            )
         missing = [k for k in required if k not in body]
         if missing:
             raise Invalid(f"Missing field(s): {', '.join(missing)}.", fields=missing)
@@ -195,8 +221,14 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
         self.finish(json.dumps(_plain(data), default=str))
 
     def page(self, items: list[Any], limit: int, offset: int) -> None:
-        self.reply({"items": items, "limit": limit, "offset": offset,
-                    "next_offset": offset + limit if len(items) == limit else None})
+        self.reply(
+            {
+                "items": items,
+                "limit": limit,
+                "offset": offset,
+                "next_offset": offset + limit if len(items) == limit else None,
+            }
+        )
 
     # -- errors and metrics ----------------------------------------------------------------
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -206,8 +238,10 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
             self.set_status(status_code)
             body = exc.to_dict()
         elif isinstance(exc, web.HTTPError):
-            body = {"error": _HTTP_CODES.get(status_code, "error"),
-                    "message": exc.log_message or self._reason}
+            body = {
+                "error": _HTTP_CODES.get(status_code, "error"),
+                "message": exc.log_message or self._reason,
+            }
         else:
             body = {"error": "error", "message": "Internal server error."}
         self.set_header("Content-Type", JSON_TYPE)
@@ -221,9 +255,12 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
 
     def on_finish(self) -> None:
         operation = getattr(self, "operation", None)
-        metrics.observe_request(operation.id if operation else "unrouted",
-                                self.request.method or "", self.get_status(),
-                                time.perf_counter() - self._started)
+        metrics.observe_request(
+            operation.id if operation else "unrouted",
+            self.request.method or "",
+            self.get_status(),
+            time.perf_counter() - self._started,
+        )
         super().on_finish()
 
 

@@ -83,14 +83,16 @@ def decode_frame(body: bytes, content_type: str | None) -> pd.DataFrame:
     if isinstance(data, dict):
         unknown = set(data) - {"records"}
         if unknown:
-            raise Invalid(f"Unknown field(s): {', '.join(sorted(unknown))}; send {{'records': "
-                          "[...]}.")
+            raise Invalid(
+                f"Unknown field(s): {', '.join(sorted(unknown))}; send {{'records': [...]}}."
+            )
         data = data.get("records")
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         raise Invalid("Send the input rows as {'records': [{column: value, ...}, ...]}.")
     if len(data) > MAX_JSON_RECORDS:
-        raise Invalid(f"At most {MAX_JSON_RECORDS} JSON records per call; send larger batches "
-                      "as Parquet.")
+        raise Invalid(
+            f"At most {MAX_JSON_RECORDS} JSON records per call; send larger batches as Parquet."
+        )
     return pd.DataFrame.from_records(data)
 
 

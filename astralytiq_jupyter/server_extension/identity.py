@@ -47,30 +47,45 @@ class PrincipalResolver:
         groups = [str(g) for g in hub_user.get("groups") or []]
         tenants = _suffixes(groups, self.app.tenant_group_prefix)
         platform_owner = bool(self.app.platform_owner_group) and (
-            self.app.platform_owner_group in groups)
+            self.app.platform_owner_group in groups
+        )
         if not tenants:
             principal = self.from_members(username, tenant, owner_fallback=False)
-            return _with(principal, platform_owner=platform_owner or principal.platform_owner,
-                         via="hub")
+            return _with(
+                principal, platform_owner=platform_owner or principal.platform_owner, via="hub"
+            )
         if tenant is None:
             if len(tenants) > 1:
                 raise Forbidden(
                     f"You belong to several tenants ({', '.join(sorted(tenants))}); choose one "
-                    "with the X-AstralytiQ-Tenant header.")
+                    "with the X-AstralytiQ-Tenant header."
+                )
             tenant = tenants[0]
         elif tenant not in tenants:
             raise Forbidden(f"You are not a member of tenant {tenant!r}.")
-        roles = [Role(r) for r in _suffixes(groups, self.app.role_group_prefix)
-                 if r in Role._value2member_map_]
-        role = max(roles, key=lambda r: r.rank) if roles else self.store.member_role(tenant,
-                                                                                    username)
+        roles = [
+            Role(r)
+            for r in _suffixes(groups, self.app.role_group_prefix)
+            if r in Role._value2member_map_
+        ]
+        role = (
+            max(roles, key=lambda r: r.rank) if roles else self.store.member_role(tenant, username)
+        )
         if role is None:
-            raise Forbidden(f"You have no role in tenant {tenant!r}: ask an admin to add you, or "
-                            f"the hub admin to put you in a '{self.app.role_group_prefix}<role>' "
-                            "group.")
+            raise Forbidden(
+                f"You have no role in tenant {tenant!r}: ask an admin to add you, or "
+                f"the hub admin to put you in a '{self.app.role_group_prefix}<role>' "
+                "group."
+            )
         self._require_tenant(tenant)
-        return Principal(user=username, tenant=tenant, role=role, platform_owner=platform_owner,
-                         display_name=hub_user.get("display_name") or username, via="hub")
+        return Principal(
+            user=username,
+            tenant=tenant,
+            role=role,
+            platform_owner=platform_owner,
+            display_name=hub_user.get("display_name") or username,
+            via="hub",
+        )
 
     # -- member table ----------------------------------------------------------------------
     def from_members(self, username: str, tenant: str | None, *, owner_fallback: bool) -> Principal:
@@ -86,22 +101,30 @@ class PrincipalResolver:
             elif memberships:
                 raise Forbidden(
                     f"You belong to several tenants ({', '.join(sorted(memberships))}); choose "
-                    "one with the X-AstralytiQ-Tenant header.")
+                    "one with the X-AstralytiQ-Tenant header."
+                )
             else:
                 raise Forbidden("You are not a member of any tenant; ask a tenant admin.")
         role = memberships.get(tenant)
         if role is None:
             raise Forbidden(f"You are not a member of tenant {tenant!r}.")
-        return Principal(user=username, tenant=tenant, role=role,
-                         platform_owner=username in self.app.platform_owner_names, via="member")
+        return Principal(
+            user=username,
+            tenant=tenant,
+            role=role,
+            platform_owner=username in self.app.platform_owner_names,
+            via="member",
+        )
 
     def _require_tenant(self, tenant: str) -> None:
         with self.store.session() as session:
             try:
                 self.store.tenant_record(session, tenant)
             except NotFound:
-                raise Forbidden(f"Tenant {tenant!r} is not set up on this platform yet; ask "
-                                "the platform owner to create it.") from None
+                raise Forbidden(
+                    f"Tenant {tenant!r} is not set up on this platform yet; ask "
+                    "the platform owner to create it."
+                ) from None
 
 
 def _username(user: Any) -> str:
@@ -109,8 +132,13 @@ def _username(user: Any) -> str:
 
 
 def _suffixes(groups: Iterable[str], prefix: str) -> list[str]:
-    return sorted({g[len(prefix):] for g in groups if prefix and g.startswith(prefix)
-                   and len(g) > len(prefix)})
+    return sorted(
+        {
+            g[len(prefix) :]
+            for g in groups
+            if prefix and g.startswith(prefix) and len(g) > len(prefix)
+        }
+    )
 
 
 def _with(principal: Principal, **changes: Any) -> Principal:

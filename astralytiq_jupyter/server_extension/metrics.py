@@ -9,7 +9,9 @@ REQUESTS = Counter(
     "astralytiq_api_requests_total", "AstralytiQ API requests.", ["operation", "method", "status"]
 )
 LATENCY = Histogram(
-    "astralytiq_api_request_duration_seconds", "AstralytiQ API request latency.", ["operation"],
+    "astralytiq_api_request_duration_seconds",
+    "AstralytiQ API request latency.",
+    ["operation"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 UPLOADS = Counter("astralytiq_uploads_total", "Dataset uploads by outcome.", ["outcome"])

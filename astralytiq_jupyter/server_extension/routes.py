@@ -24,8 +24,18 @@ class Operation:
     """One verb of a route: ``id`` names it in audit events, metrics and OpenAPI."""
 
     id: str
-    permission: Permission | Literal["platform"] | None  # None: any authenticated principal
+    # None: any authenticated principal; a tuple: every one of these permissions.
+    permission: Permission | tuple[Permission, ...] | Literal["platform"] | None
     summary: str
+
+    @property
+    def permissions(self) -> tuple[Permission, ...]:
+        """The permissions required (empty for ``None`` and ``PLATFORM``)."""
+        if isinstance(self.permission, Permission):
+            return (self.permission,)
+        if isinstance(self.permission, tuple):
+            return self.permission
+        return ()
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,11 @@ class Route:
         return (self.pattern, self.handler, {"route": self})
 
 
-def _op(id: str, permission: Permission | Literal["platform"] | None, summary: str) -> Operation:
+def _op(
+    id: str,
+    permission: Permission | tuple[Permission, ...] | Literal["platform"] | None,
+    summary: str,
+) -> Operation:
     return Operation(id, permission, summary)
 
 
@@ -57,97 +71,252 @@ def api_routes() -> list[Route]:
     from .handlers import audit, dashboards, datasets, meta, models, recipes, tenant, tokens
 
     return [
-        Route("/health", meta.HealthHandler, {
-            "GET": _op("health", None, "Server and schema status")}),
-        Route("/me", meta.MeHandler, {
-            "GET": _op("me", None, "The caller: user, tenant, role, permissions, branding")}),
-        Route("/openapi.json", meta.OpenAPIHandler, {
-            "GET": _op("openapi", None, "This API's OpenAPI document")}),
+        Route(
+            "/health", meta.HealthHandler, {"GET": _op("health", None, "Server and schema status")}
+        ),
+        Route(
+            "/me",
+            meta.MeHandler,
+            {"GET": _op("me", None, "The caller: user, tenant, role, permissions, branding")},
+        ),
+        Route(
+            "/openapi.json",
+            meta.OpenAPIHandler,
+            {"GET": _op("openapi", None, "This API's OpenAPI document")},
+        ),
         # -- datasets
-        Route("/datasets", datasets.DatasetsHandler, {
-            "GET": _op("datasets.list", P.DATASET_READ, "List datasets (paged, searchable)")}),
-        Route("/datasets/{ref}", datasets.DatasetHandler, {
-            "GET": _op("datasets.get", P.DATASET_READ, "Metadata of a version"),
-            "DELETE": _op("datasets.delete", P.DATASET_DELETE,
-                          "Delete a dataset (name) or one version (name@N)")}),
-        Route("/datasets/{name}/versions", datasets.VersionsHandler, {
-            "GET": _op("datasets.versions", P.DATASET_READ, "Every version of a dataset"),
-            "POST": _op("datasets.upload", P.DATASET_WRITE,
-                        "Upload a new version (streamed request body)")}),
-        Route("/datasets/{name}/ingest", datasets.IngestHandler, {
-            "POST": _op("datasets.ingest", P.DATASET_WRITE,
-                        "Ingest a new version from a URL or a SQL query")}),
-        Route("/datasets/{ref}/data", datasets.DataHandler, {
-            "GET": _op("datasets.data", P.DATASET_READ,
-                       "Download rows as Parquet, Arrow IPC stream or CSV")}),
-        Route("/datasets/{ref}/profile", datasets.ProfileHandler, {
-            "GET": _op("datasets.profile", P.DATASET_READ, "EDA and quality report")}),
-        Route("/datasets/{ref}/apply", datasets.ApplyHandler, {
-            "POST": _op("datasets.apply", P.DATASET_WRITE,
-                        "Apply a recipe and store the result as a new version")}),
+        Route(
+            "/datasets",
+            datasets.DatasetsHandler,
+            {"GET": _op("dataset.list", P.DATASET_READ, "List datasets (paged, searchable)")},
+        ),
+        Route(
+            "/datasets/{ref}",
+            datasets.DatasetHandler,
+            {
+                "GET": _op("dataset.get", P.DATASET_READ, "Metadata of a version"),
+                "DELETE": _op(
+                    "dataset.delete",
+                    P.DATASET_DELETE,
+                    "Delete a dataset (name) or one version (name@N)",
+                ),
+            },
+        ),
+        Route(
+            "/datasets/{name}/versions",
+            datasets.VersionsHandler,
+            {
+                "GET": _op("dataset.versions", P.DATASET_READ, "Every version of a dataset"),
+                "POST": _op(
+                    "dataset.upload",
+                    P.DATASET_WRITE,
+                    "Upload a new version (streamed request body)",
+                ),
+            },
+        ),
+        Route(
+            "/datasets/{name}/ingest",
+            datasets.IngestHandler,
+            {
+                "POST": _op(
+                    "dataset.ingest",
+                    P.DATASET_WRITE,
+                    "Ingest a new version from a URL or a SQL query",
+                )
+            },
+        ),
+        Route(
+            "/datasets/{ref}/data",
+            datasets.DataHandler,
+            {
+                "GET": _op(
+                    "dataset.data",
+                    P.DATASET_READ,
+                    "Download rows as Parquet, Arrow IPC stream or CSV",
+                )
+            },
+        ),
+        Route(
+            "/datasets/{ref}/profile",
+            datasets.ProfileHandler,
+            {"GET": _op("dataset.profile", P.DATASET_READ, "EDA and quality report")},
+        ),
+        Route(
+            "/datasets/{ref}/apply",
+            datasets.ApplyHandler,
+            {
+                "POST": _op(
+                    "dataset.apply",
+                    P.DATASET_WRITE,
+                    "Apply a recipe and store the result as a new version",
+                )
+            },
+        ),
         # -- recipes
-        Route("/recipes", recipes.RecipesHandler, {
-            "GET": _op("recipes.list", P.RECIPE_READ, "List saved recipes"),
-            "POST": _op("recipes.save", P.RECIPE_WRITE, "Create or replace a saved recipe")}),
-        Route("/recipes/{name}", recipes.RecipeHandler, {
-            "GET": _op("recipes.get", P.RECIPE_READ, "A saved recipe"),
-            "PUT": _op("recipes.put", P.RECIPE_WRITE, "Create or replace a saved recipe"),
-            "DELETE": _op("recipes.delete", P.RECIPE_DELETE, "Delete a saved recipe")}),
+        Route(
+            "/recipes",
+            recipes.RecipesHandler,
+            {
+                "GET": _op("recipe.list", P.RECIPE_READ, "List saved recipes"),
+                "POST": _op("recipe.save", P.RECIPE_WRITE, "Create or replace a saved recipe"),
+            },
+        ),
+        Route(
+            "/recipes/{name}",
+            recipes.RecipeHandler,
+            {
+                "GET": _op("recipe.get", P.RECIPE_READ, "A saved recipe"),
+                "PUT": _op("recipe.put", P.RECIPE_WRITE, "Create or replace a saved recipe"),
+                "DELETE": _op("recipe.delete", P.RECIPE_DELETE, "Delete a saved recipe"),
+            },
+        ),
         # -- models
-        Route("/models", models.ModelsHandler, {
-            "GET": _op("models.list", P.MODEL_READ, "List models (paged, searchable)")}),
-        Route("/models/{ref}", models.ModelHandler, {
-            "GET": _op("models.get", P.MODEL_READ, "Metadata of a version (number or alias)"),
-            "DELETE": _op("models.delete", P.MODEL_DELETE,
-                          "Delete a model (name) or one version (name@N)")}),
-        Route("/models/{name}/versions", models.ModelVersionsHandler, {
-            "GET": _op("models.versions", P.MODEL_READ, "Every version of a model"),
-            "POST": _op("models.register", P.MODEL_WRITE,
-                        "Register a version: skops artifact + metadata (multipart)")}),
-        Route("/models/{name}/aliases", models.AliasesHandler, {
-            "GET": _op("models.aliases", P.MODEL_READ, "Current aliases and their history")}),
-        Route("/models/{name}/aliases/{alias}", models.AliasHandler, {
-            "PUT": _op("models.set_alias", P.MODEL_WRITE, "Point an alias at a version"),
-            "DELETE": _op("models.remove_alias", P.MODEL_WRITE, "Remove an alias")}),
-        Route("/models/{ref}/artifact", models.ArtifactHandler, {
-            "GET": _op("models.artifact", P.MODEL_READ, "Download the skops artifact")}),
-        Route("/models/{ref}/predict", models.PredictHandler, {
-            "POST": _op("models.predict", P.MODEL_PREDICT,
-                        "Predict on JSON records or a Parquet/CSV batch")}),
-        Route("/models/{ref}/score", models.ScoreHandler, {
-            "POST": _op("models.score", P.MODEL_PREDICT,
-                        "Batch-score a dataset version into a new dataset version")}),
+        Route(
+            "/models",
+            models.ModelsHandler,
+            {"GET": _op("model.list", P.MODEL_READ, "List models (paged, searchable)")},
+        ),
+        Route(
+            "/models/{ref}",
+            models.ModelHandler,
+            {
+                "GET": _op("model.get", P.MODEL_READ, "Metadata of a version (number or alias)"),
+                "DELETE": _op(
+                    "model.delete", P.MODEL_DELETE, "Delete a model (name) or one version (name@N)"
+                ),
+            },
+        ),
+        Route(
+            "/models/{name}/versions",
+            models.ModelVersionsHandler,
+            {
+                "GET": _op("model.versions", P.MODEL_READ, "Every version of a model"),
+                "POST": _op(
+                    "model.register",
+                    P.MODEL_WRITE,
+                    "Register a version: skops artifact + metadata (multipart)",
+                ),
+            },
+        ),
+        Route(
+            "/models/{name}/aliases",
+            models.AliasesHandler,
+            {"GET": _op("model.aliases", P.MODEL_READ, "Current aliases and their history")},
+        ),
+        Route(
+            "/models/{name}/aliases/{alias}",
+            models.AliasHandler,
+            {
+                "PUT": _op("model.set_alias", P.MODEL_WRITE, "Point an alias at a version"),
+                "DELETE": _op("model.remove_alias", P.MODEL_WRITE, "Remove an alias"),
+            },
+        ),
+        Route(
+            "/models/{ref}/artifact",
+            models.ArtifactHandler,
+            {"GET": _op("model.artifact", P.MODEL_READ, "Download the skops artifact")},
+        ),
+        Route(
+            "/models/{ref}/predict",
+            models.PredictHandler,
+            {
+                "POST": _op(
+                    "model.predict",
+                    P.MODEL_PREDICT,
+                    "Predict on JSON records or a Parquet/CSV batch",
+                )
+            },
+        ),
+        Route(
+            "/models/{ref}/score",
+            models.ScoreHandler,
+            {
+                "POST": _op(
+                    "model.score",
+                    (P.MODEL_PREDICT, P.DATASET_WRITE),
+                    "Batch-score a dataset version into a new dataset version",
+                )
+            },
+        ),
         # -- dashboards
-        Route("/dashboards", dashboards.DashboardsHandler, {
-            "GET": _op("dashboards.list", P.DASHBOARD_READ, "List dashboards"),
-            "POST": _op("dashboards.save", P.DASHBOARD_WRITE, "Create or replace a dashboard")}),
-        Route("/dashboards/{name}", dashboards.DashboardHandler, {
-            "GET": _op("dashboards.get", P.DASHBOARD_READ, "A dashboard spec"),
-            "PUT": _op("dashboards.put", P.DASHBOARD_WRITE, "Replace a dashboard spec"),
-            "DELETE": _op("dashboards.delete", P.DASHBOARD_DELETE, "Delete a dashboard")}),
+        Route(
+            "/dashboards",
+            dashboards.DashboardsHandler,
+            {
+                "GET": _op("dashboard.list", P.DASHBOARD_READ, "List dashboards"),
+                "POST": _op("dashboard.save", P.DASHBOARD_WRITE, "Create or replace a dashboard"),
+            },
+        ),
+        Route(
+            "/dashboards/{name}",
+            dashboards.DashboardHandler,
+            {
+                "GET": _op("dashboard.get", P.DASHBOARD_READ, "A dashboard spec"),
+                "PUT": _op("dashboard.put", P.DASHBOARD_WRITE, "Replace a dashboard spec"),
+                "DELETE": _op("dashboard.delete", P.DASHBOARD_DELETE, "Delete a dashboard"),
+            },
+        ),
         # -- tenant
-        Route("/tenant", tenant.TenantHandler, {
-            "GET": _op("tenant.get", P.TENANT_READ, "Settings, branding, plan and quotas"),
-            "PATCH": _op("tenant.update", P.TENANT_MANAGE,
-                         "Change display name, branding, settings (plan: platform owner)")}),
-        Route("/tenant/usage", tenant.UsageHandler, {
-            "GET": _op("tenant.usage", P.TENANT_READ, "Usage next to the plan's quotas")}),
-        Route("/tenant/members", tenant.MembersHandler, {
-            "GET": _op("members.list", P.MEMBER_READ, "Members and roles"),
-            "POST": _op("members.add", P.MEMBER_MANAGE, "Add a member (role below your own)")}),
-        Route("/tenant/members/{username}", tenant.MemberHandler, {
-            "PATCH": _op("members.set_role", P.MEMBER_MANAGE, "Change a member's role"),
-            "DELETE": _op("members.remove", P.MEMBER_MANAGE, "Remove a member")}),
-        Route("/tenants", tenant.TenantsHandler, {
-            "GET": _op("tenants.list", PLATFORM, "Every tenant (platform owner)"),
-            "POST": _op("tenants.create", PLATFORM, "Create a tenant (platform owner)")}),
+        Route(
+            "/tenant",
+            tenant.TenantHandler,
+            {
+                "GET": _op("tenant.get", P.TENANT_READ, "Settings, branding, plan and quotas"),
+                "PATCH": _op(
+                    "tenant.update",
+                    P.TENANT_MANAGE,
+                    "Change display name, branding, settings (plan: platform owner)",
+                ),
+            },
+        ),
+        Route(
+            "/tenant/usage",
+            tenant.UsageHandler,
+            {"GET": _op("tenant.usage", P.TENANT_READ, "Usage next to the plan's quotas")},
+        ),
+        Route(
+            "/tenant/members",
+            tenant.MembersHandler,
+            {
+                "GET": _op("member.list", P.MEMBER_READ, "Members and roles"),
+                "POST": _op("member.add", P.MEMBER_MANAGE, "Add a member (role below your own)"),
+            },
+        ),
+        Route(
+            "/tenant/members/{username}",
+            tenant.MemberHandler,
+            {
+                "PATCH": _op("member.set_role", P.MEMBER_MANAGE, "Change a member's role"),
+                "DELETE": _op("member.remove", P.MEMBER_MANAGE, "Remove a member"),
+            },
+        ),
+        Route(
+            "/tenants",
+            tenant.TenantsHandler,
+            {
+                "GET": _op("tenant.list_all", PLATFORM, "Every tenant (platform owner)"),
+                "POST": _op("tenant.create", PLATFORM, "Create a tenant (platform owner)"),
+            },
+        ),
         # -- audit and tokens
-        Route("/audit", audit.AuditHandler, {
-            "GET": _op("audit.list", P.AUDIT_READ, "Audit events (filtered, paged)")}),
-        Route("/tokens", tokens.TokensHandler, {
-            "GET": _op("tokens.list", P.TOKEN_MANAGE, "API tokens of the tenant"),
-            "POST": _op("tokens.create", P.TOKEN_MANAGE,
-                        "Create an API token (secret shown once)")}),
-        Route("/tokens/{token_id}", tokens.TokenHandler, {
-            "DELETE": _op("tokens.revoke", P.TOKEN_MANAGE, "Revoke an API token")}),
+        Route(
+            "/audit",
+            audit.AuditHandler,
+            {"GET": _op("audit.list", P.AUDIT_READ, "Audit events (filtered, paged)")},
+        ),
+        Route(
+            "/tokens",
+            tokens.TokensHandler,
+            {
+                "GET": _op("token.list", P.TOKEN_MANAGE, "API tokens of the tenant"),
+                "POST": _op(
+                    "token.create", P.TOKEN_MANAGE, "Create an API token (secret shown once)"
+                ),
+            },
+        ),
+        Route(
+            "/tokens/{token_id}",
+            tokens.TokenHandler,
+            {"DELETE": _op("token.revoke", P.TOKEN_MANAGE, "Revoke an API token")},
+        ),
     ]

@@ -17,7 +17,7 @@ from astralytiq_jupyter.core.recipes import OPS, Recipe, op_catalog
 
 
 def frame() -> pd.DataFrame:
-    """Six rows with every kind of column, unicode text, tz-aware dates and an all-missing column."""
+    """Six rows of every kind of column, unicode text, tz-aware dates, an all-missing column."""
     return pd.DataFrame(
         {
             "id": [1, 2, 3, 4, 5, 6],
@@ -27,7 +27,9 @@ def frame() -> pd.DataFrame:
                 ["  Alice ", "BOB", None, "Zoë  Ärger", "bob", "Ålborg\t\u00a0City"], dtype="str"
             ),
             "notes": pd.Series(["a", 1, None, "b", 2.5, "c"], dtype=object),
-            "city": pd.Series(["Paris", "Berlin", "Paris", None, "Oslo", "Berlin"], dtype="category"),
+            "city": pd.Series(
+                ["Paris", "Berlin", "Paris", None, "Oslo", "Berlin"], dtype="category"
+            ),
             "flag": [True, False, True, True, False, False],
             "amount_text": pd.Series(["1,200.50", "3", "n/a", None, "7.25", "1,000"], dtype="str"),
             "when_text": pd.Series(
@@ -36,14 +38,21 @@ def frame() -> pd.DataFrame:
             "yes_no": pd.Series(["Yes", "no", " Y ", "maybe", None, "FALSE"], dtype="str"),
             "ts": pd.Series(
                 pd.to_datetime(
-                    ["2024-03-31 01:30", "2024-03-31 03:30", None, "2024-10-27 02:30", "2025-01-01 00:00",
-                     "2023-12-31 23:00"]
+                    [
+                        "2024-03-31 01:30",
+                        "2024-03-31 03:30",
+                        None,
+                        "2024-10-27 02:30",
+                        "2025-01-01 00:00",
+                        "2023-12-31 23:00",
+                    ]
                 ).tz_localize("Europe/Paris", ambiguous=[True] * 6, nonexistent="shift_forward")
             ),
             "day": pd.to_datetime(
                 ["2024-01-01", "2024-06-15", "2024-02-29", None, "2023-07-04", "2024-12-31"]
             ),
             "empty": [np.nan] * 6,
+            "blank": pd.Series([None] * 6, dtype="str"),
         }
     )
 
@@ -112,39 +121,65 @@ CASES: dict[str, list[dict]] = {
     "trim": [
         {"op": "trim", "columns": ["name", "notes"]},
         {"op": "trim", "columns": ["name"], "side": "right"},
+        {"op": "trim", "columns": ["blank"], "side": "left"},
     ],
     "collapse_spaces": [{"op": "collapse_spaces", "columns": ["name", "notes"]}],
     "remove_characters": [
         {"op": "remove_characters", "columns": ["amount_text"], "classes": ["punctuation"]},
-        {"op": "remove_characters", "columns": ["name", "city"], "classes": ["non_ascii", "whitespace"]},
+        {
+            "op": "remove_characters",
+            "columns": ["name", "city"],
+            "classes": ["non_ascii", "whitespace"],
+        },
         {"op": "remove_characters", "columns": ["notes"], "classes": ["letters", "digits"]},
     ],
     "find_replace": [
         {"op": "find_replace", "columns": ["name", "notes"], "find": "b", "replace": "β"},
-        {"op": "find_replace", "columns": ["name"], "find": "BOB", "replace": "Robert",
-         "match": "whole", "case_sensitive": False},
-        {"op": "find_replace", "columns": ["city"], "find": "Paris", "replace": "PAR",
-         "match": "whole"},
+        {
+            "op": "find_replace",
+            "columns": ["name"],
+            "find": "BOB",
+            "replace": "Robert",
+            "match": "whole",
+            "case_sensitive": False,
+        },
+        {
+            "op": "find_replace",
+            "columns": ["city"],
+            "find": "Paris",
+            "replace": "PAR",
+            "match": "whole",
+        },
         {"op": "find_replace", "columns": ["name"], "find": ".*", "replace": "x"},
     ],
     "to_number": [
         {"op": "to_number", "columns": ["amount_text"], "thousands": ","},
-        {"op": "to_number", "columns": ["notes", "flag", "qty"]},
+        {"op": "to_number", "columns": ["notes", "flag", "qty", "blank"]},
     ],
     "to_datetime": [
         {"op": "to_datetime", "columns": ["when_text"], "format": "%Y-%m-%d"},
         {"op": "to_datetime", "columns": ["when_text"]},
         {"op": "to_datetime", "columns": ["day", "ts"], "utc": True},
         {"op": "to_datetime", "columns": ["qty"], "unit": "D"},
+        {"op": "to_datetime", "columns": ["blank", "empty"], "unit": "s"},
     ],
     "to_category": [
         {"op": "to_category", "columns": ["name", "flag"]},
-        {"op": "to_category", "columns": ["city"], "categories": ["Paris", "Oslo"], "ordered": True},
+        {
+            "op": "to_category",
+            "columns": ["city"],
+            "categories": ["Paris", "Oslo"],
+            "ordered": True,
+        },
     ],
     "to_boolean": [
         {"op": "to_boolean", "columns": ["yes_no", "qty", "flag"]},
-        {"op": "to_boolean", "columns": ["yes_no"], "true_values": ["yes", "y"],
-         "false_values": ["no"]},
+        {
+            "op": "to_boolean",
+            "columns": ["yes_no"],
+            "true_values": ["yes", "y"],
+            "false_values": ["no"],
+        },
     ],
     "to_text": [{"op": "to_text", "columns": ["price", "ts", "city", "flag"]}],
     "rename_columns": [{"op": "rename_columns", "mapping": {"price": "prix", "name": "名前"}}],
@@ -163,24 +198,51 @@ CASES: dict[str, list[dict]] = {
         {"op": "filter_rows", "conditions": [{"column": "qty", "op": "<", "value": 2}]},
         {"op": "filter_rows", "conditions": [{"column": "qty", "op": "<=", "value": 2}]},
         {"op": "filter_rows", "conditions": [{"column": "qty", "op": "between", "value": [1, 4]}]},
-        {"op": "filter_rows", "conditions": [{"column": "city", "op": "in", "value": ["Oslo", "Paris"]}]},
-        {"op": "filter_rows", "conditions": [{"column": "city", "op": "not in", "value": ["Paris"]}]},
-        {"op": "filter_rows", "conditions": [{"column": "name", "op": "contains", "value": "o",
-                                              "case_sensitive": False}]},
+        {
+            "op": "filter_rows",
+            "conditions": [{"column": "city", "op": "in", "value": ["Oslo", "Paris"]}],
+        },
+        {
+            "op": "filter_rows",
+            "conditions": [{"column": "city", "op": "not in", "value": ["Paris"]}],
+        },
+        {
+            "op": "filter_rows",
+            "conditions": [
+                {"column": "name", "op": "contains", "value": "o", "case_sensitive": False}
+            ],
+        },
         {"op": "filter_rows", "conditions": [{"column": "notes", "op": "contains", "value": "a"}]},
-        {"op": "filter_rows", "conditions": [{"column": "name", "op": "starts with", "value": "b"}]},
-        {"op": "filter_rows", "conditions": [{"column": "name", "op": "starts with", "value": "b",
-                                              "case_sensitive": False}]},
+        {
+            "op": "filter_rows",
+            "conditions": [{"column": "name", "op": "starts with", "value": "b"}],
+        },
+        {
+            "op": "filter_rows",
+            "conditions": [
+                {"column": "name", "op": "starts with", "value": "b", "case_sensitive": False}
+            ],
+        },
         {"op": "filter_rows", "conditions": [{"column": "price", "op": "is missing"}]},
         {"op": "filter_rows", "conditions": [{"column": "price", "op": "is not missing"}]},
-        {"op": "filter_rows", "conditions": [{"column": "flag", "op": "==", "value": True}, C],
-         "combine": "any"},
-        {"op": "filter_rows", "conditions": [
-            {"column": "ts", "op": ">=", "value": "2024-03-31T03:00"},
-            {"column": "day", "op": "between", "value": ["2024-01-01", "2024-12-31"]},
-        ]},
-        {"op": "filter_rows", "conditions": [
-            {"column": "ts", "op": "in", "value": ["2025-01-01", "2024-03-31T01:30:00+01:00"]}]},
+        {
+            "op": "filter_rows",
+            "conditions": [{"column": "flag", "op": "==", "value": True}, C],
+            "combine": "any",
+        },
+        {
+            "op": "filter_rows",
+            "conditions": [
+                {"column": "ts", "op": ">=", "value": "2024-03-31T03:00"},
+                {"column": "day", "op": "between", "value": ["2024-01-01", "2024-12-31"]},
+            ],
+        },
+        {
+            "op": "filter_rows",
+            "conditions": [
+                {"column": "ts", "op": "in", "value": ["2025-01-01", "2024-03-31T01:30:00+01:00"]}
+            ],
+        },
     ],
     "sort_rows": [
         {"op": "sort_rows", "columns": ["city", "price"], "descending": [False, True]},
@@ -196,49 +258,115 @@ CASES: dict[str, list[dict]] = {
         {"op": "deduplicate", "keys": ["flag"], "order_by": "ts", "keep": "lowest"},
     ],
     "arithmetic": [
-        {"op": "arithmetic", "output": "total", "left": {"column": "price"}, "operator": "*",
-         "right": {"column": "qty"}},
-        {"op": "arithmetic", "output": "unit", "left": {"column": "price"}, "operator": "/",
-         "right": {"column": "qty"}},
-        {"op": "arithmetic", "output": "price", "left": {"column": "price"}, "operator": "+",
-         "right": {"value": 1.5}},
-        {"op": "arithmetic", "output": "q", "left": {"value": 100}, "operator": "//",
-         "right": {"column": "qty"}},
-        {"op": "arithmetic", "output": "r", "left": {"column": "id"}, "operator": "%",
-         "right": {"value": 4}},
-        {"op": "arithmetic", "output": "d", "left": {"column": "qty"}, "operator": "-",
-         "right": {"column": "id"}},
+        {
+            "op": "arithmetic",
+            "output": "total",
+            "left": {"column": "price"},
+            "operator": "*",
+            "right": {"column": "qty"},
+        },
+        {
+            "op": "arithmetic",
+            "output": "unit",
+            "left": {"column": "price"},
+            "operator": "/",
+            "right": {"column": "qty"},
+        },
+        {
+            "op": "arithmetic",
+            "output": "price",
+            "left": {"column": "price"},
+            "operator": "+",
+            "right": {"value": 1.5},
+        },
+        {
+            "op": "arithmetic",
+            "output": "q",
+            "left": {"value": 100},
+            "operator": "//",
+            "right": {"column": "qty"},
+        },
+        {
+            "op": "arithmetic",
+            "output": "r",
+            "left": {"column": "id"},
+            "operator": "%",
+            "right": {"value": 4},
+        },
+        {
+            "op": "arithmetic",
+            "output": "d",
+            "left": {"column": "qty"},
+            "operator": "-",
+            "right": {"column": "id"},
+        },
     ],
     "date_part": [
-        {"op": "date_part", "column": "ts", "part": part} for part in
-        ("year", "quarter", "month", "day", "weekday", "weekday_name", "hour")
-    ] + [
+        {"op": "date_part", "column": "ts", "part": part}
+        for part in ("year", "quarter", "month", "day", "weekday", "weekday_name", "hour")
+    ]
+    + [
         {"op": "date_part", "column": "ts", "part": "days_since", "reference": "2025-06-01"},
-        {"op": "date_part", "column": "day", "part": "days_since", "reference": "2025-01-01",
-         "output": "age_days"},
+        {
+            "op": "date_part",
+            "column": "day",
+            "part": "days_since",
+            "reference": "2025-01-01",
+            "output": "age_days",
+        },
     ],
     "conditional": [
-        {"op": "conditional", "output": "band", "cases": [
-            {"when": [{"column": "price", "op": ">=", "value": 100}], "value": "high"},
-            {"when": [C, {"column": "flag", "op": "==", "value": True}], "combine": "any",
-             "value": "mid"},
-        ], "default": "low"},
-        {"op": "conditional", "output": "score", "cases": [
-            {"when": [{"column": "name", "op": "is missing"}], "value": 1}]},
-        {"op": "conditional", "output": "ok", "cases": [
-            {"when": [{"column": "ts", "op": "<", "value": "2024-06-01"}], "value": True}],
-         "default": False},
+        {
+            "op": "conditional",
+            "output": "band",
+            "cases": [
+                {"when": [{"column": "price", "op": ">=", "value": 100}], "value": "high"},
+                {
+                    "when": [C, {"column": "flag", "op": "==", "value": True}],
+                    "combine": "any",
+                    "value": "mid",
+                },
+            ],
+            "default": "low",
+        },
+        {
+            "op": "conditional",
+            "output": "score",
+            "cases": [{"when": [{"column": "name", "op": "is missing"}], "value": 1}],
+        },
+        {
+            "op": "conditional",
+            "output": "ok",
+            "cases": [
+                {"when": [{"column": "ts", "op": "<", "value": "2024-06-01"}], "value": True}
+            ],
+            "default": False,
+        },
     ],
     "concatenate": [
-        {"op": "concatenate", "columns": ["name", "city", "price"], "output": "label",
-         "separator": " / "},
-        {"op": "concatenate", "columns": ["name", "city"], "output": "label", "skip_missing": False},
+        {
+            "op": "concatenate",
+            "columns": ["name", "city", "price"],
+            "output": "label",
+            "separator": " / ",
+        },
+        {
+            "op": "concatenate",
+            "columns": ["name", "city"],
+            "output": "label",
+            "skip_missing": False,
+        },
     ],
     "bin": [
         {"op": "bin", "column": "price", "bins": 3},
         {"op": "bin", "column": "qty", "method": "quantile", "bins": 2, "output": "half"},
-        {"op": "bin", "column": "price", "method": "edges", "edges": [0, 20, 100],
-         "labels": ["cheap", "normal"]},
+        {
+            "op": "bin",
+            "column": "price",
+            "method": "edges",
+            "edges": [0, 20, 100],
+            "labels": ["cheap", "normal"],
+        },
         {"op": "bin", "column": "empty", "bins": 2},
     ],
     "scale": [
@@ -247,25 +375,47 @@ CASES: dict[str, list[dict]] = {
         {"op": "scale", "columns": ["qty"], "method": "robust"},
     ],
     "group_by": [
-        {"op": "group_by", "by": ["city"], "aggregations": [
-            {"column": "price", "function": "sum"},
-            {"column": "price", "function": "mean", "output": "avg"},
-            {"function": "count_rows"},
-            {"column": "name", "function": "nunique"},
-            {"column": "ts", "function": "max"},
-        ]},
-        {"op": "group_by", "by": ["flag", "city"], "aggregations": [
-            {"column": "qty", "function": "median"}, {"column": "name", "function": "first"}]},
+        {
+            "op": "group_by",
+            "by": ["city"],
+            "aggregations": [
+                {"column": "price", "function": "sum"},
+                {"column": "price", "function": "mean", "output": "avg"},
+                {"function": "count_rows"},
+                {"column": "name", "function": "nunique"},
+                {"column": "ts", "function": "max"},
+            ],
+        },
+        {
+            "op": "group_by",
+            "by": ["flag", "city"],
+            "aggregations": [
+                {"column": "qty", "function": "median"},
+                {"column": "name", "function": "first"},
+            ],
+        },
     ],
     "pivot": [
         {"op": "pivot", "index": ["flag"], "columns": "city", "values": "price"},
-        {"op": "pivot", "index": ["city"], "columns": "qty", "values": "id", "function": "count",
-         "fill_value": 0},
+        {
+            "op": "pivot",
+            "index": ["city"],
+            "columns": "qty",
+            "values": "id",
+            "function": "count",
+            "fill_value": 0,
+        },
     ],
     "join": [
         {"op": "join", "dataset": "customers", "on": ["id"]},
-        {"op": "join", "dataset": "customers", "left_on": ["qty"], "right_on": ["id"],
-         "how": "inner", "suffix": "_c"},
+        {
+            "op": "join",
+            "dataset": "customers",
+            "left_on": ["qty"],
+            "right_on": ["id"],
+            "how": "inner",
+            "suffix": "_c",
+        },
     ],
 }
 
@@ -291,6 +441,7 @@ def test_generated_code_equals_engine(name, step):
         expected = recipe.apply(df, datasets=datasets)
         assert_frame_equal(clean(df.copy(), datasets), expected)
         assert isinstance(expected.index, pd.RangeIndex)
+        assert len(expected) <= len(df) or name == "join"
 
 
 def test_generated_code_for_a_whole_recipe_and_input_left_unchanged():
@@ -345,25 +496,30 @@ def test_fill_missing_strategies_and_all_missing_column():
     assert out["empty"].isna().all()  # nothing to compute a median from: stays missing
     out = run([{"op": "fill_missing", "columns": ["city", "empty"], "strategy": "mode"}])
     assert out["city"].tolist()[3] == "Berlin"  # Berlin and Paris tie: the first sorted wins
-    assert run([{"op": "fill_missing", "columns": ["price"], "strategy": "interpolate"}])[
-        "price"
-    ].tolist()[1] == 20.0
+    assert (
+        run([{"op": "fill_missing", "columns": ["price"], "strategy": "interpolate"}])[
+            "price"
+        ].tolist()[1]
+        == 20.0
+    )
     out = run([{"op": "fill_missing", "columns": ["city"], "strategy": "constant", "value": "?"}])
     assert out["city"].dtype == "category" and out["city"][3] == "?"
-    out = run([{"op": "fill_missing", "columns": ["ts"], "strategy": "constant",
-                 "value": "2024-01-01"}])
+    out = run(
+        [{"op": "fill_missing", "columns": ["ts"], "strategy": "constant", "value": "2024-01-01"}]
+    )
     assert out["ts"][2] == pd.Timestamp("2024-01-01", tz="Europe/Paris")
 
 
 def test_drop_duplicates_and_deduplicate():
     df = pd.DataFrame({"k": ["a", "a", "b", "a"], "v": [1, 3, 2, 3]})
     assert run([{"op": "drop_duplicates"}], df)["v"].tolist() == [1, 3, 2]
-    assert run([{"op": "drop_duplicates", "columns": ["k"], "keep": "last"}], df)[
-        "v"
-    ].tolist() == [2, 3]
-    assert run([{"op": "drop_duplicates", "columns": ["k"], "keep": "none"}], df)[
-        "k"
-    ].tolist() == ["b"]
+    assert run([{"op": "drop_duplicates", "columns": ["k"], "keep": "last"}], df)["v"].tolist() == [
+        2,
+        3,
+    ]
+    assert run([{"op": "drop_duplicates", "columns": ["k"], "keep": "none"}], df)["k"].tolist() == [
+        "b"
+    ]
     out = run([{"op": "deduplicate", "keys": ["k"], "order_by": "v"}], df)
     assert out.to_dict("list") == {"k": ["a", "b"], "v": [3, 2]}
 
@@ -387,30 +543,53 @@ def test_text_ops_on_str_object_and_category_dtypes_with_unicode():
     assert out["name"].dtype == "str" and out["city"].dtype == "category"
     assert out["notes"].tolist()[:3] == ["a", 1, None]  # non-text values of object columns kept
     out = run([{"op": "trim", "columns": ["name"]}, {"op": "collapse_spaces", "columns": ["name"]}])
-    assert out["name"].fillna("-").tolist() == ["Alice", "BOB", "-", "Zoë Ärger", "bob", "Ålborg City"]
+    assert out["name"].fillna("-").tolist() == [
+        "Alice",
+        "BOB",
+        "-",
+        "Zoë Ärger",
+        "bob",
+        "Ålborg City",
+    ]
     out = run([{"op": "remove_characters", "columns": ["name"], "classes": ["non_ascii"]}])
     assert out["name"][3] == "Zo  rger"
-    out = run([{"op": "remove_characters", "columns": ["amount_text"],
-                "classes": ["punctuation", "letters"]}])
+    out = run(
+        [
+            {
+                "op": "remove_characters",
+                "columns": ["amount_text"],
+                "classes": ["punctuation", "letters"],
+            }
+        ]
+    )
     assert out["amount_text"].tolist()[:3] == ["120050", "3", ""]
     out = run([{"op": "find_replace", "columns": ["name"], "find": ".*", "replace": "x"}])
     assert out["name"][0] == "  Alice "  # literal, never a pattern
-    out = run([{"op": "find_replace", "columns": ["name"], "find": "bob", "replace": "Bob",
-                "match": "whole", "case_sensitive": False}])
+    out = run(
+        [
+            {
+                "op": "find_replace",
+                "columns": ["name"],
+                "find": "bob",
+                "replace": "Bob",
+                "match": "whole",
+                "case_sensitive": False,
+            }
+        ]
+    )
     assert out["name"].tolist()[1::3] == ["Bob", "Bob"]
     same = frame().assign(name=frame()["name"].astype(object))
     out_obj = run([{"op": "collapse_spaces", "columns": ["name"]}], same)
-    assert out_obj["name"].tolist() == run([{"op": "collapse_spaces", "columns": ["name"]}])[
-        "name"
-    ].tolist()
+    assert (
+        out_obj["name"].tolist()
+        == run([{"op": "collapse_spaces", "columns": ["name"]}])["name"].tolist()
+    )
 
 
 def test_to_number_reports_failures():
     recipe = Recipe.from_json([{"op": "to_number", "columns": ["amount_text"], "thousands": ","}])
     out, report = recipe.apply_with_report(frame())
-    assert out["amount_text"].tolist()[:3] == [1200.5, 3.0, None] or np.isnan(
-        out["amount_text"][2]
-    )
+    assert out["amount_text"].tolist()[:3] == [1200.5, 3.0, None] or np.isnan(out["amount_text"][2])
     assert out["amount_text"].dtype == "float64"
     assert report.steps[0].notes["failed"] == {"amount_text": 1}
     assert report.steps[0].notes["failed_examples"] == {"amount_text": ["n/a"]}
@@ -418,9 +597,10 @@ def test_to_number_reports_failures():
     assert run([{"op": "to_number", "columns": ["x"], "thousands": ".", "decimal": ","}], decimal)[
         "x"
     ].tolist() == [1234.5, 7.0]
-    assert run([{"op": "to_number", "columns": ["x"]}], pd.DataFrame({"x": ["1", "2"]}))[
-        "x"
-    ].dtype == "int64"
+    assert (
+        run([{"op": "to_number", "columns": ["x"]}], pd.DataFrame({"x": ["1", "2"]}))["x"].dtype
+        == "int64"
+    )
 
 
 def test_to_datetime_to_category_to_boolean_to_text():
@@ -434,8 +614,16 @@ def test_to_datetime_to_category_to_boolean_to_text():
     with pytest.raises(Invalid, match="utc"):
         run([{"op": "to_datetime", "columns": ["t"]}], mixed)
     assert run([{"op": "to_datetime", "columns": ["t"], "utc": True}], mixed)["t"][1].hour == 5
-    cats = run([{"op": "to_category", "columns": ["city"], "categories": ["Paris", "Oslo"],
-                 "ordered": True}])["city"]
+    cats = run(
+        [
+            {
+                "op": "to_category",
+                "columns": ["city"],
+                "categories": ["Paris", "Oslo"],
+                "ordered": True,
+            }
+        ]
+    )["city"]
     assert cats.cat.ordered and cats.isna().sum() == 3
     out, report = Recipe.from_json([{"op": "to_boolean", "columns": ["yes_no"]}]).apply_with_report(
         frame()
@@ -447,10 +635,14 @@ def test_to_datetime_to_category_to_boolean_to_text():
 
 
 def test_columns_ops():
-    out = run([{"op": "rename_columns", "mapping": {"price": "prix"}},
-               {"op": "drop_columns", "columns": ["notes"]},
-               {"op": "reorder_columns", "columns": ["prix"]},
-               {"op": "select_columns", "columns": ["prix", "id"]}])
+    out = run(
+        [
+            {"op": "rename_columns", "mapping": {"price": "prix"}},
+            {"op": "drop_columns", "columns": ["notes"]},
+            {"op": "reorder_columns", "columns": ["prix"]},
+            {"op": "select_columns", "columns": ["prix", "id"]},
+        ]
+    )
     assert list(out.columns) == ["prix", "id"]
     with pytest.raises(Invalid, match="two columns named 'qty'"):
         Recipe.from_json([{"op": "rename_columns", "mapping": {"price": "qty"}}]).validate(
@@ -459,15 +651,30 @@ def test_columns_ops():
 
 
 def test_filter_semantics_missing_never_matches():
-    assert run([{"op": "filter_rows", "conditions": [
-        {"column": "price", "op": "!=", "value": 10}]}])["id"].tolist() == [3, 4, 5]
-    assert run([{"op": "filter_rows", "conditions": [
-        {"column": "city", "op": "not in", "value": ["Paris"]}]}])["id"].tolist() == [2, 5, 6]
-    assert run([{"op": "filter_rows", "conditions": [
-        {"column": "ts", "op": ">=", "value": "2024-06-01"}]}])["id"].tolist() == [4, 5]
+    assert run(
+        [{"op": "filter_rows", "conditions": [{"column": "price", "op": "!=", "value": 10}]}]
+    )["id"].tolist() == [3, 4, 5]
+    assert run(
+        [
+            {
+                "op": "filter_rows",
+                "conditions": [{"column": "city", "op": "not in", "value": ["Paris"]}],
+            }
+        ]
+    )["id"].tolist() == [2, 5, 6]
+    assert run(
+        [{"op": "filter_rows", "conditions": [{"column": "ts", "op": ">=", "value": "2024-06-01"}]}]
+    )["id"].tolist() == [4, 5]
     nullable = pd.DataFrame({"b": pd.array([True, None, False], dtype="boolean")})
-    assert len(run([{"op": "filter_rows", "conditions": [
-        {"column": "b", "op": "==", "value": True}]}], nullable)) == 1
+    assert (
+        len(
+            run(
+                [{"op": "filter_rows", "conditions": [{"column": "b", "op": "==", "value": True}]}],
+                nullable,
+            )
+        )
+        == 1
+    )
 
 
 def test_sort_sample_and_derived_columns():
@@ -475,11 +682,24 @@ def test_sort_sample_and_derived_columns():
     assert out["price"].tolist()[:2] == [1000.0, 30.0] and out["price"].isna().sum() == 2
     sample = run([{"op": "sample_rows", "n": 3, "seed": 1}])
     assert len(sample) == 3 and sample["id"].is_monotonic_increasing
-    out = run([{"op": "arithmetic", "output": "unit", "left": {"column": "price"},
-                "operator": "/", "right": {"column": "qty"}}])
+    out = run(
+        [
+            {
+                "op": "arithmetic",
+                "output": "unit",
+                "left": {"column": "price"},
+                "operator": "/",
+                "right": {"column": "qty"},
+            }
+        ]
+    )
     assert np.isnan(out["unit"][2]) and out["unit"][0] == 10.0  # 30 / 0 is missing, not inf
-    parts = run([{"op": "date_part", "column": "ts", "part": "hour"},
-                 {"op": "date_part", "column": "ts", "part": "weekday_name"}])
+    parts = run(
+        [
+            {"op": "date_part", "column": "ts", "part": "hour"},
+            {"op": "date_part", "column": "ts", "part": "weekday_name"},
+        ]
+    )
     assert parts["ts_hour"].tolist()[0] == 1 and parts["ts_weekday_name"][0] == "Sunday"
     out = run(CASES["conditional"][:1])
     assert out["band"].tolist() == ["mid", "low", "mid", "high", "mid", "low"]
@@ -498,8 +718,9 @@ def test_reshape_group_by_pivot_join():
     wide = run(CASES["pivot"][:1])
     assert list(wide.columns) == ["flag", "Berlin", "Oslo", "Paris"]
     joined = run(CASES["join"][:1])
-    assert joined["segment"].tolist()[:4] == ["gold", "silver", "gold", None] or (
-        joined["segment"].isna().iloc[3]
+    assert (
+        joined["segment"].tolist()[:4] == ["gold", "silver", "gold", None]
+        or (joined["segment"].isna().iloc[3])
     )
     assert "price_right" in joined.columns and len(joined) == 6
 
@@ -510,24 +731,61 @@ def test_reshape_group_by_pivot_join():
 @pytest.mark.parametrize(
     ("steps", "message", "detail"),
     [
-        ([{"op": "fil_missing"}], "Step 1: unknown op 'fil_missing' (did you mean 'fill_missing'",
-         {"step": 1}),
+        (
+            [{"op": "fil_missing"}],
+            "Step 1: unknown op 'fil_missing' (did you mean 'fill_missing'",
+            {"step": 1},
+        ),
         (["drop"], "Step 1: a step must be an object", {"step": 1}),
         ([{"op": "trim"}], "Step 1 (trim): parameter 'columns' is required", {"param": "columns"}),
-        ([{"op": "trim", "columns": "name"}], "parameter 'columns' must be a non-empty list",
-         {"op": "trim"}),
+        (
+            [{"op": "trim", "columns": "name"}],
+            "parameter 'columns' must be a non-empty list",
+            {"op": "trim"},
+        ),
         ([{"op": "trim", "columns": ["name"], "sides": "both"}], "unknown parameter 'sides'", {}),
-        ([{"op": "trim", "columns": ["name"]}, {"op": "scale", "columns": ["qty"], "method": 2}],
-         "Step 2 (scale): parameter 'method' must be one of", {"step": 2}),
-        ([{"op": "fill_missing", "columns": ["price"], "strategy": "constant"}],
-         "'value' is required", {}),
+        (
+            [{"op": "trim", "columns": ["name"]}, {"op": "scale", "columns": ["qty"], "method": 2}],
+            "Step 2 (scale): parameter 'method' must be one of",
+            {"step": 2},
+        ),
+        (
+            [{"op": "fill_missing", "columns": ["price"], "strategy": "constant"}],
+            "'value' is required",
+            {},
+        ),
         ([{"op": "sample_rows", "n": True}], "must be a whole number", {}),
-        ([{"op": "filter_rows", "conditions": [{"column": "x", "op": "~="}]}],
-         "unknown operator '~='", {"column": "x"}),
-        ([{"op": "arithmetic", "output": "x", "left": {"column": "a"}, "operator": "/",
-           "right": {"value": 0}}], "divide by the constant 0", {}),
-        ([{"op": "arithmetic", "output": "x", "left": "price", "operator": "+",
-           "right": {"value": 1}}], "must be {'column': name} or {'value': number}", {}),
+        (
+            [{"op": "filter_rows", "conditions": [{"column": "x", "op": "~="}]}],
+            "unknown operator '~='",
+            {"column": "x"},
+        ),
+        (
+            [
+                {
+                    "op": "arithmetic",
+                    "output": "x",
+                    "left": {"column": "a"},
+                    "operator": "/",
+                    "right": {"value": 0},
+                }
+            ],
+            "divide by the constant 0",
+            {},
+        ),
+        (
+            [
+                {
+                    "op": "arithmetic",
+                    "output": "x",
+                    "left": "price",
+                    "operator": "+",
+                    "right": {"value": 1},
+                }
+            ],
+            "must be {'column': name} or {'value': number}",
+            {},
+        ),
     ],
 )
 def test_malformed_steps_name_step_and_problem(steps, message, detail):
@@ -540,30 +798,69 @@ def test_malformed_steps_name_step_and_problem(steps, message, detail):
 @pytest.mark.parametrize(
     ("step", "message", "column"),
     [
-        ({"op": "fill_missing", "columns": ["prize"], "strategy": "mean"},
-         "column 'prize' does not exist (did you mean 'price'?)", "prize"),
-        ({"op": "fill_missing", "columns": ["name"], "strategy": "mean"},
-         "column 'name' holds text values (str); this step needs numeric values", "name"),
-        ({"op": "fill_missing", "columns": ["price"], "strategy": "constant", "value": "x"},
-         "column 'price' holds numeric values", "price"),
+        (
+            {"op": "fill_missing", "columns": ["prize"], "strategy": "mean"},
+            "column 'prize' does not exist (did you mean 'price'?)",
+            "prize",
+        ),
+        (
+            {"op": "fill_missing", "columns": ["name"], "strategy": "mean"},
+            "column 'name' holds text values (str); this step needs numeric values",
+            "name",
+        ),
+        (
+            {"op": "fill_missing", "columns": ["price"], "strategy": "constant", "value": "x"},
+            "column 'price' holds numeric values",
+            "price",
+        ),
         ({"op": "trim", "columns": ["qty"]}, "column 'qty' holds numeric values", "qty"),
-        ({"op": "filter_rows", "conditions": [{"column": "qty", "op": ">", "value": "3"}]},
-         "column 'qty' holds numbers, so '>' needs numbers", "qty"),
-        ({"op": "filter_rows", "conditions": [{"column": "day", "op": ">", "value": "soon"}]},
-         "'soon' is not a date", "day"),
-        ({"op": "filter_rows", "conditions": [
-            {"column": "day", "op": ">", "value": "2024-01-01T00:00+02:00"}]},
-         "has a timezone but column 'day' has none", "day"),
-        ({"op": "filter_rows", "conditions": [{"column": "qty", "op": "contains", "value": "1"}]},
-         "'contains' works on text", "qty"),
+        (
+            {"op": "filter_rows", "conditions": [{"column": "qty", "op": ">", "value": "3"}]},
+            "column 'qty' holds numbers, so '>' needs numbers",
+            "qty",
+        ),
+        (
+            {"op": "filter_rows", "conditions": [{"column": "day", "op": ">", "value": "soon"}]},
+            "'soon' is not a date",
+            "day",
+        ),
+        (
+            {
+                "op": "filter_rows",
+                "conditions": [{"column": "day", "op": ">", "value": "2024-01-01T00:00+02:00"}],
+            },
+            "has a timezone but column 'day' has none",
+            "day",
+        ),
+        (
+            {
+                "op": "filter_rows",
+                "conditions": [{"column": "qty", "op": "contains", "value": "1"}],
+            },
+            "'contains' works on text",
+            "qty",
+        ),
         ({"op": "date_part", "column": "name", "part": "year"}, "needs date/time values", "name"),
         ({"op": "to_datetime", "columns": ["qty"]}, "set 'unit'", "qty"),
-        ({"op": "group_by", "by": ["city"], "aggregations": [{"column": "name", "function": "sum"}]},
-         "column 'name' holds text", "name"),
-        ({"op": "join", "dataset": "customers@2", "on": ["id"]},
-         "cannot join column 'id' (int64) with column 'id' (str) of dataset 'customers@2'", "id"),
-        ({"op": "join", "dataset": "customers", "left_on": ["qty"], "right_on": ["key"]},
-         "column 'key' does not exist in dataset 'customers'", "key"),
+        (
+            {
+                "op": "group_by",
+                "by": ["city"],
+                "aggregations": [{"column": "name", "function": "sum"}],
+            },
+            "column 'name' holds text",
+            "name",
+        ),
+        (
+            {"op": "join", "dataset": "customers@2", "on": ["id"]},
+            "cannot join column 'id' (int64) with column 'id' (str) of dataset 'customers@2'",
+            "id",
+        ),
+        (
+            {"op": "join", "dataset": "customers", "left_on": ["qty"], "right_on": ["key"]},
+            "column 'key' does not exist in dataset 'customers'",
+            "key",
+        ),
     ],
 )
 def test_schema_errors_name_step_and_column_before_and_during_run(step, message, column):
@@ -580,10 +877,14 @@ def test_schema_errors_name_step_and_column_before_and_during_run(step, message,
         assert caught.value.detail["step"] == 2 and caught.value.detail["column"] == column
 
 
+@pytest.mark.filterwarnings("ignore:Could not infer format")
 def test_conversion_failing_everywhere_is_an_error():
     df = pd.DataFrame({"x": ["a", "b", None]})
-    for op, target in (("to_number", "numbers"), ("to_datetime", "dates"),
-                       ("to_boolean", "true/false")):
+    for op, target in (
+        ("to_number", "numbers"),
+        ("to_datetime", "dates"),
+        ("to_boolean", "true/false"),
+    ):
         with pytest.raises(Invalid) as caught:
             run([{"op": op, "columns": ["x"]}], df)
         assert f"none of the 2 values in column 'x' could be read as {target}" in str(caught.value)
@@ -601,8 +902,12 @@ def test_join_needs_a_loader_and_reports_unknown_datasets():
 
 
 def test_saved_recipe_replayed_on_newer_version_missing_a_column():
-    saved = Recipe.from_json([{"op": "trim", "columns": ["name"]},
-                              {"op": "fill_missing", "columns": ["price"], "strategy": "median"}])
+    saved = Recipe.from_json(
+        [
+            {"op": "trim", "columns": ["name"]},
+            {"op": "fill_missing", "columns": ["price"], "strategy": "median"},
+        ]
+    )
     newer = frame().drop(columns=["price"])
     with pytest.raises(Invalid, match=r"^Step 2 \(fill_missing\): column 'price' does not exist"):
         saved.validate(schema_of(newer))
@@ -611,12 +916,28 @@ def test_saved_recipe_replayed_on_newer_version_missing_a_column():
 
 
 def test_data_dependent_columns_checked_at_run_time():
-    recipe = Recipe.from_json([
-        {"op": "pivot", "index": ["flag"], "columns": "city", "values": "price"},
-        {"op": "fill_missing", "columns": ["Paris", "Rome"], "strategy": "constant", "value": 0},
-    ])
+    recipe = Recipe.from_json(
+        [
+            {"op": "pivot", "index": ["flag"], "columns": "city", "values": "price"},
+            {
+                "op": "fill_missing",
+                "columns": ["Paris", "Rome"],
+                "strategy": "constant",
+                "value": 0,
+            },
+        ]
+    )
     schema = recipe.validate(schema_of(frame()))  # columns after a pivot are known only at run time
     assert schema.open
+    picked = Recipe.from_json(
+        [
+            recipe.to_json()[0],
+            {"op": "select_columns", "columns": ["flag", "Paris"]},
+            {"op": "fill_missing", "columns": ["Paris"], "strategy": "mean"},
+        ]
+    )
+    assert picked.validate(schema_of(frame())) == {"flag": "bool", "Paris": "unknown"}
+    assert picked.apply(frame())["Paris"].tolist() == [40.0, 40.0]  # False has no Paris row
     with pytest.raises(Invalid, match="Step 2 .*'Rome' does not exist"):
         recipe.apply(frame())
 
@@ -646,8 +967,14 @@ def test_json_round_trip_validate_chain_and_describe():
 
 
 def test_report_progress_and_preview():
-    recipe = Recipe.from_json([CASES["filter_rows"][0], CASES["arithmetic"][0],
-                               CASES["to_number"][0], CASES["drop_columns"][0]])
+    recipe = Recipe.from_json(
+        [
+            CASES["filter_rows"][0],
+            CASES["arithmetic"][0],
+            CASES["to_number"][0],
+            CASES["drop_columns"][0],
+        ]
+    )
     calls = []
     out, report = recipe.apply_with_report(
         frame(), progress=lambda done, total, what: calls.append((done, total))

@@ -211,3 +211,31 @@ def test_delete_and_quota(store, iris, stored_files):
         store.models.get(tiny, "m0@production")
     assert store.models.delete(tiny, "m0") == 1
     assert len(stored_files()) == len(before) - 1
+
+
+def test_train_register_predict_through_workspace(ws, iris):
+    frame, features, _, _ = iris
+    ws.datasets.save(frame, "iris-data")
+    cleaned = ws.recipes.apply([{"op": "drop_duplicates"}], "iris-data", save_as="iris-clean")
+    result = ws.train(cleaned.ref, target="target", algorithms=["logistic_regression"], cv_folds=3)
+    assert result.task == "classification" and result.holdout_metrics["accuracy"] >= 0.85
+    version = ws.models.register("iris-clf", result)
+    assert version.dataset == "iris-clean@1" and version.recipe == cleaned.recipe
+    assert (
+        version.algorithm == "logistic_regression"
+        and version.metrics["holdout"]["accuracy"] >= 0.85
+    )
+    assert [c["name"] for c in version.signature] == features
+    out = ws.models.predict("iris-clf", frame[features].head(5))
+    assert out["prediction"].tolist() == result.model.predict(frame[features].head(5)).tolist()
+
+
+def test_training_needs_analyst(store, iris):
+    from ..conftest import workspace_for
+
+    frame, *_ = iris
+    admin = workspace_for(store, "acme", "ann", Role.ADMIN)
+    admin.datasets.save(frame, "iris-data")
+    viewer = workspace_for(store, "acme", "val", Role.VIEWER)
+    with pytest.raises(Forbidden):
+        viewer.train("iris-data", target="target")

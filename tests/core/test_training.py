@@ -4,6 +4,7 @@ bad input, progress and cancellation, tuning, and the exported script."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -33,6 +34,9 @@ SMALL = {
     "extra_trees": {"n_estimators": 25},
     "hist_gradient_boosting": {"max_iter": 30},
 }
+
+# The exported scripts run like the engine on small data: one native thread per fit.
+SCRIPT_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
 @pytest.fixture(autouse=True)
@@ -349,11 +353,10 @@ def test_cancellation_stops_at_the_next_fold():
 
 @pytest.mark.parametrize("method", ["random", "halving"])
 def test_tuning_searches_the_best_algorithm(method):
-    frame = load_breast_cancer(as_frame=True).frame
     events: list[TrainingProgress] = []
     result = train(
-        frame,
-        target="target",
+        _iris(),
+        target="species",
         algorithms=["knn"],
         tune=method,
         n_iter=9,
@@ -396,6 +399,7 @@ def test_user_search_space_and_fixed_params():
     tuned = next(r for r in result.leaderboard if r["tuned"])
     assert tuned["params"]["n_estimators"] == 15
     assert tuned["params"]["max_depth"] in (2, 3)
+    assert tuned["params"]["min_samples_leaf"] in (1, 2, 3, 4)
     assert result.model[-1].n_estimators == 15
 
 
@@ -445,7 +449,11 @@ def _run_script(code: str, data: Path, tmp_path: Path) -> dict:
     script = tmp_path / "train_model.py"
     script.write_text(code)
     done = subprocess.run(
-        [sys.executable, str(script), str(data)], capture_output=True, text=True, timeout=120
+        [sys.executable, str(script), str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=SCRIPT_ENV,
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)

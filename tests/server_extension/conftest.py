@@ -9,5 +9,5 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 def jp_server_config(tmp_path):
     return {
         "ServerApp": {"jpserver_extensions": {"astralytiq_jupyter": True}},
-        "AstralytiQ": {"home": str(tmp_path / "aqhome"), "owner": "owner"},
+        "AstralytiQ": {"home": str(tmp_path / "aqhome"), "owner": "owner", "set_kernel_env": False},
     }

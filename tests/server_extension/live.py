@@ -33,6 +33,15 @@ from astralytiq_jupyter.core.store import Store
 from ..conftest import PG_URL
 
 BASE_URL = "/a%40b/"
+OTHER_EXTENSIONS = (
+    "jupyterlab",
+    "jupyter_lsp",
+    "jupyter_server_terminals",
+    "notebook_shim",
+    "notebook",
+    "voila.server_extension",
+    "nbclassic",
+)
 
 
 def free_port() -> int:
@@ -101,9 +110,10 @@ class LiveServer:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                response = requests.get(self.api("/health"), timeout=5,
-                                        headers={"Authorization": f"token {self.token}"})
-                if response.status_code == 200:
+                response = requests.get(
+                    self.api("/health"), timeout=5, headers={"Authorization": f"token {self.token}"}
+                )
+                if response.status_code in (200, 403):  # 403: a test identity provider
                     return self
             except requests.ConnectionError:
                 pass
@@ -119,8 +129,14 @@ class LiveServer:
             root = self.tmp / "root"
             root.mkdir(exist_ok=True)
             app = ServerApp(
-                config=config, port=self.port, port_retries=0, open_browser=False,
-                base_url=BASE_URL, allow_root=True, root_dir=str(root), ip="127.0.0.1",
+                config=config,
+                port=self.port,
+                port_retries=0,
+                open_browser=False,
+                base_url=BASE_URL,
+                allow_root=True,
+                root_dir=str(root),
+                ip="127.0.0.1",
                 log_level="WARN",
             )
             app.init_signal = lambda: None  # type: ignore[method-assign]
@@ -145,8 +161,9 @@ class LiveServer:
         self._thread.join(30)
 
     # -- test helpers ----------------------------------------------------------------------
-    def principal(self, tenant: str, user: str, role: Role | str,
-                  plan: str = "enterprise") -> Principal:
+    def principal(
+        self, tenant: str, user: str, role: Role | str, plan: str = "enterprise"
+    ) -> Principal:
         role = Role(role)
         self.store.ensure_tenant(tenant, tenant.title(), plan=plan)
         self.store.ensure_member(tenant, user, role)
@@ -155,8 +172,9 @@ class LiveServer:
     def token_for(self, tenant: str, user: str, role: Role | str, plan: str = "enterprise") -> str:
         """A platform token for ``user`` (made a member of ``tenant`` with ``role``)."""
         principal = self.principal(tenant, user, role, plan)
-        return self.store.tokens.issue(tenant, user, principal.role, name="test",
-                                       created_by="test").secret
+        return self.store.tokens.issue(
+            tenant, user, principal.role, name="test", created_by="test"
+        ).secret
 
     def session(self, token: str | None) -> requests.Session:
         session = requests.Session()
@@ -167,15 +185,26 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(tmp: Path, backend: str, config: dict[str, Any] | None = None,
-                ) -> Iterator[LiveServer]:
+def live_server(
+    tmp: Path,
+    backend: str,
+    config: dict[str, Any] | None = None,
+) -> Iterator[LiveServer]:
     """A started server on SQLite (``backend='sqlite'``) or a fresh PostgreSQL schema."""
-    env = {k: os.environ.get(k) for k in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR",
-                                          "JUPYTER_RUNTIME_DIR")}
+    env = {
+        k: os.environ.get(k)
+        for k in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR")
+    }
     for key in env:
         os.environ[key] = str(tmp / key.lower())
     merged: dict[str, Any] = {
-        "ServerApp": {"jpserver_extensions": {"astralytiq_jupyter": True}},
+        # Only this extension: the others installed in the environment only slow startup.
+        "ServerApp": {
+            "jpserver_extensions": {
+                "astralytiq_jupyter": True,
+                **dict.fromkeys(OTHER_EXTENSIONS, False),
+            }
+        },
         "AstralytiQ": {"home": str(tmp / "aqhome"), "owner": "owner", "set_kernel_env": False},
     }
     for section, values in (config or {}).items():

@@ -34,7 +34,9 @@ def test_extension_is_enabled_by_installing(tmp_path):
 
     out = subprocess.run(
         [sys.executable, "-m", "jupyter", "server", "extension", "list"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     text = out.stdout + out.stderr
     assert re.search(r"astralytiq_jupyter\s.*enabled", text)

@@ -13,12 +13,16 @@ class AuditHandler(ApiHandler):
         limit = self.int_arg("limit", 100, low=1)
         offset = self.int_arg("offset", 0)
         events = await self.run(
-            self.app.store.audit.list, self.principal,
+            self.app.store.audit.list,
+            self.principal,
             action=self.get_query_argument("action", None) or None,
             actor=self.get_query_argument("actor", None) or None,
             outcome=self.get_query_argument("outcome", None) or None,
             resource=self.get_query_argument("resource", None) or None,
-            since=self._time("since"), until=self._time("until"), limit=limit, offset=offset,
+            since=self._time("since"),
+            until=self._time("until"),
+            limit=limit,
+            offset=offset,
         )
         self.page(events, limit, offset)
 

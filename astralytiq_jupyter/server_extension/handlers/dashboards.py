@@ -14,15 +14,23 @@ class DashboardsHandler(ApiHandler):
     async def get(self) -> None:
         limit = self.int_arg("limit", 100, low=1)
         offset = self.int_arg("offset", 0)
-        items = await self.run(self.app.store.dashboards.list, self.principal,
-                               search=self.get_query_argument("search", None), limit=limit,
-                               offset=offset)
+        items = await self.run(
+            self.app.store.dashboards.list,
+            self.principal,
+            search=self.get_query_argument("search", None),
+            limit=limit,
+            offset=offset,
+        )
         self.page(items, limit, offset)
 
     async def post(self) -> None:
         body = self.json_body(_SAVE, required=("spec",))
-        saved = await self.run(self.app.store.dashboards.save, self.principal, body["spec"],
-                               expected_revision=body.get("expected_revision"))
+        saved = await self.run(
+            self.app.store.dashboards.save,
+            self.principal,
+            body["spec"],
+            expected_revision=body.get("expected_revision"),
+        )
         self.reply(saved, 201 if saved.revision == 1 else 200)
 
 
@@ -35,9 +43,12 @@ class DashboardHandler(ApiHandler):
         spec = body["spec"]
         if not isinstance(spec, dict) or spec.get("name", name) != name:
             raise Invalid(f"The spec's name must be {json.dumps(name)}, as in the path.")
-        saved = await self.run(self.app.store.dashboards.save, self.principal,
-                               {**spec, "name": name},
-                               expected_revision=body.get("expected_revision"))
+        saved = await self.run(
+            self.app.store.dashboards.save,
+            self.principal,
+            {**spec, "name": name},
+            expected_revision=body.get("expected_revision"),
+        )
         self.reply(saved)
 
     async def delete(self, name: str) -> None:

@@ -8,21 +8,26 @@ from typing import IO, Any
 
 from tornado import web
 
-from ...core.errors import Invalid, QuotaExceeded
+from ...core.errors import AstralytiqError, Forbidden, Invalid, QuotaExceeded
 from ...core.names import parse_ref
 from .. import codecs, metrics
 from ..base import ApiHandler
 
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
+DRAIN_BYTES = 1024 * 1024  # refused bodies up to this size are read (and dropped) first
 
 
 class DatasetsHandler(ApiHandler):
     async def get(self) -> None:
         limit = self.int_arg("limit", 100, low=1)
         offset = self.int_arg("offset", 0)
-        items = await self.run(self.app.store.datasets.list, self.principal,
-                               search=self.get_query_argument("search", None), limit=limit,
-                               offset=offset)
+        items = await self.run(
+            self.app.store.datasets.list,
+            self.principal,
+            search=self.get_query_argument("search", None),
+            limit=limit,
+            offset=offset,
+        )
         self.page(items, limit, offset)
 
 
@@ -32,8 +37,9 @@ class DatasetHandler(ApiHandler):
 
     async def delete(self, ref: str) -> None:
         parsed = parse_ref(ref)
-        count = await self.run(self.app.store.datasets.delete, self.principal, parsed.name,
-                               parsed.version)
+        count = await self.run(
+            self.app.store.datasets.delete, self.principal, parsed.name, parsed.version
+        )
         self.reply({"deleted_versions": count})
 
 
@@ -46,18 +52,44 @@ class VersionsHandler(ApiHandler):
     _spool: IO[bytes] | None = None
     _limit: int | None = None
     _received = 0
+    _refusal: AstralytiqError | None = None
 
     async def prepare(self) -> None:  # type: ignore[override]
+        try:
+            await self._admit()
+        except AstralytiqError as exc:
+            # An identified caller refused for a small body gets a readable answer: the body
+            # is read and dropped first (closing on unread bytes resets the connection before
+            # most clients read the response). Anonymous callers and large bodies are
+            # refused at once, before any byte is read.
+            if not self._drainable():
+                raise
+            self._refusal = exc
+
+    async def _admit(self) -> None:
         await super().prepare()
         if self._finished or self.request.method != "POST":
             return
         length = self.request.headers.get("Content-Length")
         size = int(length) if length and length.isdigit() else None
-        self._limit = await self.run(self.app.store.datasets.upload_limit, self.principal,
-                                     self.path_kwargs["name"], size)
-        self.request.connection.set_max_body_size(  # type: ignore[union-attr]
-            self._limit if self._limit is not None else self.app.max_upload_bytes)
+        self._limit = await self.run(
+            self.app.store.datasets.upload_limit, self.principal, self.path_kwargs["name"], size
+        )
+        # tornado's own cap (the server's max_body_size) would refuse large uploads before
+        # this check; it stays as a backstop above the limit, which data_received enforces
+        # with a 413 the client can read.
+        limit = self._limit if self._limit is not None else self.app.max_upload_bytes
+        self.request.connection.set_max_body_size(2 * limit + (1 << 20))  # type: ignore[union-attr]
         self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+
+    def _drainable(self) -> bool:
+        length = self.request.headers.get("Content-Length", "")
+        return (
+            self.request.method == "POST"
+            and getattr(self, "principal", None) is not None
+            and length.isdigit()
+            and int(length) <= DRAIN_BYTES
+        )
 
     def data_received(self, chunk: bytes) -> None:
         if self._spool is None or self._finished:
@@ -67,9 +99,11 @@ class VersionsHandler(ApiHandler):
             self._spool.close()
             self._spool = None
             metrics.UPLOADS.labels(outcome="too_large").inc()
-            error = QuotaExceeded(f"The upload is larger than the limit of "
-                                  f"{self._limit / 1e6:.1f} MB.", quota="upload_bytes",
-                                  limit=self._limit)
+            error = QuotaExceeded(
+                f"The upload is larger than the limit of {self._limit / 1e6:.1f} MB.",
+                quota="upload_bytes",
+                limit=self._limit,
+            )
             self.send_error(413, exc_info=(QuotaExceeded, error, None))
             return
         self._spool.write(chunk)
@@ -80,6 +114,8 @@ class VersionsHandler(ApiHandler):
     async def post(self, name: str) -> None:
         """The body is a file to read (``?format=&filename=``), or with ``?mode=save`` a
         Parquet DataFrame stored as is, with lineage (``?parent=&recipe=``)."""
+        if self._refusal is not None:
+            raise self._refusal
         if self._finished or self._spool is None:
             return
         spool, self._spool = self._spool, None
@@ -101,9 +137,15 @@ class VersionsHandler(ApiHandler):
         common = {"description": arg("description", None), "note": arg("note", "")}
         mode = arg("mode", "ingest")
         if mode == "ingest":
-            return await self.run(self.app.store.datasets.ingest, self.principal, spool, name,
-                                  format=arg("format", None) or None,
-                                  filename=arg("filename", None) or None, **common)
+            return await self.run(
+                self.app.store.datasets.ingest,
+                self.principal,
+                spool,
+                name,
+                format=arg("format", None) or None,
+                filename=arg("filename", None) or None,
+                **common,
+            )
         if mode != "save":
             raise Invalid("mode must be 'ingest' (read a file) or 'save' (a Parquet DataFrame).")
         recipe = arg("recipe", None)
@@ -112,8 +154,15 @@ class VersionsHandler(ApiHandler):
         except ValueError:
             raise Invalid("'recipe' must be a JSON list of steps.") from None
         frame = await self.run(codecs.decode_frame, spool.read(), codecs.PARQUET)
-        return await self.run(self.app.store.datasets.save, self.principal, frame, name,
-                              parent=arg("parent", None) or None, recipe=steps, **common)
+        return await self.run(
+            self.app.store.datasets.save,
+            self.principal,
+            frame,
+            name,
+            parent=arg("parent", None) or None,
+            recipe=steps,
+            **common,
+        )
 
     def on_connection_close(self) -> None:
         if self._spool is not None:
@@ -146,10 +195,22 @@ class IngestHandler(ApiHandler):
                 source = SqlSource(**sql)
             except TypeError as exc:
                 raise Invalid(f"Invalid 'sql' source: {exc}") from None
+            # A database URL sent over the API would otherwise reach any database the server
+            # can, its own metadata store included: only allow-listed ones are accepted.
+            if not self.app.sql_import_allowed(source.url):
+                raise Forbidden(
+                    "SQL import from this database is not allowed on this server; "
+                    "ask the operator to add it to c.AstralytiQ.sql_import_allowlist."
+                )
         version = await self.run(
-            self.app.store.datasets.ingest, self.principal, source, name,
-            format=body.get("format"), description=body.get("description"),
-            note=body.get("note") or "", **options,
+            self.app.store.datasets.ingest,
+            self.principal,
+            source,
+            name,
+            format=body.get("format"),
+            description=body.get("description"),
+            note=body.get("note") or "",
+            **options,
         )
         self.reply(version, 201)
 
@@ -159,14 +220,16 @@ class DataHandler(ApiHandler):
 
     async def get(self, ref: str) -> None:
         fmt = self.get_query_argument("format", None) or codecs.media_format(
-            self.request.headers.get("Accept"), default="parquet")
+            self.request.headers.get("Accept"), default="parquet"
+        )
         if fmt not in ("parquet", "arrow", "csv"):
             raise Invalid(f"Unknown format {fmt!r}; use parquet, arrow or csv.")
         columns_arg = self.get_query_argument("columns", None)
         columns = [c for c in columns_arg.split(",") if c] if columns_arg else None
         limit = self.int_arg("limit")
-        table = await self.run(self.app.store.datasets.read_table, self.principal, ref,
-                               columns=columns, limit=limit)
+        table = await self.run(
+            self.app.store.datasets.read_table, self.principal, ref, columns=columns, limit=limit
+        )
         data = await self.run(codecs.encode_table, table, fmt)
         self.set_header("Content-Type", codecs.FORMATS[fmt])
         if fmt == "csv":
@@ -174,7 +237,7 @@ class DataHandler(ApiHandler):
             self.set_header("Content-Disposition", f'attachment; filename="{stem}.csv"')
         self.set_header("X-AstralytiQ-Rows", str(table.num_rows))
         for start in range(0, len(data), 1 << 20):
-            self.write(data[start:start + (1 << 20)])
+            self.write(data[start : start + (1 << 20)])
             await self.flush()
         self.finish(set_content_type=codecs.FORMATS[fmt])
 
@@ -186,13 +249,18 @@ class ProfileHandler(ApiHandler):
             value = self.int_arg(key, low=1)
             if value is not None:
                 options[key] = value
-        self.reply(await self.run(self.app.store.datasets.profile, self.principal, ref,
-                                  **options))
+        self.reply(await self.run(self.app.store.datasets.profile, self.principal, ref, **options))
 
 
 class ApplyHandler(ApiHandler):
     async def post(self, ref: str) -> None:
         body = self.json_body({"recipe", "save_as", "note"}, required=("recipe",))
-        version = await self.run(self.app.store.recipes.apply, self.principal, body["recipe"],
-                                 ref, save_as=body.get("save_as"), note=body.get("note") or "")
+        version = await self.run(
+            self.app.store.recipes.apply,
+            self.principal,
+            body["recipe"],
+            ref,
+            save_as=body.get("save_as"),
+            note=body.get("note") or "",
+        )
         self.reply(version, 201)

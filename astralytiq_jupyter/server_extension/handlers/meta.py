@@ -20,8 +20,14 @@ class HealthHandler(ApiHandler):
 class MeHandler(ApiHandler):
     async def get(self) -> None:
         tenant = await self.run(self.app.store.tenants.get, self.principal)
-        self.reply({**self.principal.to_dict(), "via": self.principal.via,
-                    "tenant_name": tenant.display_name, "branding": tenant.branding})
+        self.reply(
+            {
+                **self.principal.to_dict(),
+                "via": self.principal.via,
+                "tenant_name": tenant.display_name,
+                "branding": tenant.branding,
+            }
+        )
 
 
 class OpenAPIHandler(ApiHandler):

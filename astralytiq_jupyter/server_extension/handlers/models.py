@@ -12,18 +12,35 @@ from .. import codecs, metrics
 from ..base import ApiHandler
 
 # Metadata a client may send with an artifact; lineage and storage fields are the server's.
-REGISTER_FIELDS = frozenset({"task", "algorithm", "signature", "output", "params", "metrics",
-                             "dataset", "recipe", "training_spec", "library_versions",
-                             "description", "note"})
+REGISTER_FIELDS = frozenset(
+    {
+        "task",
+        "algorithm",
+        "signature",
+        "output",
+        "params",
+        "metrics",
+        "dataset",
+        "recipe",
+        "training_spec",
+        "library_versions",
+        "description",
+        "note",
+    }
+)
 
 
 class ModelsHandler(ApiHandler):
     async def get(self) -> None:
         limit = self.int_arg("limit", 100, low=1)
         offset = self.int_arg("offset", 0)
-        items = await self.run(self.app.store.models.list, self.principal,
-                               search=self.get_query_argument("search", None), limit=limit,
-                               offset=offset)
+        items = await self.run(
+            self.app.store.models.list,
+            self.principal,
+            search=self.get_query_argument("search", None),
+            limit=limit,
+            offset=offset,
+        )
         self.page(items, limit, offset)
 
 
@@ -33,8 +50,9 @@ class ModelHandler(ApiHandler):
 
     async def delete(self, ref: str) -> None:
         parsed = parse_ref(ref, what="model")
-        count = await self.run(self.app.store.models.delete, self.principal, parsed.name,
-                               parsed.version)
+        count = await self.run(
+            self.app.store.models.delete, self.principal, parsed.name, parsed.version
+        )
         self.reply({"deleted_versions": count})
 
 
@@ -47,8 +65,10 @@ class ModelVersionsHandler(ApiHandler):
         files = self.request.files.get("artifact") or []
         fields = self.request.body_arguments.get("metadata") or []
         if len(files) != 1 or len(fields) != 1:
-            raise Invalid("Send multipart/form-data with one 'artifact' file (skops) and one "
-                          "'metadata' field (JSON).")
+            raise Invalid(
+                "Send multipart/form-data with one 'artifact' file (skops) and one "
+                "'metadata' field (JSON)."
+            )
         try:
             metadata = json.loads(fields[0])
         except (ValueError, UnicodeDecodeError):
@@ -57,10 +77,14 @@ class ModelVersionsHandler(ApiHandler):
             raise Invalid("'metadata' must be a JSON object.")
         unknown = sorted(set(metadata) - REGISTER_FIELDS)
         if unknown:
-            raise Invalid(f"Unknown metadata field(s): {', '.join(unknown)}; allowed: "
-                          f"{', '.join(sorted(REGISTER_FIELDS))}.", fields=unknown)
-        version = await self.run(self.app.store.models.register_artifact, self.principal, name,
-                                 files[0].body, metadata)
+            raise Invalid(
+                f"Unknown metadata field(s): {', '.join(unknown)}; allowed: "
+                f"{', '.join(sorted(REGISTER_FIELDS))}.",
+                fields=unknown,
+            )
+        version = await self.run(
+            self.app.store.models.register_artifact, self.principal, name, files[0].body, metadata
+        )
         self.reply(version, 201)
 
 
@@ -76,8 +100,9 @@ class AliasHandler(ApiHandler):
         version = body["version"]
         if not isinstance(version, int) or isinstance(version, bool):
             raise Invalid("'version' must be a version number.")
-        self.reply(await self.run(self.app.store.models.set_alias, self.principal, name, alias,
-                                  version))
+        self.reply(
+            await self.run(self.app.store.models.set_alias, self.principal, name, alias, version)
+        )
 
     async def delete(self, name: str, alias: str) -> None:
         await self.run(self.app.store.models.remove_alias, self.principal, name, alias)
@@ -88,8 +113,9 @@ class AliasHandler(ApiHandler):
 class ArtifactHandler(ApiHandler):
     async def get(self, ref: str) -> None:
         version, data = await self.run(self.app.store.models.artifact, self.principal, ref)
-        self.set_header("Content-Disposition",
-                        f'attachment; filename="{version.name}-{version.version}.skops"')
+        self.set_header(
+            "Content-Disposition", f'attachment; filename="{version.name}-{version.version}.skops"'
+        )
         self.set_header("X-AstralytiQ-SHA256", version.sha256)
         self.finish(data, set_content_type="application/octet-stream")
 
@@ -99,8 +125,9 @@ class PredictHandler(ApiHandler):
     what ``Accept`` names)."""
 
     async def post(self, ref: str) -> None:
-        frame = await self.run(codecs.decode_frame, self.request.body,
-                               self.request.headers.get("Content-Type"))
+        frame = await self.run(
+            codecs.decode_frame, self.request.body, self.request.headers.get("Content-Type")
+        )
         predictions = await self.run(self.app.store.models.predict, self.principal, ref, frame)
         metrics.PREDICTIONS.inc(len(predictions))
         fmt = codecs.media_format(self.request.headers.get("Accept"), default="json")
@@ -116,6 +143,12 @@ class PredictHandler(ApiHandler):
 class ScoreHandler(ApiHandler):
     async def post(self, ref: str) -> None:
         body = self.json_body({"dataset", "save_as", "note"}, required=("dataset", "save_as"))
-        version = await self.run(self.app.store.models.score_dataset, self.principal, ref,
-                                 body["dataset"], body["save_as"], note=body.get("note") or "")
+        version = await self.run(
+            self.app.store.models.score_dataset,
+            self.principal,
+            ref,
+            body["dataset"],
+            body["save_as"],
+            note=body.get("note") or "",
+        )
         self.reply(version, 201)

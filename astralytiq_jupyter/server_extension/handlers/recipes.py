@@ -11,15 +11,24 @@ class RecipesHandler(ApiHandler):
     async def get(self) -> None:
         limit = self.int_arg("limit", 100, low=1)
         offset = self.int_arg("offset", 0)
-        items = await self.run(self.app.store.recipes.list, self.principal,
-                               search=self.get_query_argument("search", None), limit=limit,
-                               offset=offset)
+        items = await self.run(
+            self.app.store.recipes.list,
+            self.principal,
+            search=self.get_query_argument("search", None),
+            limit=limit,
+            offset=offset,
+        )
         self.page(items, limit, offset)
 
     async def post(self) -> None:
         body = self.json_body(_SAVE, required=("name", "steps"))
-        saved = await self.run(self.app.store.recipes.save, self.principal, body["name"],
-                               body["steps"], description=body.get("description"))
+        saved = await self.run(
+            self.app.store.recipes.save,
+            self.principal,
+            body["name"],
+            body["steps"],
+            description=body.get("description"),
+        )
         self.reply(saved, 201)
 
 
@@ -29,8 +38,13 @@ class RecipeHandler(ApiHandler):
 
     async def put(self, name: str) -> None:
         body = self.json_body(_SAVE - {"name"}, required=("steps",))
-        saved = await self.run(self.app.store.recipes.save, self.principal, name, body["steps"],
-                               description=body.get("description"))
+        saved = await self.run(
+            self.app.store.recipes.save,
+            self.principal,
+            name,
+            body["steps"],
+            description=body.get("description"),
+        )
         self.reply(saved)
 
     async def delete(self, name: str) -> None:

@@ -25,16 +25,18 @@ class MembersHandler(ApiHandler):
 
     async def post(self) -> None:
         body = self.json_body({"username", "role"}, required=("username", "role"))
-        member = await self.run(self.app.store.tenants.add_member, self.principal,
-                                body["username"], body["role"])
+        member = await self.run(
+            self.app.store.tenants.add_member, self.principal, body["username"], body["role"]
+        )
         self.reply(member, 201)
 
 
 class MemberHandler(ApiHandler):
     async def patch(self, username: str) -> None:
         body = self.json_body({"role"}, required=("role",))
-        self.reply(await self.run(self.app.store.tenants.set_role, self.principal, username,
-                                  body["role"]))
+        self.reply(
+            await self.run(self.app.store.tenants.set_role, self.principal, username, body["role"])
+        )
 
     async def delete(self, username: str) -> None:
         await self.run(self.app.store.tenants.remove_member, self.principal, username)
@@ -48,7 +50,12 @@ class TenantsHandler(ApiHandler):
 
     async def post(self) -> None:
         body = self.json_body({"slug", "display_name", "plan", "admin"}, required=("slug",))
-        tenant = await self.run(self.app.store.tenants.create, self.principal, body["slug"],
-                                display_name=body.get("display_name"),
-                                plan=body.get("plan", "free"), admin=body.get("admin"))
+        tenant = await self.run(
+            self.app.store.tenants.create,
+            self.principal,
+            body["slug"],
+            display_name=body.get("display_name"),
+            plan=body.get("plan", "free"),
+            admin=body.get("admin"),
+        )
         self.reply(tenant, 201)

@@ -10,14 +10,24 @@ class TokensHandler(ApiHandler):
         limit = self.int_arg("limit", 100, low=1)
         offset = self.int_arg("offset", 0)
         inactive = self.get_query_argument("include_inactive", "false") == "true"
-        tokens = await self.run(self.app.store.tokens.list, self.principal,
-                                include_inactive=inactive, limit=limit, offset=offset)
+        tokens = await self.run(
+            self.app.store.tokens.list,
+            self.principal,
+            include_inactive=inactive,
+            limit=limit,
+            offset=offset,
+        )
         self.page(tokens, limit, offset)
 
     async def post(self) -> None:
         body = self.json_body({"name", "role", "expires_in"}, required=("name",))
-        issued = await self.run(self.app.store.tokens.create, self.principal, body["name"],
-                                role=body.get("role"), expires_in=body.get("expires_in"))
+        issued = await self.run(
+            self.app.store.tokens.create,
+            self.principal,
+            body["name"],
+            role=body.get("role"),
+            expires_in=body.get("expires_in"),
+        )
         self.reply(issued, 201)
 
 

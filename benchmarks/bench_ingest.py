@@ -1,0 +1,268 @@
+"""Ingest benchmark: the product's CSV ingest vs pyarrow (the floor) vs pandas.
+
+    python benchmarks/bench_ingest.py [--rows 1000000] [--repeat 3] [--no-write]
+
+Generates (once, cached under benchmarks/.work/) a CSV of ``--rows`` rows x 12 mixed columns:
+ints, floats, strings of low/medium/high cardinality, dates, timestamps, booleans, with some
+missing values. Then, in the same invocation, runs each contender ``--repeat`` times, every
+run in a fresh subprocess so its peak RSS (``ru_maxrss``) is its own:
+
+* product: ``aq.connect(home=<tmp>).datasets.ingest(csv, name="bench")`` (streaming read,
+  quality report, zstd Parquet, SHA-256, fsync, metadata commit);
+* core: ``ingest_to_parquet(csv, <file>)``, the same without the store around it;
+* floor: ``pyarrow.csv.read_csv`` + ``pyarrow.parquet.write_table``;
+* pandas: ``pandas.read_csv`` + ``DataFrame.to_parquet``.
+
+Only the operation is timed (not interpreter start or imports). Prints a markdown table with
+the best wall time, the ratio to the floor, peak RSS and the RSS growth during the operation
+(peak minus the peak before it started, i.e. without import footprint), and writes the
+"## Ingest" section of benchmarks/RESULTS.md, leaving the other sections as they are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / ".work"
+RESULTS = HERE / "RESULTS.md"
+SECTION = "## Ingest"
+CONTENDERS = ("product", "core", "floor", "pandas")
+CHILDREN = (*CONTENDERS, "generate")
+LABELS = {
+    "product": "product: `ws.datasets.ingest` (store, quality, zstd)",
+    "core": "core: `ingest_to_parquet` to a file",
+    "floor": "floor: `pyarrow.csv.read_csv` + `pq.write_table`",
+    "pandas": "pandas: `read_csv` + `to_parquet`",
+}
+
+sys.path.insert(0, str(HERE.parent))
+
+
+def csv_path(rows: int) -> Path:
+    return WORK / f"ingest_{rows}.csv"
+
+
+def make_csv(rows: int) -> None:
+    """Write the benchmark CSV (deterministic seed); runs in a child process."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    path = csv_path(rows)
+    WORK.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(20240601)
+
+    def with_missing(values: np.ndarray, fraction: float) -> pa.Array:
+        return pa.array(values, mask=rng.random(len(values)) < fraction)
+
+    cities = np.array([f"City {i:04d}" for i in range(1000)], dtype=object)
+    categories = np.array(
+        ["Electronics", "Books", "Garden", "Toys", "Food", "Clothing", "Sports", "Beauty",
+         "Auto", "Music"],
+        dtype=object,
+    )  # fmt: skip
+    emails = np.char.add(np.char.add("user", rng.integers(0, 10**9, rows).astype(str)), "@x.com")
+    table = pa.table(
+        {
+            "order_id": np.arange(1, rows + 1, dtype=np.int64),
+            "customer_id": rng.integers(1, 50_000, rows),
+            "quantity": with_missing(rng.integers(1, 20, rows), 0.02),
+            "unit_price": np.round(rng.gamma(2.0, 30.0, rows), 2),
+            "discount": with_missing(np.round(rng.random(rows) * 0.3, 3), 0.05),
+            "category": categories[rng.integers(0, len(categories), rows)],
+            "city": with_missing(cities[rng.integers(0, len(cities), rows)], 0.01),
+            "email": emails.astype(object),
+            "order_date": np.datetime64("2020-01-01")
+            + rng.integers(0, 1500, rows).astype("timedelta64[D]"),
+            "shipped_at": with_missing(
+                np.datetime64("2020-01-01T00:00:00")
+                + rng.integers(0, 86400 * 1500, rows).astype("timedelta64[s]"),
+                0.03,
+            ),
+            "is_member": rng.random(rows) < 0.4,
+            "returned": with_missing(rng.random(rows) < 0.05, 0.1),
+        }
+    )
+    tmp = path.with_suffix(".tmp")
+    pacsv.write_csv(table, tmp, pacsv.WriteOptions(quoting_style="needed"))
+    tmp.rename(path)
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(contender: str, source: str, rows: int) -> None:
+    """One timed run in this (fresh) process; prints a JSON line."""
+    out_dir = Path(tempfile.mkdtemp(prefix="aq-bench-", dir=WORK))
+    try:
+        if contender == "product":
+            import astralytiq_jupyter as aq
+
+            ws = aq.connect(home=out_dir / "home")
+            before = _peak_mb()
+            start = time.perf_counter()
+            version = ws.datasets.ingest(source, name="bench")
+            wall = time.perf_counter() - start
+            got, size = version.rows, version.size_bytes
+        elif contender == "core":
+            from astralytiq_jupyter.core.ingest import ingest_to_parquet
+
+            target = out_dir / "out.parquet"
+            before = _peak_mb()
+            start = time.perf_counter()
+            with open(target, "wb") as sink:
+                result = ingest_to_parquet(source, sink)
+            wall = time.perf_counter() - start
+            got, size = result.rows, target.stat().st_size
+        elif contender == "floor":
+            import pyarrow.csv as pacsv
+            import pyarrow.parquet as pq
+
+            target = out_dir / "out.parquet"
+            before = _peak_mb()
+            start = time.perf_counter()
+            table = pacsv.read_csv(source)
+            pq.write_table(table, target)
+            wall = time.perf_counter() - start
+            got, size = table.num_rows, target.stat().st_size
+        else:
+            import pandas as pd
+
+            target = out_dir / "out.parquet"
+            before = _peak_mb()
+            start = time.perf_counter()
+            df = pd.read_csv(source)
+            df.to_parquet(target)
+            wall = time.perf_counter() - start
+            got, size = len(df), target.stat().st_size
+        if got != rows:
+            raise SystemExit(f"{contender}: read {got} rows, expected {rows}")
+        peak = _peak_mb()
+        print(json.dumps({"wall": wall, "peak_mb": peak, "growth_mb": peak - before, "size": size}))
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def run(contender: str, path: Path, rows: int) -> dict:
+    """One run in a fresh interpreter. The parent imports only the stdlib until the end:
+    Linux carries a process's peak RSS over fork+exec into the child's ru_maxrss."""
+    command = [sys.executable, __file__, "--child", contender, "--csv", str(path)]
+    proc = subprocess.run(
+        [*command, "--rows", str(rows)], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"{contender} failed:\n{proc.stdout}\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1]) if contender != "generate" else {}
+
+
+def machine_line() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        ram = f"{pages * size / 2**30:.0f} GiB"
+    except (ValueError, OSError):
+        ram = "unknown"
+    import numpy
+    import pandas
+    import pyarrow
+
+    return (
+        f"Machine: {os.cpu_count()} CPUs (nproc), {ram} RAM, {cpu}; Python "
+        f"{platform.python_version()}, pandas {pandas.__version__}, numpy {numpy.__version__}, "
+        f"pyarrow {pyarrow.__version__}; {dt.date.today().isoformat()}."
+    )
+
+
+def write_section(body: str) -> None:
+    """Replace (or add) only our section of RESULTS.md."""
+    text = RESULTS.read_text() if RESULTS.exists() else f"# Benchmark results\n\n{machine_line()}\n"
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
+    if start is None:
+        new = text.rstrip("\n") + "\n\n" + body.rstrip("\n") + "\n"
+    else:
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
+        new = "\n".join(lines[:start] + body.rstrip("\n").splitlines() + [""] + lines[end:])
+        new = new.rstrip("\n") + "\n"
+    RESULTS.write_text(new)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", choices=CONTENDERS, action="append", help="run only these")
+    parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
+    parser.add_argument("--child", choices=CHILDREN, help=argparse.SUPPRESS)
+    parser.add_argument("--csv", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child == "generate":
+        make_csv(args.rows)
+        return
+    if args.child:
+        child(args.child, args.csv, args.rows)
+        return
+
+    path = csv_path(args.rows)
+    if not path.exists():
+        run("generate", path, args.rows)
+    contenders = args.only or list(CONTENDERS)
+    runs: dict[str, list[dict]] = {c: [] for c in contenders}
+    # Interleaved, so a burst of load on the (shared) machine hits every contender alike.
+    for _ in range(args.repeat):
+        for contender in contenders:
+            runs[contender].append(run(contender, path, args.rows))
+    best = {c: min(r["wall"] for r in rs) for c, rs in runs.items()}
+    floor = best.get("floor")
+    size_mb = path.stat().st_size / 1e6
+    lines = [
+        SECTION,
+        "",
+        f"{machine_line()}",
+        "",
+        f"CSV of {args.rows:,} rows x 12 mixed columns ({size_mb:.0f} MB) to Parquet; best of "
+        f"{args.repeat} wall times, each run in a fresh subprocess. Peak RSS includes each "
+        "process's imports (the product imports the whole package); growth is the peak RSS "
+        "added by the operation itself.",
+        "",
+        "| contender | wall (s) | vs floor | peak RSS (MB) | RSS growth (MB) | Parquet (MB) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for contender in contenders:
+        rs = runs[contender]
+        ratio = f"{best[contender] / floor:.2f}x" if floor else "n/a"
+        lines.append(
+            f"| {LABELS[contender]} | {best[contender]:.3f} | {ratio} | "
+            f"{max(r['peak_mb'] for r in rs):.0f} | {max(r['growth_mb'] for r in rs):.0f} | "
+            f"{rs[0]['size'] / 1e6:.1f} |"
+        )
+    body = "\n".join(lines) + "\n"
+    print(body)
+    if not args.no_write:
+        write_section(body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,284 @@
+"""Identity (JupyterHub groups, member table, tokens), OpenAPI parity, metrics and the
+environment handed to kernels."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+import astralytiq_jupyter as aq
+from astralytiq_jupyter.client.remote import RemoteBackend
+from astralytiq_jupyter.core.errors import Forbidden
+from astralytiq_jupyter.core.permissions import Role
+from astralytiq_jupyter.server_extension.openapi import PATH, build
+from astralytiq_jupyter.server_extension.routes import api_routes
+
+from .live import LiveServer, live_server
+
+HUB_USERS = {
+    "t-alice": {"name": "alice", "groups": ["astralytiq-tenant-acme", "astralytiq-role-analyst"]},
+    "t-bob": {"name": "bob", "groups": ["astralytiq-tenant-acme"]},
+    "t-carol": {"name": "carol", "groups": ["astralytiq-tenant-acme"]},
+    "t-dave": {
+        "name": "dave",
+        "groups": [
+            "astralytiq-tenant-acme",
+            "astralytiq-tenant-globex",
+            "astralytiq-role-viewer",
+            "astralytiq-role-admin",
+        ],
+    },
+    "t-erin": {"name": "erin", "groups": ["astralytiq-tenant-nowhere", "astralytiq-role-admin"]},
+    "t-frank": {"name": "frank", "groups": ["astralytiq-platform-owners"]},
+    "t-gina": {"name": "gina", "groups": ["other"]},
+}
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    config = {
+        "ServerApp": {
+            "identity_provider_class": "tests.server_extension.hub_idp.HubTestIdentityProvider"
+        },
+        "HubTestIdentityProvider": {"users": HUB_USERS},
+        "AstralytiQ": {"bootstrap_owner": False, "platform_owners": []},
+    }
+    with live_server(tmp_path_factory.mktemp("hub"), "sqlite", config) as server:
+        server.store.ensure_tenant("acme", "Acme")
+        server.store.ensure_tenant("globex", "Globex")
+        server.store.ensure_member("acme", "bob", Role.VIEWER)
+        server.store.ensure_member("globex", "frank", Role.ANALYST)
+        yield server
+
+
+def me(server: LiveServer, token: str, tenant: str | None = None) -> requests.Response:
+    headers = {"Authorization": f"token {token}"}
+    if tenant:
+        headers["X-AstralytiQ-Tenant"] = tenant
+    return requests.get(server.api("/me"), headers=headers, timeout=30)
+
+
+def test_hub_groups_give_tenant_and_role(hub: LiveServer) -> None:
+    body = me(hub, "t-alice").json()
+    assert (body["user"], body["tenant"], body["role"], body["via"]) == (
+        "alice",
+        "acme",
+        "analyst",
+        "hub",
+    )
+
+
+def test_hub_role_falls_back_to_member_table(hub: LiveServer) -> None:
+    assert me(hub, "t-bob").json()["role"] == "viewer"
+    response = me(hub, "t-carol")
+    assert response.status_code == 403 and "no role" in response.json()["message"]
+
+
+def test_hub_several_tenants_need_a_choice(hub: LiveServer) -> None:
+    assert me(hub, "t-dave").status_code == 403
+    body = me(hub, "t-dave", tenant="globex").json()
+    assert (body["tenant"], body["role"]) == ("globex", "admin")  # the highest role group
+    assert me(hub, "t-dave", tenant="initech").status_code == 403
+
+
+def test_hub_unknown_tenant_and_no_groups(hub: LiveServer) -> None:
+    assert "not set up" in me(hub, "t-erin").json()["message"]
+    assert me(hub, "t-gina").status_code == 403
+    assert me(hub, "no-such-token").status_code == 403
+
+
+def test_hub_platform_owner_group(hub: LiveServer) -> None:
+    body = me(hub, "t-frank").json()
+    assert (body["tenant"], body["role"], body["platform_owner"]) == ("globex", "analyst", True)
+    headers = {"Authorization": "token t-frank"}
+    response = requests.post(
+        hub.api("/tenants"), json={"slug": "initech", "admin": "ivy"}, headers=headers, timeout=30
+    )
+    assert response.status_code == 201
+    alice = {"Authorization": "token t-alice"}
+    assert requests.get(hub.api("/tenants"), headers=alice, timeout=30).status_code == 403
+
+
+def test_hub_user_tokens_act_for_them_outside_jupyter(hub: LiveServer) -> None:
+    # An analyst cannot mint tokens (token:manage is an admin permission) ...
+    alice = {"Authorization": "token t-alice"}
+    denied = requests.post(hub.api("/tokens"), json={"name": "x"}, headers=alice, timeout=30)
+    assert denied.status_code == 403
+    # ... an admin (dave in globex) can, scoped to a lower role, and it works as Bearer.
+    dave = {"Authorization": "token t-dave", "X-AstralytiQ-Tenant": "globex"}
+    created = requests.post(
+        hub.api("/tokens"),
+        json={"name": "app", "role": "viewer", "expires_in": 3600},
+        headers=dave,
+        timeout=30,
+    ).json()
+    ws = RemoteBackend(hub.url, created["token"])
+    assert (ws.me.user, ws.me.tenant, ws.me.role) == ("dave", "globex", Role.VIEWER)
+    with pytest.raises(Forbidden):
+        ws.tenant.members()
+    requests.delete(hub.api(f"/tokens/{created['id']}"), headers=dave, timeout=30)
+    with pytest.raises(Forbidden):
+        RemoteBackend(hub.url, created["token"]).me
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with live_server(tmp_path_factory.mktemp("single"), "sqlite") as server:
+        yield server
+
+
+def test_single_user_server_caller_is_the_owner(single: LiveServer) -> None:
+    body = me(single, single.token).json()
+    assert (body["user"], body["tenant"], body["role"], body["platform_owner"]) == (
+        "owner",
+        "default",
+        "admin",
+        True,
+    )
+
+
+def test_token_lifecycle(single: LiveServer) -> None:
+    owner = {"Authorization": f"token {single.token}"}
+    created = requests.post(
+        single.api("/tokens"), json={"name": "ci", "expires_in": 120}, headers=owner, timeout=30
+    )
+    assert created.status_code == 201
+    secret, token_id = created.json()["token"], created.json()["id"]
+    listed = requests.get(single.api("/tokens"), headers=owner, timeout=30).json()["items"]
+    assert token_id in [t["id"] for t in listed] and all("token" not in t for t in listed)
+    bearer = {"Authorization": f"Bearer {secret}"}
+    assert requests.get(single.api("/me"), headers=bearer, timeout=30).json()["via"] == "token"
+    # A token dies with its holder's membership.
+    single.store.ensure_member("default", "temp", Role.ANALYST)
+    temp = single.store.tokens.issue("default", "temp", Role.ANALYST, name="t", created_by="x")
+    assert (
+        requests.get(
+            single.api("/me"), timeout=30, headers={"Authorization": f"Bearer {temp.secret}"}
+        ).status_code
+        == 200
+    )
+    owner_principal = single.ext.resolver.resolve(type("U", (), {"username": "owner"})())
+    single.store.tenants.remove_member(owner_principal, "temp")
+    assert (
+        requests.get(
+            single.api("/me"), timeout=30, headers={"Authorization": f"Bearer {temp.secret}"}
+        ).status_code
+        == 403
+    )
+    assert (
+        requests.delete(single.api(f"/tokens/{token_id}"), headers=owner, timeout=30).status_code
+        == 204
+    )
+    assert requests.get(single.api("/me"), headers=bearer, timeout=30).status_code == 403
+    tampered = secret[:-1] + ("A" if secret[-1] != "A" else "B")
+    assert (
+        requests.get(
+            single.api("/me"), timeout=30, headers={"Authorization": f"Bearer {tampered}"}
+        ).status_code
+        == 403
+    )
+
+
+def test_openapi_lists_exactly_the_served_routes(single: LiveServer) -> None:
+    document = json.loads(PATH.read_text())
+    documented = {
+        (path, method.upper()) for path, item in document["paths"].items() for method in item
+    }
+    served = {(r.template, m) for r in api_routes() for m in r.operations}
+    assert documented == served
+    assert document == build(), (
+        "openapi.json is stale: run python -m astralytiq_jupyter.server_extension.openapi"
+    )
+    repo_copy = Path(__file__).resolve().parents[2] / "api" / "openapi.json"
+    assert repo_copy.resolve() == PATH.resolve()
+    response = requests.get(
+        single.api("/openapi.json"), timeout=30, headers={"Authorization": f"token {single.token}"}
+    )
+    assert response.json() == document
+    # Every tornado pattern the extension registered is in the document.
+    prefix = "astralytiq/api"
+    templates = {
+        re.sub(r"\(\?P<(\w+)>\[\^/\]\+\)", r"{\1}", p.split(prefix, 1)[1]).rstrip("$")
+        for p in _patterns(single.app.web_app.default_router)
+        if prefix in p
+    }
+    assert templates == {r.template for r in api_routes()}
+
+
+def _patterns(router: object) -> Iterator[str]:
+    for rule in getattr(router, "rules", []):
+        regex = getattr(rule.matcher, "regex", None)
+        if regex is not None:
+            yield regex.pattern
+        yield from _patterns(rule.target)
+
+
+def test_prometheus_metrics(single: LiveServer) -> None:
+    headers = {"Authorization": f"token {single.token}"}
+    requests.get(single.api("/datasets"), headers=headers, timeout=30)
+    text = requests.get(f"{single.url}metrics", headers=headers, timeout=30).text
+    assert (
+        'astralytiq_api_requests_total{method="GET",operation="dataset.list",status="200"}' in text
+    )
+    for name in (
+        "astralytiq_api_request_duration_seconds_bucket",
+        "astralytiq_uploads_total",
+        "astralytiq_upload_bytes_total",
+        "astralytiq_predictions_total",
+    ):
+        assert name in text
+
+
+def test_concurrent_requests_do_not_stall_the_server(single: LiveServer) -> None:
+    """Blocking core work runs in threads: while 16 uploads and reads are in flight, the
+    health route still answers quickly."""
+    headers = {"Authorization": f"token {single.token}"}
+    csv = b"a,b\n" + b"1,2\n" * 20_000
+
+    def upload(i: int) -> int:
+        return requests.post(
+            single.api(f"/datasets/c{i}/versions"),
+            data=csv,
+            timeout=120,
+            params={"filename": "c.csv"},
+            headers=headers,
+        ).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        futures = [pool.submit(upload, i) for i in range(16)]
+        started = time.perf_counter()
+        health = requests.get(single.api("/health"), headers=headers, timeout=30)
+        latency = time.perf_counter() - started
+        statuses = [f.result() for f in futures]
+    assert health.status_code == 200 and latency < 2.0
+    assert statuses == [201] * 16
+
+
+async def test_kernel_environment_points_at_the_api(
+    jp_serverapp, jp_base_url, jp_http_port, jp_fetch
+) -> None:
+    """Once listening, the extension exports ASTRALYTIQ_URL/TOKEN for kernels, and
+    ``aq.connect()`` there uses the RemoteBackend."""
+    ext = jp_serverapp.web_app.settings["astralytiq"]
+    try:
+        ext.set_kernel_env = True
+        await ext.start_extension()
+        url = os.environ["ASTRALYTIQ_URL"]
+        assert url.endswith(jp_base_url) and str(jp_http_port) in url
+        assert os.environ["ASTRALYTIQ_TOKEN"] == jp_serverapp.identity_provider.token
+        ws = aq.connect()
+        assert type(ws.backend).__name__ == "RemoteBackend"
+        me_ = await asyncio.to_thread(lambda: ws.me)
+        assert (me_.user, me_.tenant, me_.role) == ("owner", "default", Role.ADMIN)
+    finally:
+        await ext.stop_extension()
+    assert "ASTRALYTIQ_URL" not in os.environ and "ASTRALYTIQ_TOKEN" not in os.environ
