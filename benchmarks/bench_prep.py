@@ -267,6 +267,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     path = make_data(args.rows)
     df = pd.read_parquet(path)
     recipe = Recipe.from_json(RECIPE)
@@ -311,6 +312,7 @@ def main() -> None:
                 0.2,
             ),
         ]
+    load_after = os.getloadavg()[0]
     table = [
         "| what | ours (s) | baseline | baseline (s) | ratio | target | met |",
         "| --- | ---: | --- | ---: | ---: | ---: | --- |",
@@ -336,6 +338,10 @@ def main() -> None:
             f"Data: {args.rows:,} rows x {df.shape[1]} columns (int, str, category, float with 5% "
             "missing, int, numbers and dates stored as text, tz-aware datetime, bool, mostly "
             f"missing text); recipe output {len(out):,} rows.",
+            "",
+            f"Load average (1 min) at start / end: {load_before:.1f} / {load_after:.1f} on "
+            f"{os.cpu_count()} CPUs shared with other jobs, so absolute times vary between runs; "
+            "each comparison alternates its two sides round by round so both see the same load.",
             "",
             *table,
             "",

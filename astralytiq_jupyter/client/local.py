@@ -217,8 +217,9 @@ class LocalTraining:
         cancel: threading.Event | None = None,
         **options: Any,
     ) -> TrainingResult:
-        return self._runs.train(self._principal, dataset, spec, progress=progress, cancel=cancel,
-                                **options)
+        return self._runs.train(
+            self._principal, dataset, spec, progress=progress, cancel=cancel, **options
+        )
 
     def compare(
         self,
@@ -229,8 +230,9 @@ class LocalTraining:
         cancel: threading.Event | None = None,
         **options: Any,
     ) -> list[dict[str, Any]]:
-        return self._runs.compare(self._principal, dataset, spec, progress=progress, cancel=cancel,
-                                  **options)
+        return self._runs.compare(
+            self._principal, dataset, spec, progress=progress, cancel=cancel, **options
+        )
 
 
 class LocalTenant:

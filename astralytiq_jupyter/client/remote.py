@@ -393,27 +393,14 @@ class RemoteModels:
         """Serialise the estimator with skops here and upload it with its metadata; a
         training result brings its own metadata, as with the local backend."""
         from ..core import artifacts
+        from ..core.registry import registration_metadata
         from ..core.training import TrainingResult
 
         meta = {k: v for k, v in metadata.items() if v is not None}
         model = trained
         if isinstance(trained, TrainingResult):
             model = trained.model
-            defaults = {
-                "task": trained.task,
-                "algorithm": trained.best_algorithm,
-                "signature": trained.signature,
-                "output": trained.output,
-                "params": trained.best_params,
-                "metrics": {
-                    "primary": trained.primary_metric,
-                    "holdout": trained.holdout_metrics,
-                    "cv": trained.cv_metrics,
-                },
-                "dataset": trained.spec.dataset,
-                "training_spec": trained.spec.to_dict(),
-                "library_versions": trained.library_versions,
-            }
+            defaults = registration_metadata(trained)
             meta = {**{k: v for k, v in defaults.items() if v}, **meta}
         if meta.get("dataset") and meta.get("recipe") is None:
             meta["recipe"] = self._c.json("GET", "datasets", meta["dataset"]).get("recipe")

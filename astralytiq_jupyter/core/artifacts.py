@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import skops.io as sio
+from sklearn.pipeline import Pipeline
 
 from .errors import Invalid
 from .metrics import json_safe
@@ -149,11 +150,16 @@ def predict_frame(
         if kind == "classification" and output.get("classes") is not None:
             columns += [f"proba_{c}" for c in output["classes"]]
         return pd.DataFrame(columns=columns, index=df.index)
-    result = pd.DataFrame({"prediction": model.predict(X)}, index=df.index)
+    # Preprocess once for both predict and predict_proba: half the work of calling both on
+    # the pipeline, the same results.
+    estimator, features = model, X
+    if isinstance(model, Pipeline) and len(model.steps) > 1:
+        estimator, features = model.steps[-1][1], model[:-1].transform(X)
+    columns = {"prediction": estimator.predict(features)}
     # Artifacts uploaded from elsewhere may carry no output description: a classifier is
     # then recognised by its probabilities.
-    if kind in ("classification", None) and hasattr(model, "predict_proba"):
-        proba = np.asarray(model.predict_proba(X))
+    if kind in ("classification", None) and hasattr(estimator, "predict_proba"):
+        proba = np.asarray(estimator.predict_proba(features))
         for j, cls in enumerate(model.classes_):
-            result[f"proba_{cls.item() if isinstance(cls, np.generic) else cls}"] = proba[:, j]
-    return result
+            columns[f"proba_{cls.item() if isinstance(cls, np.generic) else cls}"] = proba[:, j]
+    return pd.DataFrame(columns, index=df.index)

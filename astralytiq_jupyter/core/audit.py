@@ -111,6 +111,16 @@ class AuditLog:
                 )
             )
 
+    def authorize(
+        self, principal: Principal, permission: Permission, action: str, resource: str = ""
+    ) -> None:
+        """:func:`~.permissions.require` for reads: a refusal is recorded as ``denied``."""
+        try:
+            require(principal, permission)
+        except Forbidden as exc:
+            self.record(principal, action, resource, "denied", {"reason": exc.message})
+            raise
+
     def denied(self, principal: Principal, action: str, resource: str, reason: str) -> None:
         """Record an access refused before any service ran (e.g. by the server's authorizer)."""
         self.record(principal, action, resource, "denied", {"reason": reason})
@@ -129,7 +139,7 @@ class AuditLog:
         offset: int = 0,
     ) -> list[AuditEvent]:
         """Events of the principal's tenant, newest first (admins only)."""
-        require(principal, Permission.AUDIT_READ)
+        self.authorize(principal, Permission.AUDIT_READ, "audit.list")
         if outcome is not None and outcome not in OUTCOMES:
             raise Invalid(f"Unknown outcome {outcome!r}; expected one of: {', '.join(OUTCOMES)}.")
         if not 1 <= limit <= MAX_PAGE or offset < 0:

@@ -32,6 +32,10 @@ class StoreConfig:
     storage_url: str | None = None
     max_upload_bytes: int = 1024 * MB
     url_import_allowlist: tuple[str, ...] = ()
+    # None: any database (a local user reads what they can reach anyway). A server sets a
+    # tuple: a SQLAlchemy URL from a caller could otherwise reach any database the server can,
+    # its own metadata store included.
+    sql_import_allowlist: tuple[str, ...] | None = None
     trusted_model_types: tuple[str, ...] | None = None  # None: the engine's default list
     auto_migrate: bool | None = None  # None: only for the embedded SQLite store
     default_tenant: str = "default"

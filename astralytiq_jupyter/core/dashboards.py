@@ -258,7 +258,7 @@ class DashboardService:
                 return Dashboard.from_record(row)
 
     def get(self, principal: Principal, name: str) -> Dashboard:
-        require(principal, Permission.DASHBOARD_READ)
+        self.store.audit.authorize(principal, Permission.DASHBOARD_READ, "dashboard.get")
         check_name(name, "dashboard name")
         with self.store.session() as session:
             repo = self.store.repo(session, principal)
@@ -269,7 +269,7 @@ class DashboardService:
     def list(
         self, principal: Principal, *, search: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[Dashboard]:
-        require(principal, Permission.DASHBOARD_READ)
+        self.store.audit.authorize(principal, Permission.DASHBOARD_READ, "dashboard.list")
         if not 1 <= limit <= MAX_PAGE or offset < 0:
             raise Invalid(f"limit must be between 1 and {MAX_PAGE} and offset at least 0.")
         with self.store.session() as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,9 +13,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import func, or_
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
-from .errors import Invalid, NotFound, QuotaExceeded
-from .ingest import IngestResult, ingest_to_parquet
+from .errors import Forbidden, Invalid, NotFound, QuotaExceeded
+from .ingest import IngestResult, SqlSource, ingest_to_parquet
 from .models import DatasetRecord, DatasetVersionRecord, new_id
 from .names import Ref, check_name, parse_ref
 from .permissions import Permission, Principal, require
@@ -227,7 +230,7 @@ class DatasetService:
     def upload_limit(self, principal: Principal, name: str, size: int | None = None) -> int | None:
         """Check, before a byte of an upload is read, that ``principal`` may add a version of
         ``name`` of ``size`` bytes (if known); return the most bytes the upload may have."""
-        require(principal, Permission.DATASET_WRITE)
+        self.store.audit.authorize(principal, Permission.DATASET_WRITE, "dataset.upload_limit")
         check_name(name, "dataset name")
         with self.store.session() as session:
             repo = self.store.repo(session, principal)
@@ -249,7 +252,7 @@ class DatasetService:
         self, principal: Principal, *, search: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[DatasetSummary]:
         """Datasets of the tenant, by name, with their latest version."""
-        require(principal, Permission.DATASET_READ)
+        self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.list")
         if not 1 <= limit <= MAX_PAGE or offset < 0:
             raise Invalid(f"limit must be between 1 and {MAX_PAGE} and offset at least 0.")
         with self.store.session() as session:
@@ -303,7 +306,7 @@ class DatasetService:
 
     def get(self, principal: Principal, ref: str) -> DatasetVersion:
         """Metadata of ``name`` (latest) or ``name@N``."""
-        require(principal, Permission.DATASET_READ)
+        self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.get")
         with self.store.session() as session:
             repo = self.store.repo(session, principal)
             ds, row = self._version_row(repo, ref)
@@ -311,7 +314,7 @@ class DatasetService:
 
     def versions(self, principal: Principal, name: str) -> list[DatasetVersion]:
         """Every version of ``name``, oldest first."""
-        require(principal, Permission.DATASET_READ)
+        self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.versions")
         check_name(name, "dataset name")
         with self.store.session() as session:
             repo = self.store.repo(session, principal)
@@ -344,7 +347,7 @@ class DatasetService:
         limit: int | None = None,
     ) -> pa.Table:
         """Like :meth:`load`, as an Arrow table (what the REST API streams)."""
-        require(principal, Permission.DATASET_READ)
+        self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.read_table")
         version = self.get(principal, ref)
         key = self._storage_key(principal, ref)
         if columns is not None:
@@ -389,7 +392,7 @@ class DatasetService:
 
     def storage_key(self, principal: Principal, ref: str) -> str:
         """The stored object of a version (for services that stream it, e.g. downloads)."""
-        require(principal, Permission.DATASET_READ)
+        self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.storage_key")
         return self._storage_key(principal, ref)
 
     # -- internals ---------------------------------------------------------------------
@@ -486,6 +489,8 @@ class DatasetService:
                 quota="upload_bytes",
                 limit=max_bytes,
             )
+        if isinstance(source, SqlSource):
+            check_sql_allowed(source.url, store.config.sql_import_allowlist)
         dataset_id = existing.id if existing else new_id()
         with store.storage.stage(tenant_id, "datasets", dataset_id) as stager:
             result: IngestResult = ingest_to_parquet(
@@ -582,6 +587,35 @@ class DatasetService:
             )
             session.flush()
             return self._to_version(repo, ds, row)
+
+
+def check_sql_allowed(url: str, allowlist: tuple[str, ...] | None) -> None:
+    """Refuse a SQL import from a database the configuration does not allow.
+
+    Entries match on driver, host, port and database (the password may be left out).
+    """
+    if allowlist is None:
+        return
+
+    def identity(value: str) -> tuple[object, ...]:
+        parsed = make_url(value)
+        return (parsed.drivername, parsed.host, parsed.port, parsed.database)
+
+    try:
+        wanted = identity(url)
+    except ArgumentError:
+        raise Invalid(
+            "The database URL is not valid, e.g. postgresql+psycopg://user@host/db."
+        ) from None
+    allowed = set()
+    for entry in allowlist:
+        with contextlib.suppress(ArgumentError):
+            allowed.add(identity(entry))
+    if wanted not in allowed:
+        raise Forbidden(
+            "SQL import from this database is not allowed here; ask the operator to add it to "
+            "c.AstralytiQ.sql_import_allowlist."
+        )
 
 
 def _source_size(source: Any) -> int | None:

@@ -326,7 +326,22 @@ class SeriesForecaster(RegressorMixin, BaseEstimator):
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.predict_interval(X)["prediction"].to_numpy()
 
+    def describe(self) -> dict:
+        """The fitted form in words and numbers (which ETS components, SARIMAX orders, lags)."""
+        if self.method == "ets":
+            return {"method": "ets", **self.ets_config_}
+        if self.method == "sarimax":
+            order, seasonal = list(self.order_), list(self.seasonal_order_)
+            return {"method": "sarimax", "order": order, "seasonal_order": seasonal}
+        if self.method == "lag_hgb":
+            return {"method": "lag_hgb", "lags": list(self.lags_), "detrended": True}
+        return {"method": "seasonal_naive", "season_length": self.season_ or 1}
+
     def _forecast(self, steps: int, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if not 1 <= steps <= 10_000:
+            raise ValueError(f"can forecast 1 to 10000 periods ahead, not {steps}")
+        if not 0 < level < 1:
+            raise ValueError("level must be between 0 and 1")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return getattr(self, "_forecast_" + self.method)(steps, level)
@@ -754,6 +769,7 @@ def run_forecasting(
             "interval_level": spec.interval_level,
             "first_date": dates.iloc[0].isoformat(),
             "last_date": dates.iloc[-1].isoformat(),
+            "model_form": mt.json_safe(final.describe()),
         },
         "n_rows": {"train": n_train, "holdout": horizon},
     }

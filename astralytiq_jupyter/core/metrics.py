@@ -89,13 +89,13 @@ def json_safe(value: Any) -> Any:
         return [json_safe(v) for v in value]
     if isinstance(value, np.ndarray):
         return [json_safe(v) for v in value.tolist()]
+    if value is pd.NaT or value is pd.NA or value is None:
+        return None
     if isinstance(value, (pd.Timestamp, datetime, date)):
         return value.isoformat()
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is pd.NaT or value is pd.NA:
         return None
     return value
 

@@ -29,7 +29,8 @@ MAX_INFERRED_CLASSES = 20
 
 #: One-hot encoding keeps at most this many categories per column (the rest share one column).
 MAX_ONEHOT_CATEGORIES = 30
-#: A text column with more distinct values than this is free text, not a category.
+#: A text column with more distinct values than this (or, above 50, with more than half of its
+#: values distinct) is free text, not a category.
 MAX_TEXT_DISTINCT = 1000
 #: Columns with fewer non-missing values than this are never called identifiers.
 MIN_ROWS_FOR_ID = 20
@@ -110,7 +111,11 @@ def _profile(name: str, values: pd.Series) -> tuple[str | None, str | None]:
             if consecutive or _ID_NAME.search(name):
                 return None, "looks like an identifier (every value is a distinct integer)"
         return "numeric", None
-    if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype):
+    if (
+        isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_string_dtype(dtype)
+        or pd.api.types.is_object_dtype(dtype)  # mixed values: treated as text labels
+    ):
         if _looks_like_dates(values):
             return "datetime", None
         if distinct == n and n >= MIN_ROWS_FOR_ID:
@@ -261,6 +266,7 @@ def coerce_frame(
     column and the value; otherwise it becomes missing and is imputed.
     """
     names = [c["name"] for c in signature]
+    kinds = [c.get("kind") or kind_of_dtype(c.get("dtype", "")) for c in signature]
     missing = [n for n in names if n not in df.columns]
     if missing:
         raise Invalid(
@@ -268,10 +274,16 @@ def coerce_frame(
             + ", ".join(repr(m) for m in missing),
             missing=missing,
         )
+    # Online prediction is latency-bound: when every column already has the dtype its kind
+    # converts to (numeric features arriving as float64), there is nothing to convert or check.
+    selected = df[names]
+    if all(
+        kind == "numeric" and dtype == np.float64
+        for kind, dtype in zip(kinds, selected.dtypes, strict=True)
+    ):
+        return selected
     out: dict[str, pd.Series] = {}
-    for column in signature:
-        name = column["name"]
-        kind = column.get("kind") or kind_of_dtype(column.get("dtype", ""))
+    for name, kind in zip(names, kinds, strict=True):
         converted, bad = coerce_column(df[name], kind)
         if strict and bool(bad.any()):
             example = df[name][bad].iloc[0]

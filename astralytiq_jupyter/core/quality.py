@@ -54,9 +54,8 @@ from .errors import Invalid
 __all__ = ["QualityAccumulator", "quality_of_frame", "frame_to_batches", "check_column_names"]
 
 _U64 = np.uint64
-# Odd 64-bit multipliers (splitmix64 / FNV) for mixing; arithmetic wraps modulo 2**64.
+# Odd 64-bit constants (splitmix64, golden ratio, FNV prime); arithmetic wraps modulo 2**64.
 _MIX1 = _U64(0xBF58476D1CE4E5B9)
-_MIX2 = _U64(0x94D049BB133111EB)
 _ROW = _U64(0x9E3779B97F4A7C15)
 _NULL = _U64(0x6A09E667F3BCC908)
 _LEN = _U64(0xC2B2AE3D27D4EB4F)
@@ -89,7 +88,7 @@ _POW_CACHE: dict[str, np.ndarray] = {}
 
 
 def _power_tables() -> tuple[np.ndarray, np.ndarray]:
-    # Built once per process (16 MB); P**i and P**-i let a polynomial hash computed at a
+    # Built once per process (2 x 1 MB); P**i and P**-i let a polynomial hash computed at a
     # buffer offset be shifted back to offset 0, so equal strings hash equally anywhere.
     if not _POW_CACHE:
         _POW_CACHE["pow"] = _powers(_POLY, _STRING_SLICE_BYTES + 1)
@@ -122,7 +121,7 @@ class _Hasher:
 
     def __init__(self) -> None:
         self._tmp = np.empty(0, dtype=np.uint64)
-        self._bytes = np.empty(_STRING_SLICE_BYTES, dtype=np.uint64)
+        self._bytes = np.empty(_STRING_SLICE_BYTES + 1, dtype=np.uint64)
 
     def _scratch(self, n: int) -> np.ndarray:
         if len(self._tmp) < n:
@@ -218,22 +217,23 @@ class _Hasher:
                 continue
             stop = min(stop, n)
             length = int(offsets[stop] - base)
-            products = np.multiply(
-                data[base : base + length], pw[:length], out=self._bytes[:length]
-            )
-            seg_lengths = np.diff(offsets[start : stop + 1])
-            hashes = out[start:stop]
-            hashes.fill(0)
-            nonempty = np.flatnonzero(seg_lengths)
-            if len(nonempty):
-                seg_starts = offsets[start:stop][nonempty] - base
-                # reduceat sums each non-empty value's bytes (empty ones contribute none);
-                # P**-start moves each sum back to position 0.
-                sums = np.add.reduceat(products, seg_starts)
-                sums *= inv[seg_starts]
-                hashes[nonempty] = sums
-            hashes ^= seg_lengths.astype(np.uint64) * _LEN
+            # One zero past the end lets an empty last value index the buffer; empty values
+            # get a stray sum from reduceat, cleared below.
+            products = self._bytes[: length + 1]
+            np.multiply(data[base : base + length], pw[:length], out=products[:length])
+            products[length] = 0
+            starts = offsets[start:stop] - base
+            # reduceat sums each value's bytes; P**-start moves each sum back to position 0.
+            sums = np.add.reduceat(products, starts)
+            sums *= inv[starts]
+            out[start:stop] = sums
             start = stop
+        lengths = np.diff(offsets)
+        empty = lengths == 0
+        if empty.any():
+            np.copyto(out, 0, where=empty)
+        lengths *= _LEN.astype(np.int64)
+        out ^= lengths.view(np.uint64)
 
 
 def column_hashes(arr: pa.Array) -> np.ndarray:
@@ -255,7 +255,6 @@ class QualityAccumulator:
     """Accumulates the quality summary of a table batch by batch (see module docstring)."""
 
     def __init__(self, schema: pa.Schema) -> None:
-        self._schema = schema
         self._names = list(schema.names)
         ncols = len(self._names)
         self._rows = 0
@@ -445,32 +444,31 @@ def frame_to_batches(
         df = df.rename(columns=str)
     check_column_names(list(df.columns))
     fields: list[pa.Field] = []
-    as_text: list[bool] = []
+    # Object columns are typed by looking at their values, which takes a full conversion;
+    # it is kept and sliced so it is not done twice.
+    converted: dict[str, pa.Array] = {}
     for name in df.columns:
         column = df[name]
-        text = False
         if column.dtype == object:
-            # Arrow types object columns by looking at the values, so convert them whole once.
             try:
-                typ = pa.array(column, from_pandas=True).type
+                converted[name] = pa.array(column, from_pandas=True)
             except (pa.ArrowInvalid, pa.ArrowTypeError):
-                typ, text = pa.string(), True
+                converted[name] = _as_text(column)
+            typ = converted[name].type
         else:
             typ = pa.Schema.from_pandas(column.iloc[:0].to_frame(), preserve_index=False)[0].type
         fields.append(pa.field(name, typ))
-        as_text.append(text)
     # The pandas metadata of the frame keeps extension dtypes (category, Int64...) on read-back.
     metadata = pa.Schema.from_pandas(df.iloc[:0], preserve_index=False).metadata
     schema = pa.schema(fields, metadata=metadata)
 
     def batches() -> Iterator[pa.RecordBatch]:
         for start in range(0, len(df), rows_per_batch):
-            part = df.iloc[start : start + rows_per_batch]
             arrays = [
-                _as_text(part[field.name])
-                if text
-                else pa.array(part[field.name], type=field.type, from_pandas=True)
-                for field, text in zip(schema, as_text, strict=True)
+                converted[f.name].slice(start, rows_per_batch)
+                if f.name in converted
+                else pa.array(df[f.name].iloc[start : start + rows_per_batch], type=f.type)
+                for f in schema
             ]
             yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 

@@ -109,7 +109,7 @@ class RecipeBook:
                 return SavedRecipe.from_record(row)
 
     def get(self, principal: Principal, name: str) -> SavedRecipe:
-        require(principal, Permission.RECIPE_READ)
+        self.store.audit.authorize(principal, Permission.RECIPE_READ, "recipe.get")
         check_name(name, "recipe name")
         with self.store.session() as session:
             repo = self.store.repo(session, principal)
@@ -120,7 +120,7 @@ class RecipeBook:
     def list(
         self, principal: Principal, *, search: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[SavedRecipe]:
-        require(principal, Permission.RECIPE_READ)
+        self.store.audit.authorize(principal, Permission.RECIPE_READ, "recipe.list")
         if not 1 <= limit <= MAX_PAGE or offset < 0:
             raise Invalid(f"limit must be between 1 and {MAX_PAGE} and offset at least 0.")
         with self.store.session() as session:
@@ -167,7 +167,7 @@ class RecipeBook:
         replaying a saved recipe on a newer upload that lacks a column fails at once with a
         message naming the step and the column.
         """
-        require(principal, Permission.DATASET_WRITE)
+        self.store.audit.authorize(principal, Permission.DATASET_WRITE, "recipe.apply")
         resolved = self.resolve(principal, recipe)
         datasets = self.store.datasets
         source = datasets.get(principal, dataset)
@@ -196,7 +196,7 @@ class RecipeBook:
         rows: int = 1000,
     ) -> Any:
         """Run ``recipe`` on the first ``rows`` rows and report what each step changed."""
-        require(principal, Permission.DATASET_READ)
+        self.store.audit.authorize(principal, Permission.DATASET_READ, "recipe.preview")
         resolved = self.resolve(principal, recipe)
         frame = self.store.datasets.load(principal, dataset, limit=rows)
         return resolved.preview(frame, rows=rows, datasets=self._loader(principal))

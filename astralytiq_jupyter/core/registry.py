@@ -113,6 +113,25 @@ class AliasMove:
         }
 
 
+def registration_metadata(result: TrainingResult) -> dict[str, Any]:
+    """The registry metadata a training result carries (both backends register with it)."""
+    return {
+        "task": result.task,
+        "algorithm": result.best_algorithm,
+        "signature": result.signature,
+        "output": result.output,
+        "params": result.best_params,
+        "metrics": {
+            "primary": result.primary_metric,
+            "holdout": result.holdout_metrics,
+            "cv": result.cv_metrics,
+        },
+        "dataset": result.spec.dataset,
+        "training_spec": result.spec.to_dict(),
+        "library_versions": result.library_versions,
+    }
+
+
 class _ModelCache:
     """Loaded models by artifact hash: deserialising a skops file per request would
     dominate prediction latency. Versions are immutable, so the hash is a safe key."""
@@ -176,21 +195,17 @@ class ModelRegistry:
         dataset version); the recipe that produced that dataset version is recorded too.
         """
         if isinstance(model, TrainingResult):
-            result = model
-            model = result.model
-            task = task or result.task
-            algorithm = algorithm or result.best_algorithm
-            signature = signature or result.signature
-            output = output or result.output
-            params = params or result.best_params
-            metrics = metrics or {
-                "primary": result.primary_metric,
-                "holdout": result.holdout_metrics,
-                "cv": result.cv_metrics,
-            }
-            dataset = dataset or result.spec.dataset
-            training_spec = training_spec or result.spec.to_dict()
-            library_versions = library_versions or result.library_versions
+            meta = registration_metadata(model)
+            model = model.model
+            task = task or meta["task"]
+            algorithm = algorithm or meta["algorithm"]
+            signature = signature or meta["signature"]
+            output = output or meta["output"]
+            params = params or meta["params"]
+            metrics = metrics or meta["metrics"]
+            dataset = dataset or meta["dataset"]
+            training_spec = training_spec or meta["training_spec"]
+            library_versions = library_versions or meta["library_versions"]
         if dataset and recipe is None:
             recipe = self.store.datasets.get(principal, dataset).recipe
         with self.store.audit.action(principal, "model.register", f"model:{name}") as act:
@@ -387,7 +402,7 @@ class ModelRegistry:
     def list(
         self, principal: Principal, *, search: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[ModelSummary]:
-        require(principal, Permission.MODEL_READ)
+        self.store.audit.authorize(principal, Permission.MODEL_READ, "model.list")
         if not 1 <= limit <= MAX_PAGE or offset < 0:
             raise Invalid(f"limit must be between 1 and {MAX_PAGE} and offset at least 0.")
         with self.store.session() as session:
@@ -421,14 +436,14 @@ class ModelRegistry:
 
     def get(self, principal: Principal, ref: str) -> ModelVersion:
         """``name`` (latest), ``name@N`` or ``name@alias``."""
-        require(principal, Permission.MODEL_READ)
+        self.store.audit.authorize(principal, Permission.MODEL_READ, "model.get")
         with self.store.session() as session:
             repo = self.store.repo(session, principal)
             model, row = self._resolve(repo, ref)
             return self._to_version(repo, model, row)
 
     def versions(self, principal: Principal, name: str) -> list[ModelVersion]:
-        require(principal, Permission.MODEL_READ)
+        self.store.audit.authorize(principal, Permission.MODEL_READ, "model.versions")
         with self.store.session() as session:
             repo = self.store.repo(session, principal)
             model = self._model_row(repo, name)
@@ -441,7 +456,7 @@ class ModelRegistry:
 
     def alias_history(self, principal: Principal, name: str) -> list[AliasMove]:
         """Every alias move of ``name``, oldest first."""
-        require(principal, Permission.MODEL_READ)
+        self.store.audit.authorize(principal, Permission.MODEL_READ, "model.alias_history")
         with self.store.session() as session:
             repo = self.store.repo(session, principal)
             model = self._model_row(repo, name)
@@ -457,7 +472,7 @@ class ModelRegistry:
 
     def artifact(self, principal: Principal, ref: str) -> tuple[ModelVersion, bytes]:
         """The stored skops bytes of a version (download)."""
-        require(principal, Permission.MODEL_READ)
+        self.store.audit.authorize(principal, Permission.MODEL_READ, "model.artifact")
         with self.store.session() as session:
             repo = self.store.repo(session, principal)
             model, row = self._resolve(repo, ref)
@@ -466,28 +481,60 @@ class ModelRegistry:
 
     def load(self, principal: Principal, ref: str) -> tuple[ModelVersion, Any]:
         """The fitted estimator of a version, verified against its hash and the trusted types."""
-        require(principal, Permission.MODEL_READ)
+        self.store.audit.authorize(principal, Permission.MODEL_READ, "model.load")
         with self.store.session() as session:
             repo = self.store.repo(session, principal)
             model, row = self._resolve(repo, ref)
             version, key = self._to_version(repo, model, row), row.storage_key
-        loaded = self._cache.get(version.sha256)
+        return version, self._cached_model(version.sha256, key)
+
+    def _cached_model(self, sha256: str, key: str) -> Any:
+        loaded = self._cache.get(sha256)
         if loaded is None:
             data = self.store.storage.read_bytes(key)
-            loaded = artifacts.load_model(
-                data, trusted=self.trusted_types, expected_sha256=version.sha256
-            )
-            self._cache.put(version.sha256, loaded)
-        return version, loaded
+            loaded = artifacts.load_model(data, trusted=self.trusted_types, expected_sha256=sha256)
+            self._cache.put(sha256, loaded)
+        return loaded
+
+    def _version_query(self, repo: TenantRepository, ref: str, *columns: Any) -> Any:
+        """``SELECT columns`` of the version ``ref`` names (number, alias or latest)."""
+        parsed = parse_ref(ref, allow_alias=True, what="model")
+        stmt = (
+            repo.select(ModelVersionRecord, *columns)
+            .join(ModelRecord, ModelRecord.id == ModelVersionRecord.model_id)
+            .where(ModelRecord.name == parsed.name)
+        )
+        if parsed.version is not None:
+            return stmt.where(ModelVersionRecord.version == parsed.version)
+        if parsed.alias is not None:
+            return stmt.join(
+                ModelAliasRecord, ModelAliasRecord.version_id == ModelVersionRecord.id
+            ).where(ModelAliasRecord.alias == parsed.alias)
+        return stmt.order_by(ModelVersionRecord.version.desc()).limit(1)
 
     def predict(self, principal: Principal, ref: str, df: pd.DataFrame) -> pd.DataFrame:
         """Validate ``df`` against the version's signature and predict (with probabilities
         for classifiers)."""
-        require(principal, Permission.MODEL_PREDICT)
+        self.store.audit.authorize(principal, Permission.MODEL_PREDICT, "model.predict")
         if not isinstance(df, pd.DataFrame):
             raise Invalid("predict() takes a pandas DataFrame of input rows.")
-        version, model = self.load(principal, ref)
-        return artifacts.predict_frame(model, df, version.signature, version.output)
+        # The latency-critical path: one query for what prediction needs, then the cache.
+        with self.store.session() as session:
+            repo = self.store.repo(session, principal)
+            stmt = self._version_query(
+                repo,
+                ref,
+                ModelVersionRecord.sha256,
+                ModelVersionRecord.storage_key,
+                ModelVersionRecord.signature,
+                ModelVersionRecord.output,
+            )
+            found = session.execute(stmt).first()
+        if found is None:
+            raise NotFound(f"Model {ref} not found.")
+        sha256, key, signature, output = found
+        model = self._cached_model(sha256, key)
+        return artifacts.predict_frame(model, df, signature, output)
 
     def score_dataset(
         self,
@@ -500,8 +547,8 @@ class ModelRegistry:
     ) -> Any:
         """Batch scoring: predictions of ``model_ref`` on a dataset version, saved as a new
         dataset version whose lineage names both the input version and the model version."""
-        require(principal, Permission.MODEL_PREDICT)
-        require(principal, Permission.DATASET_WRITE)
+        self.store.audit.authorize(principal, Permission.MODEL_PREDICT, "model.score_dataset")
+        self.store.audit.authorize(principal, Permission.DATASET_WRITE, "model.score_dataset")
         check_name(save_as, "dataset name")
         version, model = self.load(principal, model_ref)
         source = self.store.datasets.get(principal, dataset_ref)

@@ -45,6 +45,7 @@ class Store:
                 "Run `astralytiq db upgrade --database-url ...` to migrate it."
             )
         self._sessions = db.make_session_factory(self.engine)
+        self._tenant_ids: dict[str, str] = {}
         self.storage = Storage(self.config.resolved_storage_url)
         self.audit = AuditLog(self)
         self.tenants = TenantService(self)
@@ -83,7 +84,15 @@ class Store:
         return row
 
     def repo(self, session: Session, principal: Principal) -> TenantRepository:
-        return TenantRepository(session, self.tenant_record(session, principal.tenant).id)
+        return TenantRepository(session, self.tenant_id(session, principal.tenant))
+
+    def tenant_id(self, session: Session, slug: str) -> str:
+        """The id of tenant ``slug``. Ids and slugs never change, so found ones are cached:
+        every request resolves its tenant, and this saves it a query."""
+        found = self._tenant_ids.get(slug)
+        if found is None:
+            found = self._tenant_ids[slug] = self.tenant_record(session, slug).id
+        return found
 
     def quotas(self, session: Session, principal: Principal) -> Quotas:
         return quotas_for(self.tenant_record(session, principal.tenant))

@@ -257,7 +257,7 @@ class TenantService:
 
     # -- members -----------------------------------------------------------------------
     def members(self, principal: Principal) -> list[Member]:
-        require(principal, Permission.MEMBER_READ)
+        self.store.audit.authorize(principal, Permission.MEMBER_READ, "tenant.members")
         with self.store.session() as session:
             repo = self.store.repo(session, principal)
             rows = session.scalars(repo.select(MemberRecord).order_by(MemberRecord.username))
@@ -321,7 +321,7 @@ class TenantService:
     # -- usage -------------------------------------------------------------------------
     def usage(self, principal: Principal) -> dict[str, Any]:
         """Current usage next to the plan's quotas."""
-        require(principal, Permission.TENANT_READ)
+        self.store.audit.authorize(principal, Permission.TENANT_READ, "tenant.usage")
         with self.store.session() as session:
             repo = self.store.repo(session, principal)
             quotas = self.store.quotas(session, principal)

@@ -196,7 +196,7 @@ class TokenService:
         offset: int = 0,
     ) -> list[ApiToken]:
         """Tokens of the tenant, newest first."""
-        require(principal, Permission.TOKEN_MANAGE)
+        self.store.audit.authorize(principal, Permission.TOKEN_MANAGE, "token.list")
         if not 1 <= limit <= MAX_PAGE or offset < 0:
             raise Invalid(f"limit must be between 1 and {MAX_PAGE} and offset at least 0.")
         with self.store.session() as session:

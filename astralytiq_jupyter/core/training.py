@@ -182,6 +182,15 @@ class TrainingResult:
     duration_seconds: float
     tuning: dict[str, Any] | None = None
 
+    @property
+    def model_params(self) -> dict[str, Any]:
+        """Every hyperparameter of the fitted model's estimator (JSON-safe; nested estimators
+        by class name), e.g. for the registry's record of a version."""
+        params = self.model[-1].get_params(deep=True)
+        return mt.json_safe(
+            {k: type(v).__name__ if hasattr(v, "get_params") else v for k, v in params.items()}
+        )
+
     def to_code(self) -> str:
         """A runnable script that rebuilds, fits and evaluates the best pipeline."""
         if self.task == "forecasting":
@@ -192,6 +201,7 @@ class TrainingResult:
         """JSON-safe description of the run: everything except the fitted model."""
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data.pop("model")
+        data["model_params"] = self.model_params
         data["spec"] = self.spec.to_dict()
         return mt.json_safe(data)
 
@@ -211,8 +221,6 @@ class _Run:
 
     def prepare(self) -> None:
         spec, df = self.spec, self.df
-        if not isinstance(df, pd.DataFrame) or df.shape[1] == 0:
-            raise Invalid("The data has no columns.")
         if spec.target is not None:
             if spec.target not in df.columns:
                 raise Invalid(f"Target column '{spec.target}' is not in the data.")
@@ -629,6 +637,8 @@ class _Run:
         best = self.leaderboard[0]
         if self.task == "clustering" and spec.n_clusters is not None:
             best = next(r for r in self.leaderboard if r["params"]["n_clusters"] == spec.n_clusters)
+            if best["error"]:
+                raise Invalid(f"k-means with {spec.n_clusters} clusters failed: {best['error']}")
         tuning = None
         if spec.tune and self.task == "clustering":
             self.notes.append("Tuning does not apply to clustering; k is compared over k_range.")
@@ -680,6 +690,18 @@ def _resolve_spec(spec: TrainingSpec | Mapping[str, Any] | None, options: Any) -
     return spec
 
 
+def _check_frame(df: pd.DataFrame) -> None:
+    if not isinstance(df, pd.DataFrame) or df.shape[1] == 0 or len(df) == 0:
+        raise Invalid("There is no data to train on: the table has no rows or no columns.")
+    names = list(df.columns)
+    odd = [repr(c) for c in names if not isinstance(c, str)]
+    if odd:
+        raise Invalid(f"Column names must be text; rename {', '.join(odd[:5])} first.")
+    repeated = sorted({c for c in names if names.count(c) > 1})
+    if repeated:
+        raise Invalid(f"Column names must be unique; repeated: {', '.join(repeated)}.")
+
+
 def _is_forecast(spec: TrainingSpec) -> bool:
     return spec.task == "forecasting" or (spec.task is None and spec.date_column is not None)
 
@@ -701,6 +723,7 @@ def train(
     """
     started = time.perf_counter()
     resolved = _resolve_spec(spec, options)
+    _check_frame(df)
     tracker = ms.ProgressTracker(progress, cancel)
     tracker.check()
     with ms.limited_threads(ms.thread_limit(len(df))):
@@ -735,6 +758,7 @@ def compare(
     resolved = _resolve_spec(spec, options)
     if _is_forecast(resolved):
         return train(df, resolved, progress=progress, cancel=cancel).leaderboard
+    _check_frame(df)
     tracker = ms.ProgressTracker(progress, cancel)
     tracker.check()
     run = _Run(df, resolved, tracker)

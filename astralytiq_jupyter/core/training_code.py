@@ -115,18 +115,22 @@ def estimator_code(obj: Any, imports: set[str], embedded: set[type], indent: int
 
 
 def _import_block(imports: Iterable[str]) -> str:
-    """Standard-library imports first, then third-party ones; long from-imports wrapped."""
-    stdlib, third = [], []
-    for line in sorted(set(imports), key=lambda s: (s.startswith("from "), s)):
-        module = line.split()[1].split(".")[0]
-        if len(line) > 100 and " import " in line:
-            head, names = line.split(" import ")
-            line = (
-                f"{head} import (\n"
-                + "".join(f"    {n.strip()},\n" for n in names.split(","))
-                + ")"
-            )
-        (stdlib if module in sys.stdlib_module_names else third).append(line)
+    """Standard-library imports first, then third-party ones; one line per module."""
+    plain_imports, from_imports = set(), {}
+    for line in imports:
+        if line.startswith("from "):
+            module, names = line[5:].split(" import ")
+            from_imports.setdefault(module, set()).update(n.strip() for n in names.split(","))
+        else:
+            plain_imports.add(line)
+    lines = sorted(plain_imports)
+    for module, names in sorted(from_imports.items()):
+        line = f"from {module} import {', '.join(sorted(names))}"
+        if len(line) > 100:
+            line = f"from {module} import (\n" + "".join(f"    {n},\n" for n in sorted(names)) + ")"
+        lines.append(line)
+    stdlib = [x for x in lines if x.split()[1].split(".")[0] in sys.stdlib_module_names]
+    third = [x for x in lines if x not in stdlib]
     return "\n".join(stdlib) + "\n\n" + "\n".join(third) + "\n"
 
 

@@ -38,7 +38,7 @@ class TrainingRuns:
         **options: Any,
     ) -> TrainingResult:
         """Train on a dataset version; the result remembers the exact version (lineage)."""
-        require(principal, Permission.MODEL_TRAIN)
+        self.store.audit.authorize(principal, Permission.MODEL_TRAIN, "model.train")
         version = self.store.datasets.get(principal, dataset)
         with self._slot(principal):
             frame = self.store.datasets.load(principal, version.ref)
@@ -57,7 +57,7 @@ class TrainingRuns:
         **options: Any,
     ) -> list[dict[str, Any]]:
         """Only the cross-validated leaderboard (no tuning, no refit)."""
-        require(principal, Permission.MODEL_TRAIN)
+        self.store.audit.authorize(principal, Permission.MODEL_TRAIN, "model.compare")
         version = self.store.datasets.get(principal, dataset)
         with self._slot(principal):
             frame = self.store.datasets.load(principal, version.ref)

@@ -9,8 +9,6 @@ from pathlib import Path
 
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 from jupyter_server.extension.application import ExtensionApp
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 from traitlets import Bool, Integer, List, Type, Unicode, default
 
 from ..core.config import MB, StoreConfig, default_home
@@ -21,11 +19,6 @@ from .routes import api_routes
 
 ENV_URL = "ASTRALYTIQ_URL"
 ENV_TOKEN = "ASTRALYTIQ_TOKEN"  # noqa: S105 - a variable name, not a secret
-
-
-def _db_identity(url: str) -> tuple[object, ...]:
-    parsed = make_url(url)
-    return (parsed.drivername, parsed.host, parsed.port, parsed.database)
 
 
 def _under_jupyterhub() -> bool:
@@ -124,20 +117,6 @@ class AstralytiQ(ExtensionApp):
     def platform_owner_names(self) -> frozenset[str]:
         return frozenset(self.platform_owners)
 
-    def sql_import_allowed(self, url: str) -> bool:
-        """Whether ``url`` names an allow-listed database."""
-        try:
-            wanted = _db_identity(url)
-        except ArgumentError:
-            return False
-        for entry in self.sql_import_allowlist:
-            try:
-                if _db_identity(entry) == wanted:
-                    return True
-            except ArgumentError:
-                self.log.warning("Ignoring invalid sql_import_allowlist entry %r", entry)
-        return False
-
     def store_config(self) -> StoreConfig:
         return StoreConfig(
             home=Path(self.home),
@@ -145,6 +124,7 @@ class AstralytiQ(ExtensionApp):
             storage_url=self.storage_url,
             max_upload_bytes=self.max_upload_bytes,
             url_import_allowlist=tuple(self.url_import_allowlist),
+            sql_import_allowlist=tuple(self.sql_import_allowlist),
             trusted_model_types=(
                 tuple(self.trusted_model_types) if self.trusted_model_types is not None else None
             ),

@@ -96,6 +96,7 @@ def decode_frame(body: bytes, content_type: str | None) -> pd.DataFrame:
     return pd.DataFrame.from_records(data)
 
 
-def frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """JSON-safe records (NaN becomes null, timestamps ISO 8601)."""
-    return json.loads(df.to_json(orient="records", date_format="iso"))
+def records_document(key: str, df: pd.DataFrame) -> bytes:
+    """``{"<key>": [records]}`` as JSON bytes, written by pandas in one pass."""
+    records = df.to_json(orient="records", date_format="iso")
+    return b'{"' + key.encode() + b'": ' + records.encode() + b"}"

@@ -306,3 +306,23 @@ def test_connect_quickstart(tmp_path, monkeypatch):
         assert repr(v).startswith("DatasetVersion(name='sales', version=1")
         assert len(ws.datasets.load("sales")) == 4
     assert (tmp_path / "aqhome" / "astralytiq.db").exists()
+
+
+def test_sql_allowlist(store_config, tmp_path):
+    from dataclasses import replace
+
+    from sqlalchemy import create_engine
+
+    from astralytiq_jupyter.core.store import Store
+
+    url = f"sqlite:///{tmp_path / 'src.db'}"
+    pd.DataFrame({"id": [1]}).to_sql("t", create_engine(url), index=False)
+    with Store(replace(store_config, sql_import_allowlist=())) as closed:
+        closed.ensure_tenant("default")
+        ws = workspace_for(closed, "default", "alice", Role.ADMIN)
+        with pytest.raises(Forbidden, match="sql_import_allowlist"):
+            ws.datasets.ingest(aq.SqlSource(url, "SELECT * FROM t"), name="x")
+        assert row_counts(closed) == (0, 0)
+    with Store(replace(store_config, sql_import_allowlist=(url,))) as opened:
+        ws = workspace_for(opened, "default", "alice", Role.ADMIN)
+        assert ws.datasets.ingest(aq.SqlSource(url, "SELECT * FROM t"), name="x").rows == 1

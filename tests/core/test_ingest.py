@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sqlite3
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -214,6 +215,13 @@ def test_uploads_bytes_fileobj_and_nonseekable(tmp_path):
     assert df.equals(df2) and df.equals(df3)
     with pytest.raises(Invalid, match="needs a filename"):
         ingest(data)
+    fifo = tmp_path / "pipe.csv"  # readable once: copied so restarts can re-read it
+    os.mkfifo(fifo)
+    feeder = threading.Thread(target=lambda: fifo.write_bytes(data))
+    feeder.start()
+    result, df4 = ingest(fifo)
+    feeder.join()
+    assert result.source_kind == "file" and df.equals(df4)
     with pytest.raises(Invalid, match="Unknown format 'xml'"):
         ingest(data, format="xml")
 
@@ -377,11 +385,25 @@ def test_quoted_line_breaks_across_blocks(tmp_path):
     body = "".join(f'{i},"line one\nline two {i}"\n' for i in range(2000))
     result, df = ingest(write(tmp_path / "q.csv", "id,note\n" + body), block_size=2048)
     assert len(df) == 2000 and df["note"].iloc[-1] == "line one\nline two 1999"
-    # Line breaks that only appear after the sample: found by the restart.
+    # Line breaks that only appear after the sample: pieces cut inside quotes are detected
+    # (pyarrow alone would silently split such a value into two wrong rows).
     plain = "".join(f"{i},plain\n" for i in range(3000))
-    late = plain + "".join(f'{i},"a\nb"\n' for i in range(3000, 3100))
+    late = plain + "".join(f'{i},"a\nb"\n' for i in range(3000, 8000))
     _, df = ingest(write(tmp_path / "r.csv", "id,note\n" + late), block_size=2048)
-    assert len(df) == 3100 and df["note"].iloc[-1] == "a\nb"
+    assert len(df) == 8000 and (df["note"].iloc[3000:] == "a\nb").all()
+    assert df["id"].tolist() == list(range(8000))
+
+
+@pytest.mark.parametrize("rows", [10, 5000])  # one read, and pieces
+def test_stray_quotes_and_values_cut_inside_quotes(tmp_path, rows):
+    body = "".join(f"{i},5'11\",x\n" for i in range(rows))
+    _, df = ingest(write(tmp_path / "s.csv", "id,height,z\n" + body), block_size=2048)
+    assert len(df) == rows and df["height"].iloc[-1] == "5'11\""
+    cut = "id,note\n" + "".join(f'{i},"fine"\n' for i in range(rows)) + '7,"the rest was lo'
+    with pytest.raises(
+        Invalid, match=rf'ends inside a quoted value: the " opened on line {rows + 2:,}'
+    ):
+        ingest(write(tmp_path / "t.csv", cut), block_size=2048)
 
 
 def test_big_file_streams_in_row_groups(tmp_path, monkeypatch):

