@@ -48,7 +48,7 @@ import sys, mlflow.sklearn, skops.io as sio
 src, dst = sys.argv[1], sys.argv[2]
 data = open(src, "rb").read()
 model = sio.loads(data, trusted=sio.get_untrusted_types(data=data))
-mlflow.sklearn.save_model(model, dst)
+mlflow.sklearn.save_model(model, dst, skops_trusted_types=sio.get_untrusted_types(data=data))
 """
 
 
@@ -256,11 +256,18 @@ def main() -> None:
                             results[("ours", name, batch, concurrency)],
                             results[("mlflow", name, batch, concurrency)],
                         )
-                        rows.append(
-                            f"| {name} | {batch} | {concurrency} | {a['rps']:.0f} | {b['rps']:.0f} | "
-                            f"**{a['rps'] / b['rps']:.2f}x** | {a['p50']:.1f} / {a['p99']:.1f} | "
-                            f"{b['p50']:.1f} / {b['p99']:.1f} | **{a['p99'] / b['p99']:.2f}x** |"
-                        )
+                        cells = [
+                            name,
+                            batch,
+                            concurrency,
+                            f"{a['rps']:.0f}",
+                            f"{b['rps']:.0f}",
+                            f"**{a['rps'] / b['rps']:.2f}x**",
+                            f"{a['p50']:.1f} / {a['p99']:.1f}",
+                            f"{b['p50']:.1f} / {b['p99']:.1f}",
+                            f"**{a['p99'] / b['p99']:.2f}x**",
+                        ]
+                        rows.append("| " + " | ".join(map(str, cells)) + " |")
                         print(rows[-1], flush=True)
             finally:
                 mlflow.terminate()
@@ -287,14 +294,17 @@ def main() -> None:
             "",
             machine_line(),
             "",
-            "`python benchmarks/bench_api.py`: predict through `POST /astralytiq/api/models/{ref}/predict` "
-            "(JSON records in, JSON out, token auth, tenant and role resolved per request) versus "
-            "`mlflow models serve --env-manager local` (`/invocations`, JSON `dataframe_records`) on the "
-            "identical fitted scikit-learn object, 20 float features; each server one process; "
-            f"{args.requests} single-row requests (1,000-row: {max(40, args.requests // 10)}) per cell after a warm-up. "
+            "`python benchmarks/bench_api.py`: predict through "
+            "`POST /astralytiq/api/models/{ref}/predict` (JSON records in, JSON predictions and "
+            "class probabilities out, token auth, tenant and role resolved per request) versus "
+            "`mlflow models serve --env-manager local` (`/invocations`, JSON `dataframe_records`, "
+            "predictions only) on the identical fitted scikit-learn object, 20 float features; "
+            f"each server one process; {args.requests} single-row requests (1,000-row: "
+            f"{max(40, args.requests // 10)}) per cell after a warm-up. "
             "Targets: throughput ≥ 2x MLflow, p99 ≤ 0.5x MLflow.",
             "",
-            "| model | rows/request | concurrency | ours req/s | MLflow req/s | throughput ratio | ours p50 / p99 ms | MLflow p50 / p99 ms | p99 ratio |",
+            "| model | rows/request | concurrency | ours req/s | MLflow req/s | throughput ratio "
+            "| ours p50 / p99 ms | MLflow p50 / p99 ms | p99 ratio |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
             *rows,
             "",

@@ -25,8 +25,8 @@ from ..core.recipebook import SavedRecipe
 from ..core.recipes import Recipe, RecipePreview
 from ..core.registry import AliasMove, ModelSummary, ModelVersion
 from ..core.store import Store
-from ..core.training import TrainingProgress, TrainingResult, TrainingSpec
 from ..core.tenancy import Member, Tenant
+from ..core.training import TrainingProgress, TrainingResult, TrainingSpec
 
 
 class LocalDatasets:

@@ -544,24 +544,10 @@ class DatasetService:
             quotas = self.store.quotas(session, principal)
             ds = repo.one_or_none(DatasetRecord, DatasetRecord.name == name)
             enforce_quotas(repo, quotas, new_dataset=ds is None, incoming_bytes=staged.size)
-            if ds is None:
-                ds = repo.add(
-                    DatasetRecord(
-                        id=dataset_id,
-                        name=name,
-                        description=description or "",
-                        created_by=principal.user,
-                    )
-                )
-                session.flush()
-            elif description is not None:
-                ds.description = description
-            top = session.scalar(
-                repo.select(DatasetVersionRecord, func.max(DatasetVersionRecord.version)).where(
-                    DatasetVersionRecord.dataset_id == ds.id
-                )
+            ds = repo.named(
+                DatasetRecord, name, new_id=dataset_id, description=description, user=principal.user
             )
-            number = int(top or 0) + 1
+            number = repo.next_version(DatasetVersionRecord.dataset_id, ds.id)
             key = object_key(repo.tenant_id, "datasets", ds.id, number)
             staged.commit(key)
             row = repo.add(

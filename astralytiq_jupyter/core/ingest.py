@@ -28,8 +28,8 @@ Read options (anything else is rejected with the list of valid ones):
     - ``skip_rows``: rows to skip at the top of the file before anything else (default 0).
     - ``null_values``: strings read as missing, replacing the defaults (empty, NA, N/A, NULL,
       NaN, nan, null, #N/A, ...).
-    - ``block_size``: bytes read per block (default 4 MiB pieces, 1 MiB for the streaming
-      reader); types are inferred from the first block. Mostly useful for tests.
+    - ``block_size``: bytes read per block (default 8 MiB then 2 MiB pieces, 1 MiB for the
+      streaming reader); types are inferred from the first block. Mostly useful for tests.
 * Excel: ``sheet`` (name or 0-based index, default the first sheet), ``header``,
   ``skip_rows`` and ``null_values`` as for CSV.
 * JSON: ``records_path``: dotted path to the list of records inside a JSON object, e.g.
@@ -66,11 +66,12 @@ encodes row groups of ~16 MB, so the two cores stay busy and memory stays bounde
 blocks, two row groups and 8 bytes per row for duplicate detection):
 
 * files up to ``SMALL_CSV_BYTES``: one multithreaded ``pyarrow.csv.read_csv`` call;
-* larger UTF-8 files without line breaks inside values: cut at newlines into 4 MiB pieces,
-  each parsed by a multithreaded ``read_csv`` (``open_csv`` parses on one core only, which
-  made ingest ~1.5x slower than the pyarrow floor);
-* otherwise (other encodings, quoted line breaks): ``pyarrow.csv.open_csv``, which
-  transcodes and handles quotes across blocks.
+* larger files without line breaks inside values: cut at newlines into pieces (8 MiB
+  first, for type inference, then 2 MiB), transcoded to UTF-8 if needed, each parsed by a
+  multithreaded ``read_csv`` (``open_csv`` parses on one core only, which made ingest
+  ~1.5x slower than the floor);
+* otherwise (quoted line breaks, UTF-16/32, bare CR line ends): ``pyarrow.csv.open_csv``,
+  which handles quotes across blocks and transcodes as it streams.
 
 Later pieces/blocks must convert to the types inferred from the first one. When one cannot
 (an int column with ``abc`` in row 900,000), the read restarts with that column widened
@@ -188,7 +189,8 @@ _OPTIONS = {
 #: CSV files up to this size are read in one multithreaded call (see module docstring).
 SMALL_CSV_BYTES = 16 * 1024 * 1024
 _BLOCK_SIZE = 1024 * 1024
-_PIECE_BYTES = 4 * 1024 * 1024
+_PIECE_BYTES = 2 * 1024 * 1024
+_FIRST_PIECE_BYTES = 8 * 1024 * 1024
 _MAX_LINE_BYTES = 64 * 1024 * 1024
 _SAMPLE_BYTES = 1024 * 1024
 _SNIFF_CHARS = 16 * 1024
@@ -765,6 +767,7 @@ class _Restart(Exception):  # noqa: N818 - control flow, not an error
 
 
 _LINE_END = re.compile(r"\r\n|\n|\r")
+_BLANK_LINES = re.compile(r"(?:[ \t]*(?:\r\n|\n|\r))+")
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -947,6 +950,11 @@ def _plan_csv(src: _ByteSource, fmt: str, opts: dict[str, Any]) -> _CsvPlan:
     if skip:
         ends = [m.end() for m, _ in zip(_LINE_END.finditer(text), range(skip), strict=False)]
         records_text = text[ends[-1] :] if len(ends) == skip else ""
+    # Blank lines before the header (or first row) are skipped, as pandas does.
+    blank = _BLANK_LINES.match(records_text)
+    if blank and blank.end():
+        skip += len(_LINE_END.findall(blank.group(0)))
+        records_text = records_text[blank.end() :]
     delimiter = opts.get("delimiter")
     if delimiter is None:
         delimiter = "\t" if fmt == "tsv" else _sniff_delimiter(records_text)
@@ -1025,13 +1033,15 @@ def _csv_options(
     block_size: int | None,
     skip_rows: int | None = None,
     column_types: pa.Schema | None = None,
+    utf8: bool = False,
 ) -> dict[str, Any]:
+    """pyarrow options; ``utf8``: the bytes were already transcoded to UTF-8."""
     return {
         "read_options": pacsv.ReadOptions(
             block_size=block_size,
             skip_rows=plan.skip_rows if skip_rows is None else skip_rows,
             column_names=plan.names,
-            encoding=plan.encoding or "utf8",
+            encoding="utf8" if utf8 else plan.encoding or "utf8",
             use_threads=True,
         ),
         "parse_options": pacsv.ParseOptions(
@@ -1254,15 +1264,28 @@ def _csv_engine(src: _ByteSource, plan: _CsvPlan) -> str:
     limit = SMALL_CSV_BYTES if plan.block_size is None else plan.block_size
     if src.size is not None and src.size <= limit:
         return "whole"
-    # Cutting at newlines is only safe when no value holds a line break, and pyarrow reads
-    # only UTF-8 bytes directly; otherwise its quote-aware, transcoding stream reader is used.
-    if plan.encoding is None and not plan.newlines_in_values and plan.lf_lines:
+    # Cutting at newlines is only safe when no value holds a line break and the encoding
+    # writes newline and quote as those single bytes; otherwise pyarrow's quote-aware,
+    # transcoding stream reader is used.
+    if not plan.newlines_in_values and plan.lf_lines and _ascii_compatible(plan.encoding):
         return "pieces"
     return "stream"
 
 
-def _line_pieces(f: _Reader, size: int, plan: _CsvPlan) -> Iterator[memoryview]:
-    """The stream cut into pieces of about ``size`` bytes that end at a newline.
+def _ascii_compatible(encoding: str | None) -> bool:
+    """UTF-8, or an encoding in which 0x0A and 0x22 only ever mean newline and quote."""
+    if encoding is None:
+        return True
+    if encoding.startswith(("utf-16", "utf-32", "utf-7")):
+        return False
+    try:
+        return '\n",;|\t'.encode(encoding) == b'\n",;|\t'
+    except (LookupError, UnicodeError):
+        return False
+
+
+def _line_pieces(f: _Reader, size: int, plan: _CsvPlan, first_size: int) -> Iterator[memoryview]:
+    """The stream cut into pieces that end at a newline: ``first_size`` bytes, then ``size``.
 
     Each piece must hold an even number of quote characters: otherwise the cut may fall
     inside a quoted value with a line break (which pyarrow would silently split into two
@@ -1270,7 +1293,8 @@ def _line_pieces(f: _Reader, size: int, plan: _CsvPlan) -> Iterator[memoryview]:
     """
     carry = b""
     while True:
-        buf = bytearray(len(carry) + size)
+        buf = bytearray(len(carry) + (first_size if first_size else size))
+        first_size = 0
         buf[: len(carry)] = carry
         view = memoryview(buf)
         filled = len(carry)
@@ -1320,13 +1344,21 @@ def _csv_batches(
             groups: Iterator[list[pa.RecordBatch]] = iter([table.to_batches()])
         elif engine == "pieces":
             piece_size = plan.block_size or _PIECE_BYTES
-            pieces = _line_pieces(f, piece_size, plan)
+            # Types come from the first piece, so it is bigger: fewer restarts later.
+            first_size = plan.block_size or _FIRST_PIECE_BYTES
+            pieces = _line_pieces(f, piece_size, plan, first_size)
+            encoding = plan.encoding
+            if encoding is not None:
+                # Legacy encodings are transcoded piece by piece (the cut at a newline byte
+                # never splits a character in them) so pyarrow parses UTF-8 in parallel.
+                pieces = (memoryview(bytes(p).decode(encoding).encode()) for p in pieces)
             first = next(pieces, memoryview(b""))
             block = max(piece_size // 2, 1 << 16)  # two blocks per piece: one per core
-            table = pacsv.read_csv(pa.BufferReader(first), **_csv_options(plan, block))
+            first_options = _csv_options(plan, max(block, first_size // 4), utf8=True)
+            table = pacsv.read_csv(pa.BufferReader(first), **first_options)
             source_schema = table.schema
             # Later pieces have no header and must produce the first piece's types.
-            later = _csv_options(plan, block, skip_rows=0, column_types=source_schema)
+            later = _csv_options(plan, block, 0, column_types=source_schema, utf8=True)
 
             def piece_groups(first_table: pa.Table = table) -> Iterator[list[pa.RecordBatch]]:
                 yield first_table.to_batches()

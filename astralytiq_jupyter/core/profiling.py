@@ -427,18 +427,29 @@ def _correlations(names: list[str], works: list[_Work], limit: int) -> dict[str,
         _unit(w.average_ranks[w.codes]) if full else None
         for w, full in zip(works, complete, strict=True)
     ]
+    own: dict[int, tuple[np.ndarray | None, np.ndarray | None]] = {}
+
+    def on_rows(i: int, rows: np.ndarray, rows_owner: int | None):
+        """Unit vectors (values, ranks) of column i on the given rows; a column with missing
+        values paired with a complete one always uses its own rows, so those are cached."""
+        if rows_owner == i and i in own:
+            return own[i]
+        w = works[i]
+        pair = _unit(w.values[rows]), _unit(_ranks_within(w.codes[rows], w.n_codes))
+        if rows_owner == i:
+            own[i] = pair
+        return pair
+
     for i in range(k):
         for j in range(i + 1, k):
-            a, b = works[i], works[j]
             if complete[i] and complete[j]:
                 p, s = _r(units[i], units[j]), _r(rank_units[i], rank_units[j])
             else:
+                a, b = works[i], works[j]
                 both = a.valid & b.valid
-                p = _r(_unit(a.values[both]), _unit(b.values[both]))
-                s = _r(
-                    _unit(_ranks_within(a.codes[both], a.n_codes)),
-                    _unit(_ranks_within(b.codes[both], b.n_codes)),
-                )
+                owner = j if complete[i] else i if complete[j] else None
+                (va, ra), (vb, rb) = on_rows(i, both, owner), on_rows(j, both, owner)
+                p, s = _r(va, vb), _r(ra, rb)
             pearson[i][j] = pearson[j][i] = p
             spearman[i][j] = spearman[j][i] = s
     return {
@@ -794,5 +805,10 @@ def _chart_sample(df: pd.DataFrame, numeric: list[str], limit: int) -> dict[str,
     cols = numeric[:12]
     size = min(limit, len(df))
     part = df[cols].sample(n=size, random_state=0).sort_index() if size < len(df) else df[cols]
-    data = [[json_value(v) for v in row] for row in part.itertuples(index=False, name=None)]
+    values = [
+        pd.to_numeric(part[c], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        for c in cols
+    ]
+    rows = np.column_stack(values).tolist() if cols else [[] for _ in range(size)]
+    data = [[None if v != v else v for v in row] for row in rows]  # NaN -> None
     return {"columns": cols, "size": size, "of": len(df), "rows": data}

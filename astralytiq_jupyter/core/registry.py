@@ -34,6 +34,24 @@ if TYPE_CHECKING:
     from .store import Store
 
 MAX_PAGE = 1000
+# Metadata a caller may give with an uploaded artifact; lineage and storage fields are the
+# server's own.
+REGISTRATION_FIELDS = frozenset(
+    {
+        "task",
+        "algorithm",
+        "signature",
+        "output",
+        "params",
+        "metrics",
+        "dataset",
+        "recipe",
+        "training_spec",
+        "library_versions",
+        "description",
+        "note",
+    }
+)
 TASKS = ("classification", "regression", "clustering", "forecasting")
 
 
@@ -255,21 +273,7 @@ class ModelRegistry:
             require(principal, Permission.MODEL_WRITE)
             check_name(name, "model name")
             artifacts.check_trusted(data, self.trusted_types)
-            allowed = {
-                "task",
-                "algorithm",
-                "signature",
-                "output",
-                "params",
-                "metrics",
-                "dataset",
-                "recipe",
-                "training_spec",
-                "library_versions",
-                "description",
-                "note",
-            }
-            meta = {k: v for k, v in metadata.items() if k in allowed}
+            meta = {k: v for k, v in metadata.items() if k in REGISTRATION_FIELDS}
             if meta.get("task") not in TASKS:
                 raise Invalid(
                     f"Unknown task {meta.get('task')!r}; expected one of: {', '.join(TASKS)}."
@@ -607,24 +611,14 @@ class ModelRegistry:
                 quotas = store.quotas(session, principal)
                 model = repo.one_or_none(ModelRecord, ModelRecord.name == name)
                 enforce_quotas(repo, quotas, new_model=model is None, incoming_bytes=staged.size)
-                if model is None:
-                    model = repo.add(
-                        ModelRecord(
-                            id=model_id,
-                            name=name,
-                            description=meta["description"] or "",
-                            created_by=principal.user,
-                        )
-                    )
-                    session.flush()
-                elif meta["description"] is not None:
-                    model.description = meta["description"]
-                top = session.scalar(
-                    repo.select(ModelVersionRecord, func.max(ModelVersionRecord.version)).where(
-                        ModelVersionRecord.model_id == model.id
-                    )
+                model = repo.named(
+                    ModelRecord,
+                    name,
+                    new_id=model_id,
+                    description=meta["description"],
+                    user=principal.user,
                 )
-                number = int(top or 0) + 1
+                number = repo.next_version(ModelVersionRecord.model_id, model.id)
                 key = object_key(repo.tenant_id, "models", model.id, number)
                 staged.commit(key)
                 row = repo.add(

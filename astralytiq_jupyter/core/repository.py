@@ -55,6 +55,31 @@ class TenantRepository:
         self.session.add(row)
         return row
 
+    def named(
+        self, model: type[T], name: str, *, new_id: str, description: str | None, user: str
+    ) -> T:
+        """The dataset/model row called ``name``, created with ``new_id`` if missing (the id
+        its staged bytes were written under); a given ``description`` replaces the old one."""
+        row = self.one_or_none(model, model.name == name)  # type: ignore[attr-defined]
+        if row is None:
+            row = self.add(
+                model(id=new_id, name=name, description=description or "", created_by=user)
+            )
+            self.session.flush()
+        elif description is not None:
+            row.description = description  # type: ignore[attr-defined]
+        return row
+
+    def next_version(self, owner_column: Any, owner_id: str) -> int:
+        """The next version number under ``owner_id`` (call with the tenant locked)."""
+        version_model = owner_column.class_
+        top = self.session.scalar(
+            self.select(version_model, func.max(version_model.version)).where(
+                owner_column == owner_id
+            )
+        )
+        return int(top or 0) + 1
+
     def lock_tenant(self) -> None:
         """Serialise writers of this tenant until the transaction ends.
 

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .errors import QuotaExceeded
-from .permissions import Permission, Principal, require
+from .permissions import Permission, Principal
 from .training import TrainingProgress, TrainingResult, TrainingSpec
 from .training import compare as compare_models
 from .training import train as train_models

@@ -251,9 +251,11 @@ def test_explicit_delimiter_header_skip_and_nulls(tmp_path):
     assert list(df.columns) == ["id", "name"] and df["name"].isna().tolist() == [True, False]
     _, df = ingest(write(tmp_path / "f.csv", text), skip_rows=2, null_values=["-"])
     assert df["name"].tolist()[0] == "n/a" and pd.isna(df["name"][1])
-    _, df = ingest(write(tmp_path / "g.csv", text), header=2)
+    _, df = ingest(write(tmp_path / "g.csv", text), skip_rows=1, header=0)
     assert list(df.columns) == ["id", "name"]
-    _, df = ingest(write(tmp_path / "h.csv", "1,2\n3,4\n"), header=False)
+    _, df = ingest(write(tmp_path / "g2.csv", text), header=2)
+    assert list(df.columns) == ["id", "name"] and len(df) == 2
+    _, df = ingest(write(tmp_path / "h.csv", "\n1,2\n3,4\n"), header=False)
     assert list(df.columns) == ["column_1", "column_2"] and df["column_1"].tolist() == [1, 3]
     with pytest.raises(Invalid, match="single character"):
         ingest(write(tmp_path / "i.csv", "a,b\n"), delimiter=";;")
@@ -363,7 +365,9 @@ def _late_change_csv(tmp_path: Path, late: str, rows: int = 3000) -> Path:
     return write(tmp_path / "late.csv", "id,num,empty,s\n" + body + late)
 
 
-@pytest.mark.parametrize(("encoding", "engine"), [("utf-8", "pieces"), ("latin-1", "stream")])
+@pytest.mark.parametrize(
+    ("encoding", "engine"), [("utf-8", "pieces"), ("latin-1", "pieces"), ("utf-16", "stream")]
+)
 def test_late_type_changes_restart_without_losing_data(tmp_path, monkeypatch, encoding, engine):
     engines = []
     choose = ingest_module._csv_engine

@@ -8,26 +8,9 @@ import pyarrow as pa
 
 from ...core.errors import Invalid
 from ...core.names import parse_ref
+from ...core.registry import REGISTRATION_FIELDS
 from .. import codecs, metrics
 from ..base import ApiHandler
-
-# Metadata a client may send with an artifact; lineage and storage fields are the server's.
-REGISTER_FIELDS = frozenset(
-    {
-        "task",
-        "algorithm",
-        "signature",
-        "output",
-        "params",
-        "metrics",
-        "dataset",
-        "recipe",
-        "training_spec",
-        "library_versions",
-        "description",
-        "note",
-    }
-)
 
 
 class ModelsHandler(ApiHandler):
@@ -75,11 +58,11 @@ class ModelVersionsHandler(ApiHandler):
             raise Invalid("'metadata' is not valid JSON.") from None
         if not isinstance(metadata, dict):
             raise Invalid("'metadata' must be a JSON object.")
-        unknown = sorted(set(metadata) - REGISTER_FIELDS)
+        unknown = sorted(set(metadata) - REGISTRATION_FIELDS)
         if unknown:
             raise Invalid(
                 f"Unknown metadata field(s): {', '.join(unknown)}; allowed: "
-                f"{', '.join(sorted(REGISTER_FIELDS))}.",
+                f"{', '.join(sorted(REGISTRATION_FIELDS))}.",
                 fields=unknown,
             )
         version = await self.run(
