@@ -310,8 +310,8 @@ def main() -> None:
             "",
             f"Download of {args.rows:,} rows × {big.shape[1]} columns through the RemoteBackend "
             f"(`aq.connect(url=...).datasets.load`, Parquet over HTTP): **{down:.2f} s** versus "
-            f"`pandas.read_parquet` of the stored file: {floor:.2f} s, ratio **{down / floor:.2f}x** "
-            "(target ≤ 1.5x; best of 3).",
+            f"`pandas.read_parquet` of the stored file: {floor:.2f} s, "
+            f"ratio **{down / floor:.2f}x** (target ≤ 1.5x; best of 3).",
         ]
     )
     print(body)

@@ -331,7 +331,7 @@ def main() -> None:
         "hashes, constant columns, score), checks names/encoding/quoting, writes zstd with "
         "pandas metadata, and (store) hashes, fsyncs and commits the version. It reads in "
         "line-aligned pieces parsed by multithreaded `read_csv` in a reader thread while the "
-        "caller runs the quality pass and a writer thread encodes ~16 MB row groups.",
+        "caller runs the quality pass and a writer thread encodes ~12 MB row groups.",
         "- Codec choice, same table written by `pq.write_table` (best of 3): "
         + ", ".join(
             f"{codec} {r['wall']:.3f} s / {r['size'] / 1e6:.1f} MB" for codec, r in codecs.items()

@@ -17,7 +17,6 @@ import datetime as dt
 import gc
 import json
 import os
-import platform
 import subprocess
 import sys
 import textwrap
@@ -29,7 +28,9 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work"
-RESULTS = HERE / "RESULTS.md"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import RESULTS, machine_line, write_section  # noqa: E402
+
 SECTION = "## Data preparation"
 YDATA_VENV = WORK / "ydata-venv"
 YDATA_REQUIREMENTS = ["ydata-profiling==4.18.4", "pyarrow"]
@@ -218,47 +219,6 @@ def run_ydata(path: Path, repeat: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def machine_line() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
-        ram = f"{pages * size / 2**30:.0f} GiB"
-    except (ValueError, OSError):
-        ram = "unknown"
-    import pyarrow
-    import sklearn
-
-    return (
-        f"Machine: {os.cpu_count()} CPUs (nproc), {ram} RAM, {cpu}; Python "
-        f"{platform.python_version()}, pandas {pd.__version__}, numpy {np.__version__}, "
-        f"pyarrow {pyarrow.__version__}, scikit-learn {sklearn.__version__}; "
-        f"{dt.date.today().isoformat()}."
-    )
-
-
-def write_section(body: str) -> None:
-    """Replace (or add) only our section of RESULTS.md."""
-    text = RESULTS.read_text() if RESULTS.exists() else f"# Benchmark results\n\n{machine_line()}\n"
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + body.rstrip("\n") + "\n"
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        new = "\n".join(lines[:start] + body.rstrip("\n").splitlines() + [""] + lines[end:])
-        new = new.rstrip("\n") + "\n"
-    RESULTS.write_text(new)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -364,7 +324,7 @@ def main() -> None:
     )
     print(body)
     if not args.no_write:
-        write_section(body)
+        write_section(SECTION, body)
         print(f"\nwrote {SECTION!r} in {RESULTS}")
 
 

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -33,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import sklearn
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import make_classification
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -57,7 +54,9 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "RESULTS.md"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import RESULTS, machine_line, write_section  # noqa: E402
+
 SECTION = "## Training"
 sys.path.insert(0, str(HERE.parent))
 
@@ -200,40 +199,6 @@ def best_of(repeat: int, *contenders: Any) -> list[tuple[float, Any]]:
     return best
 
 
-def machine_line() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
-        ram = f"{mem_kb / 1024**2:.0f} GiB RAM"
-    except (OSError, ValueError, IndexError):
-        ram = "unknown RAM"
-    return (
-        f"Machine: {os.cpu_count()} CPUs (nproc), {ram}, {cpu}; Python "
-        f"{platform.python_version()}, pandas {pd.__version__}, numpy {np.__version__}, "
-        f"scikit-learn {sklearn.__version__}; {dt.date.today().isoformat()}."
-    )
-
-
-def write_section(body: str) -> None:
-    """Replace (or add) only our section of RESULTS.md."""
-    text = RESULTS.read_text() if RESULTS.exists() else f"# Benchmark results\n\n{machine_line()}\n"
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + body.rstrip("\n") + "\n"
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        new = "\n".join(lines[:start] + body.rstrip("\n").splitlines() + [""] + lines[end:])
-        new = new.rstrip("\n") + "\n"
-    RESULTS.write_text(new)
-
-
 def fmt(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -329,7 +294,7 @@ def main() -> None:
     body = "\n".join(lines) + "\n"
     print(body)
     if not args.no_write:
-        write_section(body)
+        write_section(SECTION, body)
         print(f"wrote {SECTION!r} in {RESULTS}")
 
 

@@ -28,7 +28,7 @@ Read options (anything else is rejected with the list of valid ones):
     - ``skip_rows``: rows to skip at the top of the file before anything else (default 0).
     - ``null_values``: strings read as missing, replacing the defaults (empty, NA, N/A, NULL,
       NaN, nan, null, #N/A, ...).
-    - ``block_size``: bytes read per block (default 8 MiB then 2 MiB pieces, 1 MiB for the
+    - ``block_size``: bytes read per block (default 4 MiB then 2 MiB pieces, 1 MiB for the
       streaming reader); types are inferred from the first block. Mostly useful for tests.
 * Excel: ``sheet`` (name or 0-based index, default the first sheet), ``header``,
   ``skip_rows`` and ``null_values`` as for CSV.
@@ -62,11 +62,11 @@ single SELECT/WITH or cannot connect. A CSV with a header and no data rows is a 
 0-row dataset (all columns text); its quality report flags it.
 
 CSV engines (three threads: a reader parses, the caller computes quality, a writer thread
-encodes row groups of ~16 MB, so the two cores stay busy and memory stays bounded by a few
+encodes row groups of ~12 MB, so the two cores stay busy and memory stays bounded by a few
 blocks, two row groups and 8 bytes per row for duplicate detection):
 
 * files up to ``SMALL_CSV_BYTES``: one multithreaded ``pyarrow.csv.read_csv`` call;
-* larger files without line breaks inside values: cut at newlines into pieces (8 MiB
+* larger files without line breaks inside values: cut at newlines into pieces (4 MiB
   first, for type inference, then 2 MiB), transcoded to UTF-8 if needed, each parsed by a
   multithreaded ``read_csv`` (``open_csv`` parses on one core only, which made ingest
   ~1.5x slower than the floor);
@@ -190,13 +190,13 @@ _OPTIONS = {
 SMALL_CSV_BYTES = 16 * 1024 * 1024
 _BLOCK_SIZE = 1024 * 1024
 _PIECE_BYTES = 2 * 1024 * 1024
-_FIRST_PIECE_BYTES = 8 * 1024 * 1024
+_FIRST_PIECE_BYTES = 4 * 1024 * 1024
 _MAX_LINE_BYTES = 64 * 1024 * 1024
 _SAMPLE_BYTES = 1024 * 1024
 _SNIFF_CHARS = 16 * 1024
 # A row group is flushed at this many bytes of Arrow data: small enough that writing
 # overlaps reading, large enough for good compression and fast reads (DuckDB uses ~120k rows).
-_ROW_GROUP_BYTES = 16 * 1024 * 1024
+_ROW_GROUP_BYTES = 12 * 1024 * 1024
 _ROW_GROUP_MAX_ROWS = 1024 * 1024
 _FRAME_BATCH_ROWS = 65_536
 _COMPRESSION = "zstd"
@@ -634,7 +634,7 @@ class _Raised:
         self.exc = exc
 
 
-def _prefetch(batches: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+def _prefetch(batches: Iterator[Any], depth: int = 1) -> Iterator[Any]:
     """Run ``batches`` in a reader thread so reading overlaps quality and writing."""
     q: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
