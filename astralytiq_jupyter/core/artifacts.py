@@ -18,7 +18,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import skops.io as sio
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
+from sklearn.tree import DecisionTreeClassifier
 
 from .errors import Invalid
 from .metrics import json_safe
@@ -51,6 +60,19 @@ DEFAULT_TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.neighbors._kd_tree.KDTree",
     "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
     "sklearn.tree._tree.Tree",
+)
+
+
+#: Classifiers whose ``predict`` is, by scikit-learn's definition, the first class of maximal
+#: ``predict_proba`` (checked against ``predict`` for each in tests/core/test_artifacts.py).
+ARGMAX_PROBA_CLASSIFIERS: tuple[type, ...] = (
+    RandomForestClassifier,
+    ExtraTreesClassifier,
+    HistGradientBoostingClassifier,
+    CalibratedClassifierCV,
+    KNeighborsClassifier,
+    MLPClassifier,
+    DecisionTreeClassifier,
 )
 
 
@@ -155,11 +177,18 @@ def predict_frame(
     estimator, features = model, X
     if isinstance(model, Pipeline) and len(model.steps) > 1:
         estimator, features = model.steps[-1][1], model[:-1].transform(X)
-    columns = {"prediction": estimator.predict(features)}
     # Artifacts uploaded from elsewhere may carry no output description: a classifier is
     # then recognised by its probabilities.
-    if kind in ("classification", None) and hasattr(estimator, "predict_proba"):
-        proba = np.asarray(estimator.predict_proba(features))
-        for j, cls in enumerate(model.classes_):
-            columns[f"proba_{cls.item() if isinstance(cls, np.generic) else cls}"] = proba[:, j]
+    if kind not in ("classification", None) or not hasattr(estimator, "predict_proba"):
+        return pd.DataFrame({"prediction": estimator.predict(features)}, index=df.index)
+    proba = np.asarray(estimator.predict_proba(features))
+    if isinstance(estimator, ARGMAX_PROBA_CLASSIFIERS):
+        # These predict the most probable class, first one on ties: deriving it from the
+        # probabilities saves a second pass through every tree or neighbour search.
+        prediction = estimator.classes_.take(np.argmax(proba, axis=1))
+    else:
+        prediction = estimator.predict(features)
+    columns = {"prediction": prediction}
+    for j, cls in enumerate(model.classes_):
+        columns[f"proba_{cls.item() if isinstance(cls, np.generic) else cls}"] = proba[:, j]
     return pd.DataFrame(columns, index=df.index)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from .store import Store
 
 MAX_PAGE = 1000
+STREAM_BATCH_ROWS = 65_536
+MAX_CLUSTERS = 50  # largest k cluster exploration tries
+MAX_CLUSTER_SAMPLE = 100_000  # most rows cluster exploration fits on
 Progress = Callable[[int, "int | None"], None]
 
 
@@ -112,6 +115,32 @@ class DatasetSummary:
             "created_by": self.created_by,
             "created_at": self.created_at.isoformat(),
         }
+
+
+@dataclass
+class TableStream:
+    """Record batches of a version read lazily from its stored Parquet, with the version,
+    the Arrow schema of the batches and how many rows they hold. Exhaust or close it to
+    release the file."""
+
+    version: DatasetVersion
+    schema: pa.Schema
+    rows: int
+    batches: Generator[pa.RecordBatch, None, None]
+    file: IO[bytes] = field(repr=False)
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        return self.batches
+
+    def close(self) -> None:
+        self.batches.close()
+        self.file.close()
+
+    def __enter__(self) -> TableStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class DatasetService:
@@ -350,18 +379,7 @@ class DatasetService:
         self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.read_table")
         version = self.get(principal, ref)
         key = self._storage_key(principal, ref)
-        if columns is not None:
-            if isinstance(columns, str):
-                columns = [columns]
-            unknown = [c for c in columns if c not in version.schema]
-            if unknown:
-                raise Invalid(
-                    f"Dataset {version.ref} has no column(s) {', '.join(map(repr, unknown))}; "
-                    f"available: {', '.join(version.schema)}.",
-                    columns=unknown,
-                )
-        if limit is not None and (not isinstance(limit, int) or limit < 0):
-            raise Invalid("limit must be a non-negative whole number of rows.")
+        columns = _checked_read(version, columns, limit)
         storage = self.store.storage
         with storage.open(key) as fh:
             if limit is None:
@@ -389,6 +407,89 @@ class DatasetService:
         from .profiling import profile
 
         return profile(self.load(principal, ref), **options)
+
+    def explore_clusters(
+        self,
+        principal: Principal,
+        ref: str,
+        *,
+        columns: Sequence[str] | None = None,
+        k_range: Sequence[int] = range(2, 11),
+        sample: int = 5000,
+        random_state: int = 0,
+    ) -> dict[str, Any]:
+        """K-means cluster exploration of a version for the EDA tab (see
+        :func:`.profiling.explore_clusters`). Only the numeric columns are read, and ``k`` and
+        ``sample`` are capped so that one request cannot occupy the server for long."""
+        from .profiling import explore_clusters
+        from .recipe_base import kind_of
+
+        self.store.audit.authorize(
+            principal, Permission.DATASET_READ, "dataset.explore_clusters", f"dataset:{ref}"
+        )
+        try:
+            ks = [int(k) for k in k_range]
+        except (TypeError, ValueError):
+            raise Invalid("k_range must be whole numbers of clusters, e.g. range(2, 11).") from None
+        if not ks or max(ks) > MAX_CLUSTERS:
+            raise Invalid(f"k_range must hold cluster counts from 2 to {MAX_CLUSTERS}.")
+        if isinstance(sample, bool) or not isinstance(sample, int) or sample > MAX_CLUSTER_SAMPLE:
+            raise Invalid(
+                f"sample must be a whole number of rows, at most {MAX_CLUSTER_SAMPLE}.",
+                sample=sample,
+            )
+        if isinstance(random_state, bool) or not isinstance(random_state, int):
+            raise Invalid("random_state must be a whole number.")
+        version = self.get(principal, ref)
+        if columns is None:
+            wanted = [c for c, dtype in version.schema.items() if kind_of(dtype) == "numeric"]
+        else:
+            wanted = [columns] if isinstance(columns, str) else list(columns)
+        frame = self.load(principal, version.ref, columns=wanted)
+        return explore_clusters(
+            frame, wanted if columns is not None else None, ks, sample, random_state
+        )
+
+    def open_stored(self, principal: Principal, ref: str) -> tuple[DatasetVersion, IO[bytes]]:
+        """A version and its stored Parquet file, open for reading (the caller closes it):
+        the cheapest way to hand out a whole version, byte for byte (``sha256`` matches)."""
+        self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.open_stored")
+        with self.store.session() as session:
+            repo = self.store.repo(session, principal)
+            ds, row = self._version_row(repo, ref)
+            version, key = self._to_version(repo, ds, row), row.storage_key
+        return version, self.store.storage.open(key)
+
+    def stream(
+        self,
+        principal: Principal,
+        ref: str,
+        *,
+        columns: list[str] | None = None,
+        limit: int | None = None,
+        batch_size: int = STREAM_BATCH_ROWS,
+    ) -> TableStream:
+        """Like :meth:`read_table`, as record batches read lazily from the stored Parquet,
+        so a download of any size holds about one batch in memory. Options are checked here,
+        before the first batch is read."""
+        self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.stream")
+        with self.store.session() as session:
+            repo = self.store.repo(session, principal)
+            ds, row = self._version_row(repo, ref)
+            version, key = self._to_version(repo, ds, row), row.storage_key
+        columns = _checked_read(version, columns, limit)
+        fh = self.store.storage.open(key)
+        try:
+            parquet = pq.ParquetFile(fh)
+            schema = parquet.schema_arrow
+            if columns is not None:
+                schema = pa.schema([schema.field(c) for c in columns], metadata=schema.metadata)
+        except BaseException:
+            fh.close()
+            raise
+        rows = version.rows if limit is None else min(limit, version.rows)
+        batches = _iter_batches(parquet, fh, columns, limit, max(1, batch_size))
+        return TableStream(version, schema, rows, batches, fh)
 
     def storage_key(self, principal: Principal, ref: str) -> str:
         """The stored object of a version (for services that stream it, e.g. downloads)."""
@@ -573,6 +674,49 @@ class DatasetService:
             )
             session.flush()
             return self._to_version(repo, ds, row)
+
+
+def _checked_read(
+    version: DatasetVersion, columns: list[str] | str | None, limit: int | None
+) -> list[str] | None:
+    """The ``columns`` (as a list) and ``limit`` of a read, refused unless they fit ``version``."""
+    if columns is not None:
+        if isinstance(columns, str):
+            columns = [columns]
+        unknown = [c for c in columns if c not in version.schema]
+        if unknown:
+            raise Invalid(
+                f"Dataset {version.ref} has no column(s) {', '.join(map(repr, unknown))}; "
+                f"available: {', '.join(version.schema)}.",
+                columns=unknown,
+            )
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise Invalid("limit must be a non-negative whole number of rows.")
+    return columns
+
+
+def _iter_batches(
+    parquet: pq.ParquetFile,
+    fh: IO[bytes],
+    columns: list[str] | None,
+    limit: int | None,
+    batch_size: int,
+) -> Generator[pa.RecordBatch, None, None]:
+    """The batches of a stored file, at most ``limit`` rows; closes the file when done."""
+    try:
+        remaining = limit
+        if remaining == 0:
+            return
+        size = batch_size if remaining is None else min(batch_size, remaining)
+        for batch in parquet.iter_batches(batch_size=size, columns=columns):
+            if remaining is not None:
+                batch = batch.slice(0, remaining)
+                remaining -= batch.num_rows
+            yield batch
+            if remaining is not None and remaining <= 0:
+                return
+    finally:
+        fh.close()
 
 
 def check_sql_allowed(url: str, allowlist: tuple[str, ...] | None) -> None:

@@ -46,6 +46,9 @@ class Store:
             )
         self._sessions = db.make_session_factory(self.engine)
         self._tenant_ids: dict[str, str] = {}
+        # Bumped on every membership or role change, so that caches of resolved principals
+        # in this process are invalidated at once.
+        self.membership_epoch = 0
         self.storage = Storage(self.config.resolved_storage_url)
         self.audit = AuditLog(self)
         self.tenants = TenantService(self)
@@ -75,6 +78,15 @@ class Store:
     def transaction(self) -> Iterator[Session]:
         with db.transaction(self._sessions) as session:
             yield session
+
+    @contextmanager
+    def membership_change(self) -> Iterator[None]:
+        """Wrap (outside its transaction) any write to members or tenants: on exit, after
+        the commit, in-process caches of resolved principals are invalidated."""
+        try:
+            yield
+        finally:
+            self.membership_epoch += 1
 
     # -- tenants -----------------------------------------------------------------------
     def tenant_record(self, session: Session, slug: str) -> TenantRecord:
@@ -121,6 +133,7 @@ class Store:
                 )
             ).first()
             if row is None:
+                self.membership_epoch += 1
                 row = MemberRecord(
                     tenant_id=tenant_id, username=username, role=role.value, created_by="bootstrap"
                 )

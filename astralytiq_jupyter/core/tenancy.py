@@ -182,7 +182,7 @@ class TenantService:
                 raise Forbidden("Only the platform owner can create tenants.")
             check_slug(slug)
             check_plan(plan)
-            with self.store.transaction() as session:
+            with self.store.membership_change(), self.store.transaction() as session:
                 if session.scalar(select(TenantRecord.id).where(TenantRecord.slug == slug)):
                     raise Conflict(f"A tenant named {slug!r} already exists.", slug=slug)
                 row = TenantRecord(slug=slug, display_name=display_name or slug, plan=plan)
@@ -269,7 +269,7 @@ class TenantService:
             new_role = Role.parse(role)
             _check_grant(principal, new_role)
             username = _check_username(username)
-            with self.store.transaction() as session:
+            with self.store.membership_change(), self.store.transaction() as session:
                 repo = self.store.repo(session, principal)
                 repo.lock_tenant()
                 if repo.one_or_none(MemberRecord, MemberRecord.username == username):
@@ -294,7 +294,7 @@ class TenantService:
             username = _check_username(username)
             new_role = Role.parse(role)
             _check_grant(principal, new_role)
-            with self.store.transaction() as session:
+            with self.store.membership_change(), self.store.transaction() as session:
                 repo = self.store.repo(session, principal)
                 row = repo.get(
                     MemberRecord, f"Member {username!r}", MemberRecord.username == username
@@ -310,7 +310,7 @@ class TenantService:
             username = _check_username(username)
             if username == principal.user:
                 raise Invalid("You cannot remove yourself; ask another admin.")
-            with self.store.transaction() as session:
+            with self.store.membership_change(), self.store.transaction() as session:
                 repo = self.store.repo(session, principal)
                 row = repo.get(
                     MemberRecord, f"Member {username!r}", MemberRecord.username == username

@@ -130,7 +130,11 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
             ):
                 raise web.HTTPError(403)
             tenant = self.request.headers.get(TENANT_HEADER) or None
-            self.principal = await self.run(self.app.resolver.resolve, self.current_user, tenant)
+            resolver = self.app.resolver
+            principal = resolver.cached(self.current_user, tenant)
+            if principal is None:
+                principal = await self.run(resolver.resolve_and_cache, self.current_user, tenant)
+            self.principal = principal
         await self._authorize(operation)
 
     async def _authorize(self, operation: Operation) -> None:

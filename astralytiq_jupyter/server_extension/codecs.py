@@ -1,14 +1,20 @@
 """How tables travel over HTTP: Parquet and Arrow IPC for programs, CSV for people (with
-spreadsheet formula injection neutralised), JSON records for small prediction calls."""
+spreadsheet formula injection neutralised), JSON records for small prediction calls.
+
+Downloads are encoded batch by batch (:class:`BatchEncoder`), so a response of any size holds
+about one batch in memory; whole-table encoding (:func:`encode_table`) serves small results
+such as predictions.
+"""
 
 from __future__ import annotations
 
-import io
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
@@ -22,6 +28,7 @@ JSON = "application/json"
 FORMATS = {"parquet": PARQUET, "arrow": ARROW, "csv": CSV, "json": JSON}
 # A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_PATTERN = "^[=+\\-@\t\r]"
 MAX_JSON_RECORDS = 100_000
 
 
@@ -33,23 +40,161 @@ def escape_formula(value: Any) -> Any:
 
 
 def encode_table(table: pa.Table, fmt: str) -> bytes:
-    """Serialise a table as ``parquet``, ``arrow`` (IPC stream) or ``csv``."""
-    sink = io.BytesIO()
-    if fmt == "parquet":
-        pq.write_table(table, sink)
-    elif fmt == "arrow":
-        with ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
-    elif fmt == "csv":
-        frame = table.to_pandas()
-        for column in frame.columns:
-            if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column]):
-                frame[column] = frame[column].map(escape_formula)
-        frame.columns = [escape_formula(str(c)) for c in frame.columns]
-        frame.to_csv(sink, index=False)
-    else:
-        raise Invalid(f"Unknown format {fmt!r}; use one of: parquet, arrow, csv.")
-    return sink.getvalue()
+    """Serialise a whole table as ``parquet``, ``arrow`` (IPC stream) or ``csv``."""
+    encoder = BatchEncoder(fmt, table.schema, csv_time_formats(table.to_batches()))
+    parts = [encoder.start()]
+    parts += [encoder.encode(batch) for batch in table.to_batches()]
+    parts.append(encoder.finish())
+    return b"".join(parts)
+
+
+class _Drain:
+    """A write-only file that keeps what was written until :meth:`take` hands it out: the
+    sink of pyarrow's writers, emptied after every batch so that it stays small."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._written = 0
+        self.closed = False
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        self._parts.append(chunk)
+        self._written += len(chunk)
+        return len(chunk)
+
+    def tell(self) -> int:
+        return self._written
+
+    def flush(self) -> None:
+        pass
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def readable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.closed = True
+
+    def take(self) -> bytes:
+        data, self._parts = b"".join(self._parts), []
+        return data
+
+
+class BatchEncoder:
+    """Encodes a table batch by batch: :meth:`start`, then :meth:`encode` per record batch,
+    then :meth:`finish`; each returns the bytes to send next. Parquet gets one row group per
+    batch; CSV text cells that a spreadsheet would run as formulas are escaped, and times use
+    one format per column (``time_formats``, from :func:`csv_time_formats`) so that every
+    batch writes them alike."""
+
+    def __init__(
+        self, fmt: str, schema: pa.Schema, time_formats: dict[str, tuple[str, str]] | None = None
+    ) -> None:
+        if fmt not in ("parquet", "arrow", "csv"):
+            raise Invalid(f"Unknown format {fmt!r}; use one of: parquet, arrow, csv.")
+        self.fmt = fmt
+        self.schema = schema
+        self._times = time_formats or {}
+        self._sink = _Drain()
+        self._writer: Any = None
+
+    def start(self) -> bytes:
+        if self.fmt == "parquet":
+            self._writer = pq.ParquetWriter(self._sink, self.schema)
+        elif self.fmt == "arrow":
+            self._writer = ipc.new_stream(self._sink, self.schema)
+        else:
+            header = pd.DataFrame(columns=[escape_formula(str(n)) for n in self.schema.names])
+            return header.to_csv(index=False).encode()
+        return self._sink.take()
+
+    def encode(self, batch: pa.RecordBatch) -> bytes:
+        if self.fmt == "csv":
+            frame = self._csv_frame(batch)
+            return frame.to_csv(index=False, header=False).encode()
+        if self.fmt == "parquet":
+            self._writer.write_batch(batch, row_group_size=max(1, batch.num_rows))
+        else:
+            self._writer.write_batch(batch)
+        return self._sink.take()
+
+    def finish(self) -> bytes:
+        if self._writer is not None:
+            self._writer.close()
+        return self._sink.take()
+
+    def _csv_frame(self, batch: pa.RecordBatch) -> pd.DataFrame:
+        columns = []
+        for field, column in zip(batch.schema, batch.columns, strict=True):
+            if field.name in self._times and pa.types.is_timestamp(field.type):
+                unit, pattern = self._times[field.name]
+                exact = column.cast(pa.timestamp(unit, field.type.tz), safe=False)
+                column = pc.strftime(exact, pattern)
+            else:
+                if pa.types.is_dictionary(column.type):
+                    column = column.dictionary_decode()
+                if _is_text(column.type):
+                    column = _escape_formulas(column)
+            columns.append(column)
+        return pa.RecordBatch.from_arrays(columns, names=batch.schema.names).to_pandas()
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or kind == pa.string_view()
+
+
+def _escape_formulas(column: pa.Array) -> pa.Array:
+    """:func:`escape_formula` on every cell of a text column, vectorised."""
+    formula = pc.match_substring_regex(column, _FORMULA_PATTERN)
+    return pc.if_else(formula, pc.binary_join_element_wise("'", column, ""), column)
+
+
+_UNITS = ("s", "ms", "us", "ns")
+_TICKS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+_DAY_SECONDS = 86_400
+
+
+def _precision(values: Any, unit: str) -> str:
+    """The coarsest unit that still writes every value (in ``unit`` ticks) exactly."""
+    for candidate in _UNITS:
+        if _TICKS[candidate] >= _TICKS[unit]:
+            return unit
+        if not (values % (_TICKS[unit] // _TICKS[candidate])).any():
+            return candidate
+    return unit
+
+
+def csv_time_formats(batches: Iterable[pa.RecordBatch]) -> dict[str, tuple[str, str]]:
+    """For each timestamp column of ``batches``: the unit and ``strftime`` pattern that write
+    its values as pandas writes a whole column (the date alone when every naive value is a
+    midnight, else the finest fraction of a second any value needs, then the UTC offset of
+    zoned values), so that CSV encoded batch by batch is consistent down each column."""
+    units: dict[str, str] = {}
+    dates_only: dict[str, bool] = {}
+    zoned: dict[str, bool] = {}
+    for batch in batches:
+        for field, column in zip(batch.schema, batch.columns, strict=True):
+            if not pa.types.is_timestamp(field.type):
+                continue
+            name, unit = field.name, field.type.unit
+            values = pc.fill_null(column.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
+            units[name] = max(units.get(name, "s"), _precision(values, unit), key=_UNITS.index)
+            zoned[name] = field.type.tz is not None
+            if dates_only.get(name, not zoned[name]):
+                dates_only[name] = not (values % (_DAY_SECONDS * _TICKS[unit])).any()
+    formats = {}
+    for name, unit in units.items():
+        if dates_only.get(name):
+            formats[name] = ("s", "%Y-%m-%d")
+        else:
+            formats[name] = (unit, "%Y-%m-%d %H:%M:%S" + ("%Ez" if zoned[name] else ""))
+    return formats
 
 
 def media_format(content_type: str | None, default: str = "json") -> str:

@@ -14,6 +14,7 @@ change the rules.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +28,39 @@ if TYPE_CHECKING:
 class PrincipalResolver:
     """Resolves identities with the rules above; configured by the extension's traits."""
 
+    #: How long a resolved principal is reused for the same identity. Membership changes
+    #: made through this server take effect at once (they bump ``store.membership_epoch``);
+    #: changes made elsewhere (another server on the same database, hub group edits) within
+    #: this many seconds.
+    cache_seconds = 5.0
+
     def __init__(self, app: AstralytiQ) -> None:
         self.app = app
         self.store = app.store
+        self._cache: dict[tuple[Any, ...], tuple[float, int, Principal]] = {}
+
+    def cached(self, user: Any, tenant: str | None) -> Principal | None:
+        """A fresh resolution of the same identity, without touching the database: every
+        request resolves its principal, and most come from the same few users."""
+        entry = self._cache.get(_cache_key(user, tenant))
+        if entry is None:
+            return None
+        expires, epoch, principal = entry
+        if expires < time.monotonic() or epoch != self.store.membership_epoch:
+            return None
+        return principal
+
+    def resolve_and_cache(self, user: Any, tenant: str | None) -> Principal:
+        epoch = self.store.membership_epoch
+        principal = self.resolve(user, tenant)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[_cache_key(user, tenant)] = (
+            time.monotonic() + self.cache_seconds,
+            epoch,
+            principal,
+        )
+        return principal
 
     def resolve(self, user: Any, tenant: str | None = None) -> Principal:
         """The principal of ``user`` (in ``tenant`` when given); :class:`Forbidden` if the
@@ -145,3 +176,13 @@ def _with(principal: Principal, **changes: Any) -> Principal:
     from dataclasses import replace
 
     return replace(principal, **changes)
+
+
+def _cache_key(user: Any, tenant: str | None) -> tuple[Any, ...]:
+    hub_user = getattr(user, "hub_user", None)
+    groups = (
+        tuple(sorted(map(str, hub_user.get("groups") or [])))
+        if isinstance(hub_user, dict)
+        else None
+    )
+    return (_username(user), tenant, groups, type(user).__name__)

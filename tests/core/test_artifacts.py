@@ -265,3 +265,29 @@ def test_forecast_model_predicts_future_dates_through_the_artifact():
         predict_frame(
             loaded, pd.DataFrame({"month": ["2023-01-15"]}), result.signature, result.output
         )
+
+
+@pytest.mark.parametrize("estimator", artifacts.ARGMAX_PROBA_CLASSIFIERS, ids=lambda c: c.__name__)
+def test_prediction_from_probabilities_equals_predict(estimator):
+    from sklearn.datasets import load_iris
+
+    from astralytiq_jupyter.core.artifacts import predict_frame
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    kwargs = {
+        "RandomForestClassifier": {"n_estimators": 10, "random_state": 0},
+        "ExtraTreesClassifier": {"n_estimators": 10, "random_state": 0},
+        "HistGradientBoostingClassifier": {"max_iter": 10},
+        "KNeighborsClassifier": {"n_neighbors": 4},  # even k: probability ties happen
+        "MLPClassifier": {"max_iter": 50, "random_state": 0},
+        "DecisionTreeClassifier": {"max_depth": 2},
+        "CalibratedClassifierCV": {"cv": 3},
+    }[estimator.__name__]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = estimator(**kwargs).fit(X, y)
+    signature = [{"name": c, "dtype": "float64"} for c in X.columns]
+    out = predict_frame(model, X, signature, {"kind": "classification"})
+    assert out["prediction"].tolist() == model.predict(X).tolist()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+
 @pytest.fixture
 def jp_server_config(tmp_path):
     return {

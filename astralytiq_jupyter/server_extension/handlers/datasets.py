@@ -6,8 +6,11 @@ import json
 import tempfile
 from typing import IO, Any
 
+import pyarrow as pa
 from tornado import web
+from tornado.iostream import StreamClosedError
 
+from ...core.datasets import TableStream
 from ...core.errors import AstralytiqError, Invalid, QuotaExceeded
 from ...core.names import parse_ref
 from .. import codecs, metrics
@@ -15,6 +18,7 @@ from ..base import ApiHandler
 
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 DRAIN_BYTES = 1024 * 1024  # refused bodies up to this size are read (and dropped) first
+DOWNLOAD_CHUNK = 1024 * 1024  # bytes of a stored file sent per write
 
 
 class DatasetsHandler(ApiHandler):
@@ -209,7 +213,12 @@ class IngestHandler(ApiHandler):
 
 
 class DataHandler(ApiHandler):
-    """Rows of a version: Parquet (default), Arrow IPC stream or CSV."""
+    """Rows of a version: Parquet (default), Arrow IPC stream or CSV, streamed.
+
+    A whole version as Parquet is its stored file, sent as is; anything else is encoded one
+    record batch at a time. Either way the server holds about one chunk or batch per
+    download, and ``await self.flush()`` after each lets a slow client hold back the reads.
+    """
 
     async def get(self, ref: str) -> None:
         fmt = self.get_query_argument("format", None) or codecs.media_format(
@@ -220,19 +229,66 @@ class DataHandler(ApiHandler):
         columns_arg = self.get_query_argument("columns", None)
         columns = [c for c in columns_arg.split(",") if c] if columns_arg else None
         limit = self.int_arg("limit")
-        table = await self.run(
-            self.app.store.datasets.read_table, self.principal, ref, columns=columns, limit=limit
-        )
-        data = await self.run(codecs.encode_table, table, fmt)
         self.set_header("Content-Type", codecs.FORMATS[fmt])
         if fmt == "csv":
             stem = parse_ref(ref).name
             self.set_header("Content-Disposition", f'attachment; filename="{stem}.csv"')
-        self.set_header("X-AstralytiQ-Rows", str(table.num_rows))
-        for start in range(0, len(data), 1 << 20):
-            self.write(data[start : start + (1 << 20)])
-            await self.flush()
-        self.finish(set_content_type=codecs.FORMATS[fmt])
+        try:
+            if fmt == "parquet" and columns is None and limit is None:
+                await self._send_stored(ref)
+            else:
+                await self._send_encoded(ref, fmt, columns, limit)
+        except StreamClosedError:
+            return  # the client went away mid-download: nothing left to send it
+
+    async def _send_stored(self, ref: str) -> None:
+        datasets = self.app.store.datasets
+        version, fh = await self.run(datasets.open_stored, self.principal, ref)
+        try:
+            self.set_header("Content-Length", str(version.size_bytes))
+            self.set_header("X-AstralytiQ-Rows", str(version.rows))
+            self.set_header("X-AstralytiQ-SHA256", version.sha256)
+            while chunk := await self.run(fh.read, DOWNLOAD_CHUNK):
+                self.write(chunk)
+                await self.flush()
+        finally:
+            await self.run(fh.close)
+        self.finish()
+
+    async def _send_encoded(
+        self, ref: str, fmt: str, columns: list[str] | None, limit: int | None
+    ) -> None:
+        datasets = self.app.store.datasets
+        stream = await self.run(datasets.stream, self.principal, ref, columns=columns, limit=limit)
+        try:
+            times: dict[str, tuple[str, str]] = {}
+            stamped = [f.name for f in stream.schema if pa.types.is_timestamp(f.type)]
+            if fmt == "csv" and stamped:
+                # One pass over the time columns first, so every batch formats them alike.
+                pinned = stream.version.ref
+                with await self.run(
+                    datasets.stream, self.principal, pinned, columns=stamped, limit=limit
+                ) as times_only:
+                    times = await self.run(codecs.csv_time_formats, times_only)
+            encoder = codecs.BatchEncoder(fmt, stream.schema, times)
+            self.set_header("X-AstralytiQ-Rows", str(stream.rows))
+            self.write(await self.run(encoder.start))
+            while True:
+                data = await self.run(_encode_next, stream, encoder)
+                if data is None:
+                    break
+                self.write(data)
+                await self.flush()
+            self.write(await self.run(encoder.finish))
+        finally:
+            await self.run(stream.close)
+        self.finish()
+
+
+def _encode_next(stream: TableStream, encoder: codecs.BatchEncoder) -> bytes | None:
+    """Read and encode the next batch in one thread hop; ``None`` once the stream is done."""
+    batch = next(iter(stream), None)
+    return None if batch is None else encoder.encode(batch)
 
 
 class ProfileHandler(ApiHandler):

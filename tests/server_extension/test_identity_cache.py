@@ -1,0 +1,51 @@
+"""The resolved-principal cache never outlives a membership change made in this process."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from astralytiq_jupyter.core.errors import Forbidden
+from astralytiq_jupyter.core.permissions import Principal, Role
+from astralytiq_jupyter.server_extension.identity import PrincipalResolver
+
+from ..conftest import principal_for
+
+
+@pytest.fixture
+def resolver(store):
+    app = SimpleNamespace(
+        store=store,
+        owner="owner",
+        owner_fallback=False,
+        default_tenant="default",
+        platform_owner_names=frozenset(),
+    )
+    return PrincipalResolver(app)
+
+
+def test_cache_is_invalidated_by_role_changes(store, resolver):
+    admin = principal_for(store, "acme", "ann", Role.ADMIN)
+    store.tenants.add_member(admin, "bob", "analyst")
+    user = SimpleNamespace(username="bob")
+    assert resolver.cached(user, None) is None
+    assert resolver.resolve_and_cache(user, None).role is Role.ANALYST
+    assert resolver.cached(user, None).role is Role.ANALYST
+    store.tenants.set_role(admin, "bob", "viewer")
+    assert resolver.cached(user, None) is None
+    assert resolver.resolve_and_cache(user, None).role is Role.VIEWER
+    store.tenants.remove_member(admin, "bob")
+    assert resolver.cached(user, None) is None
+    with pytest.raises(Forbidden):
+        resolver.resolve_and_cache(user, None)
+
+
+def test_cache_expires(store, resolver, monkeypatch):
+    principal_for(store, "acme", "carl", Role.VIEWER)
+    user = SimpleNamespace(username="carl")
+    first = resolver.resolve_and_cache(user, None)
+    assert isinstance(first, Principal) and resolver.cached(user, None) == first
+    monkeypatch.setattr(resolver, "cache_seconds", -1.0)
+    resolver.resolve_and_cache(user, None)
+    assert resolver.cached(user, None) is None
