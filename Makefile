@@ -17,7 +17,8 @@ $(VENV)/.installed: $(BIN)/activate pyproject.toml
 install: $(VENV)/.installed
 
 run: install
-	$(BIN)/jupyter lab --ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR)/notebooks demo.ipynb
+	$(BIN)/jupyter lab --ip=127.0.0.1 --allow-root --ServerApp.root_dir=$(CURDIR)/notebooks \
+		--ServerApp.default_url=/lab/tree/demo.ipynb
 
 # Notebooks run under nbval against a throwaway store, never the developer's own.
 test: install
