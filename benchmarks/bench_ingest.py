@@ -278,9 +278,11 @@ def main() -> None:
     contenders = args.only or list(CONTENDERS)
     runs: dict[str, list[dict]] = {c: [] for c in contenders}
     load_start = os.getloadavg()[0]
-    # Interleaved, so a burst of load on the (shared) machine hits every contender alike.
-    for _ in range(args.repeat):
-        for contender in contenders:
+    # Interleaved, in a rotating order, so bursts of load on the (shared) machine hit every
+    # contender alike.
+    for round_ in range(args.repeat):
+        shift = round_ % len(contenders)
+        for contender in contenders[shift:] + contenders[:shift]:
             runs[contender].append(run(contender, path, args.rows))
     codecs = run("codecs", path, args.rows)
     load_end = os.getloadavg()[0]
@@ -298,10 +300,11 @@ def main() -> None:
         "",
         f"CSV of {args.rows:,} rows x 12 mixed columns ({size_mb:.0f} MB: ints, floats, text of "
         "low/medium/high cardinality, dates, timestamps, booleans, 1-10% missing) to Parquet. "
-        f"Best of {args.repeat} wall times per contender, runs interleaved, each in a fresh "
-        "subprocess; only the operation is timed. Peak RSS includes each process's imports (the "
-        "product's import of the whole package is ~260 MB, pandas alone ~100 MB); growth is the "
-        "peak RSS added by the operation itself. CPU is user+system time of the best run. Load "
+        f"Best of {args.repeat} wall times per contender, runs interleaved in rotating order, "
+        "each in a fresh subprocess; only the operation is timed. Peak RSS includes each "
+        "process's imports (the product's import of the whole package is ~260 MB, pandas alone "
+        "~100 MB); growth is the peak RSS added by the operation itself. CPU is user+system time "
+        "of the best run. Load "
         f"average (1 min) at start / end: {load_start:.1f} / {load_end:.1f} on 2 CPUs shared with "
         "other jobs, so absolute times vary between runs.",
         "",

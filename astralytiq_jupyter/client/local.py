@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import getpass
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,25 @@ class LocalDatasets:
     def profile(self, ref: str, **options: Any) -> Profile:
         """EDA and quality report of a version (exact statistics on all rows)."""
         return self._service.profile(self._principal, ref, **options)
+
+    def explore_clusters(
+        self,
+        ref: str,
+        *,
+        columns: Sequence[str] | None = None,
+        k_range: Sequence[int] = range(2, 11),
+        sample: int = 5000,
+        random_state: int = 0,
+    ) -> dict[str, Any]:
+        """K-means elbow, silhouettes and a 2-D PCA view of a version's numeric columns."""
+        return self._service.explore_clusters(
+            self._principal,
+            ref,
+            columns=columns,
+            k_range=k_range,
+            sample=sample,
+            random_state=random_state,
+        )
 
 
 class LocalRecipes:

@@ -2,7 +2,9 @@
 
 Each sub-API mirrors its local counterpart (``LocalDatasets`` -> ``RemoteDatasets``...) with
 the same signatures, return types and exceptions: the server's error body names the core
-error class, which is raised again here. DataFrames travel as Parquet, never as JSON.
+error class, which is raised again here. DataFrames travel as Parquet; only the bounded
+frames of a recipe preview come as JSON. Training runs here, in the kernel, on a version
+downloaded through the API (there is no training route: kernels do the compute).
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ from __future__ import annotations
 import io
 import json
 import os
+import threading
 import types
 import typing
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import fields, is_dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import pandas as pd
@@ -29,15 +34,21 @@ from ..core.audit import AuditEvent
 from ..core.dashboards import Dashboard
 from ..core.datasets import DatasetSummary, DatasetVersion
 from ..core.names import parse_ref
-from ..core.permissions import Principal, Role
+from ..core.permissions import Permission, Principal, Role, require
 from ..core.recipebook import SavedRecipe
 from ..core.registry import AliasMove, ModelSummary, ModelVersion
 from ..core.tenancy import Member, Quotas, Tenant
 from ..core.tokens import ApiToken, IssuedToken
 
+if TYPE_CHECKING:
+    from ..core.profiling import Profile
+    from ..core.recipes import Recipe, RecipePreview
+    from ..core.training import TrainingProgress, TrainingResult, TrainingSpec
+
 T = TypeVar("T")
 PARQUET = "application/vnd.apache.parquet"
-CHUNK = 1 << 20
+CHUNK = 1 << 20  # bytes per read of an upload
+READ_CHUNK = 1 << 22  # bytes per read of a download
 _ERRORS: dict[str, type[errors.AstralytiqError]] = {
     cls.code: cls
     for cls in (
@@ -123,6 +134,28 @@ class RemoteClient:
         10 kB blocks, which costs as much as parsing a large download."""
         with self.request(method, *parts, stream=True, **kwargs) as response:
             return response.raw.read(decode_content=True)
+
+    def buffer(self, method: str, *parts: str | int, **kwargs: Any) -> pa.Buffer:
+        """The response body in an Arrow buffer, read into memory from Arrow's pool: it
+        reuses what earlier downloads freed, where a fresh allocation of a large body costs
+        about as much in page faults as receiving it."""
+        with self.request(method, *parts, stream=True, **kwargs) as response:
+            length = response.headers.get("Content-Length", "")
+            if not length.isdigit() or response.headers.get("Content-Encoding"):
+                return pa.py_buffer(response.raw.read(decode_content=True))
+            size = int(length)
+            buffer = pa.allocate_buffer(size)
+            view = memoryview(buffer).cast("B")
+            done = 0
+            while done < size:
+                chunk = response.raw.read(min(size - done, READ_CHUNK))
+                if not chunk:
+                    raise requests.ConnectionError(
+                        f"The download from {response.url} ended after {done} of {size} bytes."
+                    )
+                view[done : done + len(chunk)] = chunk
+                done += len(chunk)
+            return buffer
 
     def json(self, method: str, *parts: str | int, **kwargs: Any) -> Any:
         response = self.request(method, *parts, **kwargs)
@@ -282,7 +315,7 @@ class RemoteDatasets:
         if limit is not None:
             params["limit"] = limit
         table = pq.read_table(
-            pa.BufferReader(self._c.body("GET", "datasets", ref, "data", params=params))
+            pa.BufferReader(self._c.buffer("GET", "datasets", ref, "data", params=params))
         )
         if columns is not None and not columns:
             return table.select([]).to_pandas()
@@ -292,12 +325,30 @@ class RemoteDatasets:
         ref = f"{name}@{int(version)}" if version is not None else name
         return self._c.json("DELETE", "datasets", ref)["deleted_versions"]
 
-    def profile(self, ref: str, **options: Any) -> Any:
+    def profile(self, ref: str, **options: Any) -> Profile:
+        """EDA and quality report of a version, computed by the server on all rows."""
         from ..core.profiling import Profile
 
-        data = self._c.json("GET", "datasets", ref, "profile", params=options)
-        from_dict = getattr(Profile, "from_dict", None)
-        return from_dict(data) if from_dict else data
+        return Profile.from_dict(self._c.json("GET", "datasets", ref, "profile", params=options))
+
+    def explore_clusters(
+        self,
+        ref: str,
+        *,
+        columns: Sequence[str] | None = None,
+        k_range: Sequence[int] = range(2, 11),
+        sample: int = 5000,
+        random_state: int = 0,
+    ) -> dict[str, Any]:
+        """K-means elbow, silhouettes and a 2-D PCA view of a version's numeric columns."""
+        params: dict[str, Any] = {"sample": sample, "random_state": random_state}
+        if columns is not None:
+            params["columns"] = columns if isinstance(columns, str) else ",".join(columns)
+        if isinstance(k_range, range) and k_range.step == 1 and len(k_range) > 0:
+            params.update(k_min=k_range.start, k_max=k_range.stop - 1)
+        else:
+            params["k"] = ",".join(str(k) for k in k_range)
+        return self._c.json("GET", "datasets", ref, "clusters", params=params)
 
     def _ingest(self, name: str, body: dict[str, Any]) -> DatasetVersion:
         body = {k: v for k, v in body.items() if v not in (None, {}, "")}
@@ -357,21 +408,40 @@ class RemoteRecipes:
 
     def apply(
         self,
-        recipe: Any,
+        recipe: Recipe | list[dict[str, Any]] | str,
         dataset: str,
         *,
         save_as: str | None = None,
         note: str = "",
         progress: Callable[..., None] | None = None,
     ) -> DatasetVersion:
-        steps = recipe.to_json() if hasattr(recipe, "to_json") else recipe
-        body = {"recipe": steps, "save_as": save_as, "note": note}
-        return _from_dict(
+        """Run a recipe (object, steps or saved name) on a version on the server; the result
+        is a new version with lineage. The server runs it in one request, so ``progress`` is
+        called once, as the local backend's last call: ``progress(steps, steps, "done")``."""
+        body = {"recipe": _steps(recipe), "save_as": save_as, "note": note}
+        version = _from_dict(
             DatasetVersion, self._c.json("POST", "datasets", dataset, "apply", json=body)
         )
+        if progress is not None:
+            total = len(version.recipe or ())
+            progress(total, total, "done")
+        return version
 
-    def save(self, name: str, recipe: Any, *, description: str | None = None) -> SavedRecipe:
-        steps = recipe.to_json() if hasattr(recipe, "to_json") else recipe
+    def preview(
+        self, recipe: Recipe | list[dict[str, Any]] | str, dataset: str, *, rows: int = 1000
+    ) -> RecipePreview:
+        """Run a recipe on the first ``rows`` rows on the server and report each step."""
+        body = {"recipe": _steps(recipe), "rows": rows}
+        return _preview(self._c.json("POST", "datasets", dataset, "preview", json=body))
+
+    def save(
+        self,
+        name: str,
+        recipe: Recipe | list[dict[str, Any]] | str,
+        *,
+        description: str | None = None,
+    ) -> SavedRecipe:
+        steps = _steps(recipe)
         if isinstance(steps, str):
             steps = json.loads(steps)
         body = {"steps": steps, "description": description}
@@ -388,6 +458,62 @@ class RemoteRecipes:
 
     def delete(self, name: str) -> None:
         self._c.request("DELETE", "recipes", name)
+
+
+def _steps(recipe: Any) -> Any:
+    """What the API takes for a recipe: its steps, JSON text or a saved recipe's name."""
+    return recipe.to_json() if hasattr(recipe, "to_json") else recipe
+
+
+def _frame(data: dict[str, Any] | None) -> pd.DataFrame | None:
+    """A small frame back from its JSON form (``{"columns", "dtypes", "data"}``), each column
+    in its original dtype where the JSON values convert back to it (a category keeps the
+    categories it shows; the index is not part of the form)."""
+    if data is None:
+        return None
+    rows = data["data"]
+    columns = [[row[i] for row in rows] for i in range(len(data["columns"]))]
+    frame = pd.DataFrame(
+        {
+            i: _column(values, dtype)
+            for i, (values, dtype) in enumerate(zip(columns, data["dtypes"], strict=True))
+        }
+    )
+    frame.columns = pd.Index(data["columns"])
+    return frame
+
+
+def _column(values: list[Any], dtype: str) -> pd.Series:
+    series = pd.Series(values, dtype=object)
+    try:
+        if dtype.startswith("datetime64"):
+            series = pd.to_datetime(series, format="ISO8601")
+        elif dtype.startswith("timedelta64"):
+            series = pd.to_timedelta(series)
+        return series.astype(dtype)
+    except (TypeError, ValueError):
+        return series
+
+
+def _preview(data: dict[str, Any]) -> RecipePreview:
+    """A :class:`RecipePreview` rebuilt from its ``to_dict()`` form."""
+    from ..core.recipes import RecipePreview, StepPreview
+
+    step_fields = {f.name for f in fields(StepPreview)} - {"head"}
+    steps = [
+        StepPreview(
+            **{k: v for k, v in step.items() if k in step_fields}, head=_frame(step["head"])
+        )
+        for step in data["steps"]
+    ]
+    return RecipePreview(
+        rows_total=data["rows_total"],
+        rows_sampled=data["rows_sampled"],
+        sample=data["sample"],
+        steps=steps,
+        result=_frame(data["result"]),
+        error=data.get("error"),
+    )
 
 
 class RemoteModels:
@@ -465,19 +591,97 @@ class RemoteModels:
         return _from_dict(DatasetVersion, self._c.json("POST", "models", model, "score", json=body))
 
     def load(self, ref: str) -> Any:
-        """Download the artifact and load it with the default trusted types."""
+        """The fitted scikit-learn estimator of a version: the artifact is downloaded, checked
+        against the registry's SHA-256 of the version and loaded here with the engine's
+        default trusted types (never types read from the artifact)."""
         from ..core import artifacts
 
-        response = self._c.request("GET", "models", ref, "artifact")
+        version = self.get(ref)  # pins an alias or "latest" to one version
+        data = self._c.body("GET", "models", version.ref, "artifact")
         return artifacts.load_model(
-            response.content,
-            trusted=list(artifacts.DEFAULT_TRUSTED_TYPES),
-            expected_sha256=response.headers.get("X-AstralytiQ-SHA256"),
+            data, trusted=list(artifacts.DEFAULT_TRUSTED_TYPES), expected_sha256=version.sha256
         )
 
     def delete(self, name: str, version: int | None = None) -> int:
         ref = f"{name}@{int(version)}" if version is not None else name
         return self._c.json("DELETE", "models", ref)["deleted_versions"]
+
+
+_TRAINING_LOCK = threading.Lock()
+_TRAINING_RUNS: Counter[tuple[str, str]] = Counter()
+
+
+class RemoteTraining:
+    """``ws.train`` and ``ws.compare`` with a remote store: the dataset version comes over the
+    API and the ML engine runs here, in the kernel (kernels do the compute), with the same
+    permission, lineage and concurrent-training quota as the local backend. Register the
+    result with ``ws.models.register``."""
+
+    def __init__(self, backend: RemoteBackend) -> None:
+        self._backend = backend
+
+    def train(
+        self,
+        dataset: str,
+        spec: TrainingSpec | dict[str, Any] | None = None,
+        *,
+        progress: Callable[[TrainingProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+        **options: Any,
+    ) -> TrainingResult:
+        """Train and compare models on a dataset version; the result records the version."""
+        from ..core.training import train as train_models
+
+        ref = self._version(dataset)
+        with self._slot():
+            frame = self._backend.datasets.load(ref)
+            return train_models(
+                frame, spec, progress=progress, cancel=cancel, **{**options, "dataset": ref}
+            )
+
+    def compare(
+        self,
+        dataset: str,
+        spec: TrainingSpec | dict[str, Any] | None = None,
+        *,
+        progress: Callable[[TrainingProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+        **options: Any,
+    ) -> list[dict[str, Any]]:
+        """Only the cross-validated leaderboard (no tuning, no refit)."""
+        from ..core.training import compare as compare_models
+
+        ref = self._version(dataset)
+        with self._slot():
+            frame = self._backend.datasets.load(ref)
+            return compare_models(
+                frame, spec, progress=progress, cancel=cancel, **{**options, "dataset": ref}
+            )
+
+    def _version(self, dataset: str) -> str:
+        """The exact version to train on (lineage), once training is allowed."""
+        require(self._backend.me, Permission.MODEL_TRAIN)
+        return self._backend.datasets.get(dataset).ref
+
+    @contextmanager
+    def _slot(self) -> Iterator[None]:
+        """Hold one of the plan's concurrent-training slots (counted per process, as local)."""
+        limit = self._backend.tenant.info().quotas.concurrent_trainings
+        key = (self._backend.client.base, self._backend.me.tenant)
+        with _TRAINING_LOCK:
+            if limit is not None and _TRAINING_RUNS[key] >= limit:
+                raise errors.QuotaExceeded(
+                    f"Your plan allows {limit} training run(s) at a time; wait for the running "
+                    "one to finish.",
+                    quota="concurrent_trainings",
+                    limit=limit,
+                )
+            _TRAINING_RUNS[key] += 1
+        try:
+            yield
+        finally:
+            with _TRAINING_LOCK:
+                _TRAINING_RUNS[key] -= 1
 
 
 class RemoteDashboards:
@@ -616,6 +820,7 @@ class RemoteBackend:
         self.tenant = RemoteTenant(self.client)
         self.audit = RemoteAudit(self.client)
         self.tokens = RemoteTokens(self.client)
+        self.training = RemoteTraining(self)
         self._me: Principal | None = None
 
     @property

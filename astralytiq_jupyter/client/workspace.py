@@ -1,4 +1,4 @@
-"""The Workspace: one API over the local store or (later) the REST API.
+"""The Workspace: one API over the local store or a server's REST API.
 
 Widgets and notebooks only ever talk to a :class:`Workspace`; which backend serves it is
 decided once, by :func:`connect`.
@@ -28,7 +28,8 @@ class Workspace:
         """Train and compare models on a dataset version (``target=``, ``algorithms=``,
         ``task=``, ``tune=``... or a :class:`~astralytiq_jupyter.core.training.TrainingSpec`);
         returns a result with a leaderboard, the best model and its plots. Register it with
-        ``ws.models.register(name, result)``."""
+        ``ws.models.register(name, result)``. Training runs in this process (the kernel), on
+        the dataset version read from the store or, remotely, through the API."""
         return self._backend.training.train(dataset, spec, **options)
 
     def compare(self, dataset: str, spec: Any = None, **options: Any) -> list[dict[str, Any]]:

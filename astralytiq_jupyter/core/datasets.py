@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     from .store import Store
 
 MAX_PAGE = 1000
-STREAM_BATCH_ROWS = 65_536
+STREAM_BATCH_ROWS = 65_536  # most rows per streamed batch
+STREAM_BATCH_BYTES = 4 * 1024 * 1024  # about this much decoded data per streamed batch
+STREAM_READ_BUFFER = 1024 * 1024
 MAX_CLUSTERS = 50  # largest k cluster exploration tries
 MAX_CLUSTER_SAMPLE = 100_000  # most rows cluster exploration fits on
 Progress = Callable[[int, "int | None"], None]
@@ -467,11 +469,12 @@ class DatasetService:
         *,
         columns: list[str] | None = None,
         limit: int | None = None,
-        batch_size: int = STREAM_BATCH_ROWS,
+        batch_size: int | None = None,
     ) -> TableStream:
         """Like :meth:`read_table`, as record batches read lazily from the stored Parquet,
-        so a download of any size holds about one batch in memory. Options are checked here,
-        before the first batch is read."""
+        so a download of any size holds about one batch in memory. Batches hold about
+        ``STREAM_BATCH_BYTES`` (at most ``STREAM_BATCH_ROWS`` rows) unless ``batch_size``
+        says how many rows. Options are checked here, before the first batch is read."""
         self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.stream")
         with self.store.session() as session:
             repo = self.store.repo(session, principal)
@@ -480,7 +483,9 @@ class DatasetService:
         columns = _checked_read(version, columns, limit)
         fh = self.store.storage.open(key)
         try:
-            parquet = pq.ParquetFile(fh)
+            # Buffered reads without pre-buffering fetch a page at a time; by default whole
+            # row groups (tens of MB each) are read into memory first.
+            parquet = pq.ParquetFile(fh, buffer_size=STREAM_READ_BUFFER, pre_buffer=False)
             schema = parquet.schema_arrow
             if columns is not None:
                 schema = pa.schema([schema.field(c) for c in columns], metadata=schema.metadata)
@@ -488,7 +493,8 @@ class DatasetService:
             fh.close()
             raise
         rows = version.rows if limit is None else min(limit, version.rows)
-        batches = _iter_batches(parquet, fh, columns, limit, max(1, batch_size))
+        size = batch_size if batch_size is not None else _batch_rows(parquet.metadata, columns)
+        batches = _iter_batches(parquet, fh, columns, limit, max(1, size))
         return TableStream(version, schema, rows, batches, fh)
 
     def storage_key(self, principal: Principal, ref: str) -> str:
@@ -693,6 +699,27 @@ def _checked_read(
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise Invalid("limit must be a non-negative whole number of rows.")
     return columns
+
+
+def _batch_rows(metadata: pq.FileMetaData, columns: list[str] | None) -> int:
+    """Rows per streamed batch so that one holds about ``STREAM_BATCH_BYTES`` decoded: the
+    width of a row is estimated from the file's uncompressed column sizes, counting at least
+    8 bytes per value (dictionary-encoded text is far larger decoded than stored)."""
+    if metadata.num_rows == 0:
+        return STREAM_BATCH_ROWS
+    wanted = set(columns) if columns is not None else None
+    widths: dict[str, float] = {}
+    for i in range(metadata.num_row_groups):
+        group = metadata.row_group(i)
+        for j in range(group.num_columns):
+            chunk = group.column(j)
+            name = chunk.path_in_schema.split(".")[0]
+            if wanted is None or name in wanted:
+                widths[chunk.path_in_schema] = (
+                    widths.get(chunk.path_in_schema, 0.0) + chunk.total_uncompressed_size
+                )
+    width = sum(max(8.0, total / metadata.num_rows) for total in widths.values())
+    return int(min(STREAM_BATCH_ROWS, max(1024, STREAM_BATCH_BYTES // max(width, 1.0))))
 
 
 def _iter_batches(

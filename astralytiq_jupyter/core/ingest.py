@@ -67,9 +67,9 @@ blocks, two row groups and 8 bytes per row for duplicate detection):
 
 * files up to ``SMALL_CSV_BYTES``: one multithreaded ``pyarrow.csv.read_csv`` call;
 * larger files without line breaks inside values: cut at newlines into pieces (4 MiB
-  first, for type inference, then 2 MiB), transcoded to UTF-8 if needed, each parsed by a
-  multithreaded ``read_csv`` (``open_csv`` parses on one core only, which made ingest
-  ~1.5x slower than the floor);
+  first, for type inference, then 2 MiB), transcoded to UTF-8 if needed and parsed with
+  ``read_csv`` by a reader thread (``open_csv`` parsed block by block on one core and
+  made ingest ~1.5x slower than the floor);
 * otherwise (quoted line breaks, UTF-16/32, bare CR line ends): ``pyarrow.csv.open_csv``,
   which handles quotes across blocks and transcodes as it streams.
 
@@ -511,6 +511,7 @@ class _ParquetOut:
         self._writer: pq.ParquetWriter | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._future: Future[None] | None = None
+        self._finishing = False
 
     def begin(self, schema: pa.Schema) -> None:
         # The writer is opened with the first row group, whose values decide which columns
@@ -558,9 +559,23 @@ class _ParquetOut:
             self._writer = None
         self._target.seek(self._start)
         self._target.truncate()
+        self._finishing = False
+
+    def start_finish(self) -> None:
+        """Close the file and copy it to the sink in the writer thread (the data is final:
+        no restart can follow), while the caller computes the quality report."""
+        self._wait()
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="astralytiq-parquet")
+        self._future = self._executor.submit(self._finish)
+        self._finishing = True
 
     def finish(self) -> None:
+        if not self._finishing:
+            self.start_finish()
         self._wait()
+
+    def _finish(self) -> None:
         if self._writer is None:
             self._writer = self._open(None)  # no rows: schema only
         self._writer.close()
@@ -686,11 +701,14 @@ def _drain(
     batches: Iterator[pa.RecordBatch],
     out: _ParquetOut,
     tick: Callable[[], None],
+    remaining: Callable[[], int] | None = None,
 ) -> _Drained:
     """Write every batch (already in ``schema``) and fold it into the quality summary.
 
     Batches are gathered into row groups of about ``_ROW_GROUP_BYTES`` for the writer
     thread; the calling thread meanwhile runs the quality accumulator over each batch.
+    ``remaining`` (input bytes not read yet) lets the last groups be small, so the writing
+    left once the reader is done (when only one core has work) is short.
     """
     if not schema.names:
         raise Invalid("The data has no columns.")
@@ -712,7 +730,10 @@ def _drain(
             pending_bytes += batch.nbytes
             pending_rows += batch.num_rows
             rows += batch.num_rows
-            if pending_bytes >= _ROW_GROUP_BYTES or pending_rows >= _ROW_GROUP_MAX_ROWS:
+            limit = _ROW_GROUP_BYTES
+            if remaining is not None and remaining() < 2 * _ROW_GROUP_BYTES:
+                limit //= 4
+            if pending_bytes >= limit or pending_rows >= _ROW_GROUP_MAX_ROWS:
                 out.write_group(pa.Table.from_batches(pending, schema=schema))
                 pending, pending_bytes, pending_rows = [], 0, 0
             tick()
@@ -1034,6 +1055,7 @@ def _csv_options(
     skip_rows: int | None = None,
     column_types: pa.Schema | None = None,
     utf8: bool = False,
+    threads: bool = True,
 ) -> dict[str, Any]:
     """pyarrow options; ``utf8``: the bytes were already transcoded to UTF-8."""
     return {
@@ -1042,7 +1064,7 @@ def _csv_options(
             skip_rows=plan.skip_rows if skip_rows is None else skip_rows,
             column_names=plan.names,
             encoding="utf8" if utf8 else plan.encoding or "utf8",
-            use_threads=True,
+            use_threads=threads,
         ),
         "parse_options": pacsv.ParseOptions(
             delimiter=plan.delimiter,
@@ -1323,7 +1345,7 @@ def _line_pieces(f: _Reader, size: int, plan: _CsvPlan, first_size: int) -> Iter
 
 
 def _check_quotes(buf: bytes | bytearray, end: int, plan: _CsvPlan) -> None:
-    if buf.count(b'"', 0, end) % 2:
+    if buf.find(b'"', 0, end) >= 0 and buf.count(b'"', 0, end) % 2:
         plan.newlines_in_values = True
         raise _Restart()
 
@@ -1349,16 +1371,20 @@ def _csv_batches(
             pieces = _line_pieces(f, piece_size, plan, first_size)
             encoding = plan.encoding
             if encoding is not None:
-                # Legacy encodings are transcoded piece by piece (the cut at a newline byte
-                # never splits a character in them) so pyarrow parses UTF-8 in parallel.
+                # Legacy encodings are transcoded piece by piece (a cut at a newline byte never
+                # splits a character in them), which is cheaper than the streaming reader.
                 pieces = (memoryview(bytes(p).decode(encoding).encode()) for p in pieces)
             first = next(pieces, memoryview(b""))
-            block = max(piece_size // 2, 1 << 16)  # two blocks per piece: one per core
-            first_options = _csv_options(plan, max(block, first_size // 4), utf8=True)
+            # The first piece is parsed by all cores while nothing else runs yet; later ones
+            # in one block by the reader thread alone (one batch each, and the other core is
+            # left to the quality pass and the writer: less CPU than splitting them too).
+            first_options = _csv_options(plan, max(first_size // 4, 1 << 16), utf8=True)
             table = pacsv.read_csv(pa.BufferReader(first), **first_options)
             source_schema = table.schema
             # Later pieces have no header and must produce the first piece's types.
-            later = _csv_options(plan, block, 0, column_types=source_schema, utf8=True)
+            later = _csv_options(
+                plan, 2 * piece_size, 0, column_types=source_schema, utf8=True, threads=False
+            )
 
             def piece_groups(first_table: pa.Table = table) -> Iterator[list[pa.RecordBatch]]:
                 yield first_table.to_batches()
@@ -1406,8 +1432,9 @@ def _ingest_csv(
         watch = None if wide else _QuoteWatch()
         try:
             schema, batches, stack = _csv_batches(src, plan, meter, watch)
+            remaining = _bytes_left(src.size, meter) if src.size is not None else None
             with stack:
-                drained = _drain(schema, batches, out, tick)
+                drained = _drain(schema, batches, out, tick, remaining)
             if watch is not None and watch.unterminated(plan.delimiter):
                 line = _line_of(src, watch.last)
                 raise Invalid(
@@ -1415,6 +1442,7 @@ def _ingest_csv(
                     "never closed, so the file looks truncated (or that quote is unbalanced).",
                     line=line,
                 )
+            out.start_finish()
             return drained, meter.count
         except _Restart:
             out.rewind()
@@ -1435,6 +1463,10 @@ def _ingest_csv(
                 encoding=plan.encoding,
             ) from None
     raise Invalid("The column types of this CSV file could not be settled; please report it.")
+
+
+def _bytes_left(size: int, meter: _Meter) -> Callable[[], int]:
+    return lambda: size - meter.count
 
 
 def _ticker(progress: Progress | None, meter: _Meter, total: int | None) -> Callable[[], None]:

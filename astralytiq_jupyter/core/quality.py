@@ -2,7 +2,9 @@
 
 ``QualityAccumulator`` sees every Arrow batch once while a dataset is ingested, so the quality
 report costs no second pass over the data and its memory is bounded: a few counters per
-column plus one 64-bit hash per row (8 bytes/row) for duplicate detection.
+column plus one 64-bit hash per row (8 bytes/row, twice that for a moment while two sorted
+runs of hashes are merged) for duplicate detection. Hashing is vectorised with numpy over
+the Arrow buffers (a polynomial hash over string bytes), with no Python object per value.
 
 Result shape (``QualityAccumulator.result()`` and ``quality_of_frame``)::
 
@@ -289,9 +291,14 @@ class QualityAccumulator:
             row_hash *= _ROW
         np.right_shift(row_hash, _SHIFT_MID, out=column)
         row_hash ^= column
-        # Sorted runs now (while other threads read and write) make the final duplicate
-        # count a cheap merge of runs instead of a full sort.
+        # Sorted runs, merged pairwise as they pile up (like a binary counter), keep the
+        # sorting work spread over the stream instead of one big sort at the end.
         self._hashes.append(np.sort(row_hash))
+        while len(self._hashes) > 1 and len(self._hashes[-2]) <= len(self._hashes[-1]):
+            last = self._hashes.pop()
+            merged = np.concatenate((self._hashes.pop(), last))
+            merged.sort(kind="stable")  # timsort: a linear merge of the two runs
+            self._hashes.append(merged)
 
     def _check_constant(
         self, i: int, arr: pa.Array, hashes: np.ndarray, nan: np.ndarray | None
@@ -313,9 +320,11 @@ class QualityAccumulator:
     def duplicate_rows(self) -> int:
         if not self._hashes:
             return 0
-        hashes = np.concatenate(self._hashes) if len(self._hashes) > 1 else self._hashes[0]
-        ordered = np.sort(hashes, kind="stable")  # timsort: merges the sorted runs
-        self._hashes = [ordered]
+        if len(self._hashes) > 1:
+            ordered = np.concatenate(self._hashes)
+            ordered.sort(kind="stable")  # timsort: merges the few remaining runs
+            self._hashes = [ordered]
+        ordered = self._hashes[0]
         distinct = 1 + int(np.count_nonzero(ordered[1:] != ordered[:-1]))
         return len(ordered) - distinct
 

@@ -142,6 +142,28 @@ def api_routes() -> list[Route]:
             {"GET": _op("dataset.profile", P.DATASET_READ, "EDA and quality report")},
         ),
         Route(
+            "/datasets/{ref}/clusters",
+            datasets.ClustersHandler,
+            {
+                "GET": _op(
+                    "dataset.clusters",
+                    P.DATASET_READ,
+                    "K-means cluster exploration (elbow, silhouettes, 2-D PCA) on a sample",
+                )
+            },
+        ),
+        Route(
+            "/datasets/{ref}/preview",
+            datasets.PreviewHandler,
+            {
+                "POST": _op(
+                    "dataset.preview",
+                    P.DATASET_READ,
+                    "Preview a recipe on the first rows, step by step (nothing is stored)",
+                )
+            },
+        ),
+        Route(
             "/datasets/{ref}/apply",
             datasets.ApplyHandler,
             {

@@ -8,22 +8,28 @@ tests stay independent while sharing the server.
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from astralytiq_jupyter.client import LocalBackend, Workspace
+from astralytiq_jupyter.client import LocalBackend, Workspace, local, remote
 from astralytiq_jupyter.client.remote import RemoteBackend
 from astralytiq_jupyter.core.dashboards import Dashboard
 from astralytiq_jupyter.core.datasets import DatasetSummary, DatasetVersion
 from astralytiq_jupyter.core.errors import Conflict, Forbidden, Invalid, NotFound
 from astralytiq_jupyter.core.permissions import Principal, Role
+from astralytiq_jupyter.core.profiling import Profile
+from astralytiq_jupyter.core.recipes import RecipePreview
 from astralytiq_jupyter.core.registry import ModelVersion
 from astralytiq_jupyter.core.tenancy import Member, Tenant
+from astralytiq_jupyter.core.training import TrainingResult
 
 from ..conftest import BACKENDS
 from ..server_extension.live import LiveServer, live_server
@@ -55,6 +61,11 @@ class Factory:
             return Workspace(LocalBackend(self.server.store, principal))
         token = self.server.token_for(self.tenant, user, role)
         return Workspace(RemoteBackend(self.server.url, token))
+
+    def local(self, user: str = "alice", role: Role | str = Role.ADMIN) -> Workspace:
+        """The in-process reference on the same tenant: what the other backend must match."""
+        principal = self.server.principal(self.tenant, user, Role(role))
+        return Workspace(LocalBackend(self.server.store, principal))
 
 
 @pytest.fixture(params=["local", "remote"])
@@ -298,3 +309,174 @@ def test_dashboards(ws: Workspace, make: Factory) -> None:
     ws.dashboards.delete("overview")
     with pytest.raises(NotFound):
         ws.dashboards.get("overview")
+
+
+# -- the same Workspace API on both sides -------------------------------------------------
+
+SUB_APIS = ("datasets", "recipes", "models", "training", "tenant", "audit", "dashboards")
+
+
+def _public_methods(cls: type) -> dict[str, inspect.Signature]:
+    return {
+        name: inspect.signature(member)
+        for name, member in vars(cls).items()
+        if callable(member) and not name.startswith("_")
+    }
+
+
+@pytest.mark.parametrize("area", SUB_APIS)
+def test_backends_expose_the_same_methods_and_signatures(area: str) -> None:
+    """Every public method of a local sub-API exists remotely with the same parameters,
+    defaults, annotations and return annotation, and the other way round."""
+    name = area.capitalize()
+    local_api, remote_api = getattr(local, f"Local{name}"), getattr(remote, f"Remote{name}")
+    local_methods, remote_methods = _public_methods(local_api), _public_methods(remote_api)
+    assert sorted(local_methods) == sorted(remote_methods)
+    different = {
+        method: (str(local_methods[method]), str(remote_methods[method]))
+        for method in local_methods
+        if str(local_methods[method]) != str(remote_methods[method])
+    }
+    assert different == {}
+
+
+def test_both_backends_serve_every_sub_api(server: LiveServer) -> None:
+    factory = Factory(server, "remote")
+    pair = (factory.local().backend, factory("alice", Role.ADMIN).backend)
+    for backend in pair:
+        kinds = {area: type(getattr(backend, area)).__name__ for area in SUB_APIS}
+        prefix = type(backend).__name__.removesuffix("Backend")
+        assert all(kind.startswith(prefix) for kind in kinds.values()), kinds
+
+
+TIMINGS = {"seconds", "fit_time", "fit_time_std", "duration_seconds"}
+
+
+def _no_timings(data: Any) -> Any:
+    """``data`` without wall-clock fields, which differ from run to run."""
+    if isinstance(data, dict):
+        return {k: _no_timings(v) for k, v in data.items() if k not in TIMINGS}
+    if isinstance(data, list):
+        return [_no_timings(v) for v in data]
+    return data
+
+
+def _mixed_frame() -> pd.DataFrame:
+    when = pd.to_datetime(
+        ["2020-01-01", "2020-01-02 10:00", None, "2020-01-03"] * 2, format="ISO8601"
+    )
+    return pd.DataFrame(
+        {
+            "amount": [1.5, None, 3.0, 3.0, 10.0, None, 7.25, 3.0],
+            "region": ["=north", "south", "north", "north", None, "east", "west", "north"],
+            "when": when,
+            "kind": pd.Categorical(["a", "b", "a", "a", "b", "a", "c", "a"]),
+            "n": [1, 2, 3, 3, 5, 6, 7, 3],
+            "ok": [True, False, True, True, False, True, False, True],
+            "count": pd.array([1, None, 3, 3, 4, 5, 6, 3], dtype="Int64"),
+        }
+    )
+
+
+def test_profile_same_numbers(ws: Workspace, make: Factory) -> None:
+    ws.datasets.save(_mixed_frame(), "mixed")
+    got = ws.datasets.profile("mixed", bins=4)
+    assert isinstance(got, Profile) and got.rows == 8 and got.columns == 7
+    assert got.column("amount").missing == 2 and got.duplicate_rows == 1
+    reference = make.local().datasets.profile("mixed@1", bins=4)
+    assert _no_timings(got.to_dict()) == _no_timings(reference.to_dict())
+    with pytest.raises(NotFound):
+        ws.datasets.profile("nope")
+
+
+def _blobs(n: int = 120) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    centers = np.repeat([[0.0, 0.0], [8.0, 8.0], [0.0, 9.0]], n // 3, axis=0)
+    points = centers + rng.normal(scale=0.6, size=centers.shape)
+    return pd.DataFrame(
+        {"x": points[:, 0], "y": points[:, 1], "z": rng.normal(size=len(points)), "label": "p"}
+    )
+
+
+def test_explore_clusters(ws: Workspace, make: Factory) -> None:
+    ws.datasets.save(_blobs(), "blobs")
+    got = ws.datasets.explore_clusters("blobs", columns=["x", "y"], k_range=range(2, 6))
+    assert (got["columns"], got["k"], got["chosen_k"]) == (["x", "y"], [2, 3, 4, 5], 3)
+    assert got["sample_size"] == 120 and len(got["pca"]["points"]) == 120
+    reference = make.local().datasets.explore_clusters(
+        "blobs@1", columns=["x", "y"], k_range=range(2, 6)
+    )
+    assert got == reference
+    every_numeric = ws.datasets.explore_clusters("blobs", k_range=[2, 4], sample=50)
+    assert every_numeric["columns"] == ["x", "y", "z"] and every_numeric["k"] == [2, 4]
+    assert every_numeric["sample_size"] == 50
+    with pytest.raises(Invalid, match="not numeric"):
+        ws.datasets.explore_clusters("blobs", columns=["x", "label"])
+    with pytest.raises(Invalid):
+        ws.datasets.explore_clusters("blobs", k_range=range(2, 500))
+    with pytest.raises(Invalid):
+        ws.datasets.explore_clusters("blobs", columns=[])
+    viewer = make("val", Role.VIEWER)
+    assert viewer.datasets.explore_clusters("blobs", k_range=[2])["chosen_k"] == 2
+
+
+def test_recipe_preview(ws: Workspace, make: Factory) -> None:
+    ws.datasets.save(_mixed_frame(), "raw")
+    steps = [
+        {"op": "drop_duplicates"},
+        {"op": "fill_missing", "columns": ["amount"], "strategy": "median"},
+    ]
+    got = ws.recipes.preview(steps, "raw@1", rows=8)
+    assert isinstance(got, RecipePreview) and got.error is None
+    assert [(s.op, s.rows_before, s.rows_after) for s in got.steps] == [
+        ("drop_duplicates", 8, 7),
+        ("fill_missing", 7, 7),
+    ]
+    reference = make.local().recipes.preview(steps, "raw@1", rows=8)
+    assert _no_timings(got.to_dict()) == _no_timings(reference.to_dict())
+    # Frames come back with their dtypes (a category keeps only the categories it shows).
+    expected = reference.result.reset_index(drop=True)
+    pd.testing.assert_frame_equal(got.result, expected, check_categorical=False)
+    for step, reference_step in zip(got.steps, reference.steps, strict=True):
+        assert [str(t) for t in step.head.dtypes] == [str(t) for t in reference_step.head.dtypes]
+    ws.recipes.save("clean", steps)
+    assert [s.op for s in ws.recipes.preview("clean", "raw").steps] == [s["op"] for s in steps]
+    broken = ws.recipes.preview([{"op": "drop_columns", "columns": ["nope"]}], "raw")
+    assert broken.steps == [] and broken.error is not None and broken.error["error"] == "invalid"
+    assert [v.version for v in ws.datasets.versions("raw")] == [1]  # nothing was stored
+    with pytest.raises(NotFound):
+        ws.recipes.preview(steps, "nope")
+    with pytest.raises(Invalid):
+        ws.recipes.preview(steps, "raw", rows=0)
+
+
+def _regression_frame(n: int = 60) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=n)
+    noise = rng.normal(size=n)
+    return pd.DataFrame({"x": x, "noise": noise, "y": 3 * x + 1 + 0.05 * rng.normal(size=n)})
+
+
+def test_train_compare_register(ws: Workspace, make: Factory) -> None:
+    ws.datasets.save(_regression_frame(), "points")
+    options = {"target": "y", "algorithms": ["linear_regression", "ridge"], "cv_folds": 2}
+    leaderboard = ws.compare("points", **options)
+    assert [row["algorithm"] for row in leaderboard][0] == "linear_regression"
+    assert _no_timings(leaderboard) == _no_timings(make.local().compare("points@1", **options))
+    result = ws.train("points", **options)
+    assert isinstance(result, TrainingResult) and result.spec.dataset == "points@1"
+    assert result.holdout_metrics == make.local().train("points@1", **options).holdout_metrics
+    version = ws.models.register("line", result)
+    assert (version.dataset, version.task, version.algorithm) == (
+        "points@1",
+        "regression",
+        "linear_regression",
+    )
+    assert ws.models.load("line").predict(pd.DataFrame({"x": [2.0], "noise": [0.0]}))[0] == (
+        pytest.approx(7.0, abs=0.2)
+    )
+    viewer = make("val", Role.VIEWER)
+    with pytest.raises(Forbidden, match="model:train"):
+        viewer.train("points", **options)
+    with pytest.raises(NotFound):
+        ws.train("nope", **options)

@@ -173,6 +173,7 @@ def request_for(
         ("/datasets/{name}/versions", "POST"): {"data": CSV, "params": {"filename": "u.csv"}},
         ("/datasets/{name}/ingest", "POST"): {"json": {"url": "https://127.0.0.1:1/x.csv"}},
         ("/datasets/{ref}/apply", "POST"): {"json": {"recipe": [{"op": "drop_duplicates"}]}},
+        ("/datasets/{ref}/preview", "POST"): {"json": {"recipe": [{"op": "drop_duplicates"}]}},
         ("/recipes", "POST"): {
             "json": {"name": f"new-{tag}", "steps": [{"op": "drop_duplicates"}]}
         },
@@ -378,6 +379,7 @@ def test_mass_assignment_is_rejected(world: World, field: str) -> None:
         ("POST", "/dashboards", {"json": {"spec": dashboard("ma"), field: value}}),
         ("POST", "/datasets/sales/ingest", {"json": {"url": "https://e.com/x.csv", field: value}}),
         ("POST", "/datasets/sales/apply", {"json": {"recipe": [], field: value}}),
+        ("POST", "/datasets/sales/preview", {"json": {"recipe": [], field: value}}),
         ("POST", "/models/sales/versions", register_form({field: value})),
         (
             "POST",

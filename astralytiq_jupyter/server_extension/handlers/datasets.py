@@ -1,9 +1,12 @@
-"""Datasets: list, versions, streamed upload, URL/SQL ingest, download, profile, recipes."""
+"""Datasets: list, versions, streamed upload, URL/SQL ingest, download, profile, cluster
+exploration, recipe previews and applying recipes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 import pyarrow as pa
@@ -19,6 +22,9 @@ from ..base import ApiHandler
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 DRAIN_BYTES = 1024 * 1024  # refused bodies up to this size are read (and dropped) first
 DOWNLOAD_CHUNK = 1024 * 1024  # bytes of a stored file sent per write
+# Encoding downloads is CPU work: two threads serve every download, batch by batch, so
+# concurrent downloads share the cores fairly and hold at most two batches in flight.
+_ENCODERS = ThreadPoolExecutor(2, thread_name_prefix="astralytiq-download")
 
 
 class DatasetsHandler(ApiHandler):
@@ -244,14 +250,18 @@ class DataHandler(ApiHandler):
     async def _send_stored(self, ref: str) -> None:
         datasets = self.app.store.datasets
         version, fh = await self.run(datasets.open_stored, self.principal, ref)
+        self.set_header("Content-Length", str(version.size_bytes))
+        self.set_header("X-AstralytiQ-Rows", str(version.rows))
+        self.set_header("X-AstralytiQ-SHA256", version.sha256)
+        # The next chunk is read while the previous one is being sent.
+        pending = asyncio.ensure_future(self.run(fh.read, DOWNLOAD_CHUNK))
         try:
-            self.set_header("Content-Length", str(version.size_bytes))
-            self.set_header("X-AstralytiQ-Rows", str(version.rows))
-            self.set_header("X-AstralytiQ-SHA256", version.sha256)
-            while chunk := await self.run(fh.read, DOWNLOAD_CHUNK):
+            while chunk := await pending:
                 self.write(chunk)
+                pending = asyncio.ensure_future(self.run(fh.read, DOWNLOAD_CHUNK))
                 await self.flush()
         finally:
+            await asyncio.wait([pending])
             await self.run(fh.close)
         self.finish()
 
@@ -260,6 +270,7 @@ class DataHandler(ApiHandler):
     ) -> None:
         datasets = self.app.store.datasets
         stream = await self.run(datasets.stream, self.principal, ref, columns=columns, limit=limit)
+        loop = asyncio.get_running_loop()
         try:
             times: dict[str, tuple[str, str]] = {}
             stamped = [f.name for f in stream.schema if pa.types.is_timestamp(f.type)]
@@ -269,17 +280,19 @@ class DataHandler(ApiHandler):
                 with await self.run(
                     datasets.stream, self.principal, pinned, columns=stamped, limit=limit
                 ) as times_only:
-                    times = await self.run(codecs.csv_time_formats, times_only)
+                    times = await loop.run_in_executor(
+                        _ENCODERS, codecs.csv_time_formats, times_only
+                    )
             encoder = codecs.BatchEncoder(fmt, stream.schema, times)
             self.set_header("X-AstralytiQ-Rows", str(stream.rows))
-            self.write(await self.run(encoder.start))
+            self.write(await loop.run_in_executor(_ENCODERS, encoder.start))
             while True:
-                data = await self.run(_encode_next, stream, encoder)
+                data = await loop.run_in_executor(_ENCODERS, _encode_next, stream, encoder)
                 if data is None:
                     break
                 self.write(data)
                 await self.flush()
-            self.write(await self.run(encoder.finish))
+            self.write(await loop.run_in_executor(_ENCODERS, encoder.finish))
         finally:
             await self.run(stream.close)
         self.finish()
@@ -299,6 +312,51 @@ class ProfileHandler(ApiHandler):
             if value is not None:
                 options[key] = value
         self.reply(await self.run(self.app.store.datasets.profile, self.principal, ref, **options))
+
+
+class ClustersHandler(ApiHandler):
+    """K-means cluster exploration: ``?columns=a,b&k_min=2&k_max=10&sample=&random_state=``
+    (or ``k=2,4,8`` for a list of cluster counts)."""
+
+    async def get(self, ref: str) -> None:
+        options: dict[str, Any] = {}
+        columns = self.get_query_argument("columns", None)
+        if columns is not None:
+            options["columns"] = [c for c in columns.split(",") if c]
+        k_list = self.get_query_argument("k", None)
+        k_min, k_max = self.int_arg("k_min"), self.int_arg("k_max")
+        if k_list is not None:
+            if k_min is not None or k_max is not None:
+                raise Invalid("Give either 'k' (a list) or 'k_min'/'k_max', not both.")
+            values = [k for k in k_list.split(",") if k]
+            if not all(k.isdigit() for k in values):
+                raise Invalid("Query parameter 'k' must list whole numbers, e.g. k=2,3,4.")
+            options["k_range"] = [int(k) for k in values]
+        elif k_min is not None or k_max is not None:
+            low = k_min if k_min is not None else 2
+            high = k_max if k_max is not None else 10
+            options["k_range"] = range(low, high + 1)
+        for key in ("sample", "random_state"):
+            value = self.int_arg(key)
+            if value is not None:
+                options[key] = value
+        self.reply(
+            await self.run(self.app.store.datasets.explore_clusters, self.principal, ref, **options)
+        )
+
+
+class PreviewHandler(ApiHandler):
+    """A recipe run on the first ``rows`` rows (default 1000), step by step; nothing stored."""
+
+    async def post(self, ref: str) -> None:
+        body = self.json_body({"recipe", "rows"}, required=("recipe",))
+        rows = body.get("rows", 1000)
+        if isinstance(rows, bool) or not isinstance(rows, int):
+            raise Invalid("'rows' must be a whole number of rows.")
+        preview = await self.run(
+            self.app.store.recipes.preview, self.principal, body["recipe"], ref, rows=rows
+        )
+        self.reply(preview)
 
 
 class ApplyHandler(ApiHandler):
