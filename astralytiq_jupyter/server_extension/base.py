@@ -124,7 +124,7 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
         else:
             if self.current_user is None:
                 raise web.HTTPError(403)
-            action = "read" if self.request.method == "GET" else "write"
+            action = operation.authorizer_action(self.request.method or "GET")
             if not self.authorizer.is_authorized(
                 self, self.current_user, action, f"astralytiq:{self.route.area}"
             ):

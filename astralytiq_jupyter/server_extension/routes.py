@@ -28,6 +28,12 @@ class Operation:
     permission: Permission | tuple[Permission, ...] | Literal["platform"] | None
     summary: str
 
+    def authorizer_action(self, method: str) -> str:
+        """jupyter_server's authorizer action: ``read`` for GETs and for operations that
+        only need read permissions (a POSTed recipe preview changes nothing), else ``write``."""
+        reads = self.permissions and all(p.value.endswith(":read") for p in self.permissions)
+        return "read" if method == "GET" or reads else "write"
+
     @property
     def permissions(self) -> tuple[Permission, ...]:
         """The permissions required (empty for ``None`` and ``PLATFORM``)."""
