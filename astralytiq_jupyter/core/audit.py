@@ -13,12 +13,12 @@ from sqlalchemy import select
 from .errors import AstralytiqError, Forbidden, Invalid
 from .models import AuditEventRecord, TenantRecord
 from .permissions import Permission, Principal, require
+from .repository import check_page
 
 if TYPE_CHECKING:
     from .store import Store
 
 OUTCOMES = ("ok", "denied", "error")
-MAX_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -142,8 +142,7 @@ class AuditLog:
         self.authorize(principal, Permission.AUDIT_READ, "audit.list")
         if outcome is not None and outcome not in OUTCOMES:
             raise Invalid(f"Unknown outcome {outcome!r}; expected one of: {', '.join(OUTCOMES)}.")
-        if not 1 <= limit <= MAX_PAGE or offset < 0:
-            raise Invalid(f"limit must be between 1 and {MAX_PAGE} and offset at least 0.")
+        check_page(limit, offset)
         with self.store.session() as session:
             repo = self.store.repo(session, principal)
             stmt = repo.select(AuditEventRecord)

@@ -19,11 +19,11 @@ from .errors import Conflict, Invalid, NotFound
 from .models import DashboardRecord
 from .names import check_name, parse_ref
 from .permissions import Permission, Principal, require
+from .repository import check_page
 
 if TYPE_CHECKING:
     from .store import Store
 
-MAX_PAGE = 1000
 MAX_SPEC_BYTES = 256 * 1024
 MAX_ITEMS = 100
 CHART_TYPES = ("bar", "line", "area", "scatter", "histogram", "box", "pie", "heatmap", "table")
@@ -270,8 +270,7 @@ class DashboardService:
         self, principal: Principal, *, search: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[Dashboard]:
         self.store.audit.authorize(principal, Permission.DASHBOARD_READ, "dashboard.list")
-        if not 1 <= limit <= MAX_PAGE or offset < 0:
-            raise Invalid(f"limit must be between 1 and {MAX_PAGE} and offset at least 0.")
+        check_page(limit, offset)
         with self.store.session() as session:
             repo = self.store.repo(session, principal)
             stmt = repo.select(DashboardRecord)

@@ -21,14 +21,13 @@ from .ingest import IngestResult, SqlSource, ingest_to_parquet
 from .models import DatasetRecord, DatasetVersionRecord, new_id
 from .names import Ref, check_name, parse_ref
 from .permissions import Permission, Principal, require
-from .repository import TenantRepository
+from .repository import TenantRepository, check_page
 from .storage import StagedObject, object_key
 from .tenancy import enforce_quotas
 
 if TYPE_CHECKING:
     from .store import Store
 
-MAX_PAGE = 1000
 STREAM_BATCH_ROWS = 65_536  # most rows per streamed batch
 STREAM_BATCH_BYTES = 4 * 1024 * 1024  # about this much decoded data per streamed batch
 STREAM_READ_BUFFER = 1024 * 1024
@@ -284,8 +283,7 @@ class DatasetService:
     ) -> list[DatasetSummary]:
         """Datasets of the tenant, by name, with their latest version."""
         self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.list")
-        if not 1 <= limit <= MAX_PAGE or offset < 0:
-            raise Invalid(f"limit must be between 1 and {MAX_PAGE} and offset at least 0.")
+        check_page(limit, offset)
         with self.store.session() as session:
             repo = self.store.repo(session, principal)
             stmt = repo.select(DatasetRecord)

@@ -367,14 +367,16 @@ class _QuoteWatch:
         self.before: int | None = None
         self._tail: int | None = None
 
-    def feed(self, data: bytes) -> None:
-        i = data.rfind(b'"')
+    def feed(self, data: bytes | bytearray, start: int = 0, end: int | None = None) -> None:
+        """Account for ``data[start:end]``, the next bytes of the stream."""
+        end = len(data) if end is None else end
+        i = data.rfind(b'"', start, end)
         if i >= 0:
-            self.last = self.offset + i
-            self.before = data[i - 1] if i else self._tail
-        if data:
-            self._tail = data[-1]
-        self.offset += len(data)
+            self.last = self.offset + i - start
+            self.before = data[i - 1] if i > start else self._tail
+        if end > start:
+            self._tail = data[end - 1]
+        self.offset += end - start
 
     def unterminated(self, delimiter: str) -> bool:
         return self.last >= 0 and (self.before is None or self.before in (ord(delimiter), 10, 13))
@@ -1306,13 +1308,10 @@ def _ascii_compatible(encoding: str | None) -> bool:
         return False
 
 
-def _line_pieces(f: _Reader, size: int, plan: _CsvPlan, first_size: int) -> Iterator[memoryview]:
-    """The stream cut into pieces that end at a newline: ``first_size`` bytes, then ``size``.
-
-    Each piece must hold an even number of quote characters: otherwise the cut may fall
-    inside a quoted value with a line break (which pyarrow would silently split into two
-    wrong rows), and the file is read again with the quote-aware streaming reader.
-    """
+def _line_pieces(
+    f: _Reader, size: int, first_size: int, watch: _QuoteWatch | None
+) -> Iterator[memoryview]:
+    """The stream cut into pieces that end at a newline: ``first_size`` bytes, then ``size``."""
     carry = b""
     while True:
         buf = bytearray(len(carry) + (first_size if first_size else size))
@@ -1325,9 +1324,10 @@ def _line_pieces(f: _Reader, size: int, plan: _CsvPlan, first_size: int) -> Iter
             if not n:
                 break
             filled += n
+        if watch is not None:
+            watch.feed(buf, len(carry), filled)
         if filled == len(carry):
             if carry.strip():
-                _check_quotes(carry, len(carry), plan)
                 yield memoryview(carry)
             return
         cut = buf.rfind(b"\n", 0, filled) + 1
@@ -1339,15 +1339,27 @@ def _line_pieces(f: _Reader, size: int, plan: _CsvPlan, first_size: int) -> Iter
                 )
             carry = bytes(view[:filled])
             continue
-        _check_quotes(buf, cut, plan)
         carry = bytes(view[cut:filled])
         yield view[:cut]
 
 
-def _check_quotes(buf: bytes | bytearray, end: int, plan: _CsvPlan) -> None:
-    if buf.find(b'"', 0, end) >= 0 and buf.count(b'"', 0, end) % 2:
-        plan.newlines_in_values = True
-        raise _Restart()
+def _cut_inside_quotes(table: pa.Table, plan: _CsvPlan) -> pa.Table:
+    """Restart with the quote-aware reader if a piece ended inside a quoted value.
+
+    pyarrow reads a quoted value still open at the end of a piece as ending there, so that
+    value (in the last row) then ends with the line break where the piece was cut, and the
+    next piece would start mid-value: two wrong rows, silently. A value that legitimately
+    ends with a quoted line break only costs a slower re-read.
+    """
+    if table.num_rows:
+        last = table.slice(table.num_rows - 1)
+        for column in last.columns:
+            if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                value = column[0].as_py()
+                if value and value[-1] in "\r\n":
+                    plan.newlines_in_values = True
+                    raise _Restart()
+    return table
 
 
 def _csv_batches(
@@ -1368,7 +1380,7 @@ def _csv_batches(
             piece_size = plan.block_size or _PIECE_BYTES
             # Types come from the first piece, so it is bigger: fewer restarts later.
             first_size = plan.block_size or _FIRST_PIECE_BYTES
-            pieces = _line_pieces(f, piece_size, plan, first_size)
+            pieces = _line_pieces(f, piece_size, first_size, watch)
             encoding = plan.encoding
             if encoding is not None:
                 # Legacy encodings are transcoded piece by piece (a cut at a newline byte never
@@ -1379,7 +1391,9 @@ def _csv_batches(
             # in one block by the reader thread alone (one batch each, and the other core is
             # left to the quality pass and the writer: less CPU than splitting them too).
             first_options = _csv_options(plan, max(first_size // 4, 1 << 16), utf8=True)
-            table = pacsv.read_csv(pa.BufferReader(first), **first_options)
+            table = _cut_inside_quotes(
+                pacsv.read_csv(pa.BufferReader(first), **first_options), plan
+            )
             source_schema = table.schema
             # Later pieces have no header and must produce the first piece's types.
             later = _csv_options(
@@ -1389,7 +1403,8 @@ def _csv_batches(
             def piece_groups(first_table: pa.Table = table) -> Iterator[list[pa.RecordBatch]]:
                 yield first_table.to_batches()
                 for piece in pieces:
-                    yield pacsv.read_csv(pa.BufferReader(piece), **later).to_batches()
+                    piece_table = pacsv.read_csv(pa.BufferReader(piece), **later)
+                    yield _cut_inside_quotes(piece_table, plan).to_batches()
 
             groups = piece_groups()
         else:

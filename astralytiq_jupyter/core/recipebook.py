@@ -18,12 +18,11 @@ from .models import SavedRecipeRecord, utcnow
 from .names import check_name
 from .permissions import Permission, Principal, require
 from .recipes import Recipe
+from .repository import check_page
 
 if TYPE_CHECKING:
     from .datasets import DatasetVersion
     from .store import Store
-
-MAX_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -121,8 +120,7 @@ class RecipeBook:
         self, principal: Principal, *, search: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[SavedRecipe]:
         self.store.audit.authorize(principal, Permission.RECIPE_READ, "recipe.list")
-        if not 1 <= limit <= MAX_PAGE or offset < 0:
-            raise Invalid(f"limit must be between 1 and {MAX_PAGE} and offset at least 0.")
+        check_page(limit, offset)
         with self.store.session() as session:
             repo = self.store.repo(session, principal)
             stmt = repo.select(SavedRecipeRecord)

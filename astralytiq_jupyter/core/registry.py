@@ -25,7 +25,7 @@ from .models import (
 )
 from .names import Ref, check_alias, check_name, parse_ref
 from .permissions import Permission, Principal, require
-from .repository import TenantRepository
+from .repository import TenantRepository, check_page
 from .storage import object_key
 from .tenancy import enforce_quotas
 from .training import TrainingResult
@@ -33,7 +33,6 @@ from .training import TrainingResult
 if TYPE_CHECKING:
     from .store import Store
 
-MAX_PAGE = 1000
 # Metadata a caller may give with an uploaded artifact; lineage and storage fields are the
 # server's own.
 REGISTRATION_FIELDS = frozenset(
@@ -407,8 +406,7 @@ class ModelRegistry:
         self, principal: Principal, *, search: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[ModelSummary]:
         self.store.audit.authorize(principal, Permission.MODEL_READ, "model.list")
-        if not 1 <= limit <= MAX_PAGE or offset < 0:
-            raise Invalid(f"limit must be between 1 and {MAX_PAGE} and offset at least 0.")
+        check_page(limit, offset)
         with self.store.session() as session:
             repo = self.store.repo(session, principal)
             stmt = repo.select(ModelRecord)

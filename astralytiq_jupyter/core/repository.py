@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
-from .errors import NotFound
+from .errors import Invalid, NotFound
 from .models import (
     DatasetRecord,
     DatasetVersionRecord,
@@ -21,6 +21,14 @@ from .models import (
 )
 
 T = TypeVar("T")
+
+MAX_PAGE = 1000
+
+
+def check_page(limit: int, offset: int) -> None:
+    """The paging rule of every listing: 1..MAX_PAGE items from a non-negative offset."""
+    if not 1 <= limit <= MAX_PAGE or offset < 0:
+        raise Invalid(f"limit must be between 1 and {MAX_PAGE} and offset at least 0.")
 
 
 class TenantRepository:

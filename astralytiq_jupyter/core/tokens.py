@@ -24,6 +24,7 @@ from sqlalchemy import select
 from .errors import Forbidden, Invalid, NotFound
 from .models import ApiTokenRecord, MemberRecord, TenantRecord, new_id
 from .permissions import Permission, Principal, Role, require
+from .repository import check_page
 
 if TYPE_CHECKING:
     from .store import Store
@@ -33,7 +34,6 @@ _ID = re.compile(r"^[0-9a-f]{32}$")
 _TOKEN = re.compile(r"^aqt_([0-9a-f]{32})_([A-Za-z0-9_\-]{43})$")
 DEFAULT_TTL = timedelta(days=30)
 MAX_TTL = timedelta(days=365)
-MAX_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -197,8 +197,7 @@ class TokenService:
     ) -> list[ApiToken]:
         """Tokens of the tenant, newest first."""
         self.store.audit.authorize(principal, Permission.TOKEN_MANAGE, "token.list")
-        if not 1 <= limit <= MAX_PAGE or offset < 0:
-            raise Invalid(f"limit must be between 1 and {MAX_PAGE} and offset at least 0.")
+        check_page(limit, offset)
         with self.store.session() as session:
             repo = self.store.repo(session, principal)
             stmt = repo.select(ApiTokenRecord)
