@@ -11,29 +11,44 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from ..core.audit import AuditEvent
 from ..core.config import StoreConfig
-from ..core.dashboards import Dashboard
-from ..core.datasets import DatasetSummary, DatasetVersion
 from ..core.permissions import Principal, Role
-from ..core.profiling import Profile
-from ..core.recipebook import SavedRecipe
-from ..core.recipes import Recipe, RecipePreview
-from ..core.registry import AliasMove, ModelSummary, ModelVersion
 from ..core.store import Store
-from ..core.tenancy import Member, Tenant
-from ..core.training import TrainingProgress, TrainingResult, TrainingSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..core.audit import AuditEvent
+    from ..core.dashboards import Dashboard
+    from ..core.datasets import DatasetSummary, DatasetVersion
+    from ..core.profiling import Profile
+    from ..core.recipebook import SavedRecipe
+    from ..core.recipes import Recipe, RecipePreview
+    from ..core.registry import AliasMove, ModelSummary, ModelVersion
+    from ..core.tenancy import Member, Tenant
+    from ..core.training import TrainingProgress, TrainingResult, TrainingSpec
+
+
+class _Service:
+    """A store service looked up on use: importing the package and connecting stay light
+    (the ML stack is imported only by the first call that needs it)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        return getattr(obj._store, self.name)
 
 
 class LocalDatasets:
     """``ws.datasets`` on the local store."""
 
+    _service = _Service("datasets")
+
     def __init__(self, store: Store, principal: Principal) -> None:
-        self._service = store.datasets
+        self._store = store
         self._principal = principal
 
     def ingest(
@@ -128,8 +143,10 @@ class LocalDatasets:
 class LocalRecipes:
     """``ws.recipes``: saved cleaning recipes and applying them to dataset versions."""
 
+    _book = _Service("recipes")
+
     def __init__(self, store: Store, principal: Principal) -> None:
-        self._book = store.recipes
+        self._store = store
         self._principal = principal
 
     def apply(
@@ -176,8 +193,10 @@ class LocalRecipes:
 class LocalModels:
     """``ws.models``: the model registry, prediction and batch scoring."""
 
+    _registry = _Service("models")
+
     def __init__(self, store: Store, principal: Principal) -> None:
-        self._registry = store.models
+        self._store = store
         self._principal = principal
 
     def register(self, name: str, trained: Any, **metadata: Any) -> ModelVersion:
@@ -223,8 +242,10 @@ class LocalModels:
 class LocalTraining:
     """``ws.train`` and ``ws.compare``: the ML engine on the tenant's dataset versions."""
 
+    _runs = _Service("training")
+
     def __init__(self, store: Store, principal: Principal) -> None:
-        self._runs = store.training
+        self._store = store
         self._principal = principal
 
     def train(
@@ -257,8 +278,10 @@ class LocalTraining:
 class LocalTenant:
     """``ws.tenant``: settings, branding, members and usage of the current tenant."""
 
+    _service = _Service("tenants")
+
     def __init__(self, store: Store, principal: Principal) -> None:
-        self._service = store.tenants
+        self._store = store
         self._principal = principal
 
     def info(self) -> Tenant:
@@ -286,8 +309,10 @@ class LocalTenant:
 class LocalAudit:
     """``ws.audit``: the tenant's audit log (admins)."""
 
+    _log = _Service("audit")
+
     def __init__(self, store: Store, principal: Principal) -> None:
-        self._log = store.audit
+        self._store = store
         self._principal = principal
 
     def list(
@@ -318,8 +343,10 @@ class LocalAudit:
 class LocalDashboards:
     """``ws.dashboards``: dashboard specs of the tenant."""
 
+    _service = _Service("dashboards")
+
     def __init__(self, store: Store, principal: Principal) -> None:
-        self._service = store.dashboards
+        self._store = store
         self._principal = principal
 
     def save(self, spec: dict[str, Any], *, expected_revision: int | None = None) -> Dashboard:

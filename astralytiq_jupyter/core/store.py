@@ -6,10 +6,12 @@ between threads; every service call opens its own short transaction.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,6 +27,12 @@ from .repository import TenantRepository
 from .storage import Storage
 from .tenancy import PLANS, Quotas, TenantService, quotas_for
 from .tokens import TokenService
+
+if TYPE_CHECKING:
+    from .datasets import DatasetService
+    from .recipebook import RecipeBook
+    from .registry import ModelRegistry
+    from .training_runs import TrainingRuns
 
 
 class Store:
@@ -52,17 +60,40 @@ class Store:
         self.storage = Storage(self.config.resolved_storage_url)
         self.audit = AuditLog(self)
         self.tenants = TenantService(self)
-        from .datasets import DatasetService
-        from .recipebook import RecipeBook
-        from .registry import ModelRegistry
-        from .training_runs import TrainingRuns
-
-        self.datasets = DatasetService(self)
-        self.recipes = RecipeBook(self)
-        self.models = ModelRegistry(self)
-        self.training = TrainingRuns(self)
         self.tokens = TokenService(self)
         self.dashboards = DashboardService(self)
+        self._lazy_lock = threading.Lock()
+
+    # The data and ML services are built on first use: their modules pull in pyarrow's
+    # readers, scikit-learn and skops, which a process that only lists or predicts from a
+    # REST client, or a kernel that only ingests, should not pay for at start.
+    @cached_property
+    def datasets(self) -> DatasetService:
+        from .datasets import DatasetService
+
+        with self._lazy_lock:
+            return self.__dict__.get("datasets") or DatasetService(self)
+
+    @cached_property
+    def recipes(self) -> RecipeBook:
+        from .recipebook import RecipeBook
+
+        with self._lazy_lock:
+            return self.__dict__.get("recipes") or RecipeBook(self)
+
+    @cached_property
+    def models(self) -> ModelRegistry:
+        from .registry import ModelRegistry
+
+        with self._lazy_lock:
+            return self.__dict__.get("models") or ModelRegistry(self)
+
+    @cached_property
+    def training(self) -> TrainingRuns:
+        from .training_runs import TrainingRuns
+
+        with self._lazy_lock:
+            return self.__dict__.get("training") or TrainingRuns(self)
 
     def close(self) -> None:
         self.engine.dispose()
