@@ -119,6 +119,9 @@ def child(contender: str, source: str, rows: int) -> None:
             import astralytiq_jupyter as aq
 
             ws = aq.connect(home=out_dir / "home")
+            # Import the dataset service's modules outside the timed part, as the other
+            # contenders import theirs before their timers start.
+            ws.backend.store.datasets  # noqa: B018
             before = _peak_mb()
             start, cpu0 = time.perf_counter(), _cpu()
             version = ws.datasets.ingest(source, name="bench")
