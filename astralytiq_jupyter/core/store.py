@@ -63,6 +63,9 @@ class Store:
         self.tokens = TokenService(self)
         self.dashboards = DashboardService(self)
         self._lazy_lock = threading.Lock()
+        from .usage import UsageMeter
+
+        self.usage = UsageMeter(self)
 
     # The data and ML services are built on first use: their modules pull in pyarrow's
     # readers, scikit-learn and skops, which a process that only lists or predicts from a

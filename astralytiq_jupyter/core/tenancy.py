@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from .errors import Conflict, Forbidden, Invalid, QuotaExceeded
-from .models import MemberRecord, ModelRecord, TenantRecord, UsageCounterRecord
+from .models import MemberRecord, ModelRecord, TenantRecord
 from .names import check_slug
 from .permissions import Permission, Principal, Role, can_grant, require
 
@@ -325,18 +325,13 @@ class TenantService:
         with self.store.session() as session:
             repo = self.store.repo(session, principal)
             quotas = self.store.quotas(session, principal)
-            api_calls = session.scalar(
-                repo.select(UsageCounterRecord, UsageCounterRecord.value).where(
-                    UsageCounterRecord.metric == "api_calls",
-                    UsageCounterRecord.period == current_period(),
-                )
-            )
+            api_calls = self.store.usage.calls_this_month(principal.tenant)
             used = {
                 "members": repo.count(MemberRecord),
                 "datasets": repo.dataset_count(),
                 "models": repo.count(ModelRecord),
                 "storage_bytes": repo.stored_bytes(),
-                "api_calls_per_month": int(api_calls or 0),
+                "api_calls_per_month": api_calls,
             }
             return {
                 "plan": self.store.tenant_record(session, principal.tenant).plan,

@@ -3,13 +3,15 @@ and the environment that kernels inherit."""
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import os
 from pathlib import Path
 
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Integer, List, Type, Unicode, default
+from tornado.ioloop import PeriodicCallback
+from traitlets import Bool, Float, Integer, List, Type, Unicode, default
 
 from ..core.config import MB, StoreConfig, default_home
 from ..core.permissions import Role
@@ -61,6 +63,9 @@ class AstralytiQ(ExtensionApp):
         "Empty: SQL import through the API is off.",
     ).tag(config=True)
     default_tenant = Unicode("default", help="Tenant of the server owner.").tag(config=True)
+    usage_flush_seconds = Float(
+        5.0, help="How often counted API calls are written to the database."
+    ).tag(config=True)
     owner = Unicode(help="Username bootstrapped as admin of the default tenant.").tag(config=True)
     bootstrap_owner = Bool(
         help="Make the owner admin of the default tenant at start (default: on a single-user "
@@ -143,11 +148,20 @@ class AstralytiQ(ExtensionApp):
         self.settings["astralytiq"] = self
         self._env_set: dict[str, str] = {}
 
+    async def _flush_usage(self) -> None:
+        try:
+            await asyncio.to_thread(self.store.usage.flush)
+        except Exception:  # a database hiccup must not stop the flusher
+            self.log.exception("Could not record API usage; will retry")
+
     def initialize_handlers(self) -> None:
         self.handlers.extend(route.spec() for route in api_routes())
 
     async def start_extension(self) -> None:
-        """Runs once the server listens: point kernels started from now on at this API."""
+        """Runs once the server listens: flush API usage periodically, and point kernels
+        started from now on at this API."""
+        self._usage_flusher = PeriodicCallback(self._flush_usage, self.usage_flush_seconds * 1000)
+        self._usage_flusher.start()
         if not self.set_kernel_env:
             return
         values = {ENV_URL: self.serverapp.connection_url}
@@ -158,6 +172,9 @@ class AstralytiQ(ExtensionApp):
         self._env_set = values
 
     async def stop_extension(self) -> None:
+        if getattr(self, "_usage_flusher", None) is not None:
+            self._usage_flusher.stop()
+            await asyncio.to_thread(self.store.usage.flush)
         for key, value in getattr(self, "_env_set", {}).items():
             if os.environ.get(key) == value:
                 del os.environ[key]

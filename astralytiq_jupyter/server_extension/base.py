@@ -136,6 +136,11 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
                 principal = await self.run(resolver.resolve_and_cache, self.current_user, tenant)
             self.principal = principal
         await self._authorize(operation)
+        meter = self.app.store.usage
+        if meter.is_warm(self.principal):
+            meter.count_call(self.principal)
+        else:
+            await self.run(meter.count_call, self.principal)
 
     async def _authorize(self, operation: Operation) -> None:
         """Refuse (403) and audit when the principal lacks the route's permission."""

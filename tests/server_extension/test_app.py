@@ -41,3 +41,12 @@ def test_extension_is_enabled_by_installing(tmp_path):
     text = out.stdout + out.stderr
     assert re.search(r"astralytiq_jupyter\s.*enabled", text)
     assert re.search(r"astralytiq_jupyter\s.*OK", text), text
+
+
+async def test_api_calls_are_metered(jp_fetch, jp_serverapp):
+    for _ in range(3):
+        await jp_fetch("astralytiq", "api", "me")
+    app = jp_serverapp.web_app.settings["astralytiq"]
+    app.store.usage.flush()
+    usage = json.loads((await jp_fetch("astralytiq", "api", "tenant", "usage")).body)
+    assert usage["used"]["api_calls_per_month"] >= 4
