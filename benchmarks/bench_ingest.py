@@ -24,10 +24,8 @@ sections as they are.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -37,8 +35,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-WORK = HERE / ".work"
-RESULTS = HERE / "RESULTS.md"
+sys.path.insert(0, str(HERE))
+from _results import WORK, machine_line, write_section  # noqa: E402
+
 SECTION = "## Ingest"
 CONTENDERS = ("product", "core", "floor", "pandas")
 CHILDREN = (*CONTENDERS, "generate", "codecs")
@@ -188,47 +187,6 @@ def run(contender: str, path: Path, rows: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1]) if contender != "generate" else {}
 
 
-def machine_line() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
-        ram = f"{pages * size / 2**30:.0f} GiB"
-    except (ValueError, OSError):
-        ram = "unknown"
-    import numpy
-    import pandas
-    import pyarrow
-
-    return (
-        f"Machine: {os.cpu_count()} CPUs (nproc), {ram} RAM, {cpu}; Python "
-        f"{platform.python_version()}, pandas {pandas.__version__}, numpy {numpy.__version__}, "
-        f"pyarrow {pyarrow.__version__}; {dt.date.today().isoformat()}."
-    )
-
-
-def write_section(body: str) -> None:
-    """Replace (or add) only our section of RESULTS.md."""
-    text = RESULTS.read_text() if RESULTS.exists() else f"# Benchmark results\n\n{machine_line()}\n"
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + body.rstrip("\n") + "\n"
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        new = "\n".join(lines[:start] + body.rstrip("\n").splitlines() + [""] + lines[end:])
-        new = new.rstrip("\n") + "\n"
-    RESULTS.write_text(new)
-
-
 def codecs_child(source: str) -> None:
     """Parquet write time and size per codec for the same table (justifies the choice)."""
     import pyarrow.csv as pacsv
@@ -348,7 +306,7 @@ def main() -> None:
     body = "\n".join(lines) + "\n"
     print(body)
     if not args.no_write:
-        write_section(body)
+        write_section(SECTION, body)
 
 
 if __name__ == "__main__":

@@ -45,30 +45,28 @@ def _check_key(key: str) -> None:
         raise Invalid(f"Refusing storage key {key!r}: not a server-generated path.")
 
 
-class HashingWriter:
-    """A write-only file wrapper that hashes and counts what passes through it.
+class WriteOnlyFile:
+    """The file protocol pyarrow's writers need (``write``/``tell``/``flush``/``closed``)
+    for sinks that are not files: subclasses implement :meth:`_write`."""
 
-    pyarrow's writers accept any object with ``write``/``tell``/``flush``/``closed``.
-    """
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        self._raw = raw
-        self._hash = hashlib.sha256()
+    def __init__(self) -> None:
         self.size = 0
         self.closed = False
 
     def write(self, data: Any) -> int:
         view = memoryview(data).cast("B")
-        self._hash.update(view)
-        self._raw.write(view)
+        self._write(view)
         self.size += len(view)
         return len(view)
+
+    def _write(self, view: memoryview) -> None:
+        raise NotImplementedError
 
     def tell(self) -> int:
         return self.size
 
     def flush(self) -> None:
-        self._raw.flush()
+        """Nothing is buffered here."""
 
     def writable(self) -> bool:
         return True
@@ -80,8 +78,24 @@ class HashingWriter:
         return False
 
     def close(self) -> None:
-        # The owner of the underlying file closes it; pyarrow may call close() on us.
+        # The owner of any underlying file closes it; pyarrow may call close() on us.
         self.closed = True
+
+
+class HashingWriter(WriteOnlyFile):
+    """Writes through to ``raw`` while hashing and counting what passes."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__()
+        self._raw = raw
+        self._hash = hashlib.sha256()
+
+    def _write(self, view: memoryview) -> None:
+        self._hash.update(view)
+        self._raw.write(view)
+
+    def flush(self) -> None:
+        self._raw.flush()
 
     @property
     def sha256(self) -> str:

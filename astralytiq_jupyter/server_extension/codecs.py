@@ -20,6 +20,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from ..core.errors import Invalid
+from ..core.storage import WriteOnlyFile
 
 PARQUET = "application/vnd.apache.parquet"
 ARROW = "application/vnd.apache.arrow.stream"
@@ -48,38 +49,16 @@ def encode_table(table: pa.Table, fmt: str) -> bytes:
     return b"".join(parts)
 
 
-class _Drain:
+class _Drain(WriteOnlyFile):
     """A write-only file that keeps what was written until :meth:`take` hands it out: the
     sink of pyarrow's writers, emptied after every batch so that it stays small."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._parts: list[bytes] = []
-        self._written = 0
-        self.closed = False
 
-    def write(self, data: Any) -> int:
-        chunk = bytes(data)
-        self._parts.append(chunk)
-        self._written += len(chunk)
-        return len(chunk)
-
-    def tell(self) -> int:
-        return self._written
-
-    def flush(self) -> None:
-        pass
-
-    def writable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
-
-    def readable(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        self.closed = True
+    def _write(self, view: memoryview) -> None:
+        self._parts.append(bytes(view))
 
     def take(self) -> bytes:
         data, self._parts = b"".join(self._parts), []
