@@ -38,13 +38,9 @@ class TrainingRuns:
         **options: Any,
     ) -> TrainingResult:
         """Train on a dataset version; the result remembers the exact version (lineage)."""
-        self.store.audit.authorize(principal, Permission.MODEL_TRAIN, "model.train")
-        version = self.store.datasets.get(principal, dataset)
-        with self._slot(principal):
-            frame = self.store.datasets.load(principal, version.ref)
-            return train_models(
-                frame, spec, progress=progress, cancel=cancel, **{**options, "dataset": version.ref}
-            )
+        return self._run(
+            train_models, "model.train", principal, dataset, spec, progress, cancel, options
+        )
 
     def compare(
         self,
@@ -57,11 +53,26 @@ class TrainingRuns:
         **options: Any,
     ) -> list[dict[str, Any]]:
         """Only the cross-validated leaderboard (no tuning, no refit)."""
-        self.store.audit.authorize(principal, Permission.MODEL_TRAIN, "model.compare")
+        return self._run(
+            compare_models, "model.compare", principal, dataset, spec, progress, cancel, options
+        )
+
+    def _run(
+        self,
+        engine: Callable[..., Any],
+        action: str,
+        principal: Principal,
+        dataset: str,
+        spec: TrainingSpec | Mapping[str, Any] | None,
+        progress: Callable[[TrainingProgress], None] | None,
+        cancel: threading.Event | None,
+        options: dict[str, Any],
+    ) -> Any:
+        self.store.audit.authorize(principal, Permission.MODEL_TRAIN, action)
         version = self.store.datasets.get(principal, dataset)
         with self._slot(principal):
             frame = self.store.datasets.load(principal, version.ref)
-            return compare_models(
+            return engine(
                 frame, spec, progress=progress, cancel=cancel, **{**options, "dataset": version.ref}
             )
 
