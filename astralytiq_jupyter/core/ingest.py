@@ -1469,7 +1469,7 @@ def _ingest_csv(
                 continue
             raise failure from None
         except UnicodeDecodeError as exc:
-            # pyarrow decodes non-UTF-8 files with Python's codec as it streams.
+            # Non-UTF-8 files are decoded with Python's codec as they are read.
             out.rewind()
             raise Invalid(
                 f"The file is not valid {plan.encoding} text: {exc.reason} (byte "
