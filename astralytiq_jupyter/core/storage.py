@@ -8,6 +8,7 @@ caller commits; a SHA-256 of the exact bytes is computed while writing.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import hashlib
 import os
@@ -45,7 +46,7 @@ def _check_key(key: str) -> None:
         raise Invalid(f"Refusing storage key {key!r}: not a server-generated path.")
 
 
-class WriteOnlyFile:
+class WriteOnlyFile(abc.ABC):
     """The file protocol pyarrow's writers need (``write``/``tell``/``flush``/``closed``)
     for sinks that are not files: subclasses implement :meth:`_write`."""
 
@@ -59,13 +60,14 @@ class WriteOnlyFile:
         self.size += len(view)
         return len(view)
 
+    @abc.abstractmethod
     def _write(self, view: memoryview) -> None:
-        raise NotImplementedError
+        """Take the bytes of one write."""
 
     def tell(self) -> int:
         return self.size
 
-    def flush(self) -> None:
+    def flush(self) -> None:  # noqa: B027 - a real no-op: nothing is buffered here
         """Nothing is buffered here."""
 
     def writable(self) -> bool:
