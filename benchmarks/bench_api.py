@@ -2,12 +2,12 @@
 and a 1,000,000-row dataset download through the RemoteBackend versus ``pandas.read_parquet``
 of the stored file.
 
-    python benchmarks/bench_api.py [--requests 400] [--no-write]
+    python benchmarks/bench_api.py [--seconds 8] [--no-write]
 
 MLflow lives in its own virtualenv (``benchmarks/.work/mlflow-venv``, created on first run) so
-it never touches the product's environment. Both servers run as one process on this machine,
-and the load generator (threads with keep-alive sessions) runs beside them, so the absolute
-numbers include client overhead; the ratios compare like with like.
+it never touches the product's environment. Both servers run as one process on this machine
+with their defaults; the load comes from ``wrk`` (``apt-get install wrk``), a C load generator,
+so that the client takes as little as possible of the two cores the servers share with it.
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +40,7 @@ import astralytiq_jupyter as aq  # noqa: E402
 
 SECTION = "## API"
 MLFLOW_VENV = WORK / "mlflow-venv"
+WRK = shutil.which("wrk") or "wrk"  # Debian: apt-get install wrk
 TOKEN = "bench-token"  # noqa: S105 - a throwaway token for a loopback-only server
 
 SAVE_FOR_MLFLOW = """
@@ -92,37 +92,53 @@ def wait_http(url: str, headers: dict[str, str] | None = None, timeout: float = 
     raise SystemExit(f"{url} did not come up")
 
 
+WRK_SCRIPT = """
+wrk.method = "POST"
+local f = io.open(os.getenv("AQ_BODY"), "rb"); wrk.body = f:read("*a"); f:close()
+for k, v in string.gmatch(os.getenv("AQ_HEADERS"), "([^\\n:]+): ([^\\n]+)") do
+  wrk.headers[k] = v
+end
+done = function(summary, latency, requests)
+  io.write(string.format("AQ %d %f %f %f %d\\n", summary.requests, summary.duration / 1e6,
+    latency:percentile(50) / 1e3, latency:percentile(99) / 1e3,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.timeout))
+end
+"""
+
+
 def load(
-    url: str, headers: dict[str, str], body: bytes, concurrency: int, n: int
+    url: str, headers: dict[str, str], body: bytes, concurrency: int, seconds: float
 ) -> dict[str, float]:
-    """``n`` POSTs at ``concurrency``; throughput (req/s) and latency percentiles (ms)."""
-    sessions = [requests.Session() for _ in range(concurrency)]
-
-    def one(i: int) -> float:
-        session = sessions[i % concurrency]
-        start = time.perf_counter()
-        response = session.post(url, data=body, headers=headers, timeout=120)
-        elapsed = time.perf_counter() - start
-        if response.status_code != 200:
-            raise SystemExit(f"{url}: HTTP {response.status_code} {response.text[:300]}")
-        return elapsed
-
-    with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(one, range(min(n, 4 * concurrency))))  # warm-up: caches, connections
-        start = time.perf_counter()
-        latencies = list(pool.map(one, range(n)))
-        wall = time.perf_counter() - start
-    latencies.sort()
-    return {
-        "rps": n / wall,
-        "p50": 1000 * statistics.median(latencies),
-        "p99": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
-    }
+    """Closed-loop load at ``concurrency`` for ``seconds`` with ``wrk`` (a C load generator,
+    so that the client does not take the CPU the servers need): req/s and latency (ms)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script, payload = Path(tmp) / "post.lua", Path(tmp) / "body"
+        script.write_text(WRK_SCRIPT)
+        payload.write_bytes(body)
+        env = {
+            **os.environ,
+            "AQ_BODY": str(payload),
+            "AQ_HEADERS": "\n".join(f"{k}: {v}" for k, v in headers.items()),
+        }
+        command = [WRK, "-t1", f"-c{concurrency}", "-s", str(script), url]
+        subprocess.run([*command, "-d1s"], env=env, capture_output=True, check=True)  # warm-up
+        out = subprocess.run(
+            [*command, f"-d{seconds:g}s", "--timeout", "30s"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("AQ "))
+    requests_done, duration, p50, p99, errors = line.split()[1:]
+    if int(errors):
+        raise SystemExit(f"{url}: {errors} failed requests\n{out}")
+    return {"rps": int(requests_done) / float(duration), "p50": float(p50), "p99": float(p99)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=400, help="requests per single-row case")
+    parser.add_argument("--seconds", type=float, default=8, help="measured seconds per cell")
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the download case")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -236,21 +252,20 @@ def main() -> None:
                     assert [r["prediction"] for r in check_ours["predictions"]] == check_theirs[
                         "predictions"
                     ]
-                    n = args.requests if batch == 1 else max(40, args.requests // 10)
                     for concurrency in (1, 8):
                         results[("ours", name, batch, concurrency)] = load(
                             f"{base}/models/{name}/predict",
                             {**auth, "Content-Type": "application/json"},
                             ours,
                             concurrency,
-                            n,
+                            args.seconds,
                         )
                         results[("mlflow", name, batch, concurrency)] = load(
                             f"http://127.0.0.1:{mport}/invocations",
                             {"Content-Type": "application/json"},
                             theirs,
                             concurrency,
-                            n,
+                            args.seconds,
                         )
                         a, b = (
                             results[("ours", name, batch, concurrency)],
@@ -302,8 +317,8 @@ def main() -> None:
             "class probabilities out, token auth, tenant and role resolved per request) versus "
             "`mlflow models serve --env-manager local` (`/invocations`, JSON `dataframe_records`, "
             "predictions only) on the identical fitted scikit-learn object, 20 float features; "
-            f"each server one process; {args.requests} single-row requests (1,000-row: "
-            f"{max(40, args.requests // 10)}) per cell after a warm-up. "
+            "each server one process; load from `wrk` (one thread, closed loop, keep-alive) for "
+            f"{args.seconds:g} s per cell after a 1 s warm-up. "
             "Targets: throughput ≥ 2x MLflow, p99 ≤ 0.5x MLflow.",
             "",
             "| model | rows/request | concurrency | ours req/s | MLflow req/s | throughput ratio "

@@ -29,6 +29,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
+from .compiled import CompiledModel, compiled_outputs
 from .errors import Invalid
 from .metrics import json_safe
 from .preprocessing import coerce_frame
@@ -148,6 +149,7 @@ def predict_frame(
     df: pd.DataFrame,
     signature: Sequence[Mapping[str, Any]],
     output: Mapping[str, Any],
+    compiled: CompiledModel | None = None,
 ) -> pd.DataFrame:
     """Validate ``df`` against the input signature and predict.
 
@@ -155,6 +157,7 @@ def predict_frame(
     to the signature's kinds where that is safe ("3" -> 3.0) and a value that cannot be converted
     is an error naming the column and the value. Returns ``prediction`` (plus ``proba_<class>``
     per class for classifiers, ``lower``/``upper`` for forecasts), indexed like ``df``.
+    ``compiled``, when given, is the verified ONNX form of ``model`` and does the arithmetic.
     """
     if not isinstance(df, pd.DataFrame):
         raise Invalid("Predictions need a table of input rows (a DataFrame).")
@@ -172,23 +175,42 @@ def predict_frame(
         if kind == "classification" and output.get("classes") is not None:
             columns += [f"proba_{c}" for c in output["classes"]]
         return pd.DataFrame(columns=columns, index=df.index)
+    if compiled is not None:
+        prediction, proba = compiled_outputs(model, compiled, X, output)
+    else:
+        prediction, proba = sklearn_outputs(model, X, output)
+    columns = {"prediction": prediction}
+    if proba is not None:
+        for j, name in enumerate(proba_columns(model.classes_)):
+            columns[name] = proba[:, j]
+    return pd.DataFrame(columns, index=df.index)
+
+
+def proba_columns(classes: Sequence[Any]) -> list[str]:
+    """The output column of each class's probability."""
+    return [f"proba_{c.item() if isinstance(c, np.generic) else c}" for c in classes]
+
+
+def wants_probabilities(estimator: Any, output: Mapping[str, Any]) -> bool:
+    """Whether predictions carry class probabilities. Artifacts uploaded from elsewhere may
+    carry no output description: a classifier is then recognised by its probabilities."""
+    return output.get("kind") in ("classification", None) and hasattr(estimator, "predict_proba")
+
+
+def sklearn_outputs(
+    model: Any, X: pd.DataFrame, output: Mapping[str, Any]
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predictions and (for classifiers) probabilities of ``model`` on coerced rows ``X``."""
     # Preprocess once for both predict and predict_proba: half the work of calling both on
     # the pipeline, the same results.
     estimator, features = model, X
     if isinstance(model, Pipeline) and len(model.steps) > 1:
         estimator, features = model.steps[-1][1], model[:-1].transform(X)
-    # Artifacts uploaded from elsewhere may carry no output description: a classifier is
-    # then recognised by its probabilities.
-    if kind not in ("classification", None) or not hasattr(estimator, "predict_proba"):
-        return pd.DataFrame({"prediction": estimator.predict(features)}, index=df.index)
+    if not wants_probabilities(estimator, output):
+        return np.asarray(estimator.predict(features)), None
     proba = np.asarray(estimator.predict_proba(features))
     if isinstance(estimator, ARGMAX_PROBA_CLASSIFIERS):
         # These predict the most probable class, first one on ties: deriving it from the
         # probabilities saves a second pass through every tree or neighbour search.
-        prediction = estimator.classes_.take(np.argmax(proba, axis=1))
-    else:
-        prediction = estimator.predict(features)
-    columns = {"prediction": prediction}
-    for j, cls in enumerate(model.classes_):
-        columns[f"proba_{cls.item() if isinstance(cls, np.generic) else cls}"] = proba[:, j]
-    return pd.DataFrame(columns, index=df.index)
+        return estimator.classes_.take(np.argmax(proba, axis=1)), proba
+    return np.asarray(estimator.predict(features)), proba

@@ -37,6 +37,11 @@ class StoreConfig:
     # its own metadata store included.
     sql_import_allowlist: tuple[str, ...] | None = None
     trusted_model_types: tuple[str, ...] | None = None  # None: the engine's default list
+    # Compile registered models to ONNX for serving (verified against scikit-learn first).
+    compile_models: bool = True
+    # How long a process may reuse a model ref's resolution (an alias's target) for predict:
+    # other processes' alias moves take effect within this time, this process's at once.
+    predict_cache_seconds: float = 2.0
     auto_migrate: bool | None = None  # None: only for the embedded SQLite store
     default_tenant: str = "default"
 

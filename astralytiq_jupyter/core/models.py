@@ -227,6 +227,13 @@ class ModelVersionRecord(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(200))
+    # How predictions are served: "onnx" (a compiled file verified against the artifact at
+    # registration) or "sklearn"; the note says why a version was not compiled.
+    runtime: Mapped[str] = mapped_column(String(16), default="sklearn", server_default="sklearn")
+    runtime_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    compiled_key: Mapped[str | None] = mapped_column(String(255))
+    compiled_sha256: Mapped[str | None] = mapped_column(String(64))
+    compiled_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class ModelAliasRecord(Base):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -256,6 +256,11 @@ def kind_of_dtype(dtype: str) -> str:
     return "categorical"
 
 
+def column_kind(column: Mapping[str, Any]) -> str:
+    """The kind of one signature column (recorded, or implied by its dtype)."""
+    return column.get("kind") or kind_of_dtype(column.get("dtype", ""))
+
+
 def coerce_frame(
     df: pd.DataFrame, signature: Sequence[dict[str, Any]], *, strict: bool = True
 ) -> pd.DataFrame:
@@ -266,7 +271,7 @@ def coerce_frame(
     column and the value; otherwise it becomes missing and is imputed.
     """
     names = [c["name"] for c in signature]
-    kinds = [c.get("kind") or kind_of_dtype(c.get("dtype", "")) for c in signature]
+    kinds = [column_kind(c) for c in signature]
     missing = [n for n in names if n not in df.columns]
     if missing:
         raise Invalid(

@@ -5,15 +5,17 @@ prediction (online and batch)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import func
 
-from . import artifacts
+from . import artifacts, compiled
 from .errors import Invalid, NotFound
 from .models import (
     AliasEventRecord,
@@ -25,6 +27,7 @@ from .models import (
 )
 from .names import Ref, check_alias, check_name, parse_ref
 from .permissions import Permission, Principal, require
+from .preprocessing import coerce_frame
 from .repository import TenantRepository, check_page
 from .storage import object_key
 from .tenancy import enforce_quotas
@@ -49,8 +52,11 @@ REGISTRATION_FIELDS = frozenset(
         "library_versions",
         "description",
         "note",
+        "input_example",
     }
 )
+#: Rows of a dataset or input example a compilation is verified on.
+EXAMPLE_ROWS = 1000
 TASKS = ("classification", "regression", "clustering", "forecasting")
 
 
@@ -76,6 +82,10 @@ class ModelVersion:
     created_by: str
     created_at: datetime
     note: str = ""
+    #: "onnx" when predictions run on the verified compiled file, else "sklearn".
+    runtime: str = compiled.RUNTIME_SKLEARN
+    #: Why the version is (not) compiled.
+    runtime_note: str = ""
 
     @property
     def ref(self) -> str:
@@ -149,6 +159,16 @@ def registration_metadata(result: TrainingResult) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Serving:
+    """A version ready to predict: the model, its compiled form (or ``None``), its contract."""
+
+    model: Any
+    compiled: compiled.CompiledModel | None
+    signature: list[dict[str, Any]]
+    output: dict[str, Any]
+
+
 class _ModelCache:
     """Loaded models by artifact hash: deserialising a skops file per request would
     dominate prediction latency. Versions are immutable, so the hash is a safe key."""
@@ -165,6 +185,9 @@ class _ModelCache:
                 self._items.move_to_end(sha256)
             return model
 
+    def contains(self, sha256: str) -> bool:
+        return sha256 in self._items
+
     def put(self, sha256: str, model: Any) -> None:
         with self._lock:
             self._items[sha256] = model
@@ -179,6 +202,9 @@ class ModelRegistry:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._cache = _ModelCache()
+        self._compiled = _ModelCache()
+        self._resolved: dict[tuple[str, str], tuple[int, float, tuple[Any, ...]]] = {}
+        self._epoch = 0
 
     @property
     def trusted_types(self) -> list[str]:
@@ -204,12 +230,15 @@ class ModelRegistry:
         library_versions: dict[str, Any] | None = None,
         description: str | None = None,
         note: str = "",
+        input_example: pd.DataFrame | None = None,
     ) -> ModelVersion:
         """Store ``model`` (a :class:`~.training.TrainingResult`, or a fitted estimator with
         ``task``, ``algorithm`` and ``signature``) as the next version of ``name``.
 
         A training result brings its own metadata (holdout and CV metrics, signature, spec,
         dataset version); the recipe that produced that dataset version is recorded too.
+        The model is also compiled for serving (see :mod:`.compiled`) and verified on
+        ``input_example`` rows, else on rows of its training dataset, else on synthesised rows.
         """
         if isinstance(model, TrainingResult):
             meta = registration_metadata(model)
@@ -239,10 +268,12 @@ class ModelRegistry:
             data = artifacts.dump_model(model)
             # Refuse now what predict() would refuse later.
             artifacts.check_trusted(data, self.trusted_types)
+            compilation = self._compile(principal, model, signature, output, dataset, input_example)
             version = self._store_version(
                 principal,
                 name,
                 data,
+                compilation=compilation,
                 task=task,
                 algorithm=algorithm,
                 signature=signature,
@@ -257,7 +288,9 @@ class ModelRegistry:
                 note=note,
             )
             act.resource = f"model:{version.ref}"
-            act.detail.update(algorithm=algorithm, task=task, dataset=dataset)
+            act.detail.update(
+                algorithm=algorithm, task=task, dataset=dataset, runtime=version.runtime
+            )
             return version
 
     def register_artifact(
@@ -281,10 +314,25 @@ class ModelRegistry:
                 raise Invalid(
                     "A model needs an input signature: a list of {'name', 'dtype'} columns."
                 )
+            example = meta.get("input_example")
+            if example is not None and not (
+                isinstance(example, list) and all(isinstance(r, dict) for r in example)
+            ):
+                raise Invalid("input_example must be a list of {column: value} records.")
+            model = artifacts.load_model(data, trusted=self.trusted_types)
+            compilation = self._compile(
+                principal,
+                model,
+                meta["signature"],
+                meta.get("output") or {},
+                meta.get("dataset"),
+                pd.DataFrame.from_records(example) if example else None,
+            )
             version = self._store_version(
                 principal,
                 name,
                 data,
+                compilation=compilation,
                 task=meta["task"],
                 algorithm=str(meta.get("algorithm", "")),
                 signature=meta["signature"],
@@ -299,7 +347,36 @@ class ModelRegistry:
                 note=str(meta.get("note") or ""),
             )
             act.resource = f"model:{version.ref}"
+            act.detail.update(runtime=version.runtime)
             return version
+
+    def _compile(
+        self,
+        principal: Principal,
+        model: Any,
+        signature: list[dict[str, Any]],
+        output: dict[str, Any] | None,
+        dataset: str | None,
+        input_example: pd.DataFrame | None,
+    ) -> compiled.Compilation:
+        """The compiled form of ``model``, verified on the best example rows at hand."""
+        if not self.store.config.compile_models:
+            return compiled.Compilation(None, "Not compiled: compilation is off on this server.")
+        examples = None
+        if input_example is not None:
+            if not isinstance(input_example, pd.DataFrame):
+                raise Invalid("input_example must be a DataFrame of input rows.")
+            examples = coerce_frame(input_example.head(EXAMPLE_ROWS), signature, strict=True)
+        elif dataset:
+            names = [c["name"] for c in signature]
+            try:
+                rows = self.store.datasets.load(principal, dataset, columns=names)
+            except (Invalid, NotFound):
+                rows = None  # a dataset without the signature's columns: verify on synthesised
+            if rows is not None and len(rows):
+                sample = rows.sample(min(len(rows), EXAMPLE_ROWS), random_state=0)
+                examples = coerce_frame(sample, signature, strict=False)
+        return compiled.compile_model(model, signature, output or {}, examples)
 
     def set_alias(self, principal: Principal, name: str, alias: str, version: int) -> ModelVersion:
         """Point ``alias`` at ``version`` (moving it if set), recording the move."""
@@ -342,7 +419,9 @@ class ModelRegistry:
                 )
                 session.flush()
                 act.detail.update(from_version=previous, to_version=target.version)
-                return self._to_version(repo, model, target)
+                moved = self._to_version(repo, model, target)
+            self._changed()
+            return moved
 
     def remove_alias(self, principal: Principal, name: str, alias: str) -> None:
         with self.store.audit.action(principal, "model.remove_alias", f"model:{name}@{alias}"):
@@ -368,6 +447,7 @@ class ModelRegistry:
                         actor=principal.user,
                     )
                 )
+            self._changed()
 
     def delete(self, principal: Principal, name: str, version: int | None = None) -> int:
         """Delete one version (and aliases pointing at it) or the whole model."""
@@ -391,15 +471,17 @@ class ModelRegistry:
                 ):
                     session.delete(alias)
                 keys = [r.storage_key for r in rows]
+                keys += [r.compiled_key for r in rows if r.compiled_key]
                 for row in rows:
                     session.delete(row)
                 session.flush()
                 if repo.count(ModelVersionRecord, ModelVersionRecord.model_id == model.id) == 0:
                     session.delete(model)
+            self._changed()
             for key in keys:
                 self.store.storage.remove(key)
-            act.detail.update(versions=len(keys))
-            return len(keys)
+            act.detail.update(versions=len(rows))
+            return len(rows)
 
     # -- reads -------------------------------------------------------------------------
     def list(
@@ -516,27 +598,115 @@ class ModelRegistry:
 
     def predict(self, principal: Principal, ref: str, df: pd.DataFrame) -> pd.DataFrame:
         """Validate ``df`` against the version's signature and predict (with probabilities
-        for classifiers)."""
+        for classifiers), on the compiled runtime when the version has one."""
         self.store.audit.authorize(principal, Permission.MODEL_PREDICT, "model.predict")
         if not isinstance(df, pd.DataFrame):
             raise Invalid("predict() takes a pandas DataFrame of input rows.")
-        # The latency-critical path: one query for what prediction needs, then the cache.
-        with self.store.session() as session:
-            repo = self.store.repo(session, principal)
-            stmt = self._version_query(
-                repo,
-                ref,
-                ModelVersionRecord.sha256,
-                ModelVersionRecord.storage_key,
-                ModelVersionRecord.signature,
-                ModelVersionRecord.output,
-            )
-            found = session.execute(stmt).first()
-        if found is None:
-            raise NotFound(f"Model {ref} not found.")
-        sha256, key, signature, output = found
-        model = self._cached_model(sha256, key)
-        return artifacts.predict_frame(model, df, signature, output)
+        serving = self.serving(principal, ref)
+        return artifacts.predict_frame(
+            serving.model, df, serving.signature, serving.output, serving.compiled
+        )
+
+    def predict_records(
+        self, principal: Principal, ref: str, records: list[dict[str, Any]]
+    ) -> list[dict[str, Any]] | None:
+        """Predictions as records for rows of plain numbers on a compiled all-numeric model,
+        without building DataFrames (the online-serving fast path); ``None`` when the rows or
+        the version need :meth:`predict`'s full validation (which then explains any error)."""
+        self.store.audit.authorize(principal, Permission.MODEL_PREDICT, "model.predict")
+        serving = self.serving(principal, ref)
+        runtime = serving.compiled
+        if runtime is None or not runtime.matrix or not records:
+            return None
+        names = runtime.names
+        try:
+            X = np.array([[row[n] for n in names] for row in records], dtype=np.float64)
+        except (KeyError, TypeError, ValueError):
+            return None
+        if X.shape != (len(records), len(names)):
+            return None
+        prediction, proba = compiled.compiled_outputs(serving.model, runtime, X, serving.output)
+        columns = [prediction.tolist()]
+        names_out = ["prediction"]
+        if proba is not None:
+            columns += proba.T.tolist()
+            names_out += artifacts.proba_columns(serving.model.classes_)
+        return [dict(zip(names_out, values, strict=True)) for values in zip(*columns, strict=True)]
+
+    def serving(self, principal: Principal, ref: str) -> Serving:
+        """What predicting with ``ref`` needs, loaded: the latency-critical path. The ref's
+        resolution is remembered for ``predict_cache_seconds`` (this process forgets it at once
+        when it changes a model; other processes within that time), the loaded model and its
+        compiled form by their hashes, which never change."""
+        key = (principal.tenant, ref)
+        ttl = self.store.config.predict_cache_seconds
+        now = time.monotonic()
+        hit = self._resolved.get(key)
+        if hit is not None and hit[0] == self._epoch and now - hit[1] < ttl:
+            found = hit[2]
+        else:
+            epoch = self._epoch
+            with self.store.session() as session:
+                repo = self.store.repo(session, principal)
+                stmt = self._version_query(
+                    repo,
+                    ref,
+                    ModelVersionRecord.sha256,
+                    ModelVersionRecord.storage_key,
+                    ModelVersionRecord.signature,
+                    ModelVersionRecord.output,
+                    ModelVersionRecord.compiled_sha256,
+                    ModelVersionRecord.compiled_key,
+                )
+                row = session.execute(stmt).first()
+            if row is None:
+                raise NotFound(f"Model {ref} not found.")
+            found = tuple(row)
+            if ttl > 0:
+                if len(self._resolved) > 4096:
+                    self._resolved.clear()
+                self._resolved[key] = (epoch, now, found)
+        sha256, storage_key, signature, output, compiled_sha256, compiled_key = found
+        model = self._cached_model(sha256, storage_key)
+        runtime = None
+        if compiled_sha256 and compiled_key:
+            runtime = self._cached_compiled(compiled_sha256, compiled_key, signature)
+        return Serving(model, runtime, signature, output or {})
+
+    def is_warm(self, principal: Principal, ref: str) -> bool:
+        """Whether :meth:`serving` would answer from memory alone (no query, no file read)
+        with a compiled model: then predicting a few rows takes microseconds."""
+        hit = self._resolved.get((principal.tenant, ref))
+        if hit is None or hit[0] != self._epoch:
+            return False
+        if time.monotonic() - hit[1] >= self.store.config.predict_cache_seconds:
+            return False
+        sha256, _, _, _, compiled_sha256, _ = hit[2]
+        return (
+            bool(compiled_sha256)
+            and self._cache.contains(sha256)
+            and (self._compiled.contains(compiled_sha256))
+        )
+
+    def _cached_compiled(
+        self, sha256: str, key: str, signature: list[dict[str, Any]]
+    ) -> compiled.CompiledModel:
+        runtime = self._compiled.get(sha256)
+        if runtime is None:
+            data = self.store.storage.read_bytes(key)
+            if artifacts.artifact_sha256(data) != sha256:
+                raise Invalid(
+                    "The compiled model file is corrupted or was tampered with: its SHA-256 "
+                    "does not match the registry's record.",
+                    expected=sha256,
+                )
+            runtime = compiled.CompiledModel(data, signature)
+            self._compiled.put(sha256, runtime)
+        return runtime
+
+    def _changed(self) -> None:
+        """Forget cached ref resolutions: a version, alias or model changed."""
+        self._epoch += 1
 
     def score_dataset(
         self,
@@ -552,10 +722,13 @@ class ModelRegistry:
         self.store.audit.authorize(principal, Permission.MODEL_PREDICT, "model.score_dataset")
         self.store.audit.authorize(principal, Permission.DATASET_WRITE, "model.score_dataset")
         check_name(save_as, "dataset name")
-        version, model = self.load(principal, model_ref)
+        version = self.get(principal, model_ref)
+        serving = self.serving(principal, version.ref)
         source = self.store.datasets.get(principal, dataset_ref)
         frame = self.store.datasets.load(principal, source.ref)
-        predictions = artifacts.predict_frame(model, frame, version.signature, version.output)
+        predictions = artifacts.predict_frame(
+            serving.model, frame, version.signature, version.output, serving.compiled
+        )
         clash = [c for c in predictions.columns if c in frame.columns]
         if clash:
             raise Invalid(
@@ -588,7 +761,13 @@ class ModelRegistry:
 
     # -- internals ---------------------------------------------------------------------
     def _store_version(
-        self, principal: Principal, name: str, data: bytes, **meta: Any
+        self,
+        principal: Principal,
+        name: str,
+        data: bytes,
+        *,
+        compilation: compiled.Compilation,
+        **meta: Any,
     ) -> ModelVersion:
         store = self.store
         with store.session() as session:
@@ -602,13 +781,19 @@ class ModelRegistry:
 
         model_id = existing.id if existing else new_id()
         staged = store.storage.put_bytes(tenant_id, "models", model_id, data)
+        staged_compiled = None
         try:
+            if compilation.data is not None:
+                staged_compiled = store.storage.put_bytes(
+                    tenant_id, "compiled", model_id, compilation.data
+                )
             with store.transaction() as session:
                 repo = store.repo(session, principal)
                 repo.lock_tenant()
                 quotas = store.quotas(session, principal)
                 model = repo.one_or_none(ModelRecord, ModelRecord.name == name)
-                enforce_quotas(repo, quotas, new_model=model is None, incoming_bytes=staged.size)
+                incoming = staged.size + (staged_compiled.size if staged_compiled else 0)
+                enforce_quotas(repo, quotas, new_model=model is None, incoming_bytes=incoming)
                 model = repo.named(
                     ModelRecord,
                     name,
@@ -619,6 +804,10 @@ class ModelRegistry:
                 number = repo.next_version(ModelVersionRecord.model_id, model.id)
                 key = object_key(repo.tenant_id, "models", model.id, number)
                 staged.commit(key)
+                compiled_key = None
+                if staged_compiled is not None:
+                    compiled_key = object_key(repo.tenant_id, "compiled", model.id, number)
+                    staged_compiled.commit(compiled_key)
                 row = repo.add(
                     ModelVersionRecord(
                         model_id=model.id,
@@ -639,13 +828,22 @@ class ModelRegistry:
                         library_versions=meta["library_versions"],
                         note=meta["note"],
                         created_by=principal.user,
+                        runtime=compilation.runtime,
+                        runtime_note=compilation.note,
+                        compiled_key=compiled_key,
+                        compiled_sha256=staged_compiled.sha256 if staged_compiled else None,
+                        compiled_bytes=staged_compiled.size if staged_compiled else 0,
                     )
                 )
                 session.flush()
-                return self._to_version(repo, model, row)
+                stored = self._to_version(repo, model, row)
         except BaseException:
             staged.discard()
+            if staged_compiled is not None:
+                staged_compiled.discard()
             raise
+        self._changed()
+        return stored
 
     def _dataset_version_id(self, repo: TenantRepository, ref: str) -> str:
         parsed = parse_ref(ref)
@@ -740,4 +938,6 @@ class ModelRegistry:
             created_by=row.created_by,
             created_at=row.created_at,
             note=row.note,
+            runtime=row.runtime,
+            runtime_note=row.runtime_note,
         )

@@ -103,8 +103,12 @@ class TenantRepository:
     def stored_bytes(self) -> int:
         """Bytes this tenant stores: the one definition the storage quota uses."""
         total = 0
-        for model in (DatasetVersionRecord, ModelVersionRecord):
-            stmt = self.select(model, func.sum(model.size_bytes))
+        for column in (
+            DatasetVersionRecord.size_bytes,
+            ModelVersionRecord.size_bytes,
+            ModelVersionRecord.compiled_bytes,
+        ):
+            stmt = self.select(column.class_, func.sum(column))
             total += int(self.session.scalar(stmt) or 0)
         return total
 

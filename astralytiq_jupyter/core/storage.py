@@ -25,11 +25,13 @@ from .errors import Invalid
 from .models import new_id
 
 _ID = r"[0-9a-f]{32}"
-_KEY = re.compile(rf"^{_ID}/(datasets|models)/{_ID}/[1-9][0-9]{{0,9}}\.(parquet|skops)$")
-_TEMP = re.compile(rf"^{_ID}/(datasets|models)/{_ID}/\.tmp-{_ID}$")
+_KEY = re.compile(
+    rf"^{_ID}/(datasets|models|compiled)/{_ID}/[1-9][0-9]{{0,9}}\.(parquet|skops|onnx)$"
+)
+_TEMP = re.compile(rf"^{_ID}/(datasets|models|compiled)/{_ID}/\.tmp-{_ID}$")
 _ANY_ID = re.compile(rf"^{_ID}$")
 
-EXTENSIONS = {"datasets": "parquet", "models": "skops"}
+EXTENSIONS = {"datasets": "parquet", "models": "skops", "compiled": "onnx"}
 
 
 def object_key(tenant_id: str, kind: str, object_id: str, version: int) -> str:

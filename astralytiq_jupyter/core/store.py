@@ -198,6 +198,13 @@ class Store:
         with self.session() as session:
             keys = set(session.scalars(select(DatasetVersionRecord.storage_key)))
             keys |= set(session.scalars(select(ModelVersionRecord.storage_key)))
+            keys |= set(
+                session.scalars(
+                    select(ModelVersionRecord.compiled_key).where(
+                        ModelVersionRecord.compiled_key.is_not(None)
+                    )
+                )
+            )
         return keys
 
     def sweep_orphans(self, min_age_seconds: float = 3600.0) -> list[str]:

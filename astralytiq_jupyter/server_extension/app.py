@@ -56,6 +56,16 @@ class AstralytiQ(ExtensionApp):
         help="Types a model artifact may contain (default: the engine's list of scikit-learn "
         "estimators). Never read from the artifact itself.",
     ).tag(config=True)
+    compile_models = Bool(
+        True,
+        help="Compile registered models to ONNX for serving; a compiled version is used only "
+        "after it reproduces scikit-learn's predictions on example rows.",
+    ).tag(config=True)
+    predict_cache_seconds = Float(
+        2.0,
+        help="How long a model ref's resolution (an alias's target) is reused for predict. "
+        "This server applies its own alias moves at once; other servers' within this time.",
+    ).tag(config=True)
     sql_import_allowlist = List(
         Unicode(),
         help="SQLAlchemy URLs (the password may be left out) of databases that API callers "
@@ -134,6 +144,8 @@ class AstralytiQ(ExtensionApp):
                 tuple(self.trusted_model_types) if self.trusted_model_types is not None else None
             ),
             default_tenant=self.default_tenant,
+            compile_models=self.compile_models,
+            predict_cache_seconds=self.predict_cache_seconds,
         )
 
     def initialize_settings(self) -> None:

@@ -206,6 +206,11 @@ def decode_frame(body: bytes, content_type: str | None) -> pd.DataFrame:
             return pacsv.read_csv(pa.BufferReader(body)).to_pandas()
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise Invalid(f"The request body is not valid {fmt}: {exc}") from None
+    return pd.DataFrame.from_records(decode_records(body))
+
+
+def decode_records(body: bytes) -> list[dict[str, Any]]:
+    """The rows of a JSON body: ``{"records": [...]}`` or a bare list of objects."""
     try:
         data = json.loads(body or b"null")
     except (ValueError, UnicodeDecodeError):
@@ -223,10 +228,10 @@ def decode_frame(body: bytes, content_type: str | None) -> pd.DataFrame:
         raise Invalid(
             f"At most {MAX_JSON_RECORDS} JSON records per call; send larger batches as Parquet."
         )
-    return pd.DataFrame.from_records(data)
+    return data
 
 
 def records_document(key: str, df: pd.DataFrame) -> bytes:
     """``{"<key>": [records]}`` as JSON bytes, written by pandas in one pass."""
-    records = df.to_json(orient="records", date_format="iso")
+    records = df.to_json(orient="records", date_format="iso", double_precision=15)
     return b'{"' + key.encode() + b'": ' + records.encode() + b"}"

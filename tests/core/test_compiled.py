@@ -1,0 +1,234 @@
+"""The compiled (ONNX Runtime) serving path reproduces scikit-learn, or is not used."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_classification, make_regression
+from sklearn.ensemble import (
+    ExtraTreesRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+
+from astralytiq_jupyter.core import artifacts, compiled
+from astralytiq_jupyter.core.config import StoreConfig
+from astralytiq_jupyter.core.errors import Invalid
+from astralytiq_jupyter.core.permissions import Role
+from astralytiq_jupyter.core.store import Store
+
+from ..conftest import principal_for
+
+N_FEATURES = 6
+SIGNATURE = [{"name": f"f{i}", "dtype": "float64"} for i in range(N_FEATURES)]
+
+
+def _frame(X: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame(X, columns=[c["name"] for c in SIGNATURE])
+
+
+def _classification(classes: int = 2) -> tuple[pd.DataFrame, np.ndarray]:
+    X, y = make_classification(
+        n_samples=600, n_features=N_FEATURES, n_informative=4, n_classes=classes, random_state=0
+    )
+    return _frame(X), y
+
+
+CLASSIFIERS = {
+    "logreg": lambda: make_pipeline(StandardScaler(), LogisticRegression()),
+    "forest_even_trees": lambda: RandomForestClassifier(n_estimators=10, random_state=0),
+    "tree": lambda: DecisionTreeClassifier(max_depth=6, random_state=0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CLASSIFIERS))
+@pytest.mark.parametrize("classes", [2, 3])
+def test_classifiers_match_scikit_learn(name: str, classes: int) -> None:
+    X, y = _classification(classes)
+    model = CLASSIFIERS[name]().fit(X[:400], y[:400])
+    output = {"kind": "classification", "classes": sorted(set(y.tolist()))}
+    result = compiled.compile_model(model, SIGNATURE, output, X[:200])
+    assert result.runtime == "onnx", result.note
+    runtime = compiled.CompiledModel(result.data, SIGNATURE)
+    fresh = X[400:]
+    expected = artifacts.predict_frame(model, fresh, SIGNATURE, output)
+    got = artifacts.predict_frame(model, fresh, SIGNATURE, output, runtime)
+    assert list(got.columns) == list(expected.columns)
+    assert (got["prediction"] == expected["prediction"]).all()
+    np.testing.assert_allclose(got.iloc[:, 1:], expected.iloc[:, 1:], rtol=0, atol=1e-12)
+
+
+def test_forest_ties_are_broken_like_scikit_learn() -> None:
+    # Two fully grown trees disagree on many rows: probabilities of exactly 0.5 each, which
+    # scikit-learn resolves to the first class. Float32 leaf sums would break them at random.
+    X, y = _classification(2)
+    model = RandomForestClassifier(n_estimators=2, random_state=3).fit(X[:300], y[:300])
+    output = {"kind": "classification", "classes": [0, 1]}
+    runtime = compiled.CompiledModel(
+        compiled.compile_model(model, SIGNATURE, output, X[:100]).data, SIGNATURE
+    )
+    fresh = X[300:]
+    proba = model.predict_proba(fresh)
+    assert (proba[:, 0] == 0.5).sum() > 5, "the data must contain ties"
+    got = artifacts.predict_frame(model, fresh, SIGNATURE, output, runtime)
+    assert (got["prediction"].to_numpy() == model.predict(fresh)).all()
+    assert (got["proba_0"].to_numpy() == proba[:, 0]).all()
+
+
+def test_split_thresholds_are_exact_at_float32_boundaries() -> None:
+    # Inputs just around every split threshold: scikit-learn rounds X to float32 before it
+    # compares against float64 thresholds; the compiled forest must send each row the same way.
+    X, y = _classification(2)
+    model = DecisionTreeClassifier(random_state=0).fit(X, y)
+    tree = model.tree_
+    rows = []
+    for node in np.flatnonzero(tree.children_left != -1):
+        t = tree.threshold[node]
+        for value in (
+            t,
+            np.nextafter(t, np.inf),
+            np.nextafter(t, -np.inf),
+            float(np.float32(t)),
+            float(np.nextafter(np.float32(t), np.float32(np.inf))),
+        ):
+            row = X.iloc[node % len(X)].to_numpy().copy()
+            row[tree.feature[node]] = value
+            rows.append(row)
+    edge = _frame(np.array(rows))
+    output = {"kind": "classification", "classes": [0, 1]}
+    runtime = compiled.CompiledModel(
+        compiled.compile_model(model, SIGNATURE, output, X[:100]).data, SIGNATURE
+    )
+    got = artifacts.predict_frame(model, edge, SIGNATURE, output, runtime)
+    assert (got["prediction"].to_numpy() == model.predict(edge)).all()
+    np.testing.assert_array_equal(got["proba_1"].to_numpy(), model.predict_proba(edge)[:, 1])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: RandomForestRegressor(n_estimators=8, random_state=0),
+        lambda: ExtraTreesRegressor(n_estimators=8, random_state=0),
+        lambda: make_pipeline(StandardScaler(), Ridge()),
+    ],
+)
+def test_regressors_match_scikit_learn(make) -> None:
+    X, y = make_regression(n_samples=500, n_features=N_FEATURES, random_state=0)
+    X = _frame(X)
+    model = make().fit(X[:400], y[:400])
+    output = {"kind": "regression"}
+    result = compiled.compile_model(model, SIGNATURE, output)  # synthesised examples
+    assert result.runtime == "onnx", result.note
+    runtime = compiled.CompiledModel(result.data, SIGNATURE)
+    got = artifacts.predict_frame(model, X[400:], SIGNATURE, output, runtime)
+    np.testing.assert_allclose(got["prediction"], model.predict(X[400:]), rtol=1e-12)
+
+
+def test_missing_values_take_scikit_learns_side_of_each_split() -> None:
+    X, y = _classification(2)
+    X = X.copy()
+    X.iloc[::4, 0] = np.nan  # scikit-learn's forests learn where missing values go
+    model = RandomForestClassifier(n_estimators=6, random_state=0).fit(X[:400], y[:400])
+    output = {"kind": "classification", "classes": [0, 1]}
+    result = compiled.compile_model(model, SIGNATURE, output, X[:200])
+    assert result.runtime == "onnx", result.note
+    runtime = compiled.CompiledModel(result.data, SIGNATURE)
+    fresh = X[400:]
+    got = artifacts.predict_frame(model, fresh, SIGNATURE, output, runtime)
+    assert (got["prediction"].to_numpy() == model.predict(fresh)).all()
+
+
+def test_unsupported_models_stay_on_scikit_learn_with_a_reason() -> None:
+    X, y = _classification(2)
+    knn = KNeighborsClassifier().fit(X, y)
+    result = compiled.compile_model(knn, SIGNATURE, {"kind": "classification"})
+    assert result.runtime == "sklearn" and result.data is None
+    assert "KNeighborsClassifier" in result.note
+    dated = [*SIGNATURE, {"name": "when", "dtype": "datetime64[ns]"}]
+    result = compiled.compile_model(
+        LogisticRegression().fit(X, y), dated, {"kind": "classification"}
+    )
+    assert result.runtime == "sklearn" and "date column" in result.note
+
+
+def test_a_disagreeing_compilation_is_refused() -> None:
+    X, y = _classification(2)
+    model = LogisticRegression().fit(X, y)
+    other = LogisticRegression(C=1e-4).fit(X, 1 - y)
+    data = compiled.compile_model(other, SIGNATURE, {"kind": "classification"}, X[:50]).data
+    with pytest.raises(compiled.NotCompilable, match="differ"):
+        compiled._verify(
+            model, compiled.CompiledModel(data, SIGNATURE), X[:50], {"kind": "classification"}
+        )
+
+
+def test_registered_versions_are_served_compiled(store) -> None:
+    owner = principal_for(store, "acme", "ana", Role.ADMIN)
+    X, y = _classification(2)
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+    output = {"kind": "classification", "classes": [0, 1]}
+    version = store.models.register(
+        owner,
+        "churn",
+        model,
+        task="classification",
+        algorithm="random_forest",
+        signature=SIGNATURE,
+        output=output,
+        input_example=X[:100],
+    )
+    assert version.runtime == "onnx"
+    assert "verified on 100 example rows" in version.runtime_note
+    serving = store.models.serving(owner, "churn")
+    assert serving.compiled is not None
+    expected = artifacts.predict_frame(model, X, SIGNATURE, output)
+    pd.testing.assert_frame_equal(store.models.predict(owner, "churn", X), expected)
+    records = store.models.predict_records(owner, "churn", X.to_dict(orient="records"))
+    assert [r["prediction"] for r in records] == expected["prediction"].tolist()
+    # Not plain numbers: the full path validates (and explains) instead.
+    assert store.models.predict_records(owner, "churn", [{"f0": "x"}]) is None
+
+    with store.session() as session:
+        from astralytiq_jupyter.core.models import ModelVersionRecord
+
+        row = session.query(ModelVersionRecord).one()
+        compiled_key, compiled_bytes = row.compiled_key, row.compiled_bytes
+    assert compiled_key.endswith("/1.onnx") and compiled_bytes > 0
+    assert store.storage.exists(compiled_key)
+
+    # A tampered compiled file is refused, like a tampered artifact.
+    store.models._compiled = type(store.models._compiled)()
+    with open(store.storage.path(compiled_key), "wb") as f:
+        f.write(b"not the compiled model")
+    with pytest.raises(Invalid, match="compiled model file is corrupted"):
+        store.models.predict(owner, "churn", X)
+
+    store.models.delete(owner, "churn")
+    assert not store.storage.exists(compiled_key)
+
+
+def test_compilation_can_be_turned_off(store_config) -> None:
+    config = StoreConfig(**{**store_config.__dict__, "compile_models": False})
+    with Store(config) as store:
+        _register_plain(store)
+
+
+def _register_plain(store: Store) -> None:
+    owner = principal_for(store, "acme", "ana", Role.ADMIN)
+    X, y = _classification(2)
+    version = store.models.register(
+        owner,
+        "plain",
+        LogisticRegression().fit(X, y),
+        task="classification",
+        algorithm="logistic_regression",
+        signature=SIGNATURE,
+    )
+    assert version.runtime == "sklearn" and "off" in version.runtime_note
+    assert store.models.serving(owner, "plain").compiled is None
