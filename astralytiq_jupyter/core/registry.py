@@ -4,6 +4,7 @@ prediction (online and batch)."""
 
 from __future__ import annotations
 
+import operator
 import threading
 import time
 from collections import OrderedDict
@@ -618,11 +619,14 @@ class ModelRegistry:
         runtime = serving.compiled
         if runtime is None or not runtime.matrix or not records:
             return None
-        names = runtime.names
+        pick = operator.itemgetter(*runtime.names)
         try:
-            X = np.array([[row[n] for n in names] for row in records], dtype=np.float64)
+            X = np.array(list(map(pick, records)), dtype=np.float64)
         except (KeyError, TypeError, ValueError):
             return None
+        if X.ndim == 1:  # one input column: itemgetter returns scalars
+            X = X.reshape(-1, 1)
+        names = runtime.names
         if X.shape != (len(records), len(names)):
             return None
         prediction, proba = compiled.compiled_outputs(serving.model, runtime, X, serving.output)

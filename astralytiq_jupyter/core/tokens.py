@@ -214,7 +214,8 @@ class TokenService:
         """Revoke a token of the tenant (immediately refused from then on)."""
         with self.store.audit.action(principal, "token.revoke", f"token:{token_id}"):
             require(principal, Permission.TOKEN_MANAGE)
-            with self.store.transaction() as session:
+            # A membership change for caches of authenticated tokens: refused at once.
+            with self.store.membership_change(), self.store.transaction() as session:
                 repo = self.store.repo(session, principal)
                 if not isinstance(token_id, str) or not _ID.match(token_id):
                     raise NotFound("Token not found.")
@@ -227,6 +228,11 @@ class TokenService:
     def authenticate(self, token: str) -> Principal | None:
         """The principal a token acts as, or ``None`` if it is unknown, expired, revoked,
         or its user is no longer a member. The role is capped by the current membership."""
+        found = self.authenticate_until(token)
+        return found[0] if found else None
+
+    def authenticate_until(self, token: str) -> tuple[Principal, datetime] | None:
+        """Like :meth:`authenticate`, with the moment the token expires (for caches)."""
         match = _TOKEN.match(token or "")
         if match is None:
             return None
@@ -253,4 +259,5 @@ class TokenService:
                 return None
             if member_role is not None and Role(member_role).rank < role.rank:
                 role = Role(member_role)
-            return Principal(user=row.username, tenant=slug, role=role, via="token")
+            principal = Principal(user=row.username, tenant=slug, role=role, via="token")
+            return principal, row.expires_at

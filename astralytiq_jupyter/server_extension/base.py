@@ -108,7 +108,10 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
     async def prepare(self) -> None:  # type: ignore[override]
         credential = self._bearer()
         if credential is not None:
-            principal = await self.run(self.app.store.tokens.authenticate, credential)
+            resolver = self.app.resolver
+            principal = resolver.cached_token(credential)
+            if principal is None:
+                principal = await self.run(resolver.authenticate_token, credential)
             if principal is None:
                 raise web.HTTPError(403, "The API token is invalid, expired or revoked.")
             self._token_principal = principal

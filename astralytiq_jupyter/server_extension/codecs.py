@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -212,9 +213,14 @@ def decode_frame(body: bytes, content_type: str | None) -> pd.DataFrame:
 def decode_records(body: bytes) -> list[dict[str, Any]]:
     """The rows of a JSON body: ``{"records": [...]}`` or a bare list of objects."""
     try:
-        data = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise Invalid("The request body is not valid JSON.") from None
+        data = orjson.loads(body or b"null")
+    except orjson.JSONDecodeError:
+        # orjson is strict JSON; Python clients send NaN for missing values, which the
+        # standard library reads.
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise Invalid("The request body is not valid JSON.") from None
     if isinstance(data, dict):
         unknown = set(data) - {"records"}
         if unknown:

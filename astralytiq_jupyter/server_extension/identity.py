@@ -14,8 +14,10 @@ change the rules.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import Forbidden, NotFound
@@ -57,6 +59,29 @@ class PrincipalResolver:
             self._cache.clear()
         self._cache[_cache_key(user, tenant)] = (
             time.monotonic() + self.cache_seconds,
+            epoch,
+            principal,
+        )
+        return principal
+
+    def cached_token(self, token: str) -> Principal | None:
+        """The principal of a platform token authenticated within ``cache_seconds`` (and
+        not expired since), without touching the database."""
+        return self.cached(_TokenIdentity(token), None)
+
+    def authenticate_token(self, token: str) -> Principal | None:
+        """Authenticate a platform token and remember the result until it expires, for at
+        most ``cache_seconds``; revocations through this server apply at once."""
+        epoch = self.store.membership_epoch
+        found = self.store.tokens.authenticate_until(token)
+        if found is None:
+            return None
+        principal, expires_at = found
+        remaining = (expires_at - datetime.now(timezone.utc)).total_seconds()
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[_cache_key(_TokenIdentity(token), None)] = (
+            time.monotonic() + min(self.cache_seconds, remaining),
             epoch,
             principal,
         )
@@ -176,6 +201,13 @@ def _with(principal: Principal, **changes: Any) -> Principal:
     from dataclasses import replace
 
     return replace(principal, **changes)
+
+
+class _TokenIdentity:
+    """A platform token as a cache identity: keyed by its digest, never the secret itself."""
+
+    def __init__(self, token: str) -> None:
+        self.username = "token:" + hashlib.sha256(token.encode()).hexdigest()
 
 
 def _cache_key(user: Any, tenant: str | None) -> tuple[Any, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import orjson
 import pandas as pd
 import pyarrow as pa
 
@@ -134,7 +135,7 @@ class PredictHandler(ApiHandler):
             records = codecs.decode_records(body)
             fast = registry.predict_records(self.principal, ref, records)
             if fast is not None:
-                return len(fast), json.dumps({"predictions": fast}).encode()
+                return len(fast), orjson.dumps({"predictions": fast})
             frame = pd.DataFrame.from_records(records)
         else:
             frame = codecs.decode_frame(body, content_type)
