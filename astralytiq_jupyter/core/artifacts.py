@@ -178,7 +178,10 @@ def predict_frame(
     if compiled is not None:
         prediction, proba = compiled_outputs(model, compiled, X, output)
     else:
-        prediction, proba = sklearn_outputs(model, X, output)
+        try:
+            prediction, proba = sklearn_outputs(model, X, output)
+        except ValueError as exc:  # e.g. missing values a model without imputation refuses
+            raise Invalid(f"The model cannot predict these rows: {exc}") from None
     columns = {"prediction": prediction}
     if proba is not None:
         for j, name in enumerate(proba_columns(model.classes_)):

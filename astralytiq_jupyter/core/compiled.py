@@ -47,7 +47,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from .preprocessing import column_kind
+from .errors import Invalid
+from .preprocessing import DateParts, column_kind
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ COMPILABLE_ESTIMATORS: tuple[type, ...] = (
 )
 COMPILABLE_TRANSFORMERS: tuple[type, ...] = (
     ColumnTransformer,
+    DateParts,
     Pipeline,
     SimpleImputer,
     StandardScaler,
@@ -180,6 +182,11 @@ class CompiledModel:
             if kind == "categorical":
                 # ONNX strings have no missing value: the compiled imputer treats "" as one.
                 values = column.to_numpy(dtype=object, na_value="")
+            elif kind == "datetime":
+                # Seconds since the epoch, NaN for missing: what the compiled DateParts reads.
+                stamps = column.to_numpy(dtype="datetime64[us]")  # ns overflows in 2262
+                values = stamps.astype(np.int64) / 1e6
+                values[np.isnat(stamps)] = np.nan
             else:
                 values = column.to_numpy(dtype=np.float64, na_value=np.nan)
             feed[name] = values.reshape(-1, 1)
@@ -278,10 +285,6 @@ def _check_supported(model: Any, signature: Sequence[Mapping[str, Any]]) -> None
             )
         if isinstance(step, ColumnTransformer) and step.remainder != "drop":
             raise NotCompilable("Not compiled: a column transformer passes columns through.")
-    for column in signature:
-        kind = column_kind(column)
-        if kind == "datetime":
-            raise NotCompilable(f"Not compiled: date column {column['name']!r}.")
 
 
 def _register_double_imputer() -> None:
@@ -324,6 +327,100 @@ def _register_double_imputer() -> None:
     )
 
 
+def _register_date_parts() -> None:
+    """Teach the converter the engine's :class:`~.preprocessing.DateParts`: calendar fields
+    from seconds since the epoch (:meth:`CompiledModel.feed` sends dates so), by the
+    days-to-civil-date arithmetic of H. Hinnant's ``civil_from_days`` in float64 ``Floor``
+    steps, which are exact for whole seconds; missing dates stay NaN for the imputer."""
+    from onnx import TensorProto
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.data_types import DoubleTensorType
+    from skl2onnx.operator_converters.common import concatenate_variables
+
+    def shape(operator: Any) -> None:
+        n_out = len(operator.raw_operator.get_feature_names_out())
+        rows = operator.inputs[0].type.shape[0]
+        operator.outputs[0].type = DoubleTensorType([rows, n_out])
+
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        parts_of = operator.raw_operator
+        seconds_all = concatenate_variables(scope, operator.inputs, container)
+
+        def name(hint: str) -> str:
+            return scope.get_unique_variable_name(hint)
+
+        constants: dict[float, str] = {}
+
+        def const(value: float) -> str:
+            if value not in constants:
+                constants[value] = name("c")
+                container.add_initializer(constants[value], TensorProto.DOUBLE, [], [value])
+            return constants[value]
+
+        def op(kind: str, *inputs: str, **attrs: Any) -> str:
+            out = name(kind.lower())
+            container.add_node(kind, list(inputs), [out], name=name(kind), **attrs)
+            return out
+
+        def floordiv(a: str, b: float) -> str:
+            return op("Floor", op("Div", a, const(b)))
+
+        outputs = []
+        for j, column in enumerate(parts_of.columns_):
+            index = name("index")
+            container.add_initializer(index, TensorProto.INT64, [1], [j])
+            s = op("Gather", seconds_all, index, axis=1)
+            days = floordiv(s, 86400.0)
+            z = op("Add", days, const(719468.0))
+            era = floordiv(z, 146097.0)
+            doe = op("Sub", z, op("Mul", era, const(146097.0)))
+            yoe = floordiv(
+                op(
+                    "Sub",
+                    op(
+                        "Add",
+                        op("Sub", doe, floordiv(doe, 1460.0)),
+                        floordiv(doe, 36524.0),
+                    ),
+                    floordiv(doe, 146096.0),
+                ),
+                365.0,
+            )
+            doy = op(
+                "Sub",
+                doe,
+                op(
+                    "Sub",
+                    op("Add", op("Mul", yoe, const(365.0)), floordiv(yoe, 4.0)),
+                    floordiv(yoe, 100.0),
+                ),
+            )
+            mp = floordiv(op("Add", op("Mul", doy, const(5.0)), const(2.0)), 153.0)
+            day = op(
+                "Add",
+                op("Sub", doy, floordiv(op("Add", op("Mul", mp, const(153.0)), const(2.0)), 5.0)),
+                const(1.0),
+            )
+            late = op("Cast", op("GreaterOrEqual", mp, const(10.0)), to=TensorProto.DOUBLE)
+            month = op("Sub", op("Add", mp, const(3.0)), op("Mul", late, const(12.0)))
+            early = op("Cast", op("LessOrEqual", month, const(2.0)), to=TensorProto.DOUBLE)
+            year = op("Add", op("Add", yoe, op("Mul", era, const(400.0))), early)
+            shifted = op("Add", days, const(3.0))  # 1970-01-01 was a Thursday (Monday = 0)
+            weekday = op("Sub", shifted, op("Mul", floordiv(shifted, 7.0), const(7.0)))
+            fields = [year, month, day, weekday]
+            if parts_of.with_time_[column]:
+                in_day = op("Sub", s, op("Mul", days, const(86400.0)))
+                hour = floordiv(in_day, 3600.0)
+                minute = floordiv(op("Sub", in_day, op("Mul", hour, const(3600.0))), 60.0)
+                fields += [hour, minute]
+            outputs.extend(fields)
+        container.add_node(
+            "Concat", outputs, [operator.outputs[0].full_name], name=name("Concat"), axis=1
+        )
+
+    update_registered_converter(DateParts, "AstralytiqDateParts", shape, convert, overwrite=True)
+
+
 def _with_string_missing_values(model: Any) -> Any:
     """A copy of ``model`` whose string imputers look for "" instead of NaN: ONNX strings have
     no NaN, so :meth:`CompiledModel.feed` sends missing categories as ""."""
@@ -364,6 +461,7 @@ def _convert(model: Any, signature: Sequence[Mapping[str, Any]]) -> bytes:
 
     _check_supported(model, signature)
     _register_double_imputer()
+    _register_date_parts()
     model = _with_string_missing_values(model)
     first = model.steps[0][1] if isinstance(model, Pipeline) else model
     if isinstance(first, ColumnTransformer):
@@ -528,6 +626,10 @@ def _verify(
         raise NotCompilable("Not compiled: its probabilities differ from scikit-learn's.")
 
 
+def _has_nan(values: np.ndarray) -> bool:
+    return values.dtype.kind == "f" and bool(np.isnan(values).any())
+
+
 def compiled_outputs(
     model: Any, compiled: CompiledModel, X: pd.DataFrame | np.ndarray, output: Mapping[str, Any]
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -535,6 +637,12 @@ def compiled_outputs(
     from .artifacts import wants_probabilities
 
     values, proba = compiled.run(X)
+    if _has_nan(values) or (proba is not None and np.isnan(proba).any()):
+        # A model without imputation yields NaN where scikit-learn would refuse the row.
+        raise Invalid(
+            "The model cannot predict rows with missing values (it was trained without "
+            "imputation); fill them in or train with the engine's preprocessing."
+        )
     final = _final(model)
     if not is_classifier(final):
         return values, None

@@ -154,7 +154,7 @@ def test_unsupported_models_stay_on_scikit_learn_with_a_reason() -> None:
     result = compiled.compile_model(
         LogisticRegression().fit(X, y), dated, {"kind": "classification"}
     )
-    assert result.runtime == "sklearn" and "date column" in result.note
+    assert result.runtime == "sklearn" and "non-numeric inputs" in result.note
 
 
 def test_a_disagreeing_compilation_is_refused() -> None:
@@ -232,3 +232,76 @@ def _register_plain(store: Store) -> None:
     )
     assert version.runtime == "sklearn" and "off" in version.runtime_note
     assert store.models.serving(owner, "plain").compiled is None
+
+
+def test_date_parts_compile_exactly() -> None:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    from astralytiq_jupyter.core.preprocessing import DateParts
+
+    stamps = pd.Series(
+        pd.to_datetime(
+            [
+                "1969-12-31 23:59:59",
+                "1970-01-01 00:00:00",
+                "1900-02-28 06:30:00",
+                "2000-02-29 12:00:00",
+                "2024-12-31 23:59:00",
+                "2300-03-01 00:01:00",
+                "1601-01-01 00:00:00",
+                None,
+            ]
+        ).as_unit("us")
+    )
+    frame = pd.DataFrame({"when": stamps})
+    signature = [{"name": "when", "dtype": "datetime64[us]", "kind": "datetime"}]
+    parts = ColumnTransformer([("d", Pipeline([("parts", DateParts())]), ["when"])]).fit(frame)
+    compiled._register_date_parts()
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    onx = compiled._to_onnx(parts, [("when", DoubleTensorType([None, 1]))])
+    runtime = compiled.CompiledModel(onx.SerializeToString(), signature)
+    got = runtime.session.run(None, runtime.feed(frame))[0]
+    np.testing.assert_array_equal(got, parts.transform(frame))
+
+
+def test_engine_models_with_dates_categories_and_gaps_are_compiled(ws) -> None:
+    from astralytiq_jupyter.data import sample_path
+
+    ws.datasets.ingest(sample_path(), "sales")
+    frame = ws.datasets.load("sales")
+    frame.loc[::9, "date"] = pd.NaT
+    frame.loc[::7, "units"] = np.nan
+    frame.loc[::5, "region"] = None
+    ws.datasets.save(frame, "gappy")
+    for task, target, algorithm in (
+        ("classification", "channel", "logistic_regression"),
+        ("classification", "channel", "random_forest"),
+        ("regression", "revenue", "random_forest"),
+    ):
+        result = ws.train("gappy", target=target, algorithms=[algorithm], task=task)
+        version = ws.models.register(f"{target}-{algorithm}".replace("_", "-"), result)
+        assert version.runtime == "onnx", version.runtime_note
+        expected = artifacts.predict_frame(result.model, frame, result.signature, result.output)
+        got = ws.models.predict(version.ref, frame)
+        if task == "classification":
+            assert (got["prediction"] == expected["prediction"]).all()
+            np.testing.assert_allclose(got.iloc[:, 1:], expected.iloc[:, 1:], atol=1e-12)
+        else:
+            np.testing.assert_allclose(got["prediction"], expected["prediction"], rtol=1e-12)
+
+
+def test_missing_values_a_model_cannot_take_are_a_clear_error_on_both_runtimes() -> None:
+    X, y = _classification(2)
+    model = LogisticRegression().fit(X, y)
+    output = {"kind": "classification", "classes": [0, 1]}
+    runtime = compiled.CompiledModel(
+        compiled.compile_model(model, SIGNATURE, output, X[:50]).data, SIGNATURE
+    )
+    gaps = X.head(3).copy()
+    gaps.iloc[1, 2] = np.nan
+    with pytest.raises(Invalid, match="missing values"):
+        artifacts.predict_frame(model, gaps, SIGNATURE, output, runtime)
+    with pytest.raises(Invalid, match="cannot predict these rows"):
+        artifacts.predict_frame(model, gaps, SIGNATURE, output)

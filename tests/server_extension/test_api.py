@@ -282,3 +282,83 @@ async def test_kernel_environment_points_at_the_api(
     finally:
         await ext.stop_extension()
     assert "ASTRALYTIQ_URL" not in os.environ and "ASTRALYTIQ_TOKEN" not in os.environ
+
+
+def test_predict_fast_path_matches_the_validated_path(single: LiveServer) -> None:
+    import io
+
+    import numpy as np
+    import pandas as pd
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"])
+    y = (X["a"] + X["b"] > 0).astype(int)
+    owner = single.principal("default", "owner", Role.ADMIN)
+    signature = [{"name": c, "dtype": "float64"} for c in X.columns]
+    output = {"kind": "classification", "classes": [0, 1]}
+    for version, model in enumerate(
+        (RandomForestClassifier(n_estimators=4, random_state=0), LogisticRegression()), 1
+    ):
+        registered = single.store.models.register(
+            owner,
+            "fast",
+            model.fit(X, y),
+            task="classification",
+            algorithm=type(model).__name__,
+            signature=signature,
+            output=output,
+            input_example=X,
+        )
+        assert registered.runtime == "onnx", registered.runtime_note
+    single.store.models.set_alias(owner, "fast", "live", 1)
+    token = single.token_for("default", "owner", Role.ADMIN)
+    bearer = {"Authorization": f"Bearer {token}"}
+    url = single.api("/models/fast@live/predict")
+    rows = X.head(50).to_dict(orient="records")
+    for _ in range(2):  # cold (resolved and loaded in a worker thread), then warm (inline)
+        fast = requests.post(url, json={"records": rows}, headers=bearer, timeout=30)
+        assert fast.status_code == 200, fast.text
+    slow = requests.post(
+        url,
+        data=X.head(50).to_parquet(),
+        headers={
+            **bearer,
+            "Content-Type": "application/vnd.apache.parquet",
+            "Accept": "application/vnd.apache.parquet",
+        },
+        timeout=30,
+    )
+    assert slow.status_code == 200, slow.text
+    expected = pd.read_parquet(io.BytesIO(slow.content))
+    got = pd.DataFrame(fast.json()["predictions"])
+    assert got["prediction"].tolist() == expected["prediction"].tolist()
+    np.testing.assert_allclose(got[["proba_0", "proba_1"]], expected[["proba_0", "proba_1"]])
+    forest = single.store.models.predict(owner, "fast@1", X.head(50))
+    assert got["prediction"].tolist() == forest["prediction"].tolist()
+
+    # Moving the alias takes effect at once in this server, cache or not.
+    single.store.models.set_alias(owner, "fast", "live", 2)
+    moved = requests.post(url, json={"records": rows}, headers=bearer, timeout=30).json()
+    linear = single.store.models.predict(owner, "fast@2", X.head(50))
+    assert [r["proba_1"] for r in moved["predictions"]] == pytest.approx(
+        linear["proba_1"].tolist(), abs=1e-12
+    )
+
+    # Rows the fast path cannot take get the full validation and its specific errors.
+    bad = requests.post(url, json={"records": [{"a": "x", "b": 1, "c": 2}]}, headers=bearer)
+    assert bad.status_code == 400 and "Column 'a' expects numeric" in bad.json()["message"]
+    missing = requests.post(url, json={"records": [{"a": 1, "b": 1}]}, headers=bearer)
+    assert missing.status_code == 400 and "Missing input column: 'c'" in missing.json()["message"]
+    gaps = requests.post(
+        url, data='{"records": [{"a": NaN, "b": "2", "c": 3}]}', headers=bearer, timeout=30
+    )
+    assert gaps.status_code == 400 and "missing values" in gaps.json()["message"]
+    slow_gaps = requests.post(
+        url,
+        data=pd.DataFrame({"a": [np.nan], "b": [2.0], "c": [3.0]}).to_parquet(),
+        headers={**bearer, "Content-Type": "application/vnd.apache.parquet"},
+        timeout=30,
+    )
+    assert slow_gaps.status_code == 400 and "missing values" in slow_gaps.json()["message"]

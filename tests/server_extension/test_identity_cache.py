@@ -49,3 +49,40 @@ def test_cache_expires(store, resolver, monkeypatch):
     monkeypatch.setattr(resolver, "cache_seconds", -1.0)
     resolver.resolve_and_cache(user, None)
     assert resolver.cached(user, None) is None
+
+
+def test_token_authentications_are_cached_until_revoked_or_expired(store, resolver):
+    import time as _time
+
+    admin = principal_for(store, "acme", "ann", Role.ADMIN)
+    issued = store.tokens.create(admin, "ci", role="analyst")
+    principal = resolver.authenticate_token(issued.secret)
+    assert principal.role is Role.ANALYST and principal.via == "token"
+    assert resolver.cached_token(issued.secret) == principal
+    assert resolver.cached_token("aqt_" + "0" * 60) is None  # never the wrong token
+    # Revoking through this process refuses the token at once.
+    store.tokens.revoke(admin, issued.token.id)
+    assert resolver.cached_token(issued.secret) is None
+    assert resolver.authenticate_token(issued.secret) is None
+
+    # A token about to expire is remembered no longer than it is valid.
+    from datetime import datetime, timedelta, timezone
+
+    from astralytiq_jupyter.core.models import ApiTokenRecord
+
+    short = store.tokens.create(admin, "short")
+    with store.transaction() as session:
+        row = session.get(ApiTokenRecord, short.token.id)
+        row.expires_at = datetime.now(timezone.utc) + timedelta(seconds=0.3)
+    assert resolver.authenticate_token(short.secret) is not None
+    assert resolver.cached_token(short.secret) is not None
+    _time.sleep(0.4)
+    assert resolver.cached_token(short.secret) is None
+    assert resolver.authenticate_token(short.secret) is None
+
+
+def test_the_cache_holds_no_token_secret(store, resolver):
+    admin = principal_for(store, "acme", "ann", Role.ADMIN)
+    issued = store.tokens.create(admin, "ci")
+    resolver.authenticate_token(issued.secret)
+    assert issued.secret not in repr(resolver._cache)
