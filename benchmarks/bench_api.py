@@ -164,7 +164,11 @@ def main() -> None:
                 algorithm=name,
                 signature=signature,
                 output={"kind": "classification", "classes": [0, 1]},
+                input_example=frame.sample(1000, random_state=0),
             )
+        runtimes = {name: ws.models.get(name).runtime for name in models}
+        # A platform API token, as a caller outside Jupyter (a service, a CI job) uses.
+        api_token = ws.backend.store.tokens.create(ws.me, "bench", role="analyst").secret
         big = pd.DataFrame(
             {
                 **{f"x{i}": np.random.default_rng(i).normal(size=args.rows) for i in range(8)},
@@ -200,7 +204,7 @@ def main() -> None:
         stderr=(tmp / "server.log").open("wb"),
     )
     base = f"http://127.0.0.1:{port}/astralytiq/api"
-    auth = {"Authorization": f"token {TOKEN}"}
+    auth = {"Authorization": f"Bearer {api_token}"}
     rows: list[str] = []
     results: dict[tuple[str, str, int, int], dict[str, float]] = {}
     try:
@@ -314,7 +318,8 @@ def main() -> None:
             "",
             "`python benchmarks/bench_api.py`: predict through "
             "`POST /astralytiq/api/models/{ref}/predict` (JSON records in, JSON predictions and "
-            "class probabilities out, token auth, tenant and role resolved per request) versus "
+            "class probabilities out, platform API token (`Authorization: Bearer`), tenant and "
+            f"role checked per request; runtime: {runtimes}) versus "
             "`mlflow models serve --env-manager local` (`/invocations`, JSON `dataframe_records`, "
             "predictions only) on the identical fitted scikit-learn object, 20 float features; "
             "each server one process; load from `wrk` (one thread, closed loop, keep-alive) for "

@@ -90,6 +90,10 @@ _FORESTS = (
     DecisionTreeClassifier,
     DecisionTreeRegressor,
 )
+#: The layout of compiled files this code writes and reads; a file of another layout (an older
+#: release's) is not served compiled, and recompiling it is a registration away.
+FORMAT = "astralytiq-compiled-1"
+FORMAT_KEY = "astralytiq_format"
 #: The initializer holding a compiled forest's float64 leaf values.
 LEAF_VALUES = "forest_leaf_values"
 #: Agreement required between the compiled and the scikit-learn model on the example rows.
@@ -137,13 +141,17 @@ def compile_model(
 
 
 def _split_leaf_values(data: bytes) -> tuple[bytes, np.ndarray | None]:
-    """The graph without a forest's leaf values, and those values (``None`` if not a forest)."""
-    if LEAF_VALUES.encode() not in data:
-        return data, None
+    """The graph without a forest's leaf values, and those values (``None`` if not a forest);
+    :class:`NotCompilable` for a file of another format."""
     import onnx
     from onnx import numpy_helper
 
     model = onnx.load_model_from_string(data)
+    formats = {p.value for p in model.metadata_props if p.key == FORMAT_KEY}
+    if formats != {FORMAT}:
+        raise NotCompilable(f"Compiled file of format {formats or 'unknown'}, not {FORMAT}.")
+    if LEAF_VALUES.encode() not in data:
+        return data, None
     found = [i for i in model.graph.initializer if i.name == LEAF_VALUES]
     if not found:
         return data, None
@@ -477,13 +485,14 @@ def _convert(model: Any, signature: Sequence[Mapping[str, Any]]) -> bytes:
         initial_types = [("X", DoubleTensorType([None, len(signature)]))]
     final = _final(model)
     if isinstance(final, _FORESTS):
-        preprocess = None
+        preprocess: Any = None
         if isinstance(model, Pipeline) and len(model.steps) > 1:
             preprocess = _to_onnx(model[:-1], initial_types)
         onx = _forest_graph(preprocess, final, len(signature))
     else:
         options = {id(final): {"zipmap": False}} if is_classifier(final) else None
         onx = _to_onnx(model, initial_types, options)
+    onx.metadata_props.add(key=FORMAT_KEY, value=FORMAT)
     return onx.SerializeToString()
 
 

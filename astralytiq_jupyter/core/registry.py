@@ -4,6 +4,7 @@ prediction (online and batch)."""
 
 from __future__ import annotations
 
+import logging
 import operator
 import threading
 import time
@@ -56,6 +57,7 @@ REGISTRATION_FIELDS = frozenset(
         "input_example",
     }
 )
+log = logging.getLogger(__name__)
 #: Rows of a dataset or input example a compilation is verified on.
 EXAMPLE_ROWS = 1000
 TASKS = ("classification", "regression", "clustering", "forecasting")
@@ -204,6 +206,9 @@ class ModelRegistry:
         self.store = store
         self._cache = _ModelCache()
         self._compiled = _ModelCache()
+        self._stale: set[str] = set()  # compiled files of another format
+        #: How many artifacts this registry has read from storage into its caches.
+        self.loads = 0
         self._resolved: dict[tuple[str, str], tuple[int, float, tuple[Any, ...]]] = {}
         self._epoch = 0
 
@@ -579,6 +584,7 @@ class ModelRegistry:
             data = self.store.storage.read_bytes(key)
             loaded = artifacts.load_model(data, trusted=self.trusted_types, expected_sha256=sha256)
             self._cache.put(sha256, loaded)
+            self.loads += 1
         return loaded
 
     def _version_query(self, repo: TenantRepository, ref: str, *columns: Any) -> Any:
@@ -673,8 +679,13 @@ class ModelRegistry:
         sha256, storage_key, signature, output, compiled_sha256, compiled_key = found
         model = self._cached_model(sha256, storage_key)
         runtime = None
-        if compiled_sha256 and compiled_key:
-            runtime = self._cached_compiled(compiled_sha256, compiled_key, signature)
+        if compiled_sha256 and compiled_key and compiled_sha256 not in self._stale:
+            try:
+                runtime = self._cached_compiled(compiled_sha256, compiled_key, signature)
+            except compiled.NotCompilable as exc:
+                # Written by another release: scikit-learn serves it, as before compiling.
+                log.warning("Serving %s with scikit-learn: %s", ref, exc)
+                self._stale.add(compiled_sha256)
         return Serving(model, runtime, signature, output or {})
 
     def is_warm(self, principal: Principal, ref: str) -> bool:
@@ -706,6 +717,7 @@ class ModelRegistry:
                 )
             runtime = compiled.CompiledModel(data, signature)
             self._compiled.put(sha256, runtime)
+            self.loads += 1
         return runtime
 
     def _changed(self) -> None:

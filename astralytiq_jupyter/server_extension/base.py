@@ -13,6 +13,7 @@ import functools
 import json
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_server.auth.decorator import allow_unauthenticated
@@ -190,6 +191,10 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking core work in a worker thread, never on the event loop."""
         return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
+
+    async def run_on(self, executor: Executor, fn: Callable[..., T], *args: Any) -> T:
+        """Like :meth:`run`, on a dedicated pool (e.g. the bounded prediction workers)."""
+        return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
 
     def json_body(self, allowed: set[str] | frozenset[str], required: tuple[str, ...] = ()) -> dict:
         """The JSON object body; unknown keys are refused so that fields such as

@@ -261,6 +261,7 @@ def test_date_parts_compile_exactly() -> None:
     from skl2onnx.common.data_types import DoubleTensorType
 
     onx = compiled._to_onnx(parts, [("when", DoubleTensorType([None, 1]))])
+    onx.metadata_props.add(key=compiled.FORMAT_KEY, value=compiled.FORMAT)
     runtime = compiled.CompiledModel(onx.SerializeToString(), signature)
     got = runtime.session.run(None, runtime.feed(frame))[0]
     np.testing.assert_array_equal(got, parts.transform(frame))
@@ -305,3 +306,41 @@ def test_missing_values_a_model_cannot_take_are_a_clear_error_on_both_runtimes()
         artifacts.predict_frame(model, gaps, SIGNATURE, output, runtime)
     with pytest.raises(Invalid, match="cannot predict these rows"):
         artifacts.predict_frame(model, gaps, SIGNATURE, output)
+
+
+def test_a_compiled_file_of_another_format_is_served_by_scikit_learn(store) -> None:
+    import hashlib
+
+    import onnx
+
+    from astralytiq_jupyter.core.models import ModelVersionRecord
+
+    owner = principal_for(store, "acme", "ana", Role.ADMIN)
+    X, y = _classification(2)
+    model = LogisticRegression().fit(X, y)
+    output = {"kind": "classification", "classes": [0, 1]}
+    store.models.register(
+        owner,
+        "old",
+        model,
+        task="classification",
+        algorithm="logistic_regression",
+        signature=SIGNATURE,
+        output=output,
+    )
+    with store.transaction() as session:
+        row = session.query(ModelVersionRecord).one()
+        with open(store.storage.path(row.compiled_key), "rb") as f:
+            graph = onnx.load_model_from_string(f.read())
+        del graph.metadata_props[:]  # as an older release wrote it
+        data = graph.SerializeToString()
+        with open(store.storage.path(row.compiled_key), "wb") as f:
+            f.write(data)
+        row.compiled_sha256 = hashlib.sha256(data).hexdigest()
+    with pytest.raises(compiled.NotCompilable, match="format"):
+        compiled.CompiledModel(data, SIGNATURE)
+    fresh = type(store.models)(store)
+    assert fresh.serving(owner, "old").compiled is None
+    pd.testing.assert_frame_equal(
+        fresh.predict(owner, "old", X), artifacts.predict_frame(model, X, SIGNATURE, output)
+    )

@@ -7,5 +7,10 @@ import pytest
 def jp_server_config(tmp_path):
     return {
         "ServerApp": {"jpserver_extensions": {"astralytiq_jupyter": True}},
-        "AstralytiQ": {"home": str(tmp_path / "aqhome"), "owner": "owner", "set_kernel_env": False},
+        "AstralytiQ": {
+            "home": str(tmp_path / "aqhome"),
+            "owner": "owner",
+            "set_kernel_env": False,
+            "freeze_gc": False,
+        },
     }

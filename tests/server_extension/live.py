@@ -205,7 +205,12 @@ def live_server(
                 **dict.fromkeys(OTHER_EXTENSIONS, False),
             }
         },
-        "AstralytiQ": {"home": str(tmp / "aqhome"), "owner": "owner", "set_kernel_env": False},
+        "AstralytiQ": {
+            "home": str(tmp / "aqhome"),
+            "owner": "owner",
+            "set_kernel_env": False,
+            "freeze_gc": False,
+        },
     }
     for section, values in (config or {}).items():
         merged.setdefault(section, {}).update(values)

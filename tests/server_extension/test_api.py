@@ -3,7 +3,6 @@ environment handed to kernels."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -263,24 +262,33 @@ def test_concurrent_requests_do_not_stall_the_server(single: LiveServer) -> None
     assert statuses == [201] * 16
 
 
-async def test_kernel_environment_points_at_the_api(
-    jp_serverapp, jp_base_url, jp_http_port, jp_fetch
-) -> None:
-    """Once listening, the extension exports ASTRALYTIQ_URL/TOKEN for kernels, and
-    ``aq.connect()`` there uses the RemoteBackend."""
-    ext = jp_serverapp.web_app.settings["astralytiq"]
-    try:
-        ext.set_kernel_env = True
-        await ext.start_extension()
-        url = os.environ["ASTRALYTIQ_URL"]
-        assert url.endswith(jp_base_url) and str(jp_http_port) in url
-        assert os.environ["ASTRALYTIQ_TOKEN"] == jp_serverapp.identity_provider.token
-        ws = aq.connect()
-        assert type(ws.backend).__name__ == "RemoteBackend"
-        me_ = await asyncio.to_thread(lambda: ws.me)
-        assert (me_.user, me_.tenant, me_.role) == ("owner", "default", Role.ADMIN)
-    finally:
-        await ext.stop_extension()
+def test_once_listening_the_extension_starts_its_services(tmp_path: Path) -> None:
+    """jupyter_server's start hook (not a test calling it) exports ASTRALYTIQ_URL/TOKEN for
+    kernels, where ``aq.connect()`` then uses the RemoteBackend; starts the periodic usage
+    flush; and freezes the long-lived objects out of the garbage collector's reach."""
+    import gc
+    from datetime import datetime, timezone
+
+    config = {"AstralytiQ": {"set_kernel_env": True, "usage_flush_seconds": 0.2, "freeze_gc": True}}
+    with live_server(tmp_path, "sqlite", config) as server:
+        try:
+            url = os.environ["ASTRALYTIQ_URL"]
+            assert url.endswith("/") and str(server.port) in url
+            assert os.environ["ASTRALYTIQ_TOKEN"] == server.token
+            assert gc.get_freeze_count() > 0
+            ws = aq.connect()
+            assert type(ws.backend).__name__ == "RemoteBackend"
+            me_ = ws.me
+            assert (me_.user, me_.tenant, me_.role) == ("owner", "default", Role.ADMIN)
+            period = datetime.now(timezone.utc).strftime("%Y-%m")
+            deadline = time.monotonic() + 10
+            stored = 0
+            while time.monotonic() < deadline and stored == 0:
+                time.sleep(0.1)
+                stored = server.store.usage._stored(("default", period))
+            assert stored >= 1, "the usage flusher did not write while the server ran"
+        finally:
+            gc.unfreeze()
     assert "ASTRALYTIQ_URL" not in os.environ and "ASTRALYTIQ_TOKEN" not in os.environ
 
 

@@ -23,7 +23,12 @@ from sklearn.linear_model import LinearRegression
 from sklearn.preprocessing import FunctionTransformer
 from sqlalchemy import select, text
 
-from astralytiq_jupyter.core.models import AuditEventRecord, Base, TenantRecord
+from astralytiq_jupyter.core.models import (
+    AuditEventRecord,
+    Base,
+    TenantRecord,
+    UsageCounterRecord,
+)
 from astralytiq_jupyter.core.permissions import ROLE_PERMISSIONS, Principal, Role
 from astralytiq_jupyter.server_extension.routes import PLATFORM, Operation, Route, api_routes
 
@@ -98,12 +103,14 @@ class World:
             store.dashboards.save(principal, spec)
 
     def snapshot(self, tenant: str) -> dict[str, list[tuple]]:
-        """Every tenant-owned row of ``tenant`` except audit events (which denials add)."""
+        """Every tenant-owned row of ``tenant`` except audit events (which denials add) and
+        usage counters (the server's flusher writes the calls it metered, on its own clock)."""
         out = {}
+        skipped = {AuditEventRecord.__tablename__, UsageCounterRecord.__tablename__}
         with self.store.session() as session:
             tenant_id = session.scalar(select(TenantRecord.id).where(TenantRecord.slug == tenant))
             for table in Base.metadata.sorted_tables:
-                if "tenant_id" not in table.c or table.name == AuditEventRecord.__tablename__:
+                if "tenant_id" not in table.c or table.name in skipped:
                     continue
                 rows = session.execute(select(table).where(table.c.tenant_id == tenant_id))
                 out[table.name] = sorted(tuple(map(str, r)) for r in rows)

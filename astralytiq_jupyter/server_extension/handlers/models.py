@@ -122,8 +122,9 @@ class PredictHandler(ApiHandler):
             # compiled runtime: a thread hop would cost more than the work.
             rows, data = self._predict(ref, fmt)
         else:
-            # One thread hop for decode, predict and encode of large or cold requests.
-            rows, data = await self.run(self._predict, ref, fmt)
+            # One thread hop for decode, predict and encode of large or cold requests, on
+            # the bounded prediction pool: queued batches wait their turn in order.
+            rows, data = await self.run_on(self.app.predict_executor, self._predict, ref, fmt)
         metrics.PREDICTIONS.inc(rows)
         media = "application/json" if fmt == "json" else codecs.FORMATS[fmt]
         self.finish(data, set_content_type=media)
