@@ -218,7 +218,8 @@ class CompiledModel:
         accumulation) and divided by the number of trees."""
         assert self.leaf_values is not None
         ids = leaves.astype(np.intp)
-        summed = self.leaf_values[ids].cumsum(axis=1)[:, -1, :]
+        # np.take, not fancy indexing: the same gather, several times faster.
+        summed = np.take(self.leaf_values, ids, axis=0).cumsum(axis=1)[:, -1, :]
         summed /= ids.shape[1]
         if self.leaf_values.shape[1] == 1 and not self.classifier:
             return summed[:, 0], None
