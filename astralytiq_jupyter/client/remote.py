@@ -526,7 +526,7 @@ class RemoteModels:
         """Serialise the estimator with skops here and upload it with its metadata; a
         training result brings its own metadata, as with the local backend."""
         from ..core import artifacts
-        from ..core.registry import registration_metadata
+        from ..core.registry import EXAMPLE_ROWS, registration_metadata
         from ..core.training import TrainingResult
 
         meta = {k: v for k, v in metadata.items() if v is not None}
@@ -538,6 +538,12 @@ class RemoteModels:
         if meta.get("dataset") and meta.get("recipe") is None:
             meta["recipe"] = self._c.json("GET", "datasets", meta["dataset"]).get("recipe")
         meta.setdefault("library_versions", artifacts.library_versions())
+        example = meta.get("input_example")
+        if isinstance(example, pd.DataFrame):
+            # Records, as the server verifies a compilation on (dates travel as ISO text).
+            meta["input_example"] = json.loads(
+                example.head(EXAMPLE_ROWS).to_json(orient="records", date_format="iso")
+            )
         data = artifacts.dump_model(model)
         files = {"artifact": (f"{name}.skops", data, "application/octet-stream")}
         form = {"metadata": json.dumps(artifacts.json_safe(meta))}

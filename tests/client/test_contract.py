@@ -274,6 +274,26 @@ def test_models(ws: Workspace) -> None:
         ws.models.predict("lin", pd.DataFrame({"y": [1.0]}))
 
 
+def test_registration_compiles_for_serving(ws: Workspace) -> None:
+    """Both backends compile on registration and verify on the input example sent along."""
+    example = pd.DataFrame({"x": [0.5, 1.0, 2.0, -3.0, 1e6]})
+    version = ws.models.register(
+        "fast",
+        _model(),
+        task="regression",
+        algorithm="linear_regression",
+        signature=SIGNATURE,
+        input_example=example,
+    )
+    assert version.runtime == "onnx"
+    assert version.runtime_note == "Compiled to ONNX; verified on 5 example rows."
+    assert ws.models.get("fast") == version
+    out = ws.models.predict("fast", pd.DataFrame({"x": [4.0, 1.5]}))
+    assert out["prediction"].tolist() == pytest.approx([8.0, 3.0])
+    with pytest.raises(Invalid, match="missing values"):
+        ws.models.predict("fast", pd.DataFrame({"x": [None]}, dtype="float64"))
+
+
 def _spec(name: str = "overview") -> dict:
     return {
         "name": name,
