@@ -688,6 +688,17 @@ class ModelRegistry:
                 self._stale.add(compiled_sha256)
         return Serving(model, runtime, signature, output or {})
 
+    def runtime_of(self, principal: Principal, ref: str) -> str | None:
+        """The runtime ``ref`` was last seen to use in this process (``None``: not known
+        yet), without touching the database: for choosing where to run a prediction."""
+        hit = self._resolved.get((principal.tenant, ref))
+        if hit is None:
+            return None
+        compiled_sha256 = hit[2][4]
+        if compiled_sha256 and compiled_sha256 not in self._stale:
+            return compiled.RUNTIME_ONNX
+        return compiled.RUNTIME_SKLEARN
+
     def is_warm(self, principal: Principal, ref: str) -> bool:
         """Whether :meth:`serving` would answer from memory alone (no query, no file read)
         with a compiled model: then predicting a few rows takes microseconds."""

@@ -77,9 +77,15 @@ class AstralytiQ(ExtensionApp):
     ).tag(config=True)
     predict_threads = Integer(
         0,
-        help="Worker threads for predictions too large to answer on the event loop (0: one "
-        "per CPU). Requests beyond them queue in arrival order, which keeps tail latency "
-        "close to the median under load instead of letting many batches share the cores.",
+        help="Worker threads for predictions on the scikit-learn runtime too large to answer "
+        "on the event loop (0: one per CPU). Requests beyond them queue in arrival order, "
+        "which keeps tail latency close to the median under load.",
+    ).tag(config=True)
+    compiled_predict_threads = Integer(
+        1,
+        help="Worker threads for large predictions on compiled models. ONNX Runtime already "
+        "spreads one batch over every core, so more workers only make batches compete for "
+        "them (measured on 2 cores: 1 worker gives 30-40% more throughput than 2).",
     ).tag(config=True)
     freeze_gc = Bool(
         True,
@@ -175,6 +181,10 @@ class AstralytiQ(ExtensionApp):
             max_workers=self.predict_threads or os.cpu_count() or 1,
             thread_name_prefix="astralytiq-predict",
         )
+        self.compiled_executor = ThreadPoolExecutor(
+            max_workers=max(1, self.compiled_predict_threads),
+            thread_name_prefix="astralytiq-predict-onnx",
+        )
         self.settings["astralytiq"] = self
         self._env_set: dict[str, str] = {}
 
@@ -223,9 +233,10 @@ class AstralytiQ(ExtensionApp):
         for key, value in getattr(self, "_env_set", {}).items():
             if os.environ.get(key) == value:
                 del os.environ[key]
-        executor = getattr(self, "predict_executor", None)
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+        for name in ("predict_executor", "compiled_executor"):
+            executor = getattr(self, name, None)
+            if executor is not None:
+                executor.shutdown(wait=False, cancel_futures=True)
         store = getattr(self, "store", None)
         if store is not None:
             store.close()

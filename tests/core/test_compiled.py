@@ -185,7 +185,9 @@ def test_registered_versions_are_served_compiled(store) -> None:
     )
     assert version.runtime == "onnx"
     assert "verified on 100 example rows" in version.runtime_note
+    assert store.models.runtime_of(owner, "churn") is None  # not resolved in this process yet
     serving = store.models.serving(owner, "churn")
+    assert store.models.runtime_of(owner, "churn") == "onnx"
     assert serving.compiled is not None
     expected = artifacts.predict_frame(model, X, SIGNATURE, output)
     pd.testing.assert_frame_equal(store.models.predict(owner, "churn", X), expected)
@@ -232,6 +234,7 @@ def _register_plain(store: Store) -> None:
     )
     assert version.runtime == "sklearn" and "off" in version.runtime_note
     assert store.models.serving(owner, "plain").compiled is None
+    assert store.models.runtime_of(owner, "plain") == "sklearn"
 
 
 def test_date_parts_compile_exactly() -> None:
