@@ -1,4 +1,5 @@
-"""``astralytiq`` command: operator tasks on a store (migrations, orphan sweeping)."""
+"""``astralytiq`` command: operator tasks on a store (migrations, orphan sweeping, compiling
+model versions for serving)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,16 @@ def main(argv: list[str] | None = None) -> int:
         help="only files older than this many seconds (default 3600)",
     )
 
+    models = sub.add_parser("models", help="model registry maintenance")
+    msub = models.add_subparsers(dest="models_command", required=True)
+    comp = msub.add_parser(
+        "compile",
+        help="compile versions served by scikit-learn (e.g. registered before an upgrade)",
+    )
+    comp.add_argument("--storage-url", help="fsspec URL of the byte storage")
+    comp.add_argument("--tenant", help="only this tenant (slug)")
+    comp.add_argument("--all", action="store_true", help="recompile compiled versions too")
+
     args = parser.parse_args(argv)
     config = _config(args)
     engine = db.make_engine(config.resolved_database_url)
@@ -59,9 +70,48 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Removed {len(removed)} orphaned file(s).")
             for key in removed:
                 print(f"  {key}")
+        elif args.command == "models":
+            return _compile_models(config, args.tenant, recompile=args.all)
     finally:
         engine.dispose()
     return 0
+
+
+def _compile_models(config: StoreConfig, tenant: str | None, *, recompile: bool) -> int:
+    """Compile every version still served by scikit-learn (or every version); one line each.
+    Acts as an admin of each tenant named ``astralytiq-cli`` in the audit log."""
+    from sqlalchemy import select
+
+    from .core.errors import AstralytiqError
+    from .core.models import ModelRecord, ModelVersionRecord, TenantRecord
+    from .core.permissions import Principal, Role
+    from .core.store import Store
+
+    failures = 0
+    with Store(config) as store:
+        with store.session() as session:
+            stmt = (
+                select(TenantRecord.slug, ModelRecord.name, ModelVersionRecord.version)
+                .join(ModelRecord, ModelRecord.id == ModelVersionRecord.model_id)
+                .join(TenantRecord, TenantRecord.id == ModelVersionRecord.tenant_id)
+                .order_by(TenantRecord.slug, ModelRecord.name, ModelVersionRecord.version)
+            )
+            if tenant:
+                stmt = stmt.where(TenantRecord.slug == tenant)
+            if not recompile:
+                stmt = stmt.where(ModelVersionRecord.runtime != "onnx")
+            todo = list(session.execute(stmt))
+        for slug, name, number in todo:
+            operator = Principal(user="astralytiq-cli", tenant=slug, role=Role.ADMIN, via="cli")
+            try:
+                version = store.models.compile(operator, f"{name}@{number}")
+            except AstralytiqError as exc:
+                failures += 1
+                print(f"{slug}/{name}@{number}: error: {exc.message}")
+                continue
+            print(f"{slug}/{version.ref}: {version.runtime} ({version.runtime_note})")
+        print(f"{len(todo)} version(s) examined, {failures} error(s).")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -384,6 +384,58 @@ class ModelRegistry:
                 examples = coerce_frame(sample, signature, strict=False)
         return compiled.compile_model(model, signature, output or {}, examples)
 
+    def compile(self, principal: Principal, ref: str) -> ModelVersion:
+        """Compile an existing version for serving (one registered before compilation, or
+        by another release), verified on rows of its training dataset when it names one.
+        Whatever the outcome, ``runtime`` and ``runtime_note`` say which runtime serves it."""
+        with self.store.audit.action(principal, "model.compile", f"model:{ref}") as act:
+            require(principal, Permission.MODEL_WRITE)
+            version, model = self.load(principal, ref)
+            compilation = self._compile(
+                principal, model, version.signature, version.output, version.dataset, None
+            )
+            with self.store.session() as session:
+                repo = self.store.repo(session, principal)
+                model_row, row = self._resolve(repo, version.ref)
+                tenant_id, model_id, old_key = repo.tenant_id, model_row.id, row.compiled_key
+            staged = None
+            if compilation.data is not None:
+                staged = self.store.storage.put_bytes(
+                    tenant_id, "compiled", model_id, compilation.data
+                )
+            try:
+                with self.store.transaction() as session:
+                    repo = self.store.repo(session, principal)
+                    repo.lock_tenant()
+                    model_row, row = self._resolve(repo, version.ref)
+                    if staged is not None:
+                        quotas = self.store.quotas(session, principal)
+                        enforce_quotas(
+                            repo,
+                            quotas,
+                            new_model=False,
+                            incoming_bytes=staged.size - (row.compiled_bytes or 0),
+                        )
+                        key = object_key(tenant_id, "compiled", model_id, row.version)
+                        staged.commit(key)
+                    row.runtime = compilation.runtime
+                    row.runtime_note = compilation.note
+                    row.compiled_key = key if staged is not None else None
+                    row.compiled_sha256 = staged.sha256 if staged is not None else None
+                    row.compiled_bytes = staged.size if staged is not None else 0
+                    session.flush()
+                    result = self._to_version(repo, model_row, row)
+            except BaseException:
+                if staged is not None:
+                    staged.discard()
+                raise
+            if staged is None and old_key:
+                self.store.storage.remove(old_key)
+            self._changed()
+            act.resource = f"model:{result.ref}"
+            act.detail.update(runtime=result.runtime)
+            return result
+
     def set_alias(self, principal: Principal, name: str, alias: str, version: int) -> ModelVersion:
         """Point ``alias`` at ``version`` (moving it if set), recording the move."""
         with self.store.audit.action(principal, "model.set_alias", f"model:{name}@{alias}") as act:

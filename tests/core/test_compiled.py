@@ -362,3 +362,47 @@ def test_forests_predict_large_batches_in_blocks_alike() -> None:
     np.testing.assert_array_equal(got.iloc[:, 1:].to_numpy(), model.predict_proba(many))
     assert (got["prediction"].to_numpy() == model.predict(many)).all()
     assert runtime.run(many.to_numpy()[:0])[1].shape == (0, 3)
+
+
+def test_versions_registered_without_compiling_are_compiled_later(store_config, capsys) -> None:
+    """The upgrade path: versions served by scikit-learn (compilation off, or registered by a
+    release before it) get compiled by ``astralytiq models compile``, audited, on the
+    examples of their training dataset."""
+    from astralytiq_jupyter import cli
+
+    off = StoreConfig(**{**store_config.__dict__, "compile_models": False})
+    X, y = _classification(2)
+    frame = X.assign(label=y)
+    with Store(off) as store:
+        owner = principal_for(store, "acme", "ana", Role.ADMIN)
+        store.datasets.save(owner, frame, "training")
+        version = store.models.register(
+            owner,
+            "legacy",
+            RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y),
+            task="classification",
+            algorithm="random_forest",
+            signature=SIGNATURE,
+            output={"kind": "classification", "classes": [0, 1]},
+            dataset="training",
+        )
+        assert version.runtime == "sklearn"
+        with pytest.raises(Exception, match="not allow"):
+            viewer = principal_for(store, "acme", "vic", Role.VIEWER)
+            store.models.compile(viewer, "legacy")
+    args = ["--home", str(store_config.home)]
+    if store_config.database_url:
+        args += ["--database-url", store_config.database_url]
+    assert cli.main([*args, "models", "compile"]) == 0
+    out = capsys.readouterr().out
+    assert "acme/legacy@1: onnx (Compiled to ONNX; verified on 600 example rows.)" in out
+    with Store(store_config) as store:
+        owner = principal_for(store, "acme", "ana", Role.ADMIN)
+        assert store.models.get(owner, "legacy").runtime == "onnx"
+        assert store.models.serving(owner, "legacy").compiled is not None
+        events = store.audit.list(owner, action="model.compile")
+        outcomes = sorted((e.actor, e.outcome, e.detail.get("runtime")) for e in events)
+        assert outcomes[0] == ("astralytiq-cli", "ok", "onnx")
+        assert outcomes[1][:2] == ("vic", "denied")
+    assert cli.main([*args, "models", "compile"]) == 0  # nothing left to do
+    assert "0 version(s) examined" in capsys.readouterr().out
