@@ -222,7 +222,8 @@ def api_routes() -> list[Route]:
                 "POST": _op(
                     "model.register",
                     P.MODEL_WRITE,
-                    "Register a version: skops artifact + metadata (multipart)",
+                    "Register a version: skops artifact + metadata (multipart; metadata may "
+                    "carry input_example records to verify the compiled version on)",
                 ),
             },
         ),
@@ -251,7 +252,8 @@ def api_routes() -> list[Route]:
                 "POST": _op(
                     "model.predict",
                     P.MODEL_PREDICT,
-                    "Predict on JSON records or a Parquet/CSV batch",
+                    "Predict on JSON records or a Parquet/Arrow/CSV batch (compiled runtime "
+                    "when the version has one)",
                 )
             },
         ),
