@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 TENANT_HEADER = "X-AstralytiQ-Tenant"
+#: Query parameters jupyter_server itself reads on any request (URL token login, XSRF form).
+JUPYTER_QUERY = frozenset({"token", "_xsrf"})
 JSON_TYPE = "application/json"
 
 _STATUS: Mapping[type[AstralytiqError], int] = {
@@ -140,6 +142,13 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
                 principal = await self.run(resolver.resolve_and_cache, self.current_user, tenant)
             self.principal = principal
         await self._authorize(operation)
+        unknown = sorted(set(self.request.query_arguments) - set(operation.query) - JUPYTER_QUERY)
+        if unknown:
+            raise Invalid(
+                f"Unknown query parameter(s): {', '.join(unknown)}; this operation takes "
+                f"{', '.join(operation.query) or 'none'}.",
+                parameters=unknown,
+            )
         meter = self.app.store.usage
         if meter.is_warm(self.principal):
             meter.count_call(self.principal)

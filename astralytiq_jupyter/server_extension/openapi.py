@@ -21,6 +21,38 @@ _PARAMS = {
     "username": "A member's username.",
     "token_id": "The id of an API token.",
 }
+#: Every query parameter an operation declares, with its type and meaning.
+_QUERY: dict[str, tuple[str, str]] = {
+    "search": ("string", "Case-insensitive substring of the name."),
+    "limit": ("integer", "Page size, or (downloads) the number of rows; default 100 for pages."),
+    "offset": ("integer", "Items to skip."),
+    "format": (
+        "string",
+        "Downloads: parquet, arrow or csv. Uploads: the file format, if not "
+        "detected (csv, tsv, excel, json, jsonl, parquet, arrow).",
+    ),
+    "columns": ("string", "Comma-separated column names."),
+    "mode": ("string", "'ingest' (read a file, the default) or 'save' (a Parquet DataFrame)."),
+    "filename": ("string", "The uploaded file's name (helps format detection)."),
+    "description": ("string", "Description of the dataset."),
+    "note": ("string", "Note on this version."),
+    "parent": ("string", "Mode 'save': the version this one derives from (lineage)."),
+    "recipe": ("string", "Mode 'save': the recipe steps (JSON) that produced it."),
+    "bins": ("integer", "Histogram bins per numeric column."),
+    "top": ("integer", "Most frequent values listed per column."),
+    "k": ("string", "Comma-separated cluster counts to try, e.g. 2,4,8."),
+    "k_min": ("integer", "Smallest cluster count (default 2)."),
+    "k_max": ("integer", "Largest cluster count (default 10)."),
+    "sample": ("integer", "Rows sampled for clustering."),
+    "random_state": ("integer", "Seed of the sample and k-means."),
+    "action": ("string", "Audit action, e.g. model.register."),
+    "actor": ("string", "Username of the actor."),
+    "outcome": ("string", "ok, denied or error."),
+    "resource": ("string", "Resource, e.g. model:churn@2."),
+    "since": ("string", "ISO 8601 time: events at or after."),
+    "until": ("string", "ISO 8601 time: events before."),
+    "include_inactive": ("boolean", "'true' to list revoked and expired tokens too."),
+}
 _ERRORS = {
     "400": "Invalid input (nothing changed)",
     "403": "Not authenticated, or the role lacks the permission (audited)",
@@ -57,12 +89,22 @@ def build() -> dict[str, Any]:
                 "200": {"description": "OK"},
                 **{k: {"description": v} for k, v in _ERRORS.items()},
             }
+            query = [
+                {
+                    "name": q,
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": _QUERY[q][0]},
+                    "description": _QUERY[q][1],
+                }
+                for q in op.query
+            ]
             item[method.lower()] = {
                 "operationId": op.id,
                 "summary": op.summary,
-                "description": f"Requires: {needs}.",
+                "description": f"Requires: {needs}. Other query parameters are refused (400).",
                 "x-permission": needs,
-                "parameters": params,
+                "parameters": params + query,
                 "responses": responses,
             }
         paths[route.template] = item

@@ -27,6 +27,9 @@ class Operation:
     # None: any authenticated principal; a tuple: every one of these permissions.
     permission: Permission | tuple[Permission, ...] | Literal["platform"] | None
     summary: str
+    #: The query parameters the operation reads; any other is refused (a typo such as
+    #: ``?limt=5`` must not silently return the default page).
+    query: tuple[str, ...] = ()
 
     def authorizer_action(self, method: str) -> str:
         """jupyter_server's authorizer action: ``read`` for GETs and for operations that
@@ -64,12 +67,17 @@ class Route:
         return (self.pattern, self.handler, {"route": self})
 
 
+PAGE = ("limit", "offset")
+LISTING = ("search", *PAGE)
+
+
 def _op(
     id: str,
     permission: Permission | tuple[Permission, ...] | Literal["platform"] | None,
     summary: str,
+    query: tuple[str, ...] = (),
 ) -> Operation:
-    return Operation(id, permission, summary)
+    return Operation(id, permission, summary, query)
 
 
 def api_routes() -> list[Route]:
@@ -94,7 +102,11 @@ def api_routes() -> list[Route]:
         Route(
             "/datasets",
             datasets.DatasetsHandler,
-            {"GET": _op("dataset.list", P.DATASET_READ, "List datasets (paged, searchable)")},
+            {
+                "GET": _op(
+                    "dataset.list", P.DATASET_READ, "List datasets (paged, searchable)", LISTING
+                )
+            },
         ),
         Route(
             "/datasets/{ref}",
@@ -117,6 +129,7 @@ def api_routes() -> list[Route]:
                     "dataset.upload",
                     P.DATASET_WRITE,
                     "Upload a new version (streamed request body)",
+                    ("mode", "format", "filename", "description", "note", "parent", "recipe"),
                 ),
             },
         ),
@@ -139,13 +152,18 @@ def api_routes() -> list[Route]:
                     "dataset.data",
                     P.DATASET_READ,
                     "Download rows as Parquet, Arrow IPC stream or CSV",
+                    ("format", "columns", "limit"),
                 )
             },
         ),
         Route(
             "/datasets/{ref}/profile",
             datasets.ProfileHandler,
-            {"GET": _op("dataset.profile", P.DATASET_READ, "EDA and quality report")},
+            {
+                "GET": _op(
+                    "dataset.profile", P.DATASET_READ, "EDA and quality report", ("bins", "top")
+                )
+            },
         ),
         Route(
             "/datasets/{ref}/clusters",
@@ -155,6 +173,7 @@ def api_routes() -> list[Route]:
                     "dataset.clusters",
                     P.DATASET_READ,
                     "K-means cluster exploration (elbow, silhouettes, 2-D PCA) on a sample",
+                    ("columns", "k", "k_min", "k_max", "sample", "random_state"),
                 )
             },
         ),
@@ -185,7 +204,7 @@ def api_routes() -> list[Route]:
             "/recipes",
             recipes.RecipesHandler,
             {
-                "GET": _op("recipe.list", P.RECIPE_READ, "List saved recipes"),
+                "GET": _op("recipe.list", P.RECIPE_READ, "List saved recipes", LISTING),
                 "POST": _op("recipe.save", P.RECIPE_WRITE, "Create or replace a saved recipe"),
             },
         ),
@@ -202,7 +221,7 @@ def api_routes() -> list[Route]:
         Route(
             "/models",
             models.ModelsHandler,
-            {"GET": _op("model.list", P.MODEL_READ, "List models (paged, searchable)")},
+            {"GET": _op("model.list", P.MODEL_READ, "List models (paged, searchable)", LISTING)},
         ),
         Route(
             "/models/{ref}",
@@ -273,7 +292,7 @@ def api_routes() -> list[Route]:
             "/dashboards",
             dashboards.DashboardsHandler,
             {
-                "GET": _op("dashboard.list", P.DASHBOARD_READ, "List dashboards"),
+                "GET": _op("dashboard.list", P.DASHBOARD_READ, "List dashboards", LISTING),
                 "POST": _op("dashboard.save", P.DASHBOARD_WRITE, "Create or replace a dashboard"),
             },
         ),
@@ -332,13 +351,25 @@ def api_routes() -> list[Route]:
         Route(
             "/audit",
             audit.AuditHandler,
-            {"GET": _op("audit.list", P.AUDIT_READ, "Audit events (filtered, paged)")},
+            {
+                "GET": _op(
+                    "audit.list",
+                    P.AUDIT_READ,
+                    "Audit events (filtered, paged)",
+                    ("action", "actor", "outcome", "resource", "since", "until", *PAGE),
+                )
+            },
         ),
         Route(
             "/tokens",
             tokens.TokensHandler,
             {
-                "GET": _op("token.list", P.TOKEN_MANAGE, "API tokens of the tenant"),
+                "GET": _op(
+                    "token.list",
+                    P.TOKEN_MANAGE,
+                    "API tokens of the tenant",
+                    ("include_inactive", *PAGE),
+                ),
                 "POST": _op(
                     "token.create", P.TOKEN_MANAGE, "Create an API token (secret shown once)"
                 ),

@@ -211,6 +211,30 @@ def test_openapi_lists_exactly_the_served_routes(single: LiveServer) -> None:
         if prefix in p
     }
     assert templates == {r.template for r in api_routes()}
+    # Query parameters: the document lists exactly those each operation accepts.
+    for route in api_routes():
+        for method, operation in route.operations.items():
+            listed = document["paths"][route.template][method.lower()]["parameters"]
+            assert [p["name"] for p in listed if p["in"] == "query"] == list(operation.query)
+
+
+def test_unknown_query_parameters_are_refused(single: LiveServer) -> None:
+    owner = {"Authorization": f"token {single.token}"}
+    typo = requests.get(single.api("/datasets"), params={"limt": 5}, headers=owner, timeout=30)
+    assert typo.status_code == 400
+    body = typo.json()
+    assert body["error"] == "invalid" and "Unknown query parameter(s): limt" in body["message"]
+    assert "search, limit, offset" in body["message"]
+    none = requests.get(single.api("/me"), params={"x": 1}, headers=owner, timeout=30)
+    assert none.status_code == 400 and "takes none" in none.json()["message"]
+    listed = requests.get(single.api("/datasets"), params={"limit": 5}, headers=owner, timeout=30)
+    assert listed.status_code == 200 and listed.json()["limit"] == 5
+    # jupyter_server's own URL token still authenticates.
+    url_token = requests.get(single.api("/me"), params={"token": single.token}, timeout=30)
+    assert url_token.status_code == 200
+    # Credentials are checked first: an anonymous caller learns nothing about parameters.
+    anonymous = requests.get(single.api("/datasets"), params={"limt": 5}, timeout=30)
+    assert anonymous.status_code == 403
 
 
 def _patterns(router: object) -> Iterator[str]:

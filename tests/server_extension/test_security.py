@@ -424,9 +424,11 @@ def test_upload_query_cannot_pick_the_tenant_or_creator(world: World) -> None:
         data=CSV,
         params={"filename": "p.csv", "tenant_id": "globex", "created_by": "mallory"},
     )
-    assert response.status_code == 201
-    assert response.json()["created_by"] == "analyst-user"
+    # Refused outright, before the body is read: parameters an operation does not declare.
+    assert response.status_code == 400
+    assert response.json()["detail"]["parameters"] == ["created_by", "tenant_id"]
     assert "placed" not in str(world.snapshot("globex"))
+    assert "placed" not in str(world.snapshot("acme"))
 
 
 def test_no_one_grants_a_role_above_their_own(world: World) -> None:
