@@ -31,6 +31,8 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     ExtraTreesRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
     RandomForestClassifier,
     RandomForestRegressor,
 )
@@ -56,7 +58,7 @@ RUNTIME_ONNX = "onnx"
 RUNTIME_SKLEARN = "sklearn"
 
 #: Estimators whose conversion is verified to reproduce scikit-learn. The converter knows more,
-#: but others (k-NN ties, boosted trees' missing-value routing, float32 network weights) can
+#: but others (k-NN ties, classic gradient boosting, float32 network weights) can
 #: differ from scikit-learn on rows the examples do not cover.
 _FORESTS: tuple[type, ...] = (
     RandomForestClassifier,
@@ -66,7 +68,9 @@ _FORESTS: tuple[type, ...] = (
     DecisionTreeClassifier,
     DecisionTreeRegressor,
 )
+_BOOSTING: tuple[type, ...] = (HistGradientBoostingClassifier, HistGradientBoostingRegressor)
 COMPILABLE_ESTIMATORS: tuple[type, ...] = (
+    *_BOOSTING,
     LogisticRegression,
     LinearRegression,
     Ridge,
@@ -89,8 +93,10 @@ COMPILABLE_TRANSFORMERS: tuple[type, ...] = (
 #: release's) is not served compiled, and recompiling it is a registration away.
 FORMAT = "astralytiq-compiled-1"
 FORMAT_KEY = "astralytiq_format"
-#: The initializer holding a compiled forest's float64 leaf values.
+#: The initializers holding a compiled ensemble's float64 leaf values and, for boosting, the
+#: baseline its trees add to.
 LEAF_VALUES = "forest_leaf_values"
+BASELINE = "boosting_baseline"
 #: Rows per ONNX Runtime call for forests (measured fastest for 200 trees on 1,000 rows).
 FOREST_BLOCK = 128
 #: Agreement required between the compiled and the scikit-learn model on the example rows.
@@ -137,9 +143,11 @@ def compile_model(
     return Compilation(data, f"Compiled to ONNX; verified on {len(rows)} example rows.")
 
 
-def _split_leaf_values(data: bytes) -> tuple[bytes, np.ndarray | None]:
-    """The graph without a forest's leaf values, and those values (``None`` if not a forest);
-    :class:`NotCompilable` for a file of another format."""
+def _split_leaf_values(
+    data: bytes,
+) -> tuple[bytes, np.ndarray | None, np.ndarray | None]:
+    """The graph without an ensemble's leaf values and baseline, and those (``None`` if not
+    an ensemble); :class:`NotCompilable` for a file of another format."""
     import onnx
     from onnx import numpy_helper
 
@@ -148,13 +156,15 @@ def _split_leaf_values(data: bytes) -> tuple[bytes, np.ndarray | None]:
     if formats != {FORMAT}:
         raise NotCompilable(f"Compiled file of format {formats or 'unknown'}, not {FORMAT}.")
     if LEAF_VALUES.encode() not in data:
-        return data, None
-    found = [i for i in model.graph.initializer if i.name == LEAF_VALUES]
-    if not found:
-        return data, None
-    values = numpy_helper.to_array(found[0]).astype(np.float64)
-    model.graph.initializer.remove(found[0])
-    return model.SerializeToString(), values
+        return data, None, None
+    found = {i.name: i for i in model.graph.initializer if i.name in (LEAF_VALUES, BASELINE)}
+    if LEAF_VALUES not in found:
+        return data, None, None
+    arrays = {}
+    for name, tensor in found.items():
+        arrays[name] = numpy_helper.to_array(tensor).astype(np.float64)
+        model.graph.initializer.remove(tensor)
+    return model.SerializeToString(), arrays[LEAF_VALUES], arrays.get(BASELINE)
 
 
 class CompiledModel:
@@ -168,7 +178,7 @@ class CompiledModel:
         # spinning intra-op threads would steal them between requests.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
-        data, self.leaf_values = _split_leaf_values(data)
+        data, self.leaf_values, self.baseline = _split_leaf_values(data)
         self.session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.outputs = [o.name for o in self.session.get_outputs()]
@@ -209,19 +219,32 @@ class CompiledModel:
                 self.session.run(None, {k: v[i : i + FOREST_BLOCK] for k, v in feed.items()})[0]
                 for i in range(0, max(rows, 1), FOREST_BLOCK)
             ]
-            return self._forest_outputs(leaves[0] if len(leaves) == 1 else np.concatenate(leaves))
+            ids = (leaves[0] if len(leaves) == 1 else np.concatenate(leaves)).astype(np.intp)
+            if self.baseline is not None:
+                return self._boosting_raw(ids), None
+            return self._forest_outputs(ids)
         results = self.session.run(None, feed)
         values = np.asarray(results[0]).reshape(len(X), -1)
         values = values[:, 0] if values.shape[1] == 1 else values
         proba = np.asarray(results[1], dtype=np.float64) if len(results) > 1 else None
         return values, proba
 
+    def _boosting_raw(self, ids: np.ndarray) -> np.ndarray:
+        """Gradient boosting's raw predictions (n_rows, n_trees_per_iteration): the baseline,
+        then each iteration's leaf values added in order, as ``_raw_predict`` adds them."""
+        assert self.leaf_values is not None and self.baseline is not None
+        per_class = len(self.baseline)
+        values = np.take(self.leaf_values[:, 0], ids, axis=0)
+        values = values.reshape(len(ids), -1, per_class)
+        start = np.broadcast_to(self.baseline, (len(ids), 1, per_class))
+        return np.concatenate([start, values], axis=1).cumsum(axis=1)[:, -1, :]
+
     def _forest_outputs(self, leaves: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """A forest's predictions from the leaf each row reached in each tree: the leaves'
         float64 values summed tree after tree (``cumsum`` is sequential, like scikit-learn's
         accumulation) and divided by the number of trees."""
         assert self.leaf_values is not None
-        ids = leaves.astype(np.intp)
+        ids = leaves
         # np.take, not fancy indexing: the same gather, several times faster.
         summed = np.take(self.leaf_values, ids, axis=0).cumsum(axis=1)[:, -1, :]
         summed /= ids.shape[1]
@@ -287,7 +310,7 @@ def _check_supported(model: Any, signature: Sequence[Mapping[str, Any]]) -> None
     if type(final) not in COMPILABLE_ESTIMATORS:
         raise NotCompilable(
             f"Not compiled: {type(final).__name__} is served by scikit-learn (compiled runtime "
-            "covers linear models and tree forests)."
+            "covers linear models, tree forests and histogram gradient boosting)."
         )
     for step in _steps(model)[:-1] if isinstance(model, Pipeline) else []:
         if step is final:
@@ -489,16 +512,30 @@ def _convert(model: Any, signature: Sequence[Mapping[str, Any]]) -> bytes:
             raise NotCompilable("Not compiled: non-numeric inputs without a column transformer.")
         initial_types = [("X", DoubleTensorType([None, len(signature)]))]
     final = _final(model)
-    if isinstance(final, _FORESTS):
+    if isinstance(final, (*_FORESTS, *_BOOSTING)):
         preprocess: Any = None
         if isinstance(model, Pipeline) and len(model.steps) > 1:
             preprocess = _to_onnx(model[:-1], initial_types)
-        onx = _forest_graph(preprocess, final, len(signature))
+        build = _forest_graph if isinstance(final, _FORESTS) else _boosting_graph
+        onx = build(preprocess, final, len(signature))
     else:
         options = {id(final): {"zipmap": False}} if is_classifier(final) else None
         onx = _to_onnx(model, initial_types, options)
     onx.metadata_props.add(key=FORMAT_KEY, value=FORMAT)
     return onx.SerializeToString()
+
+
+@dataclass(frozen=True)
+class _Tree:
+    """One tree as arrays by node id: children (``left == -1`` or ``is_leaf`` marks leaves),
+    split feature and threshold, and the side missing values take."""
+
+    left: np.ndarray
+    right: np.ndarray
+    is_leaf: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    missing_left: np.ndarray
 
 
 def _forest_graph(preprocess: Any | None, forest: Any, n_features: int) -> Any:
@@ -513,12 +550,88 @@ def _forest_graph(preprocess: Any | None, forest: Any, n_features: int) -> Any:
     then gathered in float64, summed tree after tree and divided by the tree count, exactly as
     ``predict_proba`` and ``predict`` accumulate them.
     """
-    from onnx import TensorProto, helper, numpy_helper
-
     trees = [t.tree_ for t in getattr(forest, "estimators_", [forest])]
     classifier = is_classifier(forest)
     if getattr(forest, "n_outputs_", 1) != 1:
         raise NotCompilable("Not compiled: multi-output forests are served by scikit-learn.")
+    shapes, leaf_values = [], []
+    for tree in trees:
+        is_leaf = tree.children_left == -1
+        shapes.append(
+            _Tree(
+                tree.children_left,
+                tree.children_right,
+                is_leaf,
+                tree.feature,
+                tree.threshold,
+                np.asarray(tree.missing_go_to_left),
+            )
+        )
+        leaves = np.flatnonzero(is_leaf)
+        value = tree.value[leaves, 0, :] if classifier else tree.value[leaves, :, 0]
+        if classifier:
+            # DecisionTreeClassifier.predict_proba: each leaf's class counts over their sum.
+            normalizer = value.sum(axis=1)[:, np.newaxis]
+            normalizer[normalizer == 0.0] = 1.0
+            value = value / normalizer
+        leaf_values.append(value.astype(np.float64))
+    kind = "forest_classifier" if classifier else "forest_regressor"
+    return _leaf_index_graph(
+        preprocess, shapes, n_features, kind, np.concatenate(leaf_values), float32_splits=True
+    )
+
+
+def _boosting_graph(preprocess: Any | None, boosting: Any, n_features: int) -> Any:
+    """Like :func:`_forest_graph` for histogram gradient boosting, which compares float64
+    inputs against float64 thresholds: the ensemble runs in float64, and the leaves' values
+    are added to the baseline iteration after iteration, as ``_raw_predict`` does."""
+    shapes, leaf_values = [], []
+    for iteration in boosting._predictors:
+        for predictor in iteration:
+            nodes = predictor.nodes
+            if nodes["is_categorical"].any():
+                raise NotCompilable("Not compiled: native categorical splits.")
+            is_leaf = nodes["is_leaf"].astype(bool)
+            shapes.append(
+                _Tree(
+                    nodes["left"].astype(np.int64),
+                    nodes["right"].astype(np.int64),
+                    is_leaf,
+                    nodes["feature_idx"].astype(np.int64),
+                    nodes["num_threshold"].astype(np.float64),
+                    nodes["missing_go_to_left"].astype(np.int64),
+                )
+            )
+            leaf_values.append(nodes["value"][is_leaf].astype(np.float64)[:, np.newaxis])
+    from onnx import numpy_helper
+
+    baseline = np.asarray(boosting._baseline_prediction, dtype=np.float64).ravel()
+    return _leaf_index_graph(
+        preprocess,
+        shapes,
+        n_features,
+        "boosting",
+        np.concatenate(leaf_values),
+        float32_splits=False,
+        extra=[numpy_helper.from_array(baseline, BASELINE)],
+    )
+
+
+def _leaf_index_graph(
+    preprocess: Any | None,
+    trees: list[_Tree],
+    n_features: int,
+    kind: str,
+    leaf_values: np.ndarray,
+    *,
+    float32_splits: bool,
+    extra: list[Any] | None = None,
+) -> Any:
+    """The graph of a tree ensemble whose output is, per row and tree, the (global) index of
+    the leaf the row reaches; ``leaf_values`` (one row per leaf, in that order) travel in the
+    file for :class:`CompiledModel` to sum exactly in numpy."""
+    from onnx import TensorProto, helper, numpy_helper
+
     attrs: dict[str, list[np.ndarray]] = {
         k: []
         for k in (
@@ -535,71 +648,61 @@ def _forest_graph(preprocess: Any | None, forest: Any, n_features: int) -> Any:
     }
     thresholds: list[np.ndarray] = []
     modes: list[str] = []
-    leaf_values: list[np.ndarray] = []
     n_leaves = 0
     for index, tree in enumerate(trees):
-        left, right = tree.children_left, tree.children_right
-        is_leaf = left == -1
+        is_leaf = tree.is_leaf
         leaves = np.flatnonzero(is_leaf)
-        attrs["nodes_treeids"].append(np.full(len(left), index))
-        attrs["nodes_nodeids"].append(np.arange(len(left)))
+        attrs["nodes_treeids"].append(np.full(len(is_leaf), index))
+        attrs["nodes_nodeids"].append(np.arange(len(is_leaf)))
         attrs["nodes_featureids"].append(np.where(is_leaf, 0, tree.feature))
-        attrs["nodes_truenodeids"].append(np.where(is_leaf, 0, left))
-        attrs["nodes_falsenodeids"].append(np.where(is_leaf, 0, right))
-        attrs["nodes_missing_value_tracks_true"].append(
-            np.where(is_leaf, 0, np.asarray(tree.missing_go_to_left))
-        )
+        attrs["nodes_truenodeids"].append(np.where(is_leaf, 0, tree.left))
+        attrs["nodes_falsenodeids"].append(np.where(is_leaf, 0, tree.right))
+        attrs["nodes_missing_value_tracks_true"].append(np.where(is_leaf, 0, tree.missing_left))
         thresholds.append(np.where(is_leaf, 0.0, tree.threshold))
         modes.extend("LEAF" if leaf else "BRANCH_LEQ" for leaf in is_leaf)
         # Each tree is its own target, and each leaf votes its (global) index into it.
         attrs["target_treeids"].append(np.full(len(leaves), index))
         attrs["target_nodeids"].append(leaves)
         attrs["target_ids"].append(np.full(len(leaves), index))
-        value = tree.value[leaves, 0, :] if classifier else tree.value[leaves, :, 0]
-        if classifier:
-            # DecisionTreeClassifier.predict_proba: each leaf's class counts over their sum.
-            normalizer = value.sum(axis=1)[:, np.newaxis]
-            normalizer[normalizer == 0.0] = 1.0
-            value = value / normalizer
-        leaf_values.append(value.astype(np.float64))
         n_leaves += len(leaves)
-    if n_leaves >= 2**24:
-        raise NotCompilable("Not compiled: the forest has too many leaves to index in float32.")
-    # scikit-learn compares float32(x) <= threshold (float64). For a float32 value v that holds
-    # exactly when v <= the largest float32 not above the threshold, so the ensemble runs in
-    # float32, which ONNX Runtime evaluates fastest, and still splits exactly alike.
+    if n_leaves >= 2**24 or n_leaves != len(leaf_values):
+        raise NotCompilable("Not compiled: the ensemble has too many leaves to index.")
     exact = np.concatenate(thresholds)
-    split_values = exact.astype(np.float32)
-    above = split_values.astype(np.float64) > exact
-    split_values[above] = np.nextafter(split_values[above], np.float32(-np.inf))
+    if float32_splits:
+        # scikit-learn's trees compare float32(x) <= threshold (float64). For a float32 value
+        # v that holds exactly when v <= the largest float32 not above the threshold, so the
+        # ensemble runs in float32, which ONNX Runtime evaluates fastest, and splits alike.
+        split_values = exact.astype(np.float32)
+        above = split_values.astype(np.float64) > exact
+        split_values[above] = np.nextafter(split_values[above], np.float32(-np.inf))
+        splits: dict[str, Any] = {"nodes_values": [float(v) for v in split_values]}
+        cast = TensorProto.FLOAT
+    else:
+        splits = {"nodes_values_as_tensor": numpy_helper.from_array(exact, "splits")}
+        cast = TensorProto.DOUBLE
     ensemble = helper.make_node(
         "TreeEnsembleRegressor",
-        ["forest_input"],
-        ["forest_leaves"],
+        ["ensemble_input"],
+        [kind],
         domain="ai.onnx.ml",
         n_targets=len(trees),
         aggregate_function="SUM",
         nodes_modes=modes,
-        nodes_values=[float(v) for v in split_values],
         target_weights=[float(i) for i in range(n_leaves)],
+        **splits,
         **{k: [int(v) for v in np.concatenate(parts)] for k, parts in attrs.items()},
     )
-    # The leaf values travel in the file as an initializer no node reads: CompiledModel takes
+    # The leaf values travel in the file as initializers no node reads: CompiledModel takes
     # them out before ONNX Runtime sees the graph and sums them in numpy, which is exact and
     # several times faster than Gather + CumSum inside the session.
-    initializers = [numpy_helper.from_array(np.concatenate(leaf_values), LEAF_VALUES)]
-    nodes = [
-        helper.make_node("Cast", ["features"], ["forest_input"], to=TensorProto.FLOAT),
-        ensemble,
-    ]
-    kind = "forest_classifier" if classifier else "forest_regressor"
+    initializers = [numpy_helper.from_array(leaf_values, LEAF_VALUES), *(extra or [])]
+    nodes = [helper.make_node("Cast", ["features"], ["ensemble_input"], to=cast), ensemble]
     outputs = [helper.make_tensor_value_info(kind, TensorProto.FLOAT, [None, len(trees)])]
-    nodes[-1].output[0] = kind
     opsets = {"": _ONNX_OPSET, "ai.onnx.ml": _ML_OPSET}
     if preprocess is None:
         inputs = [helper.make_tensor_value_info("X", TensorProto.DOUBLE, [None, n_features])]
         nodes.insert(0, helper.make_node("Identity", ["X"], ["features"]))
-        graph = helper.make_graph(nodes, "forest", inputs, outputs, initializer=initializers)
+        graph = helper.make_graph(nodes, kind, inputs, outputs, initializer=initializers)
     else:
         graph = preprocess.graph
         (produced,) = [o.name for o in graph.output]
@@ -644,6 +747,22 @@ def _has_nan(values: np.ndarray) -> bool:
     return values.dtype.kind == "f" and bool(np.isnan(values).any())
 
 
+def _boosting_outputs(
+    boosting: Any, raw: np.ndarray, output: Mapping[str, Any]
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predictions from gradient boosting's raw sums by the model's own loss (the code
+    scikit-learn runs after its tree walk)."""
+    from .artifacts import wants_probabilities
+
+    if not is_classifier(boosting):
+        return boosting._loss.link.inverse(raw.ravel()), None
+    if not wants_probabilities(boosting, output):
+        encoded = (raw.ravel() > 0).astype(int) if raw.shape[1] == 1 else raw.argmax(axis=1)
+        return boosting.classes_[encoded], None
+    proba = boosting._loss.predict_proba(raw)
+    return boosting.classes_.take(np.argmax(proba, axis=1)), proba
+
+
 def compiled_outputs(
     model: Any, compiled: CompiledModel, X: pd.DataFrame | np.ndarray, output: Mapping[str, Any]
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -658,6 +777,8 @@ def compiled_outputs(
             "imputation); fill them in or train with the engine's preprocessing."
         )
     final = _final(model)
+    if isinstance(final, _BOOSTING):
+        return _boosting_outputs(final, values, output)
     if not is_classifier(final):
         return values, None
     classes = final.classes_

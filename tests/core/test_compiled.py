@@ -282,7 +282,9 @@ def test_engine_models_with_dates_categories_and_gaps_are_compiled(ws) -> None:
     for task, target, algorithm in (
         ("classification", "channel", "logistic_regression"),
         ("classification", "channel", "random_forest"),
+        ("classification", "channel", "hist_gradient_boosting"),
         ("regression", "revenue", "random_forest"),
+        ("regression", "revenue", "hist_gradient_boosting"),
     ):
         result = ws.train("gappy", target=target, algorithms=[algorithm], task=task)
         version = ws.models.register(f"{target}-{algorithm}".replace("_", "-"), result)
@@ -406,3 +408,37 @@ def test_versions_registered_without_compiling_are_compiled_later(store_config, 
         assert outcomes[1][:2] == ("vic", "denied")
     assert cli.main([*args, "models", "compile"]) == 0  # nothing left to do
     assert "0 version(s) examined" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_gradient_boosting_classifiers_match_to_the_bit(classes: int) -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = _classification(classes)
+    X = X.copy()
+    X.iloc[::7, 1] = np.nan  # routed by each split's learned side, as scikit-learn does
+    model = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(X[:450], y[:450])
+    output = {"kind": "classification", "classes": list(range(classes))}
+    result = compiled.compile_model(model, SIGNATURE, output, X[:100])
+    assert result.runtime == "onnx", result.note
+    runtime = compiled.CompiledModel(result.data, SIGNATURE)
+    fresh = X[450:]
+    got = artifacts.predict_frame(model, fresh, SIGNATURE, output, runtime)
+    np.testing.assert_array_equal(got.iloc[:, 1:].to_numpy(), model.predict_proba(fresh))
+    assert (got["prediction"].to_numpy() == model.predict(fresh)).all()
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_gradient_boosting_regressors_match_to_the_bit(loss: str) -> None:
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    X, y = make_regression(n_samples=500, n_features=N_FEATURES, random_state=0)
+    X = _frame(X)
+    y = np.abs(y) if loss == "poisson" else y
+    model = HistGradientBoostingRegressor(max_iter=30, loss=loss, random_state=0)
+    model.fit(X[:400], y[:400])
+    result = compiled.compile_model(model, SIGNATURE, {"kind": "regression"})
+    assert result.runtime == "onnx", result.note
+    runtime = compiled.CompiledModel(result.data, SIGNATURE)
+    got = artifacts.predict_frame(model, X[400:], SIGNATURE, {"kind": "regression"}, runtime)
+    np.testing.assert_array_equal(got["prediction"].to_numpy(), model.predict(X[400:]))
