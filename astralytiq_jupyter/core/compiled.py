@@ -18,6 +18,7 @@ Python code, so it needs no trusted-type list.
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
@@ -155,8 +156,6 @@ def _split_leaf_values(
     formats = {p.value for p in model.metadata_props if p.key == FORMAT_KEY}
     if formats != {FORMAT}:
         raise NotCompilable(f"Compiled file of format {formats or 'unknown'}, not {FORMAT}.")
-    if LEAF_VALUES.encode() not in data:
-        return data, None, None
     found = {i.name: i for i in model.graph.initializer if i.name in (LEAF_VALUES, BASELINE)}
     if LEAF_VALUES not in found:
         return data, None, None
@@ -323,6 +322,7 @@ def _check_supported(model: Any, signature: Sequence[Mapping[str, Any]]) -> None
             raise NotCompilable("Not compiled: a column transformer passes columns through.")
 
 
+@functools.cache
 def _register_double_imputer() -> None:
     """Teach the converter to impute float64 columns: its stock SimpleImputer emits the
     ``Imputer`` operator, which ONNX Runtime runs only on float32. ``Where(IsNaN(x), fill, x)``
@@ -363,6 +363,7 @@ def _register_double_imputer() -> None:
     )
 
 
+@functools.cache
 def _register_date_parts() -> None:
     """Teach the converter the engine's :class:`~.preprocessing.DateParts`: calendar fields
     from seconds since the epoch (:meth:`CompiledModel.feed` sends dates so), by the

@@ -11,7 +11,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -162,6 +162,27 @@ def registration_metadata(result: TrainingResult) -> dict[str, Any]:
     }
 
 
+class _Resolved(NamedTuple):
+    """What serving a ref needs from its version row."""
+
+    sha256: str
+    storage_key: str
+    signature: list[dict[str, Any]]
+    output: dict[str, Any] | None
+    compiled_sha256: str | None
+    compiled_key: str | None
+
+
+_RESOLVED_COLUMNS = (  # in _Resolved's field order
+    ModelVersionRecord.sha256,
+    ModelVersionRecord.storage_key,
+    ModelVersionRecord.signature,
+    ModelVersionRecord.output,
+    ModelVersionRecord.compiled_sha256,
+    ModelVersionRecord.compiled_key,
+)
+
+
 @dataclass(frozen=True)
 class Serving:
     """A version ready to predict: the model, its compiled form (or ``None``), its contract."""
@@ -209,7 +230,8 @@ class ModelRegistry:
         self._stale: set[str] = set()  # compiled files of another format
         #: How many artifacts this registry has read from storage into its caches.
         self.loads = 0
-        self._resolved: dict[tuple[str, str], tuple[int, float, tuple[Any, ...]]] = {}
+        # (tenant, ref) -> (model epoch, monotonic time, resolution)
+        self._resolved: dict[tuple[str, str], tuple[int, float, _Resolved]] = {}
         self._epoch = 0
 
     @property
@@ -700,45 +722,50 @@ class ModelRegistry:
         resolution is remembered for ``predict_cache_seconds`` (this process forgets it at once
         when it changes a model; other processes within that time), the loaded model and its
         compiled form by their hashes, which never change."""
-        key = (principal.tenant, ref)
-        ttl = self.store.config.predict_cache_seconds
-        now = time.monotonic()
-        hit = self._resolved.get(key)
-        if hit is not None and hit[0] == self._epoch and now - hit[1] < ttl:
-            found = hit[2]
-        else:
-            epoch = self._epoch
-            with self.store.session() as session:
-                repo = self.store.repo(session, principal)
-                stmt = self._version_query(
-                    repo,
-                    ref,
-                    ModelVersionRecord.sha256,
-                    ModelVersionRecord.storage_key,
-                    ModelVersionRecord.signature,
-                    ModelVersionRecord.output,
-                    ModelVersionRecord.compiled_sha256,
-                    ModelVersionRecord.compiled_key,
-                )
-                row = session.execute(stmt).first()
-            if row is None:
-                raise NotFound(f"Model {ref} not found.")
-            found = tuple(row)
-            if ttl > 0:
-                if len(self._resolved) > 4096:
-                    self._resolved.clear()
-                self._resolved[key] = (epoch, now, found)
-        sha256, storage_key, signature, output, compiled_sha256, compiled_key = found
-        model = self._cached_model(sha256, storage_key)
+        found = self._fresh_resolution(principal, ref)
+        if found is None:
+            found = self._resolve_for_serving(principal, ref)
+        model = self._cached_model(found.sha256, found.storage_key)
         runtime = None
-        if compiled_sha256 and compiled_key and compiled_sha256 not in self._stale:
+        if found.compiled_sha256 and found.compiled_key and not self._is_stale(found):
             try:
-                runtime = self._cached_compiled(compiled_sha256, compiled_key, signature)
+                runtime = self._cached_compiled(
+                    found.compiled_sha256, found.compiled_key, found.signature
+                )
             except compiled.NotCompilable as exc:
                 # Written by another release: scikit-learn serves it, as before compiling.
                 log.warning("Serving %s with scikit-learn: %s", ref, exc)
-                self._stale.add(compiled_sha256)
-        return Serving(model, runtime, signature, output or {})
+                self._stale.add(found.compiled_sha256)
+        return Serving(model, runtime, found.signature, found.output or {})
+
+    def _resolve_for_serving(self, principal: Principal, ref: str) -> _Resolved:
+        """One query for what :meth:`serving` needs; remembered when caching is on."""
+        epoch, now = self._epoch, time.monotonic()
+        with self.store.session() as session:
+            repo = self.store.repo(session, principal)
+            stmt = self._version_query(repo, ref, *_RESOLVED_COLUMNS)
+            row = session.execute(stmt).first()
+        if row is None:
+            raise NotFound(f"Model {ref} not found.")
+        found = _Resolved(*row)
+        if self.store.config.predict_cache_seconds > 0:
+            if len(self._resolved) > 4096:
+                self._resolved.clear()
+            self._resolved[(principal.tenant, ref)] = (epoch, now, found)
+        return found
+
+    def _fresh_resolution(self, principal: Principal, ref: str) -> _Resolved | None:
+        """The remembered resolution of ``ref`` if no model changed in this process since
+        and it is younger than ``predict_cache_seconds``."""
+        hit = self._resolved.get((principal.tenant, ref))
+        if hit is None or hit[0] != self._epoch:
+            return None
+        if time.monotonic() - hit[1] >= self.store.config.predict_cache_seconds:
+            return None
+        return hit[2]
+
+    def _is_stale(self, found: _Resolved) -> bool:
+        return found.compiled_sha256 in self._stale
 
     def runtime_of(self, principal: Principal, ref: str) -> str | None:
         """The runtime ``ref`` was last seen to use in this process (``None``: not known
@@ -746,24 +773,19 @@ class ModelRegistry:
         hit = self._resolved.get((principal.tenant, ref))
         if hit is None:
             return None
-        compiled_sha256 = hit[2][4]
-        if compiled_sha256 and compiled_sha256 not in self._stale:
+        if hit[2].compiled_sha256 and not self._is_stale(hit[2]):
             return compiled.RUNTIME_ONNX
         return compiled.RUNTIME_SKLEARN
 
     def is_warm(self, principal: Principal, ref: str) -> bool:
         """Whether :meth:`serving` would answer from memory alone (no query, no file read)
         with a compiled model: then predicting a few rows takes microseconds."""
-        hit = self._resolved.get((principal.tenant, ref))
-        if hit is None or hit[0] != self._epoch:
-            return False
-        if time.monotonic() - hit[1] >= self.store.config.predict_cache_seconds:
-            return False
-        sha256, _, _, _, compiled_sha256, _ = hit[2]
+        found = self._fresh_resolution(principal, ref)
         return (
-            bool(compiled_sha256)
-            and self._cache.contains(sha256)
-            and (self._compiled.contains(compiled_sha256))
+            found is not None
+            and bool(found.compiled_sha256)
+            and self._cache.contains(found.sha256)
+            and self._compiled.contains(found.compiled_sha256)
         )
 
     def _cached_compiled(
