@@ -349,9 +349,20 @@ def test_predict_fast_path_matches_the_validated_path(single: LiveServer) -> Non
     bearer = {"Authorization": f"Bearer {token}"}
     url = single.api("/models/fast@live/predict")
     rows = X.head(50).to_dict(orient="records")
-    for _ in range(2):  # cold (resolved and loaded in a worker thread), then warm (inline)
-        fast = requests.post(url, json={"records": rows}, headers=bearer, timeout=30)
-        assert fast.status_code == 200, fast.text
+    freezes = []
+    original_freeze = single.ext.freeze_long_lived
+    single.ext.freeze_long_lived = lambda: freezes.append(1)
+    try:
+        for _ in range(2):  # cold (resolved and loaded in a worker thread), then warm (inline)
+            fast = requests.post(url, json={"records": rows}, headers=bearer, timeout=30)
+            assert fast.status_code == 200, fast.text
+    finally:
+        single.ext.freeze_long_lived = original_freeze
+    assert freezes == [1], "loading the model once freezes the long-lived objects once"
+    # A large batch for a compiled model runs on the compiled models' own worker.
+    big = X.sample(2000, replace=True, random_state=0).to_dict(orient="records")
+    assert requests.post(url, json={"records": big}, headers=bearer, timeout=30).ok
+    assert len(single.ext.compiled_executor._threads) == 1
     slow = requests.post(
         url,
         data=X.head(50).to_parquet(),

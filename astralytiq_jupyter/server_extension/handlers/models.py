@@ -8,6 +8,7 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 
+from ...core.compiled import RUNTIME_SKLEARN
 from ...core.errors import Invalid
 from ...core.names import parse_ref
 from ...core.registry import REGISTRATION_FIELDS
@@ -122,9 +123,19 @@ class PredictHandler(ApiHandler):
             # compiled runtime: a thread hop would cost more than the work.
             rows, data = self._predict(ref, fmt)
         else:
-            # One thread hop for decode, predict and encode of large or cold requests, on
-            # the bounded prediction pool: queued batches wait their turn in order.
-            rows, data = await self.run_on(self.app.predict_executor, self._predict, ref, fmt)
+            # One thread hop for decode, predict and encode of large or cold requests, on a
+            # bounded pool (one worker for compiled models, whose runtime already uses every
+            # core): queued batches wait their turn in order.
+            executor = (
+                self.app.predict_executor
+                if registry.runtime_of(self.principal, ref) == RUNTIME_SKLEARN
+                else self.app.compiled_executor
+            )
+            loads = registry.loads
+            rows, data = await self.run_on(executor, self._predict, ref, fmt)
+            if registry.loads != loads:
+                # A model was just loaded: it lives as long as the cache keeps it.
+                self.app.freeze_long_lived()
         metrics.PREDICTIONS.inc(rows)
         media = "application/json" if fmt == "json" else codecs.FORMATS[fmt]
         self.finish(data, set_content_type=media)
