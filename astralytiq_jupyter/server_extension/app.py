@@ -203,13 +203,12 @@ class AstralytiQ(ExtensionApp):
         self._usage_flusher = PeriodicCallback(self._flush_usage, self.usage_flush_seconds * 1000)
         self._usage_flusher.start()
         if self.freeze_gc:
-            # Everything alive now (the server, scikit-learn, pandas, ONNX Runtime) lives as
-            # long as the process. Moving it out of the collector's reach shortens full
-            # collections from ~100-200 ms, a stall every request in flight would wait out,
-            # to the few milliseconds the request-made objects take.
             import onnxruntime  # noqa: F401 - imported now to be frozen with the rest
-
-            self.freeze_long_lived()
+        # Everything alive now (the server, scikit-learn, pandas, ONNX Runtime) lives as long
+        # as the process. Moving it out of the collector's reach shortens full collections
+        # from ~100-200 ms, a stall every request in flight would wait out, to the few
+        # milliseconds the request-made objects take.
+        self.freeze_long_lived()
         if not self.set_kernel_env:
             return
         values = {ENV_URL: self.serverapp.connection_url}

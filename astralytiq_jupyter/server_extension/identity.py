@@ -44,30 +44,18 @@ class PrincipalResolver:
     def cached(self, user: Any, tenant: str | None) -> Principal | None:
         """A fresh resolution of the same identity, without touching the database: every
         request resolves its principal, and most come from the same few users."""
-        entry = self._cache.get(_cache_key(user, tenant))
-        if entry is None:
-            return None
-        expires, epoch, principal = entry
-        if expires < time.monotonic() or epoch != self.store.membership_epoch:
-            return None
-        return principal
+        return self._lookup(_cache_key(user, tenant))
 
     def resolve_and_cache(self, user: Any, tenant: str | None) -> Principal:
         epoch = self.store.membership_epoch
         principal = self.resolve(user, tenant)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[_cache_key(user, tenant)] = (
-            time.monotonic() + self.cache_seconds,
-            epoch,
-            principal,
-        )
+        self._remember(_cache_key(user, tenant), principal, epoch, self.cache_seconds)
         return principal
 
     def cached_token(self, token: str) -> Principal | None:
         """The principal of a platform token authenticated within ``cache_seconds`` (and
         not expired since), without touching the database."""
-        return self.cached(_TokenIdentity(token), None)
+        return self._lookup(_token_key(token))
 
     def authenticate_token(self, token: str) -> Principal | None:
         """Authenticate a platform token and remember the result until it expires, for at
@@ -78,14 +66,24 @@ class PrincipalResolver:
             return None
         principal, expires_at = found
         remaining = (expires_at - datetime.now(timezone.utc)).total_seconds()
+        self._remember(_token_key(token), principal, epoch, min(self.cache_seconds, remaining))
+        return principal
+
+    def _lookup(self, key: tuple[Any, ...]) -> Principal | None:
+        entry = self._cache.get(key)
+        if entry is None:
+            return None
+        expires, epoch, principal = entry
+        if expires < time.monotonic() or epoch != self.store.membership_epoch:
+            return None
+        return principal
+
+    def _remember(
+        self, key: tuple[Any, ...], principal: Principal, epoch: int, seconds: float
+    ) -> None:
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[_cache_key(_TokenIdentity(token), None)] = (
-            time.monotonic() + min(self.cache_seconds, remaining),
-            epoch,
-            principal,
-        )
-        return principal
+        self._cache[key] = (time.monotonic() + seconds, epoch, principal)
 
     def resolve(self, user: Any, tenant: str | None = None) -> Principal:
         """The principal of ``user`` (in ``tenant`` when given); :class:`Forbidden` if the
@@ -203,11 +201,9 @@ def _with(principal: Principal, **changes: Any) -> Principal:
     return replace(principal, **changes)
 
 
-class _TokenIdentity:
-    """A platform token as a cache identity: keyed by its digest, never the secret itself."""
-
-    def __init__(self, token: str) -> None:
-        self.username = "token:" + hashlib.sha256(token.encode()).hexdigest()
+def _token_key(token: str) -> tuple[str, str]:
+    """A platform token's cache key: its digest, never the secret itself."""
+    return ("platform-token", hashlib.sha256(token.encode()).hexdigest())
 
 
 def _cache_key(user: Any, tenant: str | None) -> tuple[Any, ...]:
