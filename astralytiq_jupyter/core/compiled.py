@@ -304,16 +304,15 @@ def _final(model: Any) -> Any:
     return model.steps[-1][1] if isinstance(model, Pipeline) else model
 
 
-def _check_supported(model: Any, signature: Sequence[Mapping[str, Any]]) -> None:
+def _check_supported(model: Any) -> None:
     final = _final(model)
     if type(final) not in COMPILABLE_ESTIMATORS:
         raise NotCompilable(
             f"Not compiled: {type(final).__name__} is served by scikit-learn (compiled runtime "
             "covers linear models, tree forests and histogram gradient boosting)."
         )
+    # A pipeline's steps before its final estimator (the last of _steps).
     for step in _steps(model)[:-1] if isinstance(model, Pipeline) else []:
-        if step is final:
-            continue
         if type(step) not in COMPILABLE_TRANSFORMERS:
             raise NotCompilable(
                 f"Not compiled: the {type(step).__name__} step is served by scikit-learn."
@@ -496,7 +495,7 @@ def _to_onnx(model: Any, initial_types: list[Any], options: dict | None = None) 
 def _convert(model: Any, signature: Sequence[Mapping[str, Any]]) -> bytes:
     from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
 
-    _check_supported(model, signature)
+    _check_supported(model)
     _register_double_imputer()
     _register_date_parts()
     model = _with_string_missing_values(model)
