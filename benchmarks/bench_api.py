@@ -53,6 +53,44 @@ mlflow.sklearn.save_model(model, dst, skops_trusted_types=sio.get_untrusted_type
 """
 
 
+def median_ms(run: object, repeat: int = 30) -> float:
+    """Median wall time of ``run()`` in milliseconds, after one warm-up call."""
+    run()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def tree_walk_times(model: RandomForestClassifier, X: pd.DataFrame, signature: list) -> dict:
+    """The forest's 1,000-row prediction in-process, without HTTP: the compiled model as the
+    server runs it (:class:`~astralytiq_jupyter.core.trees.TreeEnsemble`), ONNX Runtime on the
+    same compiled file (its leaf indices alone, before any sum), and scikit-learn."""
+    import onnx
+    import onnxruntime as ort
+
+    from astralytiq_jupyter.core import compiled
+
+    output = {"kind": "classification", "classes": [0, 1]}
+    data = compiled.compile_model(model, signature, output, X).data
+    runtime = compiled.CompiledModel(data, signature)
+    graph = onnx.load_model_from_string(data)
+    for tensor in list(graph.graph.initializer):
+        if tensor.name == compiled.LEAF_VALUES:
+            graph.graph.initializer.remove(tensor)
+    options = ort.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(graph.SerializeToString(), options)
+    matrix = X.to_numpy(dtype=np.float64)
+    return {
+        "ours": median_ms(lambda: runtime.run(matrix)),
+        "onnxruntime": median_ms(lambda: session.run(None, {"X": matrix})),
+        "sklearn": median_ms(lambda: model.predict_proba(X)),
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -169,6 +207,8 @@ def main() -> None:
                 input_example=frame.sample(1000, random_state=0),
             )
         runtimes = {name: ws.models.get(name).runtime for name in models}
+        walk = tree_walk_times(models["forest200"], frame.sample(1000, random_state=2), signature)
+        print("tree walk, ms:", walk, flush=True)
         # A platform API token, as a caller outside Jupyter (a service, a CI job) uses.
         api_token = ws.backend.store.tokens.create(ws.me, "bench", role="analyst").secret
         big = pd.DataFrame(
@@ -356,13 +396,17 @@ def main() -> None:
             "scikit-learn; a request of plain numbers goes from JSON to a float64 matrix to ONNX "
             "Runtime without a DataFrame, on the event loop when small; platform tokens and "
             "model refs are resolved from short-lived caches; large batches queue for one "
-            "worker while ONNX Runtime uses every core; the objects alive at start are frozen "
+            "worker while the model uses every core; the objects alive at start are frozen "
             "out of the garbage collector (full collections took 100-300 ms). MLflow runs "
             "scikit-learn behind pandas schema enforcement, one request at a time.",
-            "- The 200-tree forest on 1,000-row requests is bound by the tree walk itself: "
-            "ONNX Runtime takes 15-25 ms for it on both cores (scikit-learn: ~39 ms on one), "
-            "then the exact float64 leaf sums ~3 ms and JSON in and out ~3 ms. These two cells "
-            "sit near 2x and have measured 1.4x-2.3x across runs on this shared machine.",
+            "- The 200-tree forest's trees (532,554 nodes) are walked by a numba-compiled "
+            "kernel over a depth-first layout of 12-byte nodes, one tree at a time for all "
+            "rows of the request, split over both cores, adding the leaves' float64 values in "
+            "scikit-learn's order (equal to the bit). In-process, 1,000 rows, same run: "
+            f"**{walk['ours']:.1f} ms**, against {walk['onnxruntime']:.1f} ms for ONNX "
+            f"Runtime's tree ensemble on the same compiled file (leaf indices only, both "
+            f"cores) and {walk['sklearn']:.1f} ms for scikit-learn's `predict_proba` (one "
+            f"core): {walk['sklearn'] / walk['ours']:.1f}x faster than scikit-learn.",
             "- Load generator: `wrk` (Debian package `wrk`), so that the client takes little of "
             "the two cores the servers need.",
             "",

@@ -3,7 +3,8 @@
 Why: scikit-learn validates its input and walks Python objects on every call. That costs about a
 millisecond per request for a scaled logistic regression and about ten for a 200-tree forest on
 one row, which is what online prediction latency is made of. ONNX Runtime runs the same
-arithmetic in C++ in microseconds and spreads large batches over the cores.
+arithmetic in C++ in microseconds and spreads large batches over the cores; the trees of forests
+and gradient boosting are walked by :mod:`.trees`, which is exact and faster still.
 
 A compiled model is only served when it reproduces scikit-learn. At registration both run on
 example rows and must return identical labels and values equal within 1e-9; the conversion uses
@@ -52,6 +53,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from .errors import Invalid
 from .preprocessing import DateParts, column_kind
+from .trees import TreeEnsemble, UnsupportedEnsemble
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +100,6 @@ FORMAT_KEY = "astralytiq_format"
 #: baseline its trees add to.
 LEAF_VALUES = "forest_leaf_values"
 BASELINE = "boosting_baseline"
-#: Rows per ONNX Runtime call for forests (measured fastest for 200 trees on 1,000 rows).
-FOREST_BLOCK = 128
 #: Agreement required between the compiled and the scikit-learn model on the example rows.
 TOLERANCE = 1e-9
 _EXAMPLE_ROWS = 256
@@ -144,47 +144,80 @@ def compile_model(
     return Compilation(data, f"Compiled to ONNX; verified on {len(rows)} example rows.")
 
 
-def _split_leaf_values(
-    data: bytes,
-) -> tuple[bytes, np.ndarray | None, np.ndarray | None]:
-    """The graph without an ensemble's leaf values and baseline, and those (``None`` if not
-    an ensemble); :class:`NotCompilable` for a file of another format."""
+def _parse(data: bytes) -> Any:
+    """The ONNX model of a compiled file; :class:`NotCompilable` for a file of another
+    format."""
     import onnx
-    from onnx import numpy_helper
 
     model = onnx.load_model_from_string(data)
     formats = {p.value for p in model.metadata_props if p.key == FORMAT_KEY}
     if formats != {FORMAT}:
         raise NotCompilable(f"Compiled file of format {formats or 'unknown'}, not {FORMAT}.")
-    found = {i.name: i for i in model.graph.initializer if i.name in (LEAF_VALUES, BASELINE)}
-    if LEAF_VALUES not in found:
-        return data, None, None
-    arrays = {}
-    for name, tensor in found.items():
-        arrays[name] = numpy_helper.to_array(tensor).astype(np.float64)
-        model.graph.initializer.remove(tensor)
-    return model.SerializeToString(), arrays[LEAF_VALUES], arrays.get(BASELINE)
+    return model
+
+
+def _take_ensemble(model: Any) -> tuple[TreeEnsemble | None, np.ndarray | None, str | None]:
+    """Take a compiled tree ensemble (its node and its leaf values) out of ``model``, whose
+    output becomes the ensemble's input features, and return it with the boosting baseline
+    and its kind; ``(None, None, None)`` for a model without one."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    found = [n for n in graph.node if n.op_type == "TreeEnsembleRegressor"]
+    values = {i.name: i for i in graph.initializer if i.name in (LEAF_VALUES, BASELINE)}
+    if not found or LEAF_VALUES not in values:
+        return None, None, None
+    (node,) = found
+    arrays = {name: numpy_helper.to_array(t).astype(np.float64) for name, t in values.items()}
+    baseline = arrays.get(BASELINE)
+    try:
+        # Boosting's k-th tree of each iteration adds to output column k.
+        cycle = len(baseline) if baseline is not None else 1
+        ensemble = TreeEnsemble.from_onnx(node, arrays[LEAF_VALUES], cycle)
+    except UnsupportedEnsemble as exc:
+        raise NotCompilable(str(exc)) from None
+    for tensor in values.values():
+        graph.initializer.remove(tensor)
+    graph.node.remove(node)
+    features = TensorProto.FLOAT if ensemble.input_dtype == np.float32 else TensorProto.DOUBLE
+    del graph.output[:]
+    graph.output.append(helper.make_tensor_value_info(node.input[0], features, None))
+    return ensemble, baseline, node.output[0]
+
+
+def _passes_through(model: Any) -> bool:
+    """Whether ``model`` only hands its input matrix on (``Identity`` and ``Cast``), which
+    numpy does without a session."""
+    return [n.op_type for n in model.graph.node] == ["Identity", "Cast"] and [
+        i.name for i in model.graph.input
+    ] == ["X"]
 
 
 class CompiledModel:
-    """An ONNX Runtime session over a compiled model, fed from coerced input columns."""
+    """A compiled model, fed from coerced input columns: ONNX Runtime runs its graph, and a
+    :class:`~.trees.TreeEnsemble` its trees, if any."""
 
     def __init__(self, data: bytes, signature: Sequence[Mapping[str, Any]]) -> None:
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        # The server's event loop and worker threads share the cores with the session:
-        # spinning intra-op threads would steal them between requests.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
-        data, self.leaf_values, self.baseline = _split_leaf_values(data)
-        self.session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-        self.inputs = [i.name for i in self.session.get_inputs()]
-        self.outputs = [o.name for o in self.session.get_outputs()]
+        model = _parse(data)
+        self.ensemble, self.baseline, kind = _take_ensemble(model)
+        initialized = {i.name for i in model.graph.initializer}
+        self.inputs = [i.name for i in model.graph.input if i.name not in initialized]
+        self.session = None
+        if self.ensemble is None or not _passes_through(model):
+            options = ort.SessionOptions()
+            # The server's event loop and worker threads share the cores with the session:
+            # spinning intra-op threads would steal them between requests.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.log_severity_level = 3
+            self.session = ort.InferenceSession(
+                model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+            )
         self.names = [c["name"] for c in signature]
         self.kinds = [column_kind(c) for c in signature]
         self.matrix = self.inputs == ["X"] and "X" not in self.names
-        self.classifier = "forest_classifier" in self.outputs
+        self.classifier = kind == "forest_classifier"
 
     def feed(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
         """ONNX inputs from a frame already coerced to the signature."""
@@ -210,44 +243,28 @@ class CompiledModel:
         """Labels (or values) and, for classifiers, class probabilities, of coerced rows (a
         float64 matrix in signature order is accepted when :attr:`matrix`)."""
         feed = {"X": X} if isinstance(X, np.ndarray) else self.feed(X)
-        if self.leaf_values is not None:
-            # ONNX Runtime walks a small batch tree by tree (each tree's nodes stay in cache)
-            # and a large one row by row through all trees: blocks of rows are ~30% faster.
-            rows = len(X)
-            leaves = [
-                self.session.run(None, {k: v[i : i + FOREST_BLOCK] for k, v in feed.items()})[0]
-                for i in range(0, max(rows, 1), FOREST_BLOCK)
-            ]
-            ids = (leaves[0] if len(leaves) == 1 else np.concatenate(leaves)).astype(np.intp)
+        if self.ensemble is not None:
+            features = feed["X"] if self.session is None else self.session.run(None, feed)[0]
             if self.baseline is not None:
-                return self._boosting_raw(ids), None
-            return self._forest_outputs(ids)
+                # Gradient boosting's raw predictions: the baseline, then each iteration's
+                # leaf values added in order, as ``_raw_predict`` adds them.
+                start = np.broadcast_to(self.baseline, (len(features), len(self.baseline)))
+                return self.ensemble.accumulate(features, start), None
+            return self._forest_outputs(features)
         results = self.session.run(None, feed)
         values = np.asarray(results[0]).reshape(len(X), -1)
         values = values[:, 0] if values.shape[1] == 1 else values
         proba = np.asarray(results[1], dtype=np.float64) if len(results) > 1 else None
         return values, proba
 
-    def _boosting_raw(self, ids: np.ndarray) -> np.ndarray:
-        """Gradient boosting's raw predictions (n_rows, n_trees_per_iteration): the baseline,
-        then each iteration's leaf values added in order, as ``_raw_predict`` adds them."""
-        assert self.leaf_values is not None and self.baseline is not None
-        per_class = len(self.baseline)
-        values = np.take(self.leaf_values[:, 0], ids, axis=0)
-        values = values.reshape(len(ids), -1, per_class)
-        start = np.broadcast_to(self.baseline, (len(ids), 1, per_class))
-        return np.concatenate([start, values], axis=1).cumsum(axis=1)[:, -1, :]
-
-    def _forest_outputs(self, leaves: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """A forest's predictions from the leaf each row reached in each tree: the leaves'
-        float64 values summed tree after tree (``cumsum`` is sequential, like scikit-learn's
-        accumulation) and divided by the number of trees."""
-        assert self.leaf_values is not None
-        ids = leaves
-        # np.take, not fancy indexing: the same gather, several times faster.
-        summed = np.take(self.leaf_values, ids, axis=0).cumsum(axis=1)[:, -1, :]
-        summed /= ids.shape[1]
-        if self.leaf_values.shape[1] == 1 and not self.classifier:
+    def _forest_outputs(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """A forest's predictions: the leaves' float64 values summed tree after tree (like
+        scikit-learn's accumulation) and divided by the number of trees."""
+        assert self.ensemble is not None
+        start = np.zeros((len(features), self.ensemble.width))
+        summed = self.ensemble.accumulate(features, start)
+        summed /= self.ensemble.n_trees
+        if summed.shape[1] == 1 and not self.classifier:
             return summed[:, 0], None
         return np.argmax(summed, axis=1), summed
 
@@ -545,10 +562,10 @@ def _forest_graph(preprocess: Any | None, forest: Any, n_features: int) -> Any:
     The stock converter writes float32 thresholds rounded to nearest and leaf values
     pre-divided by the number of trees and summed in float32, which moves splits by up to
     half a float32 step and turns exact ties (100 of 200 trees voting each way) into
-    near-ties broken by rounding. Here ONNX Runtime's tree ensemble only finds the leaf each
-    row reaches in each tree (the expensive part, in C++ on every core); the leaf values are
-    then gathered in float64, summed tree after tree and divided by the tree count, exactly as
-    ``predict_proba`` and ``predict`` accumulate them.
+    near-ties broken by rounding. Here the tree ensemble only finds the leaf each row reaches
+    in each tree; the leaves' float64 values are summed tree after tree and divided by the
+    tree count, exactly as ``predict_proba`` and ``predict`` accumulate them (by
+    :class:`~.trees.TreeEnsemble`, which walks this ensemble when serving).
     """
     trees = [t.tree_ for t in getattr(forest, "estimators_", [forest])]
     classifier = is_classifier(forest)
@@ -629,7 +646,8 @@ def _leaf_index_graph(
 ) -> Any:
     """The graph of a tree ensemble whose output is, per row and tree, the (global) index of
     the leaf the row reaches; ``leaf_values`` (one row per leaf, in that order) travel in the
-    file for :class:`CompiledModel` to sum exactly in numpy."""
+    file for :class:`CompiledModel` to sum exactly. The file stays a standard ONNX model of
+    the leaf indices, which ONNX Runtime runs alike (the tests check it)."""
     from onnx import TensorProto, helper, numpy_helper
 
     attrs: dict[str, list[np.ndarray]] = {
@@ -671,7 +689,7 @@ def _leaf_index_graph(
     if float32_splits:
         # scikit-learn's trees compare float32(x) <= threshold (float64). For a float32 value
         # v that holds exactly when v <= the largest float32 not above the threshold, so the
-        # ensemble runs in float32, which ONNX Runtime evaluates fastest, and splits alike.
+        # ensemble runs in float32 (12-byte nodes for the walk) and splits alike.
         split_values = exact.astype(np.float32)
         above = split_values.astype(np.float64) > exact
         split_values[above] = np.nextafter(split_values[above], np.float32(-np.inf))
@@ -693,8 +711,7 @@ def _leaf_index_graph(
         **{k: [int(v) for v in np.concatenate(parts)] for k, parts in attrs.items()},
     )
     # The leaf values travel in the file as initializers no node reads: CompiledModel takes
-    # them out before ONNX Runtime sees the graph and sums them in numpy, which is exact and
-    # several times faster than Gather + CumSum inside the session.
+    # them out with the ensemble and sums them in float64 as it walks the trees.
     initializers = [numpy_helper.from_array(leaf_values, LEAF_VALUES), *(extra or [])]
     nodes = [helper.make_node("Cast", ["features"], ["ensemble_input"], to=cast), ensemble]
     outputs = [helper.make_tensor_value_info(kind, TensorProto.FLOAT, [None, len(trees)])]

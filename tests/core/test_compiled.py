@@ -351,15 +351,18 @@ def test_a_compiled_file_of_another_format_is_served_by_scikit_learn(store) -> N
     )
 
 
-def test_forests_predict_large_batches_in_blocks_alike() -> None:
+def test_forests_split_large_batches_over_threads_alike(monkeypatch) -> None:
+    from astralytiq_jupyter.core import trees
+
+    monkeypatch.setattr(trees, "PARALLEL_WORK", 1_000)
+    monkeypatch.setattr(trees.os, "cpu_count", lambda: 3)
     X, y = _classification(3)
     model = RandomForestClassifier(n_estimators=7, random_state=0).fit(X, y)
     output = {"kind": "classification", "classes": [0, 1, 2]}
     runtime = compiled.CompiledModel(
         compiled.compile_model(model, SIGNATURE, output, X[:50]).data, SIGNATURE
     )
-    many = pd.concat([X] * 3, ignore_index=True)  # 1,800 rows: 15 blocks, the last partial
-    assert len(many) % compiled.FOREST_BLOCK != 0
+    many = pd.concat([X] * 3, ignore_index=True)  # 1,800 rows in three chunks
     got = artifacts.predict_frame(model, many, SIGNATURE, output, runtime)
     np.testing.assert_array_equal(got.iloc[:, 1:].to_numpy(), model.predict_proba(many))
     assert (got["prediction"].to_numpy() == model.predict(many)).all()
