@@ -5,9 +5,14 @@ building the whole file in memory."""
 from __future__ import annotations
 
 import hashlib
+import http.client
 import io
+import os
+import socket
+import struct
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
@@ -107,6 +112,139 @@ def test_whole_parquet_is_the_stored_file(server: LiveServer, stored: dict[str, 
     assert response.headers["X-AstralytiQ-SHA256"] == version.sha256
     assert int(response.headers["Content-Length"]) == version.size_bytes
     assert response.headers["X-AstralytiQ-Rows"] == str(ROWS)
+
+
+def _raw_get(
+    server: LiveServer, token: str, ref: str, connection: http.client.HTTPConnection | None = None
+) -> http.client.HTTPConnection:
+    """An HTTP/1.1 connection (``connection``, or a new one) with a whole-version download
+    request sent on it."""
+    connection = connection or http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    path = urllib.parse.urlsplit(server.api(f"/datasets/{ref}/data")).path
+    connection.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+    return connection
+
+
+@pytest.fixture
+def sendfile_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
+    """What the server's sendfile path does: bytes per ``sendfile``, waits for writability,
+    descriptors duplicated and closed (``os`` is patched process-wide, so ``closed`` lists
+    others too), and how each send ended."""
+    from astralytiq_jupyter.server_extension import sendfile
+
+    calls: dict[str, list] = {"sent": [], "waits": [], "dup": [], "closed": [], "ended": []}
+    real_sendfile, real_dup, real_close = os.sendfile, os.dup, os.close
+    real_send, real_writable = sendfile._sendfile, sendfile._writable
+
+    def counting_sendfile(*args: int) -> int:
+        calls["sent"].append(real_sendfile(*args))
+        return calls["sent"][-1]
+
+    def dup(fd: int) -> int:
+        calls["dup"].append(real_dup(fd))
+        return calls["dup"][-1]
+
+    def close(fd: int) -> None:
+        calls["closed"].append(fd)
+        real_close(fd)
+
+    async def writable(*args: Any) -> None:
+        calls["waits"].append(1)
+        await real_writable(*args)
+
+    async def send(*args: Any) -> int:
+        try:
+            sent = await real_send(*args)
+        except BaseException as exc:
+            calls["ended"].append(type(exc).__name__)
+            raise
+        calls["ended"].append(sent)
+        return sent
+
+    monkeypatch.setattr(sendfile.os, "sendfile", counting_sendfile)
+    monkeypatch.setattr(sendfile.os, "dup", dup)
+    monkeypatch.setattr(sendfile.os, "close", close)
+    monkeypatch.setattr(sendfile, "_writable", writable)
+    monkeypatch.setattr(sendfile, "_sendfile", send)
+    return calls
+
+
+def test_whole_versions_go_by_sendfile_and_keep_the_connection(
+    server: LiveServer, stored: dict[str, Any], sendfile_calls: dict[str, list]
+) -> None:
+    """The body bypasses tornado, yet tornado's books balance: the connection stays open for
+    the next request, which gets the same bytes."""
+    with open(stored["path"], "rb") as fh:
+        expected = fh.read()
+    connection = _raw_get(server, stored["token"], "big")
+    first = connection.getresponse()
+    assert first.status == 200 and first.read() == expected
+    assert first.getheader("Connection") != "close"
+    sock = connection.sock
+    second = _raw_get(server, stored["token"], "big", connection).getresponse()
+    assert connection.sock is sock  # the same TCP connection, not a reconnect
+    assert second.status == 200 and second.read() == expected
+    connection.close()
+    assert sum(sendfile_calls["sent"]) == 2 * len(expected)
+    assert sendfile_calls["ended"] == [len(expected)] * 2
+    assert set(sendfile_calls["dup"]) <= set(sendfile_calls["closed"])
+
+
+def test_storage_without_a_descriptor_is_copied_alike(
+    server: LiveServer, stored: dict[str, Any], sendfile_calls: dict[str, list], monkeypatch
+) -> None:
+    from astralytiq_jupyter.server_extension import sendfile
+
+    monkeypatch.setattr(sendfile, "_file_descriptor", lambda fh: None)
+    monkeypatch.setattr(sendfile, "CHUNK", 100_000)  # several chunks
+    response = _get(server, stored)
+    with open(stored["path"], "rb") as fh:
+        assert response.status_code == 200 and response.content == fh.read()
+    assert sendfile_calls["sent"] == [] and sendfile_calls["dup"] == []
+
+
+def _incompressible(rows: int) -> pd.DataFrame:
+    return pd.DataFrame({"x": np.random.default_rng(5).random(rows)})
+
+
+def test_a_client_gone_mid_download_ends_the_send(
+    server: LiveServer, stored: dict[str, Any], sendfile_calls: dict[str, list]
+) -> None:
+    """16 MB, more than the socket buffers hold, so the send waits for the client; the
+    client reads a little and hangs up: the send ends, its descriptor is closed, and the
+    server goes on serving."""
+    server.store.datasets.save(stored["admin"], _incompressible(2_000_000), "wide")
+    connection = _raw_get(server, stored["token"], "wide")
+    connection.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    response = connection.getresponse()
+    assert response.status == 200 and len(response.read(65536)) == 65536
+    connection.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    connection.close()  # a reset, as a killed client's
+    deadline = time.monotonic() + 20
+    while not sendfile_calls["ended"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sendfile_calls["ended"] == ["StreamClosedError"]
+    assert sendfile_calls["waits"]  # it did wait for the slow client
+    assert set(sendfile_calls["dup"]) <= set(sendfile_calls["closed"])
+    assert _get(server, stored).status_code == 200
+
+
+def test_a_stored_file_shorter_than_recorded_cuts_the_connection(
+    server: LiveServer, stored: dict[str, Any], sendfile_calls: dict[str, list]
+) -> None:
+    """The client must not wait for bytes that never come, nor take a short body as whole."""
+    version = server.store.datasets.save(stored["admin"], _incompressible(1000), "cut")
+    path = server.store.storage.path(
+        server.store.datasets.storage_key(stored["admin"], version.ref)
+    )
+    with open(path, "r+b") as fh:
+        fh.truncate(version.size_bytes // 2)
+    response = _raw_get(server, stored["token"], "cut").getresponse()
+    assert response.status == 200
+    with pytest.raises(http.client.IncompleteRead):
+        response.read()
+    assert sendfile_calls["ended"] == [version.size_bytes // 2]
+    assert _get(server, stored).status_code == 200
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "arrow"])

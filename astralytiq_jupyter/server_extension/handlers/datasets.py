@@ -18,10 +18,10 @@ from ...core.errors import AstralytiqError, Invalid, QuotaExceeded
 from ...core.names import parse_ref
 from .. import codecs, metrics
 from ..base import ApiHandler
+from ..sendfile import send_file
 
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 DRAIN_BYTES = 1024 * 1024  # refused bodies up to this size are read (and dropped) first
-DOWNLOAD_CHUNK = 1024 * 1024  # bytes of a stored file sent per write
 # Encoding downloads is CPU work: two threads serve every download, batch by batch, so
 # concurrent downloads share the cores fairly and hold at most two batches in flight.
 _ENCODERS = ThreadPoolExecutor(2, thread_name_prefix="astralytiq-download")
@@ -221,9 +221,10 @@ class IngestHandler(ApiHandler):
 class DataHandler(ApiHandler):
     """Rows of a version: Parquet (default), Arrow IPC stream or CSV, streamed.
 
-    A whole version as Parquet is its stored file, sent as is; anything else is encoded one
-    record batch at a time. Either way the server holds about one chunk or batch per
-    download, and ``await self.flush()`` after each lets a slow client hold back the reads.
+    A whole version as Parquet is its stored file, sent as is (by ``sendfile`` where the
+    connection allows, see :mod:`..sendfile`); anything else is encoded one record batch at a
+    time. Either way the server holds at most about one chunk or batch per download, and
+    ``await self.flush()`` after each lets a slow client hold back the reads.
     """
 
     async def get(self, ref: str) -> None:
@@ -253,17 +254,10 @@ class DataHandler(ApiHandler):
         self.set_header("Content-Length", str(version.size_bytes))
         self.set_header("X-AstralytiQ-Rows", str(version.rows))
         self.set_header("X-AstralytiQ-SHA256", version.sha256)
-        # The next chunk is read while the previous one is being sent.
-        pending = asyncio.ensure_future(self.run(fh.read, DOWNLOAD_CHUNK))
         try:
-            while chunk := await pending:
-                self.write(chunk)
-                pending = asyncio.ensure_future(self.run(fh.read, DOWNLOAD_CHUNK))
-                await self.flush()
+            await send_file(self, fh, version.size_bytes)
         finally:
-            await asyncio.wait([pending])
             await self.run(fh.close)
-        self.finish()
 
     async def _send_encoded(
         self, ref: str, fmt: str, columns: list[str] | None, limit: int | None
