@@ -6,6 +6,8 @@ import io
 import os
 import sqlite3
 import threading
+import uuid
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -582,6 +584,60 @@ def test_sql_select_in_chunks_with_late_types(db):
     assert query.strip() in result.source_detail
     _, df = ingest(SqlSource(db, "WITH t AS (SELECT id FROM orders) SELECT count(*) AS n FROM t"))
     assert df["n"][0] == 200
+
+
+@pytest.fixture
+def pg_source() -> Iterator[str]:
+    """A PostgreSQL database URL whose search path is a throwaway schema holding ``orders``
+    (200 rows, ``extra`` NULL in the first 150) and a sequence ``ticket``."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from ..conftest import PG_URL
+
+    if PG_URL is None:
+        pytest.skip("ASTRALYTIQ_TEST_DATABASE_URL is not set")
+    schema = f"src_{uuid.uuid4().hex[:12]}"
+    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        conn.execute(text("CREATE TABLE orders (id int, amount float8, note text, extra int)"))
+        conn.execute(
+            text(
+                "INSERT INTO orders SELECT i, i * 1.5, 'n' || i, CASE WHEN i < 150 THEN NULL "
+                "ELSE i END FROM generate_series(0, 199) AS i"
+            )
+        )
+        conn.execute(text("CREATE SEQUENCE ticket"))
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def test_sql_on_postgresql_streams_in_a_read_only_transaction(pg_source):
+    """A live PostgreSQL source: rows come through a server-side cursor in chunks (late
+    types restart the query), and statements that write while looking like reads, a
+    data-modifying CTE and ``nextval``, are refused and change nothing."""
+    query = "SELECT id, amount, note, extra FROM orders ORDER BY id"
+    result, df = ingest(SqlSource(pg_source, query), chunksize=64)
+    assert len(df) == 200 and result.schema["extra"] == "float64"
+    assert df["extra"].iloc[-1] == 199 and df["note"].iloc[3] == "n3"
+    writes = {
+        # The server-side cursor already refuses this one; the transaction would too.
+        "WITH gone AS (DELETE FROM orders RETURNING id) SELECT count(*) AS n FROM gone": (
+            "data-modifying|read-only transaction"
+        ),
+        "SELECT nextval('ticket') AS n": "read-only transaction",
+    }
+    for write, reason in writes.items():
+        with pytest.raises(Invalid, match=reason):
+            ingest(SqlSource(pg_source, write))
+    assert ingest(SqlSource(pg_source, "SELECT count(*) AS n FROM orders"))[1]["n"][0] == 200
+    assert ingest(SqlSource(pg_source, "SELECT last_value FROM ticket"))[1].iloc[0, 0] == 1
 
 
 def test_sql_refuses_writes_and_bad_connections(db, tmp_path):
