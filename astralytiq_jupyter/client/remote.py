@@ -598,14 +598,16 @@ class RemoteModels:
 
     def load(self, ref: str) -> Any:
         """The fitted scikit-learn estimator of a version: the artifact is downloaded, checked
-        against the registry's SHA-256 of the version and loaded here with the engine's
-        default trusted types (never types read from the artifact)."""
+        against the registry's SHA-256 of the version and loaded here trusting the types the
+        server trusts in it (its configured list, never types read from the artifact), so it
+        loads here exactly when it would load on the server."""
         from ..core import artifacts
 
         version = self.get(ref)  # pins an alias or "latest" to one version
-        data = self._c.body("GET", "models", version.ref, "artifact")
+        response = self._c.request("GET", "models", version.ref, "artifact")
+        trusted = json.loads(response.headers.get(artifacts.TRUSTED_TYPES_HEADER) or "[]")
         return artifacts.load_model(
-            data, trusted=list(artifacts.DEFAULT_TRUSTED_TYPES), expected_sha256=version.sha256
+            response.content, trusted=trusted, expected_sha256=version.sha256
         )
 
     def delete(self, name: str, version: int | None = None) -> int:

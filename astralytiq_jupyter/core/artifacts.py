@@ -43,6 +43,8 @@ __all__ = [
     "library_versions",
     "load_model",
     "predict_frame",
+    "TRUSTED_TYPES_HEADER",
+    "trusted_types_in",
     "untrusted_types",
 ]
 
@@ -94,6 +96,16 @@ def untrusted_types(data: bytes, trusted: Sequence[str]) -> list[str]:
         raise Invalid(f"Not a valid model artifact: {exc}") from exc
     allowed = set(trusted)
     return sorted(t for t in found if t not in allowed)
+
+
+#: The response header of an artifact download listing :func:`trusted_types_in` it (JSON).
+TRUSTED_TYPES_HEADER = "X-AstralytiQ-Trusted-Types"
+
+
+def trusted_types_in(data: bytes, trusted: Sequence[str]) -> list[str]:
+    """Types the artifact would instantiate, beyond skops defaults, that are in ``trusted``."""
+    allowed = set(trusted)
+    return sorted(t for t in sio.get_untrusted_types(data=data) if t in allowed)
 
 
 def check_trusted(data: bytes, trusted: Sequence[str]) -> None:

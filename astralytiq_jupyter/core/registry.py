@@ -634,14 +634,17 @@ class ModelRegistry:
                 for r in rows
             ]
 
-    def artifact(self, principal: Principal, ref: str) -> tuple[ModelVersion, bytes]:
-        """The stored skops bytes of a version (download)."""
+    def artifact(self, principal: Principal, ref: str) -> tuple[ModelVersion, bytes, list[str]]:
+        """The stored skops bytes of a version (download), and the types in them beyond
+        skops' own that this server trusts: a client loading the bytes elsewhere trusts
+        exactly those, so it refuses what :meth:`load` here would refuse."""
         self.store.audit.authorize(principal, Permission.MODEL_READ, "model.artifact")
         with self.store.session() as session:
             repo = self.store.repo(session, principal)
             model, row = self._resolve(repo, ref)
             version, key = self._to_version(repo, model, row), row.storage_key
-        return version, self.store.storage.read_bytes(key)
+        data = self.store.storage.read_bytes(key)
+        return version, data, artifacts.trusted_types_in(data, self.trusted_types)
 
     def load(self, principal: Principal, ref: str) -> tuple[ModelVersion, Any]:
         """The fitted estimator of a version, verified against its hash and the trusted types."""

@@ -244,6 +244,38 @@ def _model() -> LinearRegression:
     return LinearRegression().fit(pd.DataFrame({"x": [1.0, 2.0, 3.0]}), [2.0, 4.0, 6.0])
 
 
+def test_models_load_only_what_the_server_trusts(
+    ws: Workspace, server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model loads in the caller's process exactly when it would load on the server: with
+    the server's trusted types narrowed to exclude a type in the model (beyond skops' own),
+    both backends refuse it alike, naming the type."""
+    import dataclasses
+
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from astralytiq_jupyter.core.artifacts import DEFAULT_TRUSTED_TYPES
+
+    X = pd.DataFrame({"x": np.arange(40.0)})
+    for name, iterations in (("boost", 3), ("boost2", 4)):
+        ws.models.register(
+            name,
+            HistGradientBoostingRegressor(max_iter=iterations).fit(X, 2 * X["x"]),
+            task="regression",
+            algorithm="hist_gradient_boosting",
+            signature=SIGNATURE,
+        )
+    assert ws.models.load("boost").n_iter_ == 3  # its TreePredictor trusted by default
+    predictor = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
+    narrowed = tuple(t for t in DEFAULT_TRUSTED_TYPES if t != predictor)
+    assert len(narrowed) == len(DEFAULT_TRUSTED_TYPES) - 1
+    config = dataclasses.replace(server.store.config, trusted_model_types=narrowed)
+    monkeypatch.setattr(server.store, "config", config)
+    with pytest.raises(Invalid, match="does not trust: " + predictor) as info:
+        ws.models.load("boost2")
+    assert info.value.detail["untrusted"] == [predictor]
+
+
 def test_models(ws: Workspace) -> None:
     v1 = ws.models.register(
         "lin", _model(), task="regression", algorithm="linear_regression", signature=SIGNATURE

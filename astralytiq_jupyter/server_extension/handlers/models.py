@@ -8,6 +8,7 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 
+from ...core.artifacts import TRUSTED_TYPES_HEADER
 from ...core.compiled import RUNTIME_SKLEARN
 from ...core.errors import Invalid
 from ...core.names import parse_ref
@@ -98,11 +99,12 @@ class AliasHandler(ApiHandler):
 
 class ArtifactHandler(ApiHandler):
     async def get(self, ref: str) -> None:
-        version, data = await self.run(self.app.store.models.artifact, self.principal, ref)
+        version, data, trusted = await self.run(self.app.store.models.artifact, self.principal, ref)
         self.set_header(
             "Content-Disposition", f'attachment; filename="{version.name}-{version.version}.skops"'
         )
         self.set_header("X-AstralytiQ-SHA256", version.sha256)
+        self.set_header(TRUSTED_TYPES_HEADER, json.dumps(trusted))
         self.finish(data, set_content_type="application/octet-stream")
 
 
