@@ -145,28 +145,27 @@ class TreeEnsemble:
         whose leaves vote their global leaf index, as :mod:`.compiled` writes it. Tree ``t``
         adds its leaf values from output column ``t % cycle`` (gradient boosting's trees per
         iteration; 1 for a forest, whose trees all add their class values from column 0)."""
-        from onnx import helper, numpy_helper
+        from onnx import numpy_helper
 
         attrs = {a.name: a for a in node.attribute}
 
         def ints(name: str) -> np.ndarray:
-            return np.asarray(helper.get_attribute_value(attrs[name]), dtype=np.int64)
+            # Straight from the repeated field (a buffer): element by element costs 60x more.
+            return np.asarray(attrs[name].ints, dtype=np.int64)
 
         try:
             trees, ids = ints("nodes_treeids"), ints("nodes_nodeids")
             true_ids, false_ids = ints("nodes_truenodeids"), ints("nodes_falsenodeids")
             features = ints("nodes_featureids")
             missing_left = ints("nodes_missing_value_tracks_true").astype(bool)
-            modes = np.asarray(helper.get_attribute_value(attrs["nodes_modes"]))
+            modes = np.asarray(attrs["nodes_modes"].strings)
             target_trees, target_ids = ints("target_treeids"), ints("target_ids")
             target_nodes = ints("target_nodeids")
-            weights = np.asarray(helper.get_attribute_value(attrs["target_weights"]))
+            weights = np.asarray(attrs["target_weights"].floats)
             if "nodes_values_as_tensor" in attrs:
                 thresholds = numpy_helper.to_array(attrs["nodes_values_as_tensor"].t)
             else:
-                thresholds = np.asarray(
-                    helper.get_attribute_value(attrs["nodes_values"]), dtype=np.float32
-                )
+                thresholds = np.asarray(attrs["nodes_values"].floats, dtype=np.float32)
         except KeyError as exc:
             raise UnsupportedEnsemble(f"The tree ensemble lacks {exc}.") from None
         n_trees = int(trees.max(initial=-1)) + 1
