@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,14 +22,12 @@ PG_URL = os.environ.get("ASTRALYTIQ_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
-    """``None`` for the embedded SQLite default, else a URL bound to a throwaway PG schema."""
-    if request.param == "sqlite":
-        yield None
-        return
+@contextmanager
+def pg_schema(prefix: str = "t") -> Iterator[str]:
+    """A throwaway PostgreSQL schema of the test database, as a URL whose search path is it;
+    dropped with all it holds afterwards."""
     assert PG_URL is not None
-    schema = f"t_{uuid.uuid4().hex[:16]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -39,6 +38,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """``None`` for the embedded SQLite default, else a URL bound to a throwaway PG schema."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with pg_schema() as url:
+        yield url
 
 
 @pytest.fixture

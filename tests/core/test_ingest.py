@@ -6,7 +6,6 @@ import io
 import os
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -591,31 +590,24 @@ def pg_source() -> Iterator[str]:
     """A PostgreSQL database URL whose search path is a throwaway schema holding ``orders``
     (200 rows, ``extra`` NULL in the first 150) and a sequence ``ticket``."""
     from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
 
-    from ..conftest import PG_URL
+    from ..conftest import PG_URL, pg_schema
 
     if PG_URL is None:
         pytest.skip("ASTRALYTIQ_TEST_DATABASE_URL is not set")
-    schema = f"src_{uuid.uuid4().hex[:12]}"
-    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        conn.execute(text("CREATE TABLE orders (id int, amount float8, note text, extra int)"))
-        conn.execute(
-            text(
-                "INSERT INTO orders SELECT i, i * 1.5, 'n' || i, CASE WHEN i < 150 THEN NULL "
-                "ELSE i END FROM generate_series(0, 199) AS i"
-            )
-        )
-        conn.execute(text("CREATE SEQUENCE ticket"))
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
+    with pg_schema("src") as url:
+        engine = create_engine(url)
         with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            conn.execute(text("CREATE TABLE orders (id int, amount float8, note text, extra int)"))
+            conn.execute(
+                text(
+                    "INSERT INTO orders SELECT i, i * 1.5, 'n' || i, CASE WHEN i < 150 THEN NULL "
+                    "ELSE i END FROM generate_series(0, 199) AS i"
+                )
+            )
+            conn.execute(text("CREATE SEQUENCE ticket"))
         engine.dispose()
+        yield url
 
 
 def test_sql_on_postgresql_streams_in_a_read_only_transaction(pg_source):

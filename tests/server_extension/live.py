@@ -14,7 +14,6 @@ import secrets
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,15 +21,13 @@ from typing import Any
 
 import requests
 from jupyter_server.serverapp import ServerApp
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from traitlets.config import Config
 
 from astralytiq_jupyter.core import db
 from astralytiq_jupyter.core.permissions import Principal, Role
 from astralytiq_jupyter.core.store import Store
 
-from ..conftest import PG_URL
+from ..conftest import pg_schema
 
 BASE_URL = "/a%40b/"
 OTHER_EXTENSIONS = (
@@ -51,24 +48,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def pg_schema() -> Iterator[str]:
+def migrated_pg_schema() -> Iterator[str]:
     """A migrated throwaway PostgreSQL schema, as a URL bound to it."""
-    assert PG_URL is not None
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    rendered = url.render_as_string(hide_password=False)
-    engine = db.make_engine(rendered)
-    db.upgrade(engine)
-    engine.dispose()
-    try:
-        yield rendered
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with pg_schema() as url:
+        engine = db.make_engine(url)
+        db.upgrade(engine)
+        engine.dispose()
+        yield url
 
 
 class LiveServer:
@@ -216,7 +202,7 @@ def live_server(
         merged.setdefault(section, {}).update(values)
     try:
         if backend == "postgresql":
-            with pg_schema() as url:
+            with migrated_pg_schema() as url:
                 merged["AstralytiQ"]["database_url"] = url
                 merged["AstralytiQ"]["storage_url"] = str(tmp / "storage")
                 server = LiveServer(tmp, merged).start()
