@@ -45,9 +45,15 @@ def _node_dtype(threshold: type) -> np.dtype:
 def _kernels() -> tuple[Any, Any]:
     """The numba-compiled walk and depth-first ordering (compiled once per process and cached
     on disk; importing numba costs a fraction of a second, so only forests pay it)."""
-    from numba import njit
+    import numba
 
-    @njit(nogil=True, cache=True)
+    try:
+        numba.njit(cache=True)(_probe)
+        njit = functools.partial(numba.njit, cache=True)
+    except RuntimeError:  # no writable cache directory: compile in each process instead
+        njit = numba.njit
+
+    @njit(nogil=True)
     def walk(X, nodes, roots, columns, values, out):  # noqa: ANN001, ANN202 - numba types
         width = values.shape[1]
         for tree in range(roots.shape[0]):
@@ -69,7 +75,7 @@ def _kernels() -> tuple[Any, Any]:
                 for k in range(width):
                     out[row, column + k] += values[leaf, k]
 
-    @njit(cache=True)
+    @njit
     def preorder(left, right, roots, order):  # noqa: ANN001, ANN202 - numba types
         # Fills ``order`` with the node ids tree by tree, each tree depth-first, left first;
         # False if the children do not form trees (a node reached twice, or never).
@@ -99,6 +105,18 @@ def _kernels() -> tuple[Any, Any]:
     return walk, preorder
 
 
+def _probe() -> int:
+    return 0
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on (a container's cpuset, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 
@@ -108,7 +126,7 @@ def _workers() -> ThreadPoolExecutor:
     with _pool_lock:
         if _pool is None:
             _pool = ThreadPoolExecutor(
-                max_workers=max((os.cpu_count() or 1) - 1, 1), thread_name_prefix="aq-trees"
+                max_workers=max(_cpus() - 1, 1), thread_name_prefix="aq-trees"
             )
         return _pool
 
@@ -211,7 +229,7 @@ class TreeEnsemble:
         X = np.ascontiguousarray(X, dtype=self.input_dtype)
         out = np.array(start, dtype=np.float64, order="C", copy=True)
         args = (self.nodes, self.roots, self.columns, self.leaf_values)
-        chunks = min(os.cpu_count() or 1, len(X) * self.n_trees // PARALLEL_WORK)
+        chunks = min(_cpus(), len(X) * self.n_trees // PARALLEL_WORK)
         if chunks <= 1:
             walk(X, *args, out)
             return out

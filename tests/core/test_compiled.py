@@ -355,7 +355,7 @@ def test_forests_split_large_batches_over_threads_alike(monkeypatch) -> None:
     from astralytiq_jupyter.core import trees
 
     monkeypatch.setattr(trees, "PARALLEL_WORK", 1_000)
-    monkeypatch.setattr(trees.os, "cpu_count", lambda: 3)
+    monkeypatch.setattr(trees, "_cpus", lambda: 3)
     X, y = _classification(3)
     model = RandomForestClassifier(n_estimators=7, random_state=0).fit(X, y)
     output = {"kind": "classification", "classes": [0, 1, 2]}

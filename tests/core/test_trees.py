@@ -105,7 +105,7 @@ def test_splitting_a_batch_over_threads_changes_nothing(monkeypatch) -> None:
     start = np.zeros((len(X), ensemble.width))
     alone = ensemble.accumulate(X, start)
     monkeypatch.setattr(trees, "PARALLEL_WORK", 1)
-    monkeypatch.setattr(trees.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(trees, "_cpus", lambda: 4)
     split = ensemble.accumulate(X, start)
     np.testing.assert_array_equal(split, alone)
     np.testing.assert_array_equal(split / ensemble.n_trees, model.predict_proba(X))
@@ -133,3 +133,21 @@ def test_an_ensemble_laid_out_otherwise_is_refused() -> None:
             node.attribute.remove(attribute)
     with pytest.raises(trees.UnsupportedEnsemble, match="lacks"):
         trees.TreeEnsemble.from_onnx(node, values)
+
+
+def test_without_a_writable_cache_the_walk_is_compiled_in_process(monkeypatch) -> None:
+    """numba refuses ``cache=True`` where no cache directory is writable (a read-only
+    install, no home): the kernels are then compiled in each process instead."""
+    from numba.core import caching
+
+    X, y = make_classification(n_samples=300, n_features=4, random_state=6)
+    model = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y)
+    _, node, values = _ensemble_node(model, 4)
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])
+    trees._kernels.cache_clear()
+    try:
+        ensemble = trees.TreeEnsemble.from_onnx(node, values)
+        summed = ensemble.accumulate(X, np.zeros((len(X), 2)))
+        np.testing.assert_array_equal(summed / 3, model.predict_proba(X))
+    finally:
+        trees._kernels.cache_clear()  # the next caller gets the cached kernels again
