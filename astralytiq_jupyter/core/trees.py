@@ -152,6 +152,9 @@ class TreeEnsemble:
         self.leaf_values = np.ascontiguousarray(leaf_values, dtype=np.float64)
         self.input_dtype = nodes.dtype["threshold"]
         self.width = int(self.columns.max(initial=0)) + self.leaf_values.shape[1]
+        splits = nodes["feature"][nodes["right"] >= 0]
+        #: Input columns the trees read (the walk does not check bounds, so this does).
+        self.n_features = int(np.maximum(splits, ~splits).max(initial=-1)) + 1
 
     @property
     def n_trees(self) -> int:
@@ -227,6 +230,11 @@ class TreeEnsemble:
         leaf each row of ``X`` reaches: scikit-learn's sums, in its order of addition."""
         walk, _ = _kernels()
         X = np.ascontiguousarray(X, dtype=self.input_dtype)
+        if X.ndim != 2 or X.shape[1] < self.n_features or start.shape != (len(X), self.width):
+            raise ValueError(
+                f"Expected {self.n_features} input columns and start values of shape "
+                f"({len(X)}, {self.width}); got {X.shape} and {start.shape}."
+            )
         out = np.array(start, dtype=np.float64, order="C", copy=True)
         args = (self.nodes, self.roots, self.columns, self.leaf_values)
         chunks = min(_cpus(), len(X) * self.n_trees // PARALLEL_WORK)

@@ -110,6 +110,10 @@ def test_splitting_a_batch_over_threads_changes_nothing(monkeypatch) -> None:
     np.testing.assert_array_equal(split, alone)
     np.testing.assert_array_equal(split / ensemble.n_trees, model.predict_proba(X))
     assert not start.any()  # the start values are copied, never written
+    with pytest.raises(ValueError, match="Expected 5 input columns"):
+        ensemble.accumulate(X[:, :4], start)  # the walk itself would read out of bounds
+    with pytest.raises(ValueError, match="start values of shape"):
+        ensemble.accumulate(X, start[:, :1])
     assert ensemble.accumulate(X[:0], start[:0]).shape == (0, 2)
 
 
