@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     msub = models.add_subparsers(dest="models_command", required=True)
     comp = msub.add_parser(
         "compile",
-        help="compile versions served by scikit-learn (e.g. registered before an upgrade)",
+        help="compile versions served by scikit-learn or by an older compiled layout (e.g. "
+        "registered before an upgrade)",
     )
     comp.add_argument("--storage-url", help="fsspec URL of the byte storage")
     comp.add_argument("--tenant", help="only this tenant (slug)")
@@ -78,10 +79,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _compile_models(config: StoreConfig, tenant: str | None, *, recompile: bool) -> int:
-    """Compile every version still served by scikit-learn (or every version); one line each.
+    """Compile every version still served by scikit-learn, its compiled file missing or of an
+    older layout (or every version); one line each.
     Acts as an admin of each tenant named ``astralytiq-cli`` in the audit log."""
     from sqlalchemy import select
 
+    from .core.compiled import is_current
     from .core.errors import AstralytiqError
     from .core.models import ModelRecord, ModelVersionRecord, TenantRecord
     from .core.permissions import Principal, Role
@@ -91,16 +94,26 @@ def _compile_models(config: StoreConfig, tenant: str | None, *, recompile: bool)
     with Store(config) as store:
         with store.session() as session:
             stmt = (
-                select(TenantRecord.slug, ModelRecord.name, ModelVersionRecord.version)
+                select(
+                    TenantRecord.slug,
+                    ModelRecord.name,
+                    ModelVersionRecord.version,
+                    ModelVersionRecord.compiled_key,
+                )
                 .join(ModelRecord, ModelRecord.id == ModelVersionRecord.model_id)
                 .join(TenantRecord, TenantRecord.id == ModelVersionRecord.tenant_id)
                 .order_by(TenantRecord.slug, ModelRecord.name, ModelVersionRecord.version)
             )
             if tenant:
                 stmt = stmt.where(TenantRecord.slug == tenant)
-            if not recompile:
-                stmt = stmt.where(ModelVersionRecord.runtime != "onnx")
-            todo = list(session.execute(stmt))
+            rows = list(session.execute(stmt))
+        # Compiled files of an older layout are recompiled too: they are served by
+        # scikit-learn until then.
+        todo = [
+            (slug, name, number)
+            for slug, name, number, key in rows
+            if recompile or key is None or not is_current(store.storage.read_bytes(key))
+        ]
         for slug, name, number in todo:
             operator = Principal(user="astralytiq-cli", tenant=slug, role=Role.ADMIN, via="cli")
             try:

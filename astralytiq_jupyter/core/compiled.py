@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import operator
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, OneHotEncoder, Sta
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from .errors import Invalid
-from .preprocessing import DateParts, column_kind
+from .preprocessing import DateParts, coerce_column, column_kind
 from .trees import TreeEnsemble, UnsupportedEnsemble
 
 log = logging.getLogger(__name__)
@@ -93,8 +94,9 @@ COMPILABLE_TRANSFORMERS: tuple[type, ...] = (
     OneHotEncoder,
 )
 #: The layout of compiled files this code writes and reads; a file of another layout (an older
-#: release's) is not served compiled, and recompiling it is a registration away.
-FORMAT = "astralytiq-compiled-1"
+#: release's) is not served compiled, and ``astralytiq models compile`` recompiles it.
+#: 2: one-hot encoders that ignore unknown categories encode them as zeros (1 failed on them).
+FORMAT = "astralytiq-compiled-2"
 FORMAT_KEY = "astralytiq_format"
 #: The initializers holding a compiled ensemble's float64 leaf values and, for boosting, the
 #: baseline its trees add to.
@@ -154,6 +156,15 @@ def _parse(data: bytes) -> Any:
     if formats != {FORMAT}:
         raise NotCompilable(f"Compiled file of format {formats or 'unknown'}, not {FORMAT}.")
     return model
+
+
+def is_current(data: bytes) -> bool:
+    """Whether a compiled file is of the layout this release writes and serves."""
+    try:
+        _parse(data)
+    except Exception:  # noqa: BLE001 - unreadable or of another layout: not current either way
+        return False
+    return True
 
 
 def _take_ensemble(model: Any) -> tuple[TreeEnsemble | None, np.ndarray | None, str | None]:
@@ -230,32 +241,80 @@ class CompiledModel:
                 # ONNX strings have no missing value: the compiled imputer treats "" as one.
                 values = column.to_numpy(dtype=object, na_value="")
             elif kind == "datetime":
-                # Seconds since the epoch, NaN for missing: what the compiled DateParts reads.
-                stamps = column.to_numpy(dtype="datetime64[us]")  # ns overflows in 2262
-                values = stamps.astype(np.int64) / 1e6
-                values[np.isnat(stamps)] = np.nan
+                values = _epoch_seconds(column)
             else:
                 values = column.to_numpy(dtype=np.float64, na_value=np.nan)
             feed[name] = values.reshape(-1, 1)
         return feed
 
-    def run(self, X: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def feed_records(self, records: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray] | None:
+        """ONNX inputs straight from JSON records, equal to what :meth:`feed` makes of the
+        validated frame, without building one (the online-serving fast path). Values must
+        already be of their column's type: numbers, booleans, text, or null; dates go through
+        the validated path's own parser. ``None`` when any value needs converting or would be
+        refused, or a column is absent: the validated path then converts or explains."""
+        if self.matrix:
+            pick = operator.itemgetter(*self.names)  # one name: a scalar per record
+            try:
+                X = np.array(list(map(pick, records)))
+            except (KeyError, TypeError, ValueError):
+                return None
+            # Only plain numbers: text, booleans, nulls and nested values are converted (or
+            # refused) by the validated path.
+            if X.dtype.kind not in "fi" or X.ndim != (1 if len(self.names) == 1 else 2):
+                return None
+            return {"X": X.astype(np.float64, copy=False).reshape(len(records), -1)}
+        feed = {}
+        for name, kind in zip(self.names, self.kinds, strict=True):
+            try:
+                values = [record[name] for record in records]
+            except (KeyError, TypeError):
+                return None
+            column = _record_column(values, kind)
+            if column is None:
+                return None
+            feed[name] = column.reshape(-1, 1)
+        return feed
+
+    def run(
+        self, X: pd.DataFrame | np.ndarray | Mapping[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Labels (or values) and, for classifiers, class probabilities, of coerced rows (a
-        float64 matrix in signature order is accepted when :attr:`matrix`)."""
-        feed = {"X": X} if isinstance(X, np.ndarray) else self.feed(X)
+        float64 matrix in signature order is accepted when :attr:`matrix`, and the inputs
+        :meth:`feed_records` made)."""
+        if isinstance(X, Mapping):
+            feed = dict(X)
+        else:
+            feed = {"X": X} if isinstance(X, np.ndarray) else self.feed(X)
+        rows = len(next(iter(feed.values())))
         if self.ensemble is not None:
-            features = feed["X"] if self.session is None else self.session.run(None, feed)[0]
+            features = feed["X"] if self.session is None else self._session_run(feed)[0]
             if self.baseline is not None:
                 # Gradient boosting's raw predictions: the baseline, then each iteration's
                 # leaf values added in order, as ``_raw_predict`` adds them.
                 start = np.broadcast_to(self.baseline, (len(features), len(self.baseline)))
                 return self.ensemble.accumulate(features, start), None
             return self._forest_outputs(features)
-        results = self.session.run(None, feed)
-        values = np.asarray(results[0]).reshape(len(X), -1)
+        results = self._session_run(feed)
+        values = np.asarray(results[0]).reshape(rows, -1)
         values = values[:, 0] if values.shape[1] == 1 else values
         proba = np.asarray(results[1], dtype=np.float64) if len(results) > 1 else None
         return values, proba
+
+    def _session_run(self, feed: dict[str, np.ndarray]) -> list[Any]:
+        from onnxruntime.capi.onnxruntime_pybind11_state import Fail
+
+        assert self.session is not None
+        try:
+            return self.session.run(None, feed)
+        except Fail as exc:
+            if "Unknown Category" not in str(exc):
+                raise
+            # scikit-learn refuses them too (handle_unknown="error"), with a ValueError.
+            raise Invalid(
+                "The model cannot predict rows with a category it was not trained on: its "
+                "encoder refuses unknown categories."
+            ) from None
 
     def _forest_outputs(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """A forest's predictions: the leaves' float64 values summed tree after tree (like
@@ -267,6 +326,45 @@ class CompiledModel:
         if summed.shape[1] == 1 and not self.classifier:
             return summed[:, 0], None
         return np.argmax(summed, axis=1), summed
+
+
+def _epoch_seconds(column: pd.Series) -> np.ndarray:
+    """Seconds since the epoch, NaN for missing: what the compiled DateParts reads."""
+    stamps = column.to_numpy(dtype="datetime64[us]")  # ns overflows in 2262
+    values = stamps.astype(np.int64) / 1e6
+    values[np.isnat(stamps)] = np.nan
+    return values
+
+
+#: Integers that float64 holds exactly, as the validated path's int64 to float64 keeps them.
+_EXACT_INT = 2**53
+
+
+def _record_column(values: list[Any], kind: str) -> np.ndarray | None:
+    """One ONNX input column from the JSON values of a column of ``kind``, equal to what
+    :func:`~.preprocessing.coerce_column` and :meth:`CompiledModel.feed` make of them;
+    ``None`` for values that need the validated path."""
+    if kind == "numeric":
+        if not all(
+            v is None or type(v) is float or (type(v) is int and abs(v) <= _EXACT_INT)
+            for v in values
+        ):
+            return None
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    if kind == "boolean":
+        if not all(v is None or type(v) is bool for v in values):
+            return None
+        return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+    if kind == "categorical":
+        if not all(v is None or type(v) is str for v in values):
+            return None
+        return np.array(["" if v is None else v for v in values], dtype=object)
+    if not all(v is None or type(v) is str for v in values):
+        return None
+    # Dates: the validated path's own parser on the column it would build, so that every
+    # format it reads is read alike; a value it cannot read is its error to explain.
+    parsed, bad = coerce_column(pd.Series(values), "datetime")
+    return None if bool(bad.any()) else _epoch_seconds(parsed)
 
 
 def synthesize_examples(signature: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -538,8 +636,30 @@ def _convert(model: Any, signature: Sequence[Mapping[str, Any]]) -> bytes:
     else:
         options = {id(final): {"zipmap": False}} if is_classifier(final) else None
         onx = _to_onnx(model, initial_types, options)
+    _unknown_categories_as_zeros(model, onx)
     onx.metadata_props.add(key=FORMAT_KEY, value=FORMAT)
     return onx.SerializeToString()
+
+
+def _unknown_categories_as_zeros(model: Any, onx: Any) -> None:
+    """Encode categories unseen in training as scikit-learn does. Its encoders that do not
+    refuse them (``handle_unknown="ignore"``, or ``"infrequent_if_exist"``, the engine's,
+    without infrequent categories: the converter refuses those) encode them as all zeros;
+    the converter writes ``zeros=0``, with which ONNX Runtime fails on them instead."""
+    from onnx import helper
+
+    encoders = [step for step in _steps(model) if isinstance(step, OneHotEncoder)]
+    lenient = {encoder.handle_unknown != "error" for encoder in encoders}
+    if len(lenient) > 1:
+        raise NotCompilable("Not compiled: its one-hot encoders treat unknown categories unalike.")
+    if lenient != {True}:
+        return  # none, or all refuse them: CompiledModel.run reports ONNX Runtime's refusal
+    for node in onx.graph.node:
+        if node.op_type == "OneHotEncoder":
+            for attribute in list(node.attribute):
+                if attribute.name == "zeros":
+                    node.attribute.remove(attribute)
+            node.attribute.append(helper.make_attribute("zeros", 1))
 
 
 @dataclass(frozen=True)
@@ -806,7 +926,10 @@ def _boosting_outputs(
 
 
 def compiled_outputs(
-    model: Any, compiled: CompiledModel, X: pd.DataFrame | np.ndarray, output: Mapping[str, Any]
+    model: Any,
+    compiled: CompiledModel,
+    X: pd.DataFrame | np.ndarray | Mapping[str, np.ndarray],
+    output: Mapping[str, Any],
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Predictions and probabilities of the compiled model, labelled like scikit-learn's."""
     from .artifacts import wants_probabilities

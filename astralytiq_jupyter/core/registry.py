@@ -5,7 +5,6 @@ prediction (online and batch)."""
 from __future__ import annotations
 
 import logging
-import operator
 import threading
 import time
 from collections import OrderedDict
@@ -13,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import func
 
@@ -694,23 +692,17 @@ class ModelRegistry:
     def predict_records(
         self, principal: Principal, ref: str, records: list[dict[str, Any]]
     ) -> list[dict[str, Any]] | None:
-        """Predictions as records for rows of plain numbers on a compiled all-numeric model,
-        without building DataFrames (the online-serving fast path); ``None`` when the rows or
-        the version need :meth:`predict`'s full validation (which then explains any error)."""
+        """Predictions as records for JSON rows whose values already have their columns'
+        types, on a compiled model, without building DataFrames (the online-serving fast
+        path); ``None`` when the rows or the version need :meth:`predict`'s full validation
+        (which then converts, or explains any error)."""
         self.store.audit.authorize(principal, Permission.MODEL_PREDICT, "model.predict")
         serving = self.serving(principal, ref)
         runtime = serving.compiled
-        if runtime is None or not runtime.matrix or not records:
+        if runtime is None or not records:
             return None
-        pick = operator.itemgetter(*runtime.names)
-        try:
-            X = np.array(list(map(pick, records)), dtype=np.float64)
-        except (KeyError, TypeError, ValueError):
-            return None
-        if X.ndim == 1:  # one input column: itemgetter returns scalars
-            X = X.reshape(-1, 1)
-        names = runtime.names
-        if X.shape != (len(records), len(names)):
+        X = runtime.feed_records(records)
+        if X is None:
             return None
         prediction, proba = compiled.compiled_outputs(serving.model, runtime, X, serving.output)
         columns = [prediction.tolist()]

@@ -298,6 +298,96 @@ def test_engine_models_with_dates_categories_and_gaps_are_compiled(ws) -> None:
             np.testing.assert_allclose(got["prediction"], expected["prediction"], rtol=1e-12)
 
 
+def _fast_if_same(ws, ref: str, records: list[dict]) -> list[dict] | None:
+    """The JSON fast path's answer, checked against the validated path's on the same rows:
+    equal when it answers; declining where the validated path refuses the rows."""
+    fast = ws.backend.store.models.predict_records(ws.me, ref, records)
+    try:
+        slow = ws.models.predict(ref, pd.DataFrame.from_records(records))
+    except Invalid:
+        assert fast is None
+        return None
+    if fast is not None:
+        assert fast == slow.to_dict(orient="records")
+    return fast
+
+
+def test_json_rows_of_engine_models_skip_the_frame_and_predict_alike(ws) -> None:
+    """Rows as a client sends them (ISO dates, nulls, text) take the fast path on a model with
+    dates, categories and gaps; anything that needs converting or is wrong takes the
+    validated path, whose answers the fast path's always equal."""
+    import json
+
+    from astralytiq_jupyter.data import sample_path
+
+    ws.datasets.ingest(sample_path(), "sales")
+    frame = ws.datasets.load("sales")
+    frame.loc[::9, "date"] = pd.NaT
+    frame.loc[::7, "units"] = np.nan
+    frame.loc[::5, "region"] = None
+    ws.datasets.save(frame, "gappy")
+    for algorithm in ("logistic_regression", "random_forest"):
+        result = ws.train("gappy", target="channel", algorithms=[algorithm])
+        ref = ws.models.register(algorithm.replace("_", "-"), result).ref
+        rows = json.loads(
+            frame.drop(columns="channel").head(300).to_json(orient="records", date_format="iso")
+        )
+        assert _fast_if_same(ws, ref, rows) is not None  # typical JSON: the fast path
+        first = rows[1]
+        assert first["date"].startswith("20") and isinstance(first["units"], float)
+        variants = {
+            "a date without time": ({"date": first["date"][:10]}, True),
+            "a date with an offset": ({"date": first["date"][:19] + "+02:00"}, True),
+            "an unseen category": ({"region": "Mars"}, True),
+            "an empty category": ({"region": ""}, True),
+            "a float count": ({"units": 2.5}, True),
+            "an integer count": ({"units": 3}, True),
+            "a missing count": ({"units": None}, True),
+            "a number as text": ({"units": "12"}, False),
+            "a boolean count": ({"units": True}, False),
+            "a date that is not one": ({"date": "someday"}, False),
+            "a number as category": ({"region": 7}, False),
+        }
+        for what, (change, fast) in variants.items():
+            answer = _fast_if_same(ws, ref, [{**first, **change}, {**rows[2], **change}])
+            assert (answer is not None) == fast, what
+        assert _fast_if_same(ws, ref, [{k: v for k, v in first.items() if k != "units"}]) is None
+
+
+@pytest.mark.parametrize("handle_unknown", ["infrequent_if_exist", "ignore", "error"])
+def test_unknown_categories_follow_the_encoder_on_both_runtimes(handle_unknown: str) -> None:
+    """A category unseen in training is all zeros where the encoder allows it (the engine's
+    encoders do) and a clear error where it refuses it, compiled or not."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"c": rng.choice(list("abc"), 200), "x": rng.normal(size=200)})
+    y = ((X["c"] == "a") ^ (X["x"] > 0)).astype(int)
+    encoder = OneHotEncoder(handle_unknown=handle_unknown, sparse_output=False)
+    columns = ColumnTransformer([("c", encoder, ["c"]), ("x", StandardScaler(), ["x"])])
+    model = make_pipeline(columns, RandomForestClassifier(n_estimators=5, random_state=0))
+    model.fit(X, y)
+    signature = [
+        {"name": "c", "dtype": "str", "kind": "categorical"},
+        {"name": "x", "dtype": "float64", "kind": "numeric"},
+    ]
+    output = {"kind": "classification", "classes": [0, 1]}
+    compilation = compiled.compile_model(model, signature, output, X[:50])
+    runtime = compiled.CompiledModel(compilation.data, signature)
+    unseen = pd.DataFrame({"c": ["zz", "a", "b"], "x": [0.3, -0.2, 1.5]})
+    if handle_unknown == "error":
+        with pytest.raises(Invalid, match="category it was not trained on"):
+            artifacts.predict_frame(model, unseen, signature, output, runtime)
+        with pytest.raises(Invalid, match="unknown categories"):
+            artifacts.predict_frame(model, unseen, signature, output)
+    else:
+        pd.testing.assert_frame_equal(
+            artifacts.predict_frame(model, unseen, signature, output, runtime),
+            artifacts.predict_frame(model, unseen, signature, output),
+        )
+
+
 def test_missing_values_a_model_cannot_take_are_a_clear_error_on_both_runtimes() -> None:
     X, y = _classification(2)
     model = LogisticRegression().fit(X, y)
@@ -411,6 +501,28 @@ def test_versions_registered_without_compiling_are_compiled_later(store_config, 
         assert outcomes[1][:2] == ("vic", "denied")
     assert cli.main([*args, "models", "compile"]) == 0  # nothing left to do
     assert "0 version(s) examined" in capsys.readouterr().out
+
+    # A compiled file of an older layout is served by scikit-learn until compiled again.
+    import hashlib
+
+    import onnx
+
+    from astralytiq_jupyter.core.models import ModelVersionRecord
+
+    with Store(store_config) as store, store.transaction() as session:
+        row = session.query(ModelVersionRecord).one()
+        path = store.storage.path(row.compiled_key)
+        graph = onnx.load_model(path)
+        graph.metadata_props[0].value = "astralytiq-compiled-1"
+        data = graph.SerializeToString()
+        with open(path, "wb") as f:
+            f.write(data)
+        row.compiled_sha256 = hashlib.sha256(data).hexdigest()
+    assert cli.main([*args, "models", "compile"]) == 0
+    assert "acme/legacy@1: onnx" in capsys.readouterr().out
+    with Store(store_config) as store:
+        owner = principal_for(store, "acme", "ana", Role.ADMIN)
+        assert store.models.serving(owner, "legacy").compiled is not None
 
 
 @pytest.mark.parametrize("classes", [2, 3])
