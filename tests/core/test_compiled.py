@@ -270,7 +270,8 @@ def test_date_parts_compile_exactly() -> None:
     np.testing.assert_array_equal(got, parts.transform(frame))
 
 
-def test_engine_models_with_dates_categories_and_gaps_are_compiled(ws) -> None:
+def _gappy_sales(ws) -> pd.DataFrame:
+    """The sample sales data with missing dates, counts and regions, saved as ``gappy``."""
     from astralytiq_jupyter.data import sample_path
 
     ws.datasets.ingest(sample_path(), "sales")
@@ -279,6 +280,11 @@ def test_engine_models_with_dates_categories_and_gaps_are_compiled(ws) -> None:
     frame.loc[::7, "units"] = np.nan
     frame.loc[::5, "region"] = None
     ws.datasets.save(frame, "gappy")
+    return frame
+
+
+def test_engine_models_with_dates_categories_and_gaps_are_compiled(ws) -> None:
+    frame = _gappy_sales(ws)
     for task, target, algorithm in (
         ("classification", "channel", "logistic_regression"),
         ("classification", "channel", "random_forest"),
@@ -318,14 +324,7 @@ def test_json_rows_of_engine_models_skip_the_frame_and_predict_alike(ws) -> None
     validated path, whose answers the fast path's always equal."""
     import json
 
-    from astralytiq_jupyter.data import sample_path
-
-    ws.datasets.ingest(sample_path(), "sales")
-    frame = ws.datasets.load("sales")
-    frame.loc[::9, "date"] = pd.NaT
-    frame.loc[::7, "units"] = np.nan
-    frame.loc[::5, "region"] = None
-    ws.datasets.save(frame, "gappy")
+    frame = _gappy_sales(ws)
     for algorithm in ("logistic_regression", "random_forest"):
         result = ws.train("gappy", target="channel", algorithms=[algorithm])
         ref = ws.models.register(algorithm.replace("_", "-"), result).ref
