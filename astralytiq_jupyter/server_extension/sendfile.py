@@ -42,15 +42,17 @@ async def send_file(handler: ApiHandler, fh: IO[bytes], size: int) -> None:
         await handler.flush()  # the status line and headers, through tornado
         assert isinstance(connection, HTTP1Connection) and connection.stream is not None
         sent = await _sendfile(connection.stream, descriptor, fh.tell(), size)
-        if sent < size:
-            # The file is shorter than the version says: end the connection rather than
-            # let the client wait for bytes that will never come.
-            connection.stream.close()
-            raise StreamClosedError()
-        connection._expected_content_remaining = 0  # the body tornado did not see
-        handler.finish()
-        return
-    await _copy(handler, fh)
+        if sent == size:
+            connection._expected_content_remaining = 0  # the body tornado did not see
+    else:
+        sent = await _copy(handler, fh, size)
+    if sent < size:
+        # The file is shorter than the version says: end the connection rather than let
+        # the client wait for bytes that will never come.
+        if isinstance(connection, HTTP1Connection):
+            connection.close()
+        raise StreamClosedError()
+    handler.finish()
 
 
 def _file_descriptor(fh: IO[bytes]) -> int | None:
@@ -106,15 +108,22 @@ async def _writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
         loop.remove_writer(fd)
 
 
-async def _copy(handler: ApiHandler, fh: IO[bytes]) -> None:
-    """The copying path: the next chunk is read in a thread while the previous one is sent,
-    and ``flush`` after each lets a slow client hold back the reads."""
-    pending = asyncio.ensure_future(handler.run(fh.read, CHUNK))
+async def _copy(handler: ApiHandler, fh: IO[bytes], size: int) -> int:
+    """The copying path: up to ``size`` bytes, the next chunk read in a thread while the
+    previous one is sent, and ``flush`` after each lets a slow client hold back the reads.
+    Returns the bytes sent."""
+    sent = 0
+
+    def read() -> bytes:
+        return fh.read(min(CHUNK, size - sent))
+
+    pending = asyncio.ensure_future(handler.run(read))
     try:
         while chunk := await pending:
             handler.write(chunk)
-            pending = asyncio.ensure_future(handler.run(fh.read, CHUNK))
+            sent += len(chunk)
+            pending = asyncio.ensure_future(handler.run(read))
             await handler.flush()
     finally:
         await asyncio.wait([pending])
-    handler.finish()
+    return sent
