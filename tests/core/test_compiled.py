@@ -270,6 +270,55 @@ def test_date_parts_compile_exactly() -> None:
     np.testing.assert_array_equal(got, parts.transform(frame))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # short fits
+def test_neural_networks_match_scikit_learn_on_rows_far_from_the_examples() -> None:
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+    from sklearn.preprocessing import QuantileTransformer
+
+    X, y = _classification(3)
+    network = MLPClassifier(hidden_layer_sizes=(32, 16), max_iter=300, random_state=0)
+    model = make_pipeline(StandardScaler(), network).fit(X, y)
+    output = {"kind": "classification", "classes": [0, 1, 2]}
+    runtime = compiled.CompiledModel(
+        compiled.compile_model(model, SIGNATURE, output, X[:100]).data, SIGNATURE
+    )
+    rng = np.random.default_rng(7)
+    far = pd.DataFrame(rng.normal(scale=5, size=(20_000, len(SIGNATURE))), columns=X.columns)
+    got = artifacts.predict_frame(model, far, SIGNATURE, output, runtime)
+    assert (got["prediction"].to_numpy() == model.predict(far)).all()
+    np.testing.assert_allclose(got.iloc[:, 1:].to_numpy(), model.predict_proba(far), atol=1e-13)
+
+    target = X.to_numpy() @ np.arange(1.0, len(SIGNATURE) + 1) * 100 + 5_000
+    scaled = TransformedTargetRegressor(
+        MLPRegressor(hidden_layer_sizes=(16,), max_iter=500, random_state=0),
+        transformer=StandardScaler(),
+    )
+    plain = TransformedTargetRegressor(Ridge())  # no transformer: the target as it is
+    for regressor, compiles in ((scaled, True), (MLPRegressor(max_iter=50), True), (plain, True)):
+        model = make_pipeline(StandardScaler(), regressor).fit(X, target)
+        result = compiled.compile_model(model, SIGNATURE, {"kind": "regression"}, X[:100])
+        assert result.runtime == ("onnx" if compiles else "sklearn"), result.note
+        runtime = compiled.CompiledModel(result.data, SIGNATURE)
+        got = artifacts.predict_frame(model, far, SIGNATURE, {"kind": "regression"}, runtime)
+        np.testing.assert_allclose(got["prediction"], model.predict(far), rtol=1e-11, atol=1e-9)
+    for refused, why in (
+        (
+            TransformedTargetRegressor(Ridge(), transformer=QuantileTransformer(n_quantiles=50)),
+            "transformed otherwise than by scaling",
+        ),
+        (
+            TransformedTargetRegressor(
+                RandomForestRegressor(n_estimators=3), transformer=StandardScaler()
+            ),
+            "tree ensembles of a scaled target",
+        ),
+    ):
+        model = make_pipeline(StandardScaler(), refused).fit(X, target)
+        result = compiled.compile_model(model, SIGNATURE, {"kind": "regression"}, X[:100])
+        assert result.runtime == "sklearn" and why in result.note
+
+
 def _gappy_sales(ws) -> pd.DataFrame:
     """The sample sales data with missing dates, counts and regions, saved as ``gappy``."""
     from astralytiq_jupyter.data import sample_path
@@ -283,16 +332,24 @@ def _gappy_sales(ws) -> pd.DataFrame:
     return frame
 
 
+#: Small networks: the tests prove the conversion, not the fit.
+SMALL = {"mlp": {"hidden_layer_sizes": [16], "max_iter": 40}}
+
+
 def test_engine_models_with_dates_categories_and_gaps_are_compiled(ws) -> None:
     frame = _gappy_sales(ws)
     for task, target, algorithm in (
         ("classification", "channel", "logistic_regression"),
         ("classification", "channel", "random_forest"),
         ("classification", "channel", "hist_gradient_boosting"),
+        ("classification", "channel", "mlp"),
         ("regression", "revenue", "random_forest"),
         ("regression", "revenue", "hist_gradient_boosting"),
+        ("regression", "revenue", "mlp"),  # a scaled target: the scaler's inverse compiled
     ):
-        result = ws.train("gappy", target=target, algorithms=[algorithm], task=task)
+        result = ws.train(
+            "gappy", target=target, algorithms=[algorithm], task=task, cv_folds=2, params=SMALL
+        )
         version = ws.models.register(f"{target}-{algorithm}".replace("_", "-"), result)
         assert version.runtime == "onnx", version.runtime_note
         expected = artifacts.predict_frame(result.model, frame, result.signature, result.output)
@@ -326,7 +383,7 @@ def test_json_rows_of_engine_models_skip_the_frame_and_predict_alike(ws) -> None
 
     frame = _gappy_sales(ws)
     for algorithm in ("logistic_regression", "random_forest"):
-        result = ws.train("gappy", target="channel", algorithms=[algorithm])
+        result = ws.train("gappy", target="channel", algorithms=[algorithm], cv_folds=2)
         ref = ws.models.register(algorithm.replace("_", "-"), result).ref
         rows = json.loads(
             frame.drop(columns="channel").head(300).to_json(orient="records", date_format="iso")
