@@ -276,6 +276,27 @@ def test_models_load_only_what_the_server_trusts(
     assert info.value.detail["untrusted"] == [predictor]
 
 
+def test_compiled_engine_models_take_categories_unseen_in_training(
+    ws: Workspace, make: Factory
+) -> None:
+    """An engine model served compiled encodes a new category as zeros, as scikit-learn does,
+    through either backend (ONNX Runtime used to fail on it: a server error)."""
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {"region": rng.choice(["north", "south", "east"], 300), "x": rng.normal(size=300)}
+    )
+    frame["y"] = frame["x"] * 2 + (frame["region"] == "north") * 5
+    ws.datasets.save(frame, "regions")
+    result = ws.train("regions", target="y", algorithms=["random_forest"], cv_folds=2)
+    version = ws.models.register("regions-rf", result)
+    assert version.runtime == "onnx", version.runtime_note
+    rows = pd.DataFrame({"region": ["Mars", "north", None], "x": [1.0, 1.0, 0.5]})
+    got = ws.models.predict(version.ref, rows)
+    expected = result.model.predict(rows)
+    np.testing.assert_allclose(got["prediction"], expected, rtol=1e-12)
+    pd.testing.assert_frame_equal(got, make.local().models.predict(version.ref, rows))
+
+
 def test_models(ws: Workspace) -> None:
     v1 = ws.models.register(
         "lin", _model(), task="regression", algorithm="linear_regression", signature=SIGNATURE
