@@ -88,14 +88,18 @@ def artifact_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def untrusted_types(data: bytes, trusted: Sequence[str]) -> list[str]:
-    """Types the artifact would instantiate that are neither skops defaults nor ``trusted``."""
+def _types_beyond_skops(data: bytes) -> list[str]:
+    """Types the artifact would instantiate that skops does not trust by default."""
     try:
-        found = sio.get_untrusted_types(data=data)
+        return sio.get_untrusted_types(data=data)
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as exc:
         raise Invalid(f"Not a valid model artifact: {exc}") from exc
+
+
+def untrusted_types(data: bytes, trusted: Sequence[str]) -> list[str]:
+    """Types the artifact would instantiate that are neither skops defaults nor ``trusted``."""
     allowed = set(trusted)
-    return sorted(t for t in found if t not in allowed)
+    return sorted(t for t in _types_beyond_skops(data) if t not in allowed)
 
 
 #: The response header of an artifact download listing :func:`trusted_types_in` it (JSON).
@@ -105,7 +109,7 @@ TRUSTED_TYPES_HEADER = "X-AstralytiQ-Trusted-Types"
 def trusted_types_in(data: bytes, trusted: Sequence[str]) -> list[str]:
     """Types the artifact would instantiate, beyond skops defaults, that are in ``trusted``."""
     allowed = set(trusted)
-    return sorted(t for t in sio.get_untrusted_types(data=data) if t in allowed)
+    return sorted(t for t in _types_beyond_skops(data) if t in allowed)
 
 
 def check_trusted(data: bytes, trusted: Sequence[str]) -> None:

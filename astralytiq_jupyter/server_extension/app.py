@@ -83,9 +83,9 @@ class AstralytiQ(ExtensionApp):
     ).tag(config=True)
     compiled_predict_threads = Integer(
         1,
-        help="Worker threads for large predictions on compiled models. ONNX Runtime already "
-        "spreads one batch over every core, so more workers only make batches compete for "
-        "them (measured on 2 cores: 1 worker gives 30-40% more throughput than 2).",
+        help="Worker threads for large predictions on compiled models. The compiled runtime "
+        "already spreads one batch over every core, so more workers only make batches "
+        "compete for them (measured on 2 cores: 1 worker gives 30-40% more throughput than 2).",
     ).tag(config=True)
     freeze_gc = Bool(
         True,
