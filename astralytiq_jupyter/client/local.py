@@ -117,9 +117,7 @@ class LocalDatasets:
         offset: int = 0,
     ) -> pd.DataFrame:
         """Rows of a version: all, some ``columns``, or ``limit`` rows from row ``offset``."""
-        return self._service.load(
-            self._principal, ref, columns=columns, limit=limit, offset=offset
-        )
+        return self._service.load(self._principal, ref, columns=columns, limit=limit, offset=offset)
 
     def delete(self, name: str, version: int | None = None) -> int:
         return self._service.delete(self._principal, name, version)
