@@ -30,9 +30,7 @@ def churn(make: Workspaces):
     """A registered churn classifier, ``churn@production``, trained on ``customers@1``."""
     ws = make()
     ws.datasets.save(customers(), "customers")
-    result = ws.train(
-        "customers", target="churn", algorithms=["logistic_regression"], cv_folds=2
-    )
+    result = ws.train("customers", target="churn", algorithms=["logistic_regression"], cv_folds=2)
     version = ws.models.register("churn", result)
     ws.models.set_alias("churn", "production", version.version)
     return ws
