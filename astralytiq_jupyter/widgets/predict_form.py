@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["SignatureForm", "export_csv", "prediction_card"]
 
 _STYLE = {"description_width": "150px"}
-_LAYOUT = W.Layout(width="360px")
 #: A CSV export holds at most this many bytes (whole pages of rows): beyond it the file has
 #: the first rows only, and says so.
 MAX_EXPORT_BYTES = 200_000_000
@@ -129,7 +128,7 @@ class _Field:
             self.widget = W.Text()
         self.widget.description = label
         self.widget.style = _STYLE
-        self.widget.layout = _LAYOUT
+        self.widget.layout = W.Layout(width="360px")
         self.hint = W.HTML(f'<span class="aq-muted">{fmt.escape(hint)}</span>')
         self.box = W.HBox([self.widget, self.hint], layout=W.Layout(align_items="center"))
 

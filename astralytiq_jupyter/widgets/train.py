@@ -35,7 +35,13 @@ NO_TARGET = "\x00none"  # the target option of clustering (no column can be name
 #: The target column's values read to detect the task (the engine's rule on the same values).
 TASK_SAMPLE_ROWS = 200_000
 _TARGET_HINT = re.compile(r"(^|_)(target|label|class|y|outcome|churn|churned)$", re.IGNORECASE)
-_WIDE = W.Layout(width="420px")
+
+
+def _wide() -> W.Layout:
+    """A fresh layout per control (a shared one would show and hide them all together)."""
+    return W.Layout(width="420px")
+
+
 _STYLE = {"description_width": "110px"}
 
 
@@ -94,19 +100,21 @@ class TrainWizard(Wizard):
 
         self.picker = DatasetPicker(self.ws, ref, label="Dataset")
         self.dataset_info = W.HTML()
-        self.target = W.Dropdown(description="Target", style=_STYLE, layout=_WIDE)
+        self.target = W.Dropdown(description="Target", style=_STYLE, layout=_wide())
         self.task = W.Dropdown(description="Task", style=_STYLE, layout=W.Layout(width="300px"))
         self.task_badge = W.HTML()
-        self.features = W.SelectMultiple(description="Features", rows=7, style=_STYLE, layout=_WIDE)
+        self.features = W.SelectMultiple(
+            description="Features", rows=7, style=_STYLE, layout=_wide()
+        )
         self.all_features = W.Button(description="Use all", layout=W.Layout(width="auto"))
         self.features_info = W.HTML()
         self.compare_all = W.Checkbox(
             value=True, description="Compare all algorithms", indent=False
         )
         self.algorithms = W.SelectMultiple(
-            description="Algorithms", rows=6, style=_STYLE, layout=_WIDE
+            description="Algorithms", rows=6, style=_STYLE, layout=_wide()
         )
-        self.metric = W.Dropdown(description="Rank by", style=_STYLE, layout=_WIDE)
+        self.metric = W.Dropdown(description="Rank by", style=_STYLE, layout=_wide())
         self.tune = W.Dropdown(
             description="Tuning",
             options=[
@@ -115,9 +123,9 @@ class TrainWizard(Wizard):
                 ("successive halving of the best model", "halving"),
             ],
             style=_STYLE,
-            layout=_WIDE,
+            layout=_wide(),
         )
-        self.date_column = W.Dropdown(description="Date column", style=_STYLE, layout=_WIDE)
+        self.date_column = W.Dropdown(description="Date column", style=_STYLE, layout=_wide())
         self.horizon = W.BoundedIntText(
             value=0, min=0, max=100_000, description="Horizon", style=_STYLE
         )
@@ -127,9 +135,9 @@ class TrainWizard(Wizard):
             max=30,
             description="k range",
             style=_STYLE,
-            layout=_WIDE,
+            layout=_wide(),
         )
-        self.k_rule = W.Dropdown(description="Choose k by", style=_STYLE, layout=_WIDE)
+        self.k_rule = W.Dropdown(description="Choose k by", style=_STYLE, layout=_wide())
         # advanced
         self.holdout = W.FloatSlider(
             value=0.2,
@@ -280,6 +288,7 @@ class TrainWizard(Wizard):
         self._ready = True
         self.task.options = [(AUTO, AUTO)] + [(t, t) for t in self._tasks]
         self.k_rule.options = [(r, r) for r in self._k_rules]
+        self.k_rule.value = self._k_rules[0] if self._k_rules else None
         self.k_rule.layout.display = None if self._k_rules else "none"
         self._dataset_changed()
 

@@ -177,12 +177,11 @@ class LiveBoard(W.VBox):
 def leaderboard_records(leaderboard: Any) -> list[dict[str, Any]]:
     """The leaderboard's rows as dicts, best first, whether the engine gave a list of rows or
     a DataFrame (missing values as ``None``)."""
-    if hasattr(leaderboard, "to_dict") and hasattr(leaderboard, "columns"):
-        frame = leaderboard
-        records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-    else:
-        records = [dict(r) for r in leaderboard]
-    return records
+    if hasattr(leaderboard, "columns"):  # the engine's DataFrame
+        from ..core.model_selection import leaderboard_records as records_of
+
+        return records_of(leaderboard)
+    return [dict(r) for r in leaderboard]
 
 
 def row_label(row: Mapping[str, Any], task: str) -> str:

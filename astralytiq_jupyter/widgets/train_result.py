@@ -53,6 +53,28 @@ def metric_cards(
     return "".join(cards)
 
 
+def _selection_html(selection: Mapping[str, Any]) -> str:
+    """How the model was chosen, as the engine recorded it (for clustering: the k of each
+    rule, so the user can pick the other one)."""
+    if not selection.get("metric"):
+        return ""
+    better = "higher" if selection.get("higher_is_better", True) else "lower"
+    text = (
+        f"Chosen by {fmt.escape(selection['metric'])} ({better} is better) measured on "
+        f"{fmt.escape(selection.get('on', 'cross-validation'))}"
+    )
+    if selection.get("rule"):
+        text += f"; k = {fmt.escape(selection.get('chosen_k'))} by {fmt.escape(selection['rule'])}"
+        others = [
+            f"{rule} would pick k = {fmt.escape(selection[f'{rule}_k'])}"
+            for rule in ("silhouette", "elbow")
+            if selection.get(f"{rule}_k") is not None and rule != selection["rule"]
+        ]
+        if others:
+            text += " (" + ", ".join(others) + "; change “Choose k by” or pick a row below)"
+    return f'<div class="aq-muted">{text}.</div>'
+
+
 def _suggested_name(wizard: TrainWizard, result: Any) -> str:
     from .train import _model_name
 
@@ -141,13 +163,7 @@ class ModelPage(W.VBox):
         self.cards.value = metric_cards(
             result.holdout_metrics, result.cv_metrics, result.primary_metric
         )
-        selection = getattr(result, "selection", None) or {}
-        self.selection.value = (
-            f'<div class="aq-muted">Chosen by {fmt.escape(selection.get("rule"))}: '
-            f"k = {fmt.escape(selection.get('chosen_k'))}</div>"
-            if selection.get("rule")
-            else ""
-        )
+        self.selection.value = _selection_html(getattr(result, "selection", None) or {})
         kinds = [k for k in PLOT_ORDER if k in result.plots]
         kinds += [k for k in result.plots if k not in kinds]
         boxes = []

@@ -188,11 +188,15 @@ def test_clustering_and_forecasting_forms(make: Workspaces) -> None:
     assert wizard.cluster_box.layout.display is None and wizard.tune.layout.display == "none"
     wizard.k_range.value = (2, 4)
     wizard.folds.value = 2
+    assert ("elbow", "elbow") in wizard.k_rule.options  # the engine's rules
+    assert wizard.k_rule.layout.display is None
+    wizard.k_rule.value = "elbow"
     assert wizard.options()["k_range"] == (2, 4) and "target" not in wizard.options()
+    assert wizard.options()["k_rule"] == "elbow"
     wizard.start.click()
     wizard.wait()
-    assert wizard.result.task == "clustering"
-    assert "elbow" in wizard.page.outputs
+    assert wizard.result.task == "clustering" and wizard.result.selection["rule"] == "elbow"
+    assert "elbow" in wizard.page.outputs and "by elbow" in wizard.page.selection.value
     assert any(label.startswith("kmeans (k=") for label in wizard.choose.options)
 
     wizard.target.value = "spend"
