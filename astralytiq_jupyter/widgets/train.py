@@ -256,7 +256,8 @@ class TrainWizard(Wizard):
             W.HBox([self.choose, self.evaluate], layout=W.Layout(align_items="center")),
             self.page,
         )
-        self.body.children = (title, self.setup, self.board, self.results, self.code)
+        self.empty.layout.display = "none"
+        self.body.children = (title, self.empty, self.setup, self.board, self.results, self.code)
         self._apply_role()
 
     def _apply_role(self) -> None:
@@ -298,13 +299,10 @@ class TrainWizard(Wizard):
         if not self._ready:
             return
         ref = self.picker.ref
+        self.empty.layout.display = None if ref is None else "none"
+        self.setup.layout.display = "none" if ref is None else None
         if ref is None:
-            self.setup.layout.display = "none"
-            self.body.children = (self.body.children[0], self.empty, *self.body.children[1:])
             return
-        if self.empty in self.body.children:
-            self.body.children = tuple(c for c in self.body.children if c is not self.empty)
-        self.setup.layout.display = None
         self._version = self.ws.datasets.get(ref)
         v = self._version
         self.dataset_info.value = (

@@ -141,3 +141,71 @@ def test_versions_without_ranges_and_empty_registry(make, tmp_path) -> None:
     empty.predict_button.click()
     empty.wait()
     assert empty.prediction["prediction"].iloc[0] == pytest.approx(21.0)
+
+
+def test_forecasting_model_form_offers_the_next_date(make) -> None:
+    ws = make()
+    days = pd.date_range("2024-01-01", periods=90, freq="D")
+    series = pd.DataFrame({"day": days, "sales": [100 + (i % 7) * 5 + i * 0.5 for i in range(90)]})
+    ws.datasets.save(series, "daily")
+    result = ws.train(
+        "daily", target="sales", date_column="day", algorithms=["seasonal_naive"], horizon=7,
+        cv_folds=2,
+    )  # fmt: skip
+    ws.models.register("daily-sales", result)
+    wizard = PredictWizard(ws, "daily-sales", header=False)
+    (field,) = wizard.form.fields.values()
+    assert isinstance(field.widget, W.DatePicker)
+    assert field.widget.value == dt.date(2024, 3, 31)  # the day after the series ends
+    assert "ends on 2024-03-30" in field.hint.value
+    wizard.predict_button.click()
+    wizard.wait()
+    frame = wizard.prediction
+    assert list(frame.columns) == ["prediction", "lower", "upper"]
+    assert frame["lower"].iloc[0] <= frame["prediction"].iloc[0] <= frame["upper"].iloc[0]
+    assert "interval:" in wizard.card.value and "forecast of sales" in wizard.card.value
+
+
+def test_fields_follow_the_signature() -> None:
+    """Each kind of column gets its control; many categories a free-text box with the most
+    frequent as suggestions; unseen categories and out-of-range numbers are flagged."""
+    many = [f"c{i}" for i in range(5)]
+    signature = [
+        {"name": "n", "dtype": "float64", "kind": "numeric",
+         "stats": {"min": 0.5, "max": 2.5, "median": 1.25, "integer": False}},
+        {"name": "k", "dtype": "str", "kind": "categorical",
+         "stats": {"categories": many, "n_categories": 900, "most_frequent": "c0"}},
+        {"name": "s", "dtype": "str", "kind": "categorical",
+         "stats": {"categories": ["a", "b"], "n_categories": 2, "most_frequent": "b"}},
+        {"name": "b", "dtype": "bool", "kind": "boolean",
+         "stats": {"most_frequent": True, "share_true": 0.8}},
+        {"name": "t", "dtype": "datetime64[ns]", "kind": "datetime",
+         "stats": {"min": "2024-01-01T08:00:00", "max": "2024-02-01T18:30:00",
+                   "median": "2024-01-15T12:00:00", "with_time": True}},
+        {"name": "legacy", "dtype": "int64"},  # recorded before kinds and stats
+    ]  # fmt: skip
+    form = predict_form.SignatureForm()
+    form.build(signature, {"kind": "regression"})
+    f = form.fields
+    assert isinstance(f["n"].widget, W.FloatText) and f["n"].widget.value == 1.25
+    assert isinstance(f["k"].widget, W.Combobox) and f["k"].widget.value == "c0"
+    assert "5 most frequent of 900" in f["k"].hint.value
+    assert isinstance(f["s"].widget, W.Dropdown) and f["s"].widget.value == "b"
+    assert f["b"].widget.value is True and "80.0%" in f["b"].hint.value
+    assert isinstance(f["t"].widget, W.NaiveDatetimePicker)
+    assert f["t"].widget.value == dt.datetime(2024, 1, 15, 12, 0)
+    assert isinstance(f["legacy"].widget, W.FloatText)  # no stats: an empty number field
+    assert form.warnings() == []
+    form.set(n=9.0, k="brand-new")
+    assert form.warnings() == [
+        "n = 9 is outside the training range (0.5 to 2.5): the model extrapolates."
+    ]  # a category beyond the listed ones may be one of the 900: not flagged
+    row = form.row()
+    assert row.to_dict("records") == [
+        {"n": 9.0, "k": "brand-new", "s": "b", "b": True,
+         "t": dt.datetime(2024, 1, 15, 12, 0), "legacy": 0.0}
+    ]  # fmt: skip
+    card = predict_form.prediction_card(
+        pd.DataFrame({"prediction": [3.5]}), {"kind": "regression", "target": "y"}, ["careful"]
+    )
+    assert "predicted y" in card and "3.5" in card and "careful" in card

@@ -217,3 +217,25 @@ def test_clustering_and_forecasting_forms(make: Workspaces) -> None:
     wizard.start.click()
     wizard.wait()
     assert wizard.result.task == "forecasting" and "forecast" in wizard.page.outputs
+
+
+def test_empty_tenant_says_what_to_do(make: Workspaces) -> None:
+    if make.kind == "remote":
+        pytest.skip("backend-independent")
+    ws = make()
+    wizard = _opened(ws, None)
+    assert wizard.empty.layout.display is None and wizard.setup.layout.display == "none"
+    assert "upload a file" in wizard.empty.children[0].value
+    ws.datasets.save(customers(), "customers")
+    wizard.picker.refresh()
+    assert wizard.empty.layout.display == "none" and wizard.setup.layout.display is None
+    assert wizard.target.value == "churn"
+
+
+def test_wizards_open_from_the_package() -> None:
+    import astralytiq_jupyter as aq
+    from astralytiq_jupyter.widgets.predict import PredictWizard
+
+    assert aq.TrainWizard is TrainWizard and aq.PredictWizard is PredictWizard
+    with pytest.raises(AttributeError):
+        aq.NoSuchWizard  # noqa: B018
