@@ -10,6 +10,7 @@ from astralytiq_jupyter.widgets.explore import ExploreWizard
 from astralytiq_jupyter.widgets.explore_charts import CHARTS
 
 from ..conftest import workspace_for
+from .conftest import SAMPLE
 
 
 def _plotted(output) -> list[dict]:
@@ -91,7 +92,6 @@ def test_clusters_show_both_rules_and_let_the_user_pick_k(ws, sales):
 
 
 def test_report_download_and_viewer_sees_no_fix(store, tmp_path):
-    from .conftest import SAMPLE
 
     admin = workspace_for(store, "acme", "ann", "admin")
     admin.datasets.ingest(str(SAMPLE), name="sales")
@@ -129,3 +129,28 @@ def test_sampled_charts_say_how_many_rows_they_show(ws, chart):
     (plot,) = _plotted(wizard.charts.output)
     notes = " ".join(a.get("text", "") for a in plot["layout"].get("annotations", []))
     assert "sample of 5,000 of 12,000 rows" in notes
+
+
+def test_explore_works_alike_on_both_backends(both):
+    """The whole Explore flow through the LocalBackend and the server's REST API."""
+    analyst = both("ana", "analyst")
+    analyst.datasets.ingest(str(SAMPLE), name="sales")
+    wizard = ExploreWizard("sales", analyst, background=False)
+    assert wizard.profile is not None and wizard.profile.rows == 5768
+    wizard.grid.next.click()
+    assert "Rows 51–100 of 5,768" in wizard.grid.position.value
+    wizard.sections.value = "Charts"
+    for kind in ("Histogram", "Scatter", "Time series"):
+        wizard.charts.kind.value = kind
+        wizard.charts.loads.wait()
+        assert wizard.charts.status.kind != "error", wizard.charts.status.text
+        assert _plotted(wizard.charts.output)
+    dup = next(i for i in wizard.profile.issues if i.suggestion.get("op") == "drop_duplicates")
+    wizard.fix(dup.suggestion)
+    wizard.apply_fixes("sales-clean")
+    wizard.wait()
+    assert analyst.datasets.get("sales-clean").parent == "sales@1"
+    viewer = both("vic", "viewer")
+    seen = ExploreWizard("sales-clean", viewer, background=False)
+    assert seen.version.ref == "sales-clean@1"
+    assert not any(getattr(r, "children", ()) for r in seen.issues_box.children)
