@@ -125,7 +125,7 @@ class PredictWizard(Wizard):
         self.batch.add_class("aq-card")
         self.main = W.VBox([self.model_info, single, self.batch])
         go = []
-        if self.navigate is not None:
+        if self.offers("train"):
             button = W.Button(description="Train a model", icon="play")
             button.on_click(lambda _b: self.navigate("train"))  # type: ignore[misc]
             go = [button]

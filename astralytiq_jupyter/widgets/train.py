@@ -244,11 +244,12 @@ class TrainWizard(Wizard):
                 W.HBox([self.start, self.role_note], layout=W.Layout(align_items="center")),
             ]
         )
-        self.empty = empty_state("No datasets yet: upload a file first, then train on it.")
-        if self.navigate is not None:
-            go = W.Button(description="Upload a file", icon="upload")
-            go.on_click(lambda _b: self.navigate("upload"))  # type: ignore[misc]
-            self.empty = empty_state("No datasets yet: upload a file first, then train on it.", go)
+        go = []
+        if self.offers("upload"):
+            button = W.Button(description="Upload a file", icon="upload")
+            button.on_click(lambda _b: self.navigate("upload"))  # type: ignore[misc]
+            go = [button]
+        self.empty = empty_state("No datasets yet: upload a file first, then train on it.", *go)
         self.results.children = (
             self.summary,
             W.HTML('<div class="aq-title">Leaderboard</div>'),

@@ -15,20 +15,19 @@ from astralytiq_jupyter.core.permissions import Role
 from astralytiq_jupyter.widgets import predict_form
 from astralytiq_jupyter.widgets.predict import PredictWizard
 
-from .workspaces import Workspaces, customers, server_fixture
-
-server = server_fixture("predict-wizard")
-
-
-@pytest.fixture(params=["local", "remote"])
-def make(request: pytest.FixtureRequest, server) -> Workspaces:
-    return Workspaces(server, request.param)
+from ..server_extension.live import WorkspaceFactory
+from .customers import customers
 
 
 @pytest.fixture
-def churn(make: Workspaces):
+def make(both: WorkspaceFactory) -> WorkspaceFactory:
+    return both
+
+
+@pytest.fixture
+def churn(make: WorkspaceFactory):
     """A registered churn classifier, ``churn@production``, trained on ``customers@1``."""
-    ws = make()
+    ws = make("alice", Role.ANALYST)
     ws.datasets.save(customers(), "customers")
     result = ws.train("customers", target="churn", algorithms=["logistic_regression"], cv_folds=2)
     version = ws.models.register("churn", result)
@@ -122,7 +121,7 @@ def test_viewer_predicts_but_cannot_save_scores(churn, make) -> None:
 
 
 def test_versions_without_ranges_and_empty_registry(make, tmp_path) -> None:
-    ws = make()
+    ws = make("alice", Role.ANALYST)
     empty = PredictWizard(ws, header=False)
     assert empty.version is None and empty.empty.layout.display is None
     frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "y": [1.0, 3.0, 5.0, 7.0]})
@@ -144,7 +143,7 @@ def test_versions_without_ranges_and_empty_registry(make, tmp_path) -> None:
 
 
 def test_forecasting_model_form_offers_the_next_date(make) -> None:
-    ws = make()
+    ws = make("alice", Role.ANALYST)
     days = pd.date_range("2024-01-01", periods=90, freq="D")
     series = pd.DataFrame({"day": days, "sales": [100 + (i % 7) * 5 + i * 0.5 for i in range(90)]})
     ws.datasets.save(series, "daily")

@@ -9,14 +9,13 @@ import pytest
 from astralytiq_jupyter.core.permissions import Role
 from astralytiq_jupyter.widgets.train import NO_TARGET, TrainWizard
 
-from .workspaces import Workspaces, customers, server_fixture
+from ..server_extension.live import WorkspaceFactory
+from .customers import customers
 
-server = server_fixture("train-wizard")
 
-
-@pytest.fixture(params=["local", "remote"])
-def make(request: pytest.FixtureRequest, server) -> Workspaces:
-    return Workspaces(server, request.param)
+@pytest.fixture
+def make(both: WorkspaceFactory) -> WorkspaceFactory:
+    return both
 
 
 def _opened(ws, ref: str = "customers") -> TrainWizard:
@@ -33,8 +32,8 @@ def _quick(wizard: TrainWizard, target: str, algorithms: tuple[str, ...]) -> Non
     wizard.folds.value = 2
 
 
-def test_train_leaderboard_register_and_alias(make: Workspaces) -> None:
-    ws = make()
+def test_train_leaderboard_register_and_alias(make: WorkspaceFactory) -> None:
+    ws = make("alice", Role.ANALYST)
     ws.datasets.save(customers(), "customers")
     wizard = _opened(ws)
     # the form is ready at once: a target chosen, the task detected and shown, all features
@@ -92,8 +91,8 @@ def test_train_leaderboard_register_and_alias(make: Workspaces) -> None:
     assert "set_alias('churn', 'production', version.version)" in wizard.code.code
 
 
-def test_another_row_is_evaluated_then_registered(make: Workspaces) -> None:
-    ws = make()
+def test_another_row_is_evaluated_then_registered(make: WorkspaceFactory) -> None:
+    ws = make("alice", Role.ANALYST)
     ws.datasets.save(customers(), "customers")
     wizard = _opened(ws)
     _quick(wizard, "spend", ("linear_regression", "knn"))
@@ -114,8 +113,8 @@ def test_another_row_is_evaluated_then_registered(make: Workspaces) -> None:
     assert ws.models.get("spend").algorithm == other
 
 
-def test_cancel_mid_way_stops_and_registers_nothing(make: Workspaces) -> None:
-    ws = make()
+def test_cancel_mid_way_stops_and_registers_nothing(make: WorkspaceFactory) -> None:
+    ws = make("alice", Role.ANALYST)
     ws.datasets.save(customers(), "customers")
     wizard = _opened(ws)
     _quick(wizard, "churn", ("logistic_regression", "random_forest", "extra_trees"))
@@ -143,8 +142,8 @@ def test_cancel_mid_way_stops_and_registers_nothing(make: Workspaces) -> None:
     assert ws.models.list() == []
 
 
-def test_viewer_sees_no_train_or_register_action(make: Workspaces) -> None:
-    make().datasets.save(customers(), "customers")
+def test_viewer_sees_no_train_or_register_action(make: WorkspaceFactory) -> None:
+    make("alice", Role.ANALYST).datasets.save(customers(), "customers")
     viewer = make("vera", Role.VIEWER)
     wizard = _opened(viewer)
     assert wizard.start.layout.display == "none"
@@ -155,8 +154,8 @@ def test_viewer_sees_no_train_or_register_action(make: Workspaces) -> None:
     assert viewer.models.list() == []
 
 
-def test_bad_choices_are_refused_in_plain_words(make: Workspaces) -> None:
-    ws = make()
+def test_bad_choices_are_refused_in_plain_words(make: WorkspaceFactory) -> None:
+    ws = make("alice", Role.ANALYST)
     ws.datasets.save(customers(), "customers")
     wizard = _opened(ws)
     wizard.compare_all.value = False
@@ -177,10 +176,10 @@ def test_bad_choices_are_refused_in_plain_words(make: Workspaces) -> None:
     assert ws.models.list() == []  # a bad alias stores no half-registered model
 
 
-def test_clustering_and_forecasting_forms(make: Workspaces) -> None:
+def test_clustering_and_forecasting_forms(make: WorkspaceFactory) -> None:
     if make.kind == "remote":
         pytest.skip("the task forms are backend-independent; the flows above cover remote")
-    ws = make()
+    ws = make("alice", Role.ANALYST)
     ws.datasets.save(customers(), "customers")
     wizard = _opened(ws)
     wizard.target.value = NO_TARGET
@@ -219,10 +218,10 @@ def test_clustering_and_forecasting_forms(make: Workspaces) -> None:
     assert wizard.result.task == "forecasting" and "forecast" in wizard.page.outputs
 
 
-def test_empty_tenant_says_what_to_do(make: Workspaces) -> None:
+def test_empty_tenant_says_what_to_do(make: WorkspaceFactory) -> None:
     if make.kind == "remote":
         pytest.skip("backend-independent")
-    ws = make()
+    ws = make("alice", Role.ANALYST)
     wizard = _opened(ws, None)
     assert wizard.empty.layout.display is None and wizard.setup.layout.display == "none"
     assert "upload a file" in wizard.empty.children[0].value
@@ -239,3 +238,28 @@ def test_wizards_open_from_the_package() -> None:
     assert aq.TrainWizard is TrainWizard and aq.PredictWizard is PredictWizard
     with pytest.raises(AttributeError):
         aq.NoSuchWizard  # noqa: B018
+
+
+def test_app_opens_train_and_leads_on_to_predict(make: WorkspaceFactory) -> None:
+    if make.kind == "remote":
+        pytest.skip("the app's sections are backend-independent")
+    from astralytiq_jupyter.widgets.app import App
+    from astralytiq_jupyter.widgets.predict import PredictWizard
+
+    ws = make("ann", Role.ANALYST)
+    ws.datasets.save(customers(), "customers")
+    app = App(ws, background=False)
+    train = app.show("train", ref="customers@1")
+    assert isinstance(train, TrainWizard) and train.picker.ref == "customers@1"
+    _quick(train, "churn", ("logistic_regression",))
+    train.start.click()
+    train.page.name.value = "churn"
+    train.page.register_button.click()
+    (label, _button), *_ = [(b.description, b) for b in train.status.actions.children]
+    assert label == "Open in Predict"
+    train.status.actions.children[0].click()
+    predict = app.views["predict"]
+    assert app.current == "predict" and isinstance(predict, PredictWizard)
+    assert predict.picker.ref == "churn@1" and set(predict.form.fields) == set(train.shown.features)
+    viewer = App(make("vic", Role.VIEWER), background=False)
+    assert "train" not in viewer.buttons and "predict" in viewer.buttons
