@@ -25,7 +25,7 @@ _PARAMS = {
 _QUERY: dict[str, tuple[str, str]] = {
     "search": ("string", "Case-insensitive substring of the name."),
     "limit": ("integer", "Page size, or (downloads) the number of rows; default 100 for pages."),
-    "offset": ("integer", "Items to skip."),
+    "offset": ("integer", "Items (downloads: rows) to skip."),
     "format": (
         "string",
         "Downloads: parquet, arrow or csv. Uploads: the file format, if not "

@@ -152,7 +152,7 @@ def api_routes() -> list[Route]:
                     "dataset.data",
                     P.DATASET_READ,
                     "Download rows as Parquet, Arrow IPC stream or CSV",
-                    ("format", "columns", "limit"),
+                    ("format", "columns", "limit", "offset"),
                 )
             },
         ),
