@@ -59,11 +59,8 @@ def ws(make: Factory) -> Workspace:
 
 
 @pytest.fixture
-def sales_csv(server: LiveServer) -> Path:
-    """A file in the server's Jupyter workspace: the local backend here is the server's own
-    store, which reads only workspace files (the remote backend uploads the file)."""
-    path = Path(server.app.root_dir) / uuid.uuid4().hex / "sales.csv"
-    path.parent.mkdir()
+def sales_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "sales.csv"
     path.write_text(CSV)
     return path
 
