@@ -279,12 +279,9 @@ class TrainWizard(Wizard):
         tasks, algorithms, metrics, primary = _catalogue()
         self._tasks, self._algorithms_of = tasks, algorithms
         self._metrics, self._primary = metrics, primary
-        fields = _spec_fields()
-        self._k_rules: tuple[str, ...] = ()
-        if "k_rule" in fields:
-            from ..core import training
+        from ..core.training import K_RULES
 
-            self._k_rules = tuple(getattr(training, "K_RULES", ("silhouette",)))
+        self._k_rules: tuple[str, ...] = tuple(K_RULES)
 
     def _prepared(self, _none: Any) -> None:
         self._ready = True

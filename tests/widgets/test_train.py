@@ -142,6 +142,33 @@ def test_cancel_mid_way_stops_and_registers_nothing(make: WorkspaceFactory) -> N
     assert ws.models.list() == []
 
 
+def test_cancel_clicked_on_the_main_thread_while_training_runs(make: WorkspaceFactory) -> None:
+    """The kernel's main thread stays free while training runs in the background: a Cancel
+    clicked there (as the browser's comm message would be handled) stops the run."""
+    import threading
+
+    ws = make("alice", Role.ANALYST)
+    ws.datasets.save(customers(), "customers")
+    wizard = _opened(ws)
+    _quick(wizard, "churn", ("logistic_regression", "random_forest"))
+    first_fold, clicked = threading.Event(), threading.Event()
+
+    def hold_until_clicked(change: dict) -> None:
+        if "1/2" in change["new"] and not first_fold.is_set():
+            first_fold.set()
+            clicked.wait(30)  # the training thread waits for the main thread's click
+
+    wizard.board.table.observe(hold_until_clicked, names="value")
+    task = wizard.train()
+    assert first_fold.wait(60) and task.running and wizard.runner.busy
+    wizard.runner.cancel_button.click()  # from the main thread, mid-training
+    clicked.set()
+    task.wait(60)
+    wizard.board.table.unobserve(hold_until_clicked, names="value")
+    assert "cancelled" in wizard.status.text.lower() and wizard.result is None
+    assert ws.models.list() == []
+
+
 def test_viewer_sees_no_train_or_register_action(make: WorkspaceFactory) -> None:
     make("alice", Role.ANALYST).datasets.save(customers(), "customers")
     viewer = make("vera", Role.VIEWER)
