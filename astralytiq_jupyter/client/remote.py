@@ -39,6 +39,7 @@ from ..core.recipebook import SavedRecipe
 from ..core.registry import AliasMove, ModelSummary, ModelVersion
 from ..core.tenancy import Member, Quotas, Tenant
 from ..core.tokens import ApiToken, IssuedToken
+from .session import EXPIRED, NOT_SIGNED_IN, TokenLease
 
 if TYPE_CHECKING:
     from ..core.aggregate import Aggregate
@@ -106,25 +107,36 @@ def _frame_bytes(df: pd.DataFrame) -> bytes:
 
 
 class RemoteClient:
-    """HTTP plumbing: base URL, credentials, error translation."""
+    """HTTP plumbing: base URL, credentials (a kernel's token is extended before it runs out:
+    ``session.TokenLease``), error translation."""
 
     def __init__(
-        self, url: str, token: str | None, *, tenant: str | None = None, timeout: float = 300.0
+        self,
+        url: str,
+        token: str | None,
+        *,
+        tenant: str | None = None,
+        timeout: float = 300.0,
+        expires_at: float | None = None,
     ) -> None:
         self.base = url.rstrip("/") + "/astralytiq/api"
         self.session = requests.Session()
+        self.signed_in = bool(token)
         if token:
             scheme = "Bearer" if token.startswith("aqt_") else "token"
             self.session.headers["Authorization"] = f"{scheme} {token}"
         if tenant:
             self.session.headers["X-AstralytiQ-Tenant"] = tenant
         self.timeout = timeout
+        self.lease = TokenLease(token, expires_at) if token and expires_at else None
 
     def url(self, *parts: str | int) -> str:
         return self.base + "".join("/" + quote(str(p), safe="@") for p in parts)
 
     def request(self, method: str, *parts: str | int, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
+        if self.lease is not None and self.lease.due():
+            self.lease.renew(self.session, self.url("session"), min(self.timeout, 30.0))
         response = self.session.request(method, self.url(*parts), **kwargs)
         if response.status_code >= 400:
             raise self._error(response)
@@ -166,8 +178,7 @@ class RemoteClient:
         clean = {k: v for k, v in params.items() if v is not None}
         return self.json("GET", *parts, params=clean)["items"]
 
-    @staticmethod
-    def _error(response: requests.Response) -> errors.AstralytiqError:
+    def _error(self, response: requests.Response) -> errors.AstralytiqError:
         try:
             body = response.json()
         except ValueError:
@@ -176,6 +187,12 @@ class RemoteClient:
             response.status_code, errors.AstralytiqError
         )
         message = body.get("message") or f"HTTP {response.status_code} from {response.url}"
+        if response.status_code == 403:
+            # Without credentials every request is refused before any role check.
+            if not self.signed_in:
+                message = NOT_SIGNED_IN
+            elif self.lease is not None and self.lease.expired():
+                message = EXPIRED
         return cls(message, **(body.get("detail") or {}))
 
     def close(self) -> None:
@@ -851,8 +868,11 @@ class RemoteBackend:
         *,
         tenant: str | None = None,
         timeout: float = 300.0,
+        expires_at: float | None = None,
     ) -> None:
-        self.client = RemoteClient(url, token, tenant=tenant, timeout=timeout)
+        self.client = RemoteClient(
+            url, token, tenant=tenant, timeout=timeout, expires_at=expires_at
+        )
         self.url = url
         self.datasets = RemoteDatasets(self.client)
         self.recipes = RemoteRecipes(self.client)

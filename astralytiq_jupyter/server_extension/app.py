@@ -1,5 +1,5 @@
 """The ``AstralytiQ`` ExtensionApp: configuration, the shared store, identity, the routes,
-and the environment that kernels inherit."""
+and what kernels and Voila pages need to act as their users (``kernels.py``)."""
 
 from __future__ import annotations
 
@@ -21,10 +21,8 @@ from ..core.permissions import Role
 from ..core.store import Store
 from ..core.workspace_files import WorkspaceFiles
 from .identity import PrincipalResolver
+from .kernels import ENV_URL, KernelCredentials
 from .routes import api_routes
-
-ENV_URL = "ASTRALYTIQ_URL"
-ENV_TOKEN = "ASTRALYTIQ_TOKEN"  # noqa: S105 - a variable name, not a secret
 
 
 def _local_path(url: str) -> str | None:
@@ -147,8 +145,15 @@ class AstralytiQ(ExtensionApp):
     ).tag(config=True)
     set_kernel_env = Bool(
         True,
-        help=f"Once listening, set {ENV_URL}/{ENV_TOKEN} in the server's environment so "
-        "that kernels it starts connect to this API.",
+        help=f"Once listening, set {ENV_URL} (never a credential) in the server's "
+        "environment, so that a kernel started without AstralytiQ's kernel provisioner "
+        "connects to this API and is refused, rather than opening the embedded store.",
+    ).tag(config=True)
+    kernel_token_seconds = Float(
+        3600.0,
+        help="Lifetime of the platform token each kernel gets (a Voila page's kernel acts as "
+        "its viewer, any other as the user who started it). A running kernel extends it "
+        "while its user is a member; it is revoked when the kernel stops.",
     ).tag(config=True)
 
     @default("home")
@@ -212,6 +217,21 @@ class AstralytiQ(ExtensionApp):
             enabled=self.workspace_file_import,
         )
 
+    def _link_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Before any extension loads, make Voila (when it runs in this server) resolve each
+        page's viewer first, keeping a prelaunch hook the deployment configured."""
+        super()._link_jupyter_server_extension(serverapp)
+        voila = serverapp.config.VoilaConfiguration
+        configured = voila.get("prelaunch_hook") if "prelaunch_hook" in voila else None
+
+        def prelaunch_hook(handler: Any, notebook: Any, cwd: str) -> Any:
+            self.kernel_credentials.voila_prelaunch(handler, notebook, cwd)
+            if callable(configured):
+                return configured(handler, notebook=notebook, cwd=cwd)
+            return None
+
+        voila.prelaunch_hook = prelaunch_hook
+
     def initialize_settings(self) -> None:
         self.store = Store(self.store_config())
         if self.bootstrap_owner:
@@ -229,6 +249,7 @@ class AstralytiQ(ExtensionApp):
             max_workers=max(1, self.compiled_predict_threads),
             thread_name_prefix="astralytiq-predict-onnx",
         )
+        self.kernel_credentials = KernelCredentials(self)
         self.settings["astralytiq"] = self
         self._env_set: dict[str, str] = {}
 
@@ -255,10 +276,8 @@ class AstralytiQ(ExtensionApp):
         self.freeze_long_lived()
         if not self.set_kernel_env:
             return
+        # Only the URL: credentials go into each kernel's own environment (kernels.py).
         values = {ENV_URL: self.serverapp.connection_url}
-        token = getattr(self.serverapp.identity_provider, "token", "")
-        if token:
-            values[ENV_TOKEN] = token
         os.environ.update(values)
         self._env_set = values
 

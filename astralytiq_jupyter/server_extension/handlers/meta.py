@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..._version import __version__
 from ...core import db
+from ...core.errors import Invalid
 from ..base import ApiHandler
 
 OPENAPI = Path(__file__).resolve().parent.parent / "openapi.json"
@@ -28,6 +29,22 @@ class MeHandler(ApiHandler):
                 "branding": tenant.branding,
             }
         )
+
+
+class SessionHandler(ApiHandler):
+    """A kernel keeps its platform token alive while it runs (``server_extension.kernels``)."""
+
+    async def post(self) -> None:
+        self.json_body(set())
+        token = self._bearer()
+        if token is None:
+            raise Invalid(
+                "Only a kernel's platform token (Authorization: Bearer aqt_...) is extended."
+            )
+        expires_at = await self.run(
+            self.app.store.tokens.extend, token, self.app.kernel_token_seconds
+        )
+        self.reply({"expires_at": expires_at.isoformat()})
 
 
 class OpenAPIHandler(ApiHandler):
