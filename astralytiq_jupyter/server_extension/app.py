@@ -21,7 +21,7 @@ from ..core.permissions import Role
 from ..core.store import Store
 from ..core.workspace_files import WorkspaceFiles
 from .identity import PrincipalResolver
-from .kernels import ENV_URL, KernelCredentials
+from .kernels import ENV_URL, PROVISIONER, KernelCredentials
 from .routes import api_routes
 
 
@@ -218,9 +218,24 @@ class AstralytiQ(ExtensionApp):
         )
 
     def _link_jupyter_server_extension(self, serverapp: Any) -> None:
-        """Before any extension loads, make Voila (when it runs in this server) resolve each
+        """Before any extension loads or kernel manager exists: make this package's kernel
+        provisioner the default, and make Voila (when it runs in this server) resolve each
         page's viewer first, keeping a prelaunch hook the deployment configured."""
         super()._link_jupyter_server_extension(serverapp)
+        # Kernels get their identity from this package's provisioner (kernels.py). Server
+        # config files of the ``.d`` folders only enable extensions, so it is chosen here,
+        # before the kernel managers exist, unless the deployment chose another.
+        factory = serverapp.config.KernelProvisionerFactory
+        if "default_provisioner_name" in factory or os.environ.get(
+            "JUPYTER_DEFAULT_PROVISIONER_NAME"
+        ):
+            self.log.warning(
+                "A default kernel provisioner is configured: kernels it starts get no "
+                "AstralytiQ credentials unless it is %r.",
+                PROVISIONER,
+            )
+        else:
+            factory.default_provisioner_name = PROVISIONER
         voila = serverapp.config.VoilaConfiguration
         configured = voila.get("prelaunch_hook") if "prelaunch_hook" in voila else None
 

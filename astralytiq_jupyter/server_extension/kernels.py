@@ -8,10 +8,10 @@ How a kernel gets its identity (DESIGN §6-§7):
   (a context variable, so concurrent requests never see each other's). A kernel started by a
   request (JupyterLab's ``POST /api/sessions``, Voila's ``/voila/render/...``) is launched in
   a task created from that request's context, so the kernel provisioner
-  (:class:`AstralytiqProvisioner`, the server's default provisioner through the shipped
-  server config) reads the handler, resolves its ``current_user`` to a principal, mints a
-  short-lived platform token for it (``core.tokens``) and puts it into the new kernel's own
-  environment (``ASTRALYTIQ_TOKEN``) with the API's URL and the token's expiry. Two viewers
+  (:class:`AstralytiqProvisioner`, made the server's default provisioner by the extension)
+  reads the handler, resolves its ``current_user`` to a principal, mints a short-lived
+  platform token for it (``core.tokens``) and puts it into the new kernel's own environment
+  (``ASTRALYTIQ_TOKEN``) with the API's URL and the token's expiry. Two viewers
   opening the same page at once are two requests, two contexts, two tokens.
 - A Voila page's kernel (its environment carries Voila's ``VOILA_REQUEST_URL``) starts from
   the server's ``os.environ``: every variable that looks like a secret (the owner's
@@ -47,6 +47,8 @@ from ..core.tokens import KERNEL_TOKEN_PREFIX
 if TYPE_CHECKING:
     from .app import AstralytiQ
 
+#: The entry point name of :class:`AstralytiqProvisioner` (``jupyter_client.kernel_provisioners``).
+PROVISIONER = "astralytiq-provisioner"
 ENV_URL = "ASTRALYTIQ_URL"
 ENV_TOKEN = "ASTRALYTIQ_TOKEN"  # noqa: S105 - a variable name, not a secret
 ENV_EXPIRES = "ASTRALYTIQ_TOKEN_EXPIRES"
