@@ -29,10 +29,11 @@ from ..core.recipes import Recipe
 from . import format as fmt
 from .base import Wizard, empty_state
 from .clean_forms import OpForm, catalog, describe_step, groups
-from .clean_preview import Latest, PreviewView, step_effect
+from .clean_preview import PreviewView, step_effect
 from .clean_steps import Entry, History, StepList, Suggestions
 from .code import CodeView
 from .pickers import DatasetPicker
+from .tasks import LatestOnly
 
 if TYPE_CHECKING:
     from ..client.workspace import Workspace
@@ -96,9 +97,8 @@ class CleanWizard(Wizard):
         self.last_preview: RecipePreview | None = None
         self.issues: list[Any] = []
         self._right_schemas: dict[str, dict[str, str]] = {}
-        self._generation = 0
-        self._previews = Latest(background, "aq-clean-preview")
-        self._profiles = Latest(background, "aq-clean-profile")
+        self._previews = LatestOnly(self.status)
+        self._profiles = LatestOnly(self.status)
         self._build()
         self.picker.on_change(lambda _ref: self._version_changed())
         if ref is not None:
@@ -384,6 +384,8 @@ class CleanWizard(Wizard):
             return
         entries[index], entries[target] = entries[target], entries[index]
         self.selected = target
+        if self.editing in (index, target):  # the form follows the step it edits
+            self.editing = target if self.editing == index else index
         self._change(entries, f"move step {index + 1} {'up' if delta < 0 else 'down'}")
 
     def delete_step(self, index: int) -> None:
@@ -391,6 +393,8 @@ class CleanWizard(Wizard):
         removed = entries.pop(index)
         if self.editing == index:
             self.close_form(refresh=False)
+        elif self.editing is not None and self.editing > index:
+            self.editing -= 1
         self.selected = None
         self._change(entries, f"delete {_title(removed.step)}")
 
@@ -531,46 +535,54 @@ class CleanWizard(Wizard):
         return [*before, focus], label
 
     def request_preview(self) -> None:
-        """Preview in the background (the latest request wins)."""
-        self._generation += 1
-        generation = self._generation
+        """Preview in the background; a newer request supersedes an older one."""
         ref = self.ref
         if ref is None:
-            self.preview.clear()
+            self._previews.run(
+                "Preview",
+                lambda: None,
+                lambda _r: self.preview.clear(),
+                background=False,
+                quiet=True,
+            )
             return
         target = self._preview_target()
-        positions = [i for i, e in enumerate(self.entries) if e.enabled]
         if target is None:
             total = self.version.rows if self.version is not None else 0
-
-            def raw() -> None:
-                if generation == self._generation:
-                    self.preview.show_raw(self.ws, ref, total)
-
-            self._previews.submit(raw)
+            self._previews.run(
+                "Preview",
+                lambda: None,
+                lambda _r: self.preview.show_raw(self.ws, ref, total),
+                background=self.runner.background,
+                quiet=True,
+            )
             return
         steps, label = target
         total = self.version.rows if self.version is not None else None
+        positions = [i for i, e in enumerate(self.entries) if e.enabled]
         self.preview.busy()
 
-        def work() -> None:
+        def work() -> tuple[Any, Any]:
             try:
                 result = self.ws.recipes.preview(steps, ref, rows=PREVIEW_ROWS, head=PREVIEW_HEAD)
                 before = None
                 if len(steps) == 1 or label == "all":
                     before = self.preview.raw_head(self.ws, ref, PREVIEW_HEAD)
             except Exception as error:  # noqa: BLE001 - said in the preview's caption
-                if generation == self._generation:
-                    self.preview.failed(error)
-                return
-            if generation != self._generation:
+                return error, None
+            return result, before
+
+        def done(outcome: tuple[Any, Any]) -> None:
+            result, before = outcome
+            if isinstance(result, BaseException):
+                self.preview.failed(result)
                 return
             self.last_preview = result
             if label == "all":
                 self._record_effects(result, positions)
             self.preview.show(result, before, label, total)
 
-        self._previews.submit(work)
+        self._previews.run("Preview", work, done, background=self.runner.background, quiet=True)
 
     def _record_effects(self, result: RecipePreview, positions: list[int]) -> None:
         """Per-step counts under each step of the list (and a failing step's problem)."""
@@ -598,18 +610,28 @@ class CleanWizard(Wizard):
             return
         self.suggestions.loading()
 
-        def work() -> None:
+        def work() -> Any:
             try:
-                issues = self.ws.datasets.profile(ref).issues
+                return list(self.ws.datasets.profile(ref).issues)
             except Exception as error:  # noqa: BLE001 - suggestions are a help, not the task
-                if ref == self.ref:
-                    self.suggestions.failed(error)
-                return
-            if ref == self.ref:
-                self.issues = list(issues)
-                self.suggestions.show(self.issues, [e.step for e in self.entries])
+                return error
 
-        self._profiles.submit(work)
+        def done(issues: Any) -> None:
+            if ref != self.ref:
+                return
+            if isinstance(issues, BaseException):
+                self.suggestions.failed(issues)
+                return
+            self.issues = issues
+            self.suggestions.show(self.issues, [e.step for e in self.entries])
+
+        self._profiles.run(
+            "Looking for quality issues",
+            work,
+            done,
+            background=self.runner.background,
+            quiet=True,
+        )
 
     # ---------------------------------------------------------------- code
     def code_text(self) -> str:

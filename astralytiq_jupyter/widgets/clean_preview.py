@@ -4,9 +4,7 @@ highlighted, and the counts written out)."""
 
 from __future__ import annotations
 
-import logging
 import threading
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
@@ -20,9 +18,7 @@ if TYPE_CHECKING:
     from ..client.workspace import Workspace
     from ..core.recipes import RecipePreview, StepReport
 
-__all__ = ["Latest", "PreviewView", "changed_cells", "effect_sentence", "step_effect"]
-
-log = logging.getLogger("astralytiq_jupyter.widgets")
+__all__ = ["PreviewView", "changed_cells", "effect_sentence", "step_effect"]
 
 
 def _plural(n: int, word: str) -> str:
@@ -255,50 +251,3 @@ def _with_states(df: pd.DataFrame, states: dict[str, str]) -> dict[str, ColumnIn
         if name in infos:
             infos[name].state = state
     return infos
-
-
-class Latest:
-    """Runs the most recent piece of work in a background thread; work asked for while
-    another runs replaces any not yet started (a preview after every keystroke would pile
-    up otherwise). Without ``background`` it runs at once (scripts, tests)."""
-
-    def __init__(self, background: bool, name: str) -> None:
-        self.background = background
-        self.name = name
-        self._lock = threading.Lock()
-        self._pending: Callable[[], None] | None = None
-        self._thread: threading.Thread | None = None
-        self.idle = threading.Event()
-        self.idle.set()
-
-    def submit(self, work: Callable[[], None]) -> None:
-        if not self.background:
-            self._safe(work)
-            return
-        with self._lock:
-            self._pending = work
-            self.idle.clear()
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                work, self._pending = self._pending, None
-                if work is None:
-                    self._thread = None
-                    self.idle.set()
-                    return
-            self._safe(work)
-
-    @staticmethod
-    def _safe(work: Callable[[], None]) -> None:
-        try:
-            work()
-        except Exception:  # noqa: BLE001 - the work shows its own errors; never kill the loop
-            log.exception("background work of the Clean wizard failed")
-
-    def wait(self, timeout: float | None = 120) -> None:
-        if not self.idle.wait(timeout):
-            raise TimeoutError(f"{self.name} did not finish within {timeout} s")

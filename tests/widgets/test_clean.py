@@ -525,3 +525,27 @@ def test_an_empty_store_says_what_to_do(store) -> None:
     assert wizard.empty.layout.display is None
     wizard.empty.children[1].children[0].click()
     assert opened == ["upload"]
+
+
+def test_explore_fixes_arrive_in_the_apps_clean_section(ws: Workspace, sales) -> None:
+    from astralytiq_jupyter.widgets.app import App
+
+    app = App(ws, background=False)
+    explore = app.show("explore", ref=sales.ref)
+    issue = next(i for i in ws.datasets.profile(sales.ref).issues if i.suggestion)
+    explore.navigate("clean", ref=sales.ref, step=dict(issue.suggestion))
+    clean = app.views["clean"]
+    assert isinstance(clean, CleanWizard) and app.current == "clean"
+    assert clean.ref == sales.ref and clean.recipe_steps == [issue.suggestion]
+    clean.save_name.value = "sales-fixed"
+    clean.save_button.click()
+    clean.wait()
+    assert ws.datasets.get("sales-fixed").parent == sales.ref
+    actions = dict(_actions(clean))  # "Train a model" too, once the app has a Train section
+    assert set(actions) >= {"Open in Explore", "Clean it further"}
+    actions["Open in Explore"].click()
+    assert app.current == "explore" and explore.version.ref == "sales-fixed@1"
+
+
+def _actions(wizard: CleanWizard) -> list[tuple[str, object]]:
+    return [(b.description, b) for b in wizard.status.actions.children]
