@@ -17,6 +17,7 @@ Usage::
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
@@ -41,6 +42,20 @@ if TYPE_CHECKING:
     from ..core.recipes import RecipePreview
 
 __all__ = ["CleanWizard"]
+
+
+@dataclass
+class PreviewTarget:
+    """A preview to run: ``steps``, the list position of each (None for a step not in the
+    list as it stands), the one the grid shows (``focus``, None for the result), a label,
+    and whether its counts describe the list's steps (``record``)."""
+
+    steps: list[dict[str, Any]]
+    positions: list[int | None]
+    focus: int | None
+    label: str
+    record: bool = True
+
 
 #: Rows a preview runs on, and rows of each step's result it brings back (one grid page).
 PREVIEW_ROWS = 1000
@@ -118,7 +133,7 @@ class CleanWizard(Wizard):
                 button = W.Button(
                     description=catalog()[name]["title"],
                     tooltip=name,
-                    layout=W.Layout(width="100%"),
+                    layout=W.Layout(width="auto"),
                 )
                 button.on_click(lambda _b, name=name: self.choose(name))
                 self.op_buttons[name] = button
@@ -163,21 +178,19 @@ class CleanWizard(Wizard):
             on_delete=self.delete_step,
             on_select=self.select_step,
         )
-        self.recipe_name = W.Text(
-            placeholder="recipe name", description="Name", layout=W.Layout(width="100%")
-        )
+        self.recipe_name = W.Text(placeholder="recipe name", layout=W.Layout(width="98%"))
         self.recipe_description = W.Text(
-            placeholder="what it does (optional)",
-            description="About",
-            layout=W.Layout(width="100%"),
+            placeholder="what it does (optional)", layout=W.Layout(width="98%")
         )
-        self.save_recipe_button = W.Button(description="Save recipe", icon="save")
+        self.save_recipe_button = W.Button(
+            description="Save recipe", icon="save", layout=W.Layout(width="auto")
+        )
         self.save_recipe_button.on_click(lambda _b: self.save_recipe())
         self.recipe_reason = W.HTML()
-        self.saved_recipes = W.Dropdown(
-            options=[], description="Saved", layout=W.Layout(width="100%")
+        self.saved_recipes = W.Dropdown(options=[], layout=W.Layout(flex="1 1 auto", width="auto"))
+        self.load_recipe_button = W.Button(
+            description="Load", icon="folder-open", layout=W.Layout(width="auto")
         )
-        self.load_recipe_button = W.Button(description="Load", icon="folder-open")
         self.load_recipe_button.on_click(lambda _b: self.load_recipe())
         self.refresh_recipes_button = W.Button(
             icon="refresh", tooltip="Reload the list", layout=W.Layout(width="36px")
@@ -186,11 +199,16 @@ class CleanWizard(Wizard):
         recipes = W.VBox(
             [
                 W.HTML('<div class="aq-title">Recipes</div>'),
+                W.HTML('<div class="aq-field-label">Save these steps as a recipe</div>'),
                 self.recipe_name,
                 self.recipe_description,
                 self.save_recipe_button,
                 self.recipe_reason,
-                W.HBox([self.saved_recipes, self.refresh_recipes_button]),
+                W.HTML('<div class="aq-field-label">Saved recipes</div>'),
+                W.HBox(
+                    [self.saved_recipes, self.refresh_recipes_button],
+                    layout=W.Layout(width="98%"),
+                ),
                 self.load_recipe_button,
                 W.HTML(
                     '<div class="aq-muted">Load a saved recipe, pick another version above '
@@ -212,7 +230,10 @@ class CleanWizard(Wizard):
         self.code.set_code(self.code_text)
         self.save_name = W.Text(description="Save as", layout=W.Layout(width="320px"))
         self.save_button = W.Button(
-            description="Save as new version", icon="save", button_style="primary"
+            description="Save as new version",
+            icon="save",
+            button_style="primary",
+            layout=W.Layout(width="auto"),
         )
         self.save_button.on_click(lambda _b: self.save_version())
         self.save_reason = W.HTML()
@@ -510,13 +531,16 @@ class CleanWizard(Wizard):
         return True
 
     # ---------------------------------------------------------------- preview
-    def _preview_target(self) -> tuple[list[dict[str, Any]], str] | None:
-        """The steps to preview and what the grid then shows; None for the plain data."""
+    def _preview_target(self) -> PreviewTarget | None:
+        """What to preview: the switched-on steps, with the form's step put in its place
+        (or a switched-off step looked at put back), and which of them the grid shows
+        (``focus``; None shows the result). None when there is nothing to preview."""
+        enabled = [(i, e.step) for i, e in enumerate(self.entries) if e.enabled]
         position: int | None = None
-        focus: dict[str, Any] | None = None
+        step: dict[str, Any] | None = None
         if self.form is not None:
-            focus, _problem = self._pending()
-            if focus is None:
+            step, _problem = self._pending()
+            if step is None:
                 return None
             position = self._form_position()
             label = (
@@ -526,13 +550,23 @@ class CleanWizard(Wizard):
             )
         elif self.selected is not None and self.selected < len(self.entries):
             position = self.selected
-            focus = self.entries[position].step
+            step = self.entries[position].step
             label = f"Step {position + 1}"
-        if focus is None or position is None:
-            steps = self.recipe_steps
-            return (steps, "all") if steps else None
-        before = [e.step for e in self.entries[:position] if e.enabled]
-        return [*before, focus], label
+        if step is None or position is None:
+            if not enabled:
+                return None
+            return PreviewTarget([s for _, s in enabled], [i for i, _ in enabled], None, "all")
+        before = [(i, s) for i, s in enabled if i < position]
+        after = [(i, s) for i, s in enabled if i > position]
+        # the list's effects hold when what is previewed is the recipe as it stands
+        real = self.form is None and self.entries[position].enabled
+        return PreviewTarget(
+            [s for _, s in before] + [step] + [s for _, s in after],
+            [i for i, _ in before] + [position if real else None] + [i for i, _ in after],
+            len(before),
+            label,
+            record=real,
+        )
 
     def request_preview(self) -> None:
         """Preview in the background; a newer request supersedes an older one."""
@@ -557,16 +591,16 @@ class CleanWizard(Wizard):
                 quiet=True,
             )
             return
-        steps, label = target
         total = self.version.rows if self.version is not None else None
-        positions = [i for i, e in enumerate(self.entries) if e.enabled]
         self.preview.busy()
 
         def work() -> tuple[Any, Any]:
             try:
-                result = self.ws.recipes.preview(steps, ref, rows=PREVIEW_ROWS, head=PREVIEW_HEAD)
+                result = self.ws.recipes.preview(
+                    target.steps, ref, rows=PREVIEW_ROWS, head=PREVIEW_HEAD
+                )
                 before = None
-                if len(steps) == 1 or label == "all":
+                if target.focus == 0:  # the data before the first step
                     before = self.preview.raw_head(self.ws, ref, PREVIEW_HEAD)
             except Exception as error:  # noqa: BLE001 - said in the preview's caption
                 return error, None
@@ -578,20 +612,25 @@ class CleanWizard(Wizard):
                 self.preview.failed(result)
                 return
             self.last_preview = result
-            if label == "all":
-                self._record_effects(result, positions)
-            self.preview.show(result, before, label, total)
+            if target.record:
+                self._record_effects(result, target.positions)
+            self.preview.show(result, before, target.label, total, focus=target.focus)
 
         self._previews.run("Preview", work, done, background=self.runner.background, quiet=True)
 
-    def _record_effects(self, result: RecipePreview, positions: list[int]) -> None:
+    def _record_effects(self, result: RecipePreview, positions: list[int | None]) -> None:
         """Per-step counts under each step of the list (and a failing step's problem)."""
         effects = {}
         for report, index in zip(result.steps, positions, strict=False):
-            effects[index] = step_effect(report)
+            if index is not None:
+                effects[index] = step_effect(report)
         if result.error is not None:
             step = result.error.get("detail", {}).get("step")
-            if isinstance(step, int) and 0 < step <= len(positions):
+            if (
+                isinstance(step, int)
+                and 0 < step <= len(positions)
+                and positions[step - 1] is not None
+            ):
                 message = result.error.get("message", "")
                 prefix = message.split(": ", 1)
                 self.problems.setdefault(

@@ -14,11 +14,11 @@ from ..core.recipe_conditions import OPERATORS, WORDS
 from ..core.recipe_ops_reshape import AGGREGATIONS
 from . import format as fmt
 from .clean_fields import (
-    FULL,
     VALUE_KINDS,
     Field,
     FieldError,
     column_options,
+    full,
     kind_of_value,
     parse_number,
     parse_value,
@@ -59,14 +59,20 @@ _AGG_WORDS = {
 
 
 def _small_button(icon: str, tooltip: str) -> W.Button:
-    return W.Button(icon=icon, tooltip=tooltip, layout=W.Layout(width="32px", min_width="32px"))
+    return W.Button(
+        icon=icon, tooltip=tooltip, layout=W.Layout(width="32px", min_width="32px", padding="0")
+    )
 
 
 def _column_dropdown(schema: Schema, value: str | None = None) -> W.Dropdown:
     options = [("column…", ""), *column_options(schema)]
     if value and value not in schema:
         options.append((f"{value} · not available here", value))
-    return W.Dropdown(options=options, value=value or "", layout=W.Layout(flex="1", width="auto"))
+    return W.Dropdown(
+        options=options,
+        value=value or "",
+        layout=W.Layout(flex="1 1 auto", width="auto", min_width="0"),
+    )
 
 
 def _refresh_columns(dropdown: W.Dropdown, schema: Schema) -> None:
@@ -141,11 +147,11 @@ class ConditionRow:
         self.schema = schema
         self.column = _column_dropdown(schema)
         self.operator = W.Dropdown(
-            options=[(WORDS[o], o) for o in OPERATORS], value="==", layout=W.Layout(width="auto")
+            options=[(WORDS[o], o) for o in OPERATORS], value="==", layout=W.Layout(width="42%")
         )
         self.value = W.Text(placeholder="value", continuous_update=False, layout=W.Layout(flex="1"))
         self.high = W.Text(placeholder="and", continuous_update=False, layout=W.Layout(flex="1"))
-        self.values = W.TagsInput(value=[], allow_duplicates=False, layout=FULL)
+        self.values = W.TagsInput(value=[], allow_duplicates=False, layout=full())
         self.ignore_case = W.Checkbox(value=False, description="ignore case", indent=False)
         self.remove = _small_button("trash", "Remove this condition")
         for control in (self.column, self.operator, self.value, self.high, self.values):
@@ -154,8 +160,8 @@ class ConditionRow:
         self.operator.observe(lambda _c: self._show(), names="value")
         self.box = W.VBox(
             [
-                W.HBox([self.column, self.operator, self.remove], layout=FULL),
-                W.HBox([self.value, self.high], layout=FULL),
+                W.HBox([self.column, self.operator, self.remove], layout=full()),
+                W.HBox([self.value, self.high], layout=full()),
                 self.values,
                 self.ignore_case,
             ],
@@ -254,7 +260,7 @@ class CaseRow:
         self.combine = W.Dropdown(
             options=[("all conditions hold", "all"), ("any condition holds", "any")],
             value="all",
-            layout=FULL,
+            layout=full(),
         )
         self.kind = W.Dropdown(options=VALUE_KINDS, value="text", layout=W.Layout(width="110px"))
         self.value = W.Text(
@@ -268,7 +274,7 @@ class CaseRow:
                 self.when.widget,
                 self.combine,
                 W.HBox(
-                    [W.HTML("<b>then</b>&nbsp;"), self.kind, self.value, self.remove], layout=FULL
+                    [W.HTML("<b>then</b>&nbsp;"), self.kind, self.value, self.remove], layout=full()
                 ),
             ],
             layout=W.Layout(border="1px solid #dde1e6", padding="4px", margin="0 0 6px 0"),
@@ -319,18 +325,18 @@ class AggregationRow:
         self.function = W.Dropdown(
             options=[(_AGG_WORDS.get(f, f), f) for f in AGGREGATIONS],
             value="sum",
-            layout=W.Layout(width="150px"),
+            layout=W.Layout(width="42%"),
         )
         self.column = _column_dropdown(schema)
         self.output = W.Text(
-            placeholder="name (default: column_function)", continuous_update=False, layout=FULL
+            placeholder="name (default: column_function)", continuous_update=False, layout=full()
         )
         self.remove = _small_button("trash", "Remove this summary")
         for control in (self.function, self.column, self.output):
             control.observe(lambda _c: on_change(), names="value")
         self.function.observe(lambda _c: self._show(), names="value")
         self.box = W.VBox(
-            [W.HBox([self.function, self.column, self.remove], layout=FULL), self.output],
+            [W.HBox([self.function, self.column, self.remove], layout=full()), self.output],
             layout=W.Layout(border_bottom="1px solid #eceff3", padding="2px 0 4px 0"),
         )
 
@@ -389,7 +395,7 @@ class RenameRow:
         self.column.observe(lambda _c: on_change(), names="value")
         self.new.observe(lambda _c: on_change(), names="value")
         self.box = W.HBox(
-            [self.column, W.HTML("&nbsp;→&nbsp;"), self.new, self.remove], layout=FULL
+            [self.column, W.HTML("&nbsp;→&nbsp;"), self.new, self.remove], layout=full()
         )
 
     def set_schema(self, schema: Schema) -> None:
@@ -438,7 +444,7 @@ class OperandField(Field):
             options=["column", "number"], value="column", style={"button_width": "70px"}
         )
         self.column = _column_dropdown(self.schema)
-        self.number = W.Text(placeholder="number", continuous_update=False, layout=FULL)
+        self.number = W.Text(placeholder="number", continuous_update=False, layout=full())
         for control in (self.mode, self.column, self.number):
             control.observe(self.changed, names="value")
         self.mode.observe(lambda _c: self._show(), names="value")
@@ -484,7 +490,7 @@ class SortRow:
         self.remove = _small_button("trash", "Remove this sort key")
         self.column.observe(lambda _c: on_change(), names="value")
         self.order.observe(lambda _c: on_change(), names="value")
-        self.box = W.HBox([self.column, self.order, self.remove], layout=FULL)
+        self.box = W.HBox([self.column, self.order, self.remove], layout=full())
 
     def set_schema(self, schema: Schema) -> None:
         _refresh_columns(self.column, schema)
@@ -540,7 +546,7 @@ class KeyRow:
         self.left.observe(lambda _c: on_change(), names="value")
         self.right.observe(lambda _c: on_change(), names="value")
         self.box = W.HBox(
-            [self.left, W.HTML("&nbsp;=&nbsp;"), self.right, self.remove], layout=FULL
+            [self.left, W.HTML("&nbsp;=&nbsp;"), self.right, self.remove], layout=full()
         )
 
 
@@ -567,7 +573,7 @@ class JoinField(Field):
             self.dataset_text = W.Text(
                 placeholder="dataset reference, e.g. customers@2",
                 continuous_update=False,
-                layout=FULL,
+                layout=full(),
             )
             self.dataset_text.observe(lambda _c: self._dataset_changed(), names="value")
             chooser = self.dataset_text
@@ -576,7 +582,7 @@ class JoinField(Field):
             value="same",
             style={"button_width": "130px"},
         )
-        self.on = W.TagsInput(value=[], allowed_tags=[], allow_duplicates=False, layout=FULL)
+        self.on = W.TagsInput(value=[], allowed_tags=[], allow_duplicates=False, layout=full())
         self.pairs: list[KeyRow] = []
         self.pair_list = W.VBox()
         self.add_pair = W.Button(description="Add key", icon="plus", layout=W.Layout(width="auto"))

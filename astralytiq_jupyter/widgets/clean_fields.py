@@ -34,7 +34,11 @@ __all__ = [
 VALUE_KINDS = ("text", "number", "true/false", "date")
 _TRUE_WORDS = {"true", "yes", "y", "1", "t"}
 _FALSE_WORDS = {"false", "no", "n", "0", "f"}
-FULL = W.Layout(width="100%")
+
+
+def full() -> W.Layout:
+    """A full-width layout (each widget needs its own: a shared one would hide them all)."""
+    return W.Layout(width="auto")  # stretched by the column it is in, margins included
 
 
 class FieldError(ValueError):
@@ -171,7 +175,7 @@ class ColumnField(Field):
 
     def __init__(self, name: str, spec: Mapping[str, Any], label: str) -> None:
         super().__init__(name, spec, label)
-        self.dropdown = W.Dropdown(options=[("", "")], value="", layout=FULL)
+        self.dropdown = W.Dropdown(options=[("", "")], value="", layout=full())
         self.free = W.Combobox(
             placeholder="column name", ensure_option=False, layout=W.Layout(width="100%")
         )
@@ -223,8 +227,8 @@ class ColumnsField(Field):
 
     def __init__(self, name: str, spec: Mapping[str, Any], label: str) -> None:
         super().__init__(name, spec, label)
-        self.tags = W.TagsInput(value=[], allowed_tags=[], allow_duplicates=False, layout=FULL)
-        self.add = W.Dropdown(options=[("add a column…", "")], value="", layout=FULL)
+        self.tags = W.TagsInput(value=[], allowed_tags=[], allow_duplicates=False, layout=full())
+        self.add = W.Dropdown(options=[("add a column…", "")], value="", layout=full())
         self.add.observe(self._add, names="value")
         self.tags.observe(self.changed, names="value")
         self.widget = self._box(self.tags, self.add)
@@ -282,7 +286,7 @@ class ChoiceField(Field):
         options = [(labels.get(c, _choice_label(c)), c) for c in choices]
         default = spec.get("default")
         self.dropdown = W.Dropdown(
-            options=options, value=default if default in choices else choices[0], layout=FULL
+            options=options, value=default if default in choices else choices[0], layout=full()
         )
         self.dropdown.observe(self.changed, names="value")
         self.widget = self._box(self.dropdown)
@@ -305,7 +309,7 @@ class TextField(Field):
             value="" if default is None else str(default),
             placeholder="(not set)" if not spec.get("required") else "",
             continuous_update=False,
-            layout=FULL,
+            layout=full(),
         )
         self.text.observe(self.changed, names="value")
         self.widget = self._box(self.text)
@@ -338,7 +342,7 @@ class NumberField(Field):
             value="" if default is None else str(default),
             placeholder=("(not set) " + ", ".join(limits)).strip(),
             continuous_update=False,
-            layout=FULL,
+            layout=full(),
         )
         self.text.observe(self.changed, names="value")
         self.widget = self._box(self.text)
@@ -356,7 +360,7 @@ class BoolField(Field):
     def __init__(self, name: str, spec: Mapping[str, Any], label: str) -> None:
         super().__init__(name, spec, label)
         self.check = W.Checkbox(
-            value=bool(spec.get("default")), description=label, indent=False, layout=FULL
+            value=bool(spec.get("default")), description=label, indent=False, layout=full()
         )
         self.check.observe(self.changed, names="value")
         help_text = spec.get("help", "")
@@ -384,7 +388,7 @@ class ValueField(Field):
         )
         self.kind.observe(self.changed, names="value")
         self.text.observe(self.changed, names="value")
-        self.widget = self._box(W.HBox([self.kind, self.text], layout=FULL))
+        self.widget = self._box(W.HBox([self.kind, self.text], layout=full()))
 
     @property
     def empty(self) -> bool:
@@ -418,7 +422,7 @@ class TagsField(Field):
         super().__init__(name, spec, label)
         self.item_kind = {"numbers": "number", "texts": "text"}.get(spec["type"])
         self.tags = W.TagsInput(
-            value=[], allowed_tags=list(allowed), allow_duplicates=False, layout=FULL
+            value=[], allowed_tags=list(allowed), allow_duplicates=False, layout=full()
         )
         self.kind = W.Dropdown(
             options=VALUE_KINDS[:3], value="text", description="as", layout=W.Layout(width="150px")

@@ -176,50 +176,56 @@ class PreviewView(W.VBox):
         before: pd.DataFrame | None,
         label: str,
         total_rows: int | None = None,
+        *,
+        focus: int | None = None,
     ) -> None:
-        """A preview: ``label`` "all" shows the recipe's result; otherwise the last step's
-        effect (``before`` is the data before it when it is the first step). ``total_rows``
-        is the version's size (the preview itself only saw its first rows)."""
-        self._shown = (result, before, label, total_rows)
+        """A preview: with ``focus`` None the recipe's result, else the effect of step
+        ``focus`` (0-based; ``before`` is the data before the first step). ``total_rows`` is
+        the version's size (the preview itself only read its first rows)."""
+        self._shown = (result, before, label, total_rows, focus)
         self._render()
 
     def _render(self) -> None:
         if self._shown is None:
             return
-        result, before, label, total_rows = self._shown
+        result, before, label, total_rows, focus = self._shown
         total = max(total_rows or 0, result.rows_total)
         sample = (
             f"the first {fmt.count(result.rows_sampled)} of {fmt.count(total)} rows"
             if result.rows_sampled < total
             else f"all {fmt.count(total)} rows"
         )
+        failed_at = (result.error or {}).get("detail", {}).get("step")
         error = ""
-        if result.error is not None:
+        if result.error is not None and (focus is None or not failed_at or failed_at <= focus + 1):
             error = (
                 f'<div class="aq-status-error">⚠ {fmt.escape(result.error.get("message", ""))}'
                 "</div>"
             )
-        if label == "all" or not result.steps:
+        if focus is None or focus >= len(result.steps):
             self.mode, self.report = ("all" if not error else "error"), None
             self.side.layout.display = "none"
             n = len(result.steps)
             rows_out = result.steps[-1].rows_after if result.steps else result.rows_sampled
-            self.caption.value = (
-                f"<b>Result of {_plural(n, 'step')}</b> on {sample}: "
+            head = (
+                f"<b>{fmt.escape(label)}</b> could not be previewed."
+                if focus is not None
+                else f"<b>Result of {_plural(n, 'step')}</b> on {sample}: "
                 f"{fmt.count(rows_out)} rows, {fmt.count(result.result.shape[1])} columns."
-                f"{error}"
             )
+            self.caption.value = head + error
             self.table.show_frame(result.result, column_infos(result.result))
             return
-        report = result.steps[-1]
+        report = result.steps[focus]
         self.mode, self.report = ("step" if not error else "error"), report
         self.side.layout.display = None
-        prior = before if len(result.steps) == 1 else result.steps[-2].head
+        prior = before if focus == 0 else result.steps[focus - 1].head
         after = report.head if report.head is not None else result.result
         self.caption.value = (
             f"<b>{fmt.escape(label)}</b>: {fmt.escape(report.description)}"
             f"<div>{fmt.escape(effect_sentence(report))}</div>"
-            f'<div class="aq-muted">Preview on {sample}.</div>{error}'
+            f'<div class="aq-muted">Preview on {sample}; the grid shows the first rows of '
+            f"the result.</div>{error}"
         )
         if self.side.value == "Before" and prior is not None:
             states = {c: "removed" for c in report.columns_removed}

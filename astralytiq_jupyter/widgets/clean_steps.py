@@ -93,7 +93,9 @@ class History:
 
 
 def _button(icon: str, tooltip: str) -> W.Button:
-    return W.Button(icon=icon, tooltip=tooltip, layout=W.Layout(width="30px", min_width="30px"))
+    return W.Button(
+        icon=icon, tooltip=tooltip, layout=W.Layout(width="30px", min_width="30px", padding="0")
+    )
 
 
 class StepRow(W.VBox):

@@ -106,6 +106,16 @@ def _join(form: OpForm) -> None:
     _pick(form, "how", "inner")
 
 
+def _tree(widget) -> list:
+    """A widget and every widget inside it (accordions and boxes included)."""
+    out, stack = [], [widget]
+    while stack:
+        w = stack.pop()
+        out.append(w)
+        stack.extend(getattr(w, "children", ()))
+    return out
+
+
 # How a person fills each op's form. The test below fails when an op is added without an
 # entry here, so every op keeps a form that is proven to produce a valid step.
 FILL: dict[str, Callable[[OpForm], None]] = {
@@ -176,6 +186,8 @@ def test_every_op_has_a_form_that_produces_a_valid_step(ws: Workspace) -> None:
         assert form.json_only == [], f"{name}: a parameter can only be typed as JSON"
         assert not any(isinstance(f, JsonField) for f in form.unique)
         FILL[name](form)
+        layouts = [w.layout.model_id for w in _tree(form) if hasattr(w, "layout")]
+        assert len(layouts) == len(set(layouts)), f"{name}: widgets share a layout"
         step, problem = form.check()
         assert problem == "" and step is not None, f"{name}: {problem}"
         assert step["op"] == name and form.error.value == ""
@@ -368,6 +380,10 @@ def test_full_flow_on_both_backends(make: Factory, sales_csv: Path) -> None:
     report = wizard.preview.report
     removed = report.rows_before - report.rows_after
     assert removed > 0 and f"{removed} rows removed" in wizard.preview.caption.value
+    # each step of the list says what it did on the preview rows
+    assert set(wizard.effects) == {0, 1, 2}
+    assert f"{removed} rows removed" in wizard.steps.rows[2].text.value
+    assert "1 column removed" in wizard.steps.rows[1].text.value
     assert [e.step["op"] for e in wizard.entries] == ["fill_missing", "drop_columns", "filter_rows"]
     # reorder: the filter first
     wizard.steps.rows[2].up.click()
