@@ -3,15 +3,13 @@ and on the RemoteBackend of a live Jupyter server, asserting what was stored."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from astralytiq_jupyter.client import LocalBackend, Workspace
-from astralytiq_jupyter.client.remote import RemoteBackend
+from astralytiq_jupyter.client import Workspace
 from astralytiq_jupyter.core.permissions import Role
 from astralytiq_jupyter.core.recipe_base import schema_of
 from astralytiq_jupyter.core.recipe_ops import OPS, parse_step
@@ -21,9 +19,8 @@ from astralytiq_jupyter.widgets.clean_fields import JsonField
 from astralytiq_jupyter.widgets.clean_forms import OpForm
 from astralytiq_jupyter.widgets.clean_steps import Entry, History
 
-from ..conftest import BACKENDS
 from ..core.test_recipes import CASES, CUSTOMERS, frame
-from ..server_extension.live import LiveServer, live_server
+from ..server_extension.live import WorkspaceFactory
 from .conftest import SAMPLE
 
 # --- the op registry: every op has a usable form ------------------------------------------------
@@ -290,37 +287,6 @@ def test_history_undo_redo_and_a_new_change_drops_the_redo() -> None:
 # --- the wizard on both backends -------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    with live_server(tmp_path_factory.mktemp(f"clean-{request.param}"), request.param) as s:
-        yield s
-
-
-class Factory:
-    """Workspaces of one kind (local or remote) on a fresh tenant of the live server."""
-
-    def __init__(self, server: LiveServer, kind: str) -> None:
-        self.server, self.kind = server, kind
-        self.tenant = f"t-{uuid.uuid4().hex[:10]}"
-
-    def __call__(self, user: str, role: Role | str) -> Workspace:
-        role = Role(role)
-        if self.kind == "local":
-            return Workspace(
-                LocalBackend(self.server.store, self.server.principal(self.tenant, user, role))
-            )
-        return Workspace(
-            RemoteBackend(self.server.url, self.server.token_for(self.tenant, user, role))
-        )
-
-
-@pytest.fixture(params=["local", "remote"])
-def make(request: pytest.FixtureRequest, server: LiveServer) -> Factory:
-    return Factory(server, request.param)
-
-
 @pytest.fixture
 def sales_csv(tmp_path: Path) -> Path:
     """The first 400 rows of the sample sales data (missing discounts and channels)."""
@@ -339,8 +305,8 @@ def _add(wizard: CleanWizard, op: str, fill: Callable[[OpForm], None]) -> None:
     assert wizard.form is None
 
 
-def test_full_flow_on_both_backends(make: Factory, sales_csv: Path) -> None:
-    ws = make("alice", Role.ANALYST)
+def test_full_flow_on_both_backends(both: WorkspaceFactory, sales_csv: Path) -> None:
+    ws = both("alice", Role.ANALYST)
     ws.datasets.ingest(sales_csv, name="sales")
     wizard = CleanWizard("sales@1", ws, background=False)
     assert wizard.ref == "sales@1" and wizard.preview.mode == "data"
@@ -450,9 +416,9 @@ def test_full_flow_on_both_backends(make: Factory, sales_csv: Path) -> None:
     assert replayed.rows == len(Recipe.from_json(steps).apply(ws.datasets.load("sales@2")))
 
 
-def test_a_viewer_previews_but_cannot_save(make: Factory, sales_csv: Path) -> None:
-    make("alice", Role.ANALYST).datasets.ingest(sales_csv, name="sales")
-    viewer = make("val", Role.VIEWER)
+def test_a_viewer_previews_but_cannot_save(both: WorkspaceFactory, sales_csv: Path) -> None:
+    both("alice", Role.ANALYST).datasets.ingest(sales_csv, name="sales")
+    viewer = both("val", Role.VIEWER)
     wizard = CleanWizard("sales", viewer, background=False)
     assert wizard.save_button.disabled and wizard.save_recipe_button.disabled
     assert "viewer" in wizard.save_reason.value and "viewer" in wizard.recipe_reason.value
