@@ -20,18 +20,16 @@ __all__ = [
 ]
 
 
-_WIDGETS = ("App", "UploadWizard", "ExploreWizard", "CleanWizard", "TrainWizard", "PredictWizard")
-
-
 def __getattr__(name: str):  # noqa: ANN202 - lazy re-export keeps `import` light
     if name == "SqlSource":
         from .core.ingest import SqlSource
 
         return SqlSource
-    if name in _WIDGETS:  # aq.CleanWizard("sales@1"): the wizards load when first used
+    if name.endswith("Wizard") or name == "App":  # aq.TrainWizard("sales"), aq.App()
         from . import widgets
 
-        return getattr(widgets, name)
+        if name in widgets.__all__:
+            return getattr(widgets, name)
     raise AttributeError(name)
 
 
