@@ -25,6 +25,7 @@ from astralytiq_jupyter.core.models import (
     MemberRecord,
     StoreIdentityRecord,
     TenantRecord,
+    new_id,
 )
 from astralytiq_jupyter.core.permissions import Role
 from astralytiq_jupyter.core.storage import MARKER, Storage
@@ -235,3 +236,26 @@ def test_bootstrap_that_loses_the_race_returns_the_winner(store) -> None:
     assert store._insert_once(late_member, role) == "viewer"  # never changes a role
     with store.session() as session:
         assert session.scalar(select(func.count(TenantRecord.id))) == 2  # default and acme
+
+
+def test_an_object_store_is_bound_swept_and_refused_alike(store_config, tmp_path, capsys):
+    """The same rules on a non-local fsspec filesystem (fsspec's in-memory one, like a
+    bucket): no folders, no file locks, renames by copy."""
+    bucket = f"memory://aq-{new_id()}/store"
+    config = replace(store_config, storage_url=bucket)
+    with Store(config) as store:
+        a = principal_for(store, "default", "alice", Role.ADMIN)
+        v1 = store.datasets.save(a, pd.DataFrame({"x": [1, 2]}), "sales")
+        key = store.datasets.storage_key(a, v1.ref)
+        orphan = key.rsplit("/", 1)[0] + f"/2-{new_id()}.parquet"
+        with store.storage.open(orphan, "wb") as fh:
+            fh.write(b"placed by a writer that died")
+        assert store.sweep_orphans(0) == [orphan]
+        assert len(store.datasets.load(a, v1.ref)) == 2 and store.verify().ok
+        marker = store.storage.read_marker()
+        assert marker["store_id"] == _store_id(store)
+    elsewhere = ["--home", str(tmp_path / "elsewhere")]
+    assert cli.main([*elsewhere, "sweep", "--storage-url", bucket, "--min-age", "0"]) == 2
+    assert f"belongs to store {marker['store_id']}" in capsys.readouterr().err
+    with Store(config) as store:
+        assert [k for k, _ in store.storage.iter_objects()] == [key]
