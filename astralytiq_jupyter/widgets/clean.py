@@ -299,6 +299,7 @@ class CleanWizard(Wizard):
         self.empty.layout.display = "none" if picked else None
         self.main.layout.display = None if picked else "none"
         self.version, self.schema, self.issues = None, Schema(), []
+        self.effects = {}  # counts of the steps on the version left behind
         self._right_schemas.clear()
         if picked:
             try:
