@@ -221,8 +221,8 @@ class AstralytiQ(ExtensionApp):
         contents = getattr(serverapp, "contents_manager", None)
         # A contents manager that keeps files elsewhere (a database, object storage) has a
         # root_dir that names no local folder ("/" by default): the server's root is used.
-        local = isinstance(contents, FileManagerMixin) and contents.root_dir
-        root = contents.root_dir if local else serverapp.root_dir
+        on_disk = isinstance(contents, FileManagerMixin) and contents.root_dir
+        root = contents.root_dir if on_disk else serverapp.root_dir
         excluded = [
             getattr(serverapp, name, None) for name in ("runtime_dir", "config_dir", "data_dir")
         ]
