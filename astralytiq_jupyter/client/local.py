@@ -275,7 +275,7 @@ class LocalTraining:
         progress: Callable[[TrainingProgress], None] | None = None,
         cancel: threading.Event | None = None,
         **options: Any,
-    ) -> list[dict[str, Any]]:
+    ) -> pd.DataFrame:
         return self._runs.compare(
             self._principal, dataset, spec, progress=progress, cancel=cancel, **options
         )

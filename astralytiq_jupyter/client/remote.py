@@ -676,8 +676,8 @@ class RemoteTraining:
         progress: Callable[[TrainingProgress], None] | None = None,
         cancel: threading.Event | None = None,
         **options: Any,
-    ) -> list[dict[str, Any]]:
-        """Only the cross-validated leaderboard (no tuning, no refit)."""
+    ) -> pd.DataFrame:
+        """Only the cross-validated leaderboard, a DataFrame (no tuning, no refit)."""
         from ..core.training import compare as compare_models
 
         ref = self._version(dataset)
