@@ -334,6 +334,7 @@ class UploadWizard(Wizard):
 
     def _on_remote_source(self) -> None:
         self._imported = None
+        self.types.clear()
         self.save_button.description = "Import"
         if self.source.value == "url":
             self.options.show_for(self._url_format())
@@ -470,10 +471,12 @@ class UploadWizard(Wizard):
         if kind == "computer" and self.browser is not None:
             self._browser_save(name)
             return
+        if kind in ("url", "sql"):
+            self.types.clear()  # their types are chosen once their rows are in
         self.runner.run(
             "Saving" if kind in ("computer", "workspace") else "Importing",
             lambda progress: self._typed(self._ingest(name, progress), name, progress),
-            self._saved,
+            lambda result: self._saved(result, first_import=kind in ("url", "sql")),
             controls=[self.save_button, self.source],
             cancellable=True,
         )
@@ -531,23 +534,23 @@ class UploadWizard(Wizard):
         )
         return raw, typed
 
-    def _saved(self, result: tuple[DatasetVersion, DatasetVersion]) -> None:
+    def _saved(
+        self, result: tuple[DatasetVersion, DatasetVersion], *, first_import: bool = False
+    ) -> None:
         raw, version = result
-        remote_source = self.source.value in ("url", "sql")
         self.raw_version, self.version = raw, version
         self.reused = bool(getattr(raw, "reused", False)) or self.reused
-        if remote_source and self._imported is None and not self.types.choices:
+        if first_import:
             # Imported from a URL or a database: show what came in; types can be set now.
             self._imported = raw
             self.save_button.description = "Save with these types"
             self.schema_section.layout.display = None
-        else:
+        elif self._imported is not None:
             self._imported = None
-            if remote_source:
-                self.save_button.description = "Import"
+            self.save_button.description = "Import"
         self.preview_section.layout.display = None
         self.quality_section.layout.display = None
-        self._show_stored(version)
+        self._show_stored(version, with_types=first_import)
         if self.reused:
             message = f"Already stored as {version.ref}: the same content was uploaded before"
         else:
@@ -563,8 +566,10 @@ class UploadWizard(Wizard):
         )
         self.reused = False
 
-    def _show_stored(self, version: DatasetVersion) -> None:
-        """The saved version, paged from the store, with its quality over all its rows."""
+    def _show_stored(self, version: DatasetVersion, *, with_types: bool = False) -> None:
+        """The saved version, paged from the store, with its quality over all its rows (and
+        its columns to give types to, after a URL or SQL import; a file keeps the types
+        chosen on its preview, which a second save applies again)."""
         ref, datasets = version.ref, self.ws.datasets
         missing = {c: m.get("percent", 0.0) for c, m in version.quality.get("missing", {}).items()}
         self.preview_note.value = (
@@ -581,7 +586,8 @@ class UploadWizard(Wizard):
             version.rows,
             infos,
         )
-        self.types.show(version.schema, version.quality.get("missing"))
+        if with_types:
+            self.types.show(version.schema, version.quality.get("missing"))
         self.quality.value = quality_html(version.quality, "")
 
     # -- the browser upload ----------------------------------------------------------------

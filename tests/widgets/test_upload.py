@@ -202,6 +202,14 @@ def test_url_import_then_column_types(ws: Workspace, tmp_path: Path, http_root: 
     assert stored.schema["in_stock"] == "boolean"
     assert _steps(stored) == [("to_boolean", ["in_stock"])]
     assert _description(ws, "prices") == "Price list"
+    # Another import starts afresh: the types chosen for the last one are not applied.
+    wizard.url.value = http_root + "prices.csv?again=1"
+    assert wizard.save_button.description == "Import" and wizard.types.choices == {}
+    wizard.save_button.click()
+    wizard.wait()
+    again = wizard.version
+    assert again is not None and again.parent is None and again.recipe is None
+    assert again.schema["in_stock"] == "str"
 
 
 def test_sql_query_import(ws: Workspace, tmp_path: Path, files_dir: Path) -> None:
