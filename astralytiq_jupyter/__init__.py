@@ -14,6 +14,7 @@ __all__ = [
     "NotFound",
     "QuotaExceeded",
     "SqlSource",
+    "UploadWizard",
     "Workspace",
     "__version__",
     "connect",
@@ -25,7 +26,14 @@ def __getattr__(name: str):  # noqa: ANN202 - lazy re-export keeps `import` ligh
         from .core.ingest import SqlSource
 
         return SqlSource
+    if name in _WIZARDS:  # aq.UploadWizard() and friends, from the widgets package
+        from . import widgets
+
+        return getattr(widgets, name)
     raise AttributeError(name)
+
+
+_WIZARDS = ("App", "UploadWizard", "ExploreWizard", "CleanWizard", "TrainWizard", "PredictWizard")
 
 
 def _jupyter_server_extension_points() -> list[dict[str, object]]:

@@ -294,6 +294,9 @@ def test_without_a_server_the_limit_and_the_workspace_route_are_offered(
 
 
 def test_suggested_names_are_valid_dataset_names() -> None:
+    import astralytiq_jupyter as aq
+
+    assert aq.UploadWizard is UploadWizard
     assert suggest_name("Sales 2024 (final).csv") == "sales-2024-final"
     assert suggest_name("..hidden..csv") == "hidden"
     assert suggest_name("???.csv") == "dataset"
