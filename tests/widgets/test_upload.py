@@ -20,13 +20,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from astralytiq_jupyter.client import LocalBackend, Workspace
+from astralytiq_jupyter.client import Workspace
 from astralytiq_jupyter.client.remote import RemoteBackend
 from astralytiq_jupyter.core.permissions import Role
 from astralytiq_jupyter.widgets.upload import KERNEL_MESSAGE_LIMIT, UploadWizard, suggest_name
 
 from ..conftest import BACKENDS
-from ..server_extension.live import LiveServer, live_server
+from ..server_extension.live import LiveServer, WorkspaceFactory, live_server
 from .browser import BrowserSide, browser_session, js_upload_request
 
 SEMICOLON_CSV = (
@@ -82,10 +82,7 @@ def server(
 @pytest.fixture(params=["local", "remote"])
 def ws(request: pytest.FixtureRequest, server: LiveServer) -> Workspace:
     """An admin of a fresh tenant, in-process or through the server's API."""
-    tenant = f"t-{uuid.uuid4().hex[:10]}"
-    if request.param == "local":
-        return Workspace(LocalBackend(server.store, server.principal(tenant, "alice", "admin")))
-    return Workspace(RemoteBackend(server.url, server.token_for(tenant, "alice", Role.ADMIN)))
+    return WorkspaceFactory(server, request.param)("alice", Role.ADMIN)
 
 
 def _wizard(ws: Workspace, root: Path, **kwargs: Any) -> UploadWizard:
@@ -270,8 +267,7 @@ def test_bad_input_shows_a_plain_error_and_stores_nothing(
 
 
 def test_a_viewer_is_told_they_cannot_upload(server: LiveServer, tmp_path: Path) -> None:
-    tenant = f"t-{uuid.uuid4().hex[:10]}"
-    viewer = Workspace(LocalBackend(server.store, server.principal(tenant, "vic", "viewer")))
+    viewer = WorkspaceFactory(server, "local")("vic", Role.VIEWER)
     wizard = _wizard(viewer, tmp_path)
     text = wizard.body.children[0].children[0].value
     assert "viewer" in text and "not upload" in text
@@ -281,15 +277,14 @@ def test_a_viewer_is_told_they_cannot_upload(server: LiveServer, tmp_path: Path)
 def test_without_a_server_the_limit_and_the_workspace_route_are_offered(
     server: LiveServer, tmp_path: Path
 ) -> None:
-    tenant = f"t-{uuid.uuid4().hex[:10]}"
-    local = Workspace(LocalBackend(server.store, server.principal(tenant, "alice", "admin")))
+    local = WorkspaceFactory(server, "local")("alice", Role.ADMIN)
     wizard = _wizard(local, tmp_path)
     assert wizard.browser is None and wizard.file_upload is not None
     note = wizard.panels["computer"].children[1].value
     assert f"Up to {KERNEL_MESSAGE_LIMIT // 2**20} MB" in note and "Workspace file" in note
     wizard.use_workspace.click()
     assert wizard.source.value == "workspace" and wizard.panel.children == (wizard.files,)
-    remote = Workspace(RemoteBackend(server.url, server.token_for(tenant, "alice", Role.ADMIN)))
+    remote = WorkspaceFactory(server, "remote")("alice", Role.ADMIN)
     assert _wizard(remote, tmp_path).browser is not None  # a server: the browser streams
 
 
