@@ -26,14 +26,12 @@ def __getattr__(name: str):  # noqa: ANN202 - lazy re-export keeps `import` ligh
         from .core.ingest import SqlSource
 
         return SqlSource
-    if name in _WIZARDS:  # aq.UploadWizard() and friends, from the widgets package
+    if name.endswith("Wizard") or name == "App":  # aq.TrainWizard("sales"), aq.App()
         from . import widgets
 
-        return getattr(widgets, name)
+        if name in widgets.__all__:
+            return getattr(widgets, name)
     raise AttributeError(name)
-
-
-_WIZARDS = ("App", "UploadWizard", "ExploreWizard", "CleanWizard", "TrainWizard", "PredictWizard")
 
 
 def _register_display() -> None:

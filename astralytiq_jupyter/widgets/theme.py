@@ -156,6 +156,12 @@ table.aq-table .aq-removed {{ background: #fdecea; text-decoration: line-through
 .aq-schema-row span {{ overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }}
 .aq-issues {{ margin: 6px 0; padding-left: 18px; }}
 .aq-browser-upload {{ display: flex; align-items: center; gap: 8px; min-height: 32px; }}
+.aq-prediction {{ max-width: 520px; }}
+.aq-prob {{ display: flex; align-items: center; gap: 8px; margin: 2px 0; }}
+.aq-prob-label {{ width: 140px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }}
+.aq-prob-track {{ flex: 1; background: #eef1f5; border-radius: 3px; height: 12px; }}
+.aq-prob-bar {{ display: block; height: 12px; border-radius: 3px; background: {p}; }}
+.aq-prob-value {{ width: 52px; text-align: right; font-variant-numeric: tabular-nums; }}
 """
 
 
