@@ -17,6 +17,7 @@ from tornado.ioloop import PeriodicCallback
 from traitlets import Bool, Float, Integer, List, Type, Unicode, default
 
 from ..core.config import MB, StoreConfig, default_home
+from ..core.maintenance import sweep
 from ..core.permissions import Role
 from ..core.store import Store
 from ..core.workspace_files import WorkspaceFiles
@@ -131,6 +132,13 @@ class AstralytiQ(ExtensionApp):
     default_tenant = Unicode("default", help="Tenant of the server owner.").tag(config=True)
     usage_flush_seconds = Float(
         5.0, help="How often counted API calls are written to the database."
+    ).tag(config=True)
+    temp_cleanup_seconds = Float(
+        3600.0,
+        help="Remove temporary files left by crashed writes once they are this old (and the "
+        "empty folders of the storage layout), at start and then as often. A temporary file "
+        "that a live writer holds is never removed; committed files are left to "
+        "`astralytiq sweep`. 0: only `astralytiq sweep` removes them.",
     ).tag(config=True)
     owner = Unicode(help="Username bootstrapped as admin of the default tenant.").tag(config=True)
     bootstrap_owner = Bool(
@@ -253,6 +261,22 @@ class AstralytiQ(ExtensionApp):
         self.settings["astralytiq"] = self
         self._env_set: dict[str, str] = {}
 
+    async def cleanup_temp(self) -> None:
+        """Remove what crashed writes left (see ``temp_cleanup_seconds``)."""
+        try:
+            report = await asyncio.to_thread(
+                sweep, self.store, self.temp_cleanup_seconds, temp_only=True
+            )
+        except Exception:  # a storage hiccup must not stop the cleaner
+            self.log.exception("Could not remove temporary files of crashed writes; will retry")
+            return
+        if report.removed or report.folders:
+            self.log.info(
+                "Removed %d temporary file(s) of crashed writes and %d empty folder(s)",
+                len(report.removed),
+                len(report.folders),
+            )
+
     async def _flush_usage(self) -> None:
         try:
             await asyncio.to_thread(self.store.usage.flush)
@@ -267,6 +291,12 @@ class AstralytiQ(ExtensionApp):
         started from now on at this API."""
         self._usage_flusher = PeriodicCallback(self._flush_usage, self.usage_flush_seconds * 1000)
         self._usage_flusher.start()
+        if self.temp_cleanup_seconds > 0:
+            self.cleanup_task = asyncio.ensure_future(self.cleanup_temp())
+            self._temp_cleaner = PeriodicCallback(
+                self.cleanup_temp, self.temp_cleanup_seconds * 1000
+            )
+            self._temp_cleaner.start()
         if self.freeze_gc:
             import onnxruntime  # noqa: F401 - imported now to be frozen with the rest
         # Everything alive now (the server, scikit-learn, pandas, ONNX Runtime) lives as long
@@ -291,6 +321,9 @@ class AstralytiQ(ExtensionApp):
             gc.freeze()
 
     async def stop_extension(self) -> None:
+        if getattr(self, "_temp_cleaner", None) is not None:
+            self._temp_cleaner.stop()
+            await self.cleanup_task  # not past the store's close
         if getattr(self, "_usage_flusher", None) is not None:
             self._usage_flusher.stop()
             await asyncio.to_thread(self.store.usage.flush)

@@ -26,6 +26,7 @@ from ..core.errors import (
     AstralytiqError,
     Cancelled,
     Conflict,
+    FileMissing,
     Forbidden,
     Invalid,
     NotFound,
@@ -47,6 +48,9 @@ JUPYTER_QUERY = frozenset({"token", "_xsrf"})
 JSON_TYPE = "application/json"
 
 _STATUS: Mapping[type[AstralytiqError], int] = {
+    # The version exists (its metadata answers 200) but its bytes are gone: 410 says so,
+    # where 404 would deny the version and a 5xx would invite retries that cannot succeed.
+    FileMissing: 410,
     NotFound: 404,
     Forbidden: 403,
     Invalid: 400,
