@@ -23,6 +23,7 @@ from ..core.permissions import Role
 from ..core.store import Store
 from ..core.workspace_files import WorkspaceFiles
 from .admission import TenantGate
+from .apps import app_handlers
 from .identity import PrincipalResolver
 from .kernels import ENV_URL, PROVISIONER, KernelCredentials
 from .routes import api_routes
@@ -249,7 +250,8 @@ class AstralytiQ(ExtensionApp):
     def _link_jupyter_server_extension(self, serverapp: Any) -> None:
         """Before any extension loads or kernel manager exists: make this package's kernel
         provisioner the default, and make Voila (when it runs in this server) resolve each
-        page's viewer first, keeping a prelaunch hook the deployment configured."""
+        page's viewer first and load nothing from a CDN, keeping the hooks the deployment
+        configured."""
         super()._link_jupyter_server_extension(serverapp)
         # Kernels get their identity from this package's provisioner (kernels.py). Server
         # config files of the ``.d`` folders only enable extensions, so it is chosen here,
@@ -275,6 +277,17 @@ class AstralytiQ(ExtensionApp):
             return None
 
         voila.prelaunch_hook = prelaunch_hook
+        configured_page = voila.get("page_config_hook") if "page_config_hook" in voila else None
+
+        def page_config_hook(page_config: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+            # Null MathJax settings make Voila's front-end use the MathJax it bundles
+            # instead of fetching it from a CDN (a page offline logs a console error).
+            page_config.update(fullMathjaxUrl=None, mathjaxConfig=None)
+            if callable(configured_page):
+                return configured_page(page_config, **kwargs)
+            return page_config
+
+        voila.page_config_hook = page_config_hook
 
     def initialize_settings(self) -> None:
         self.store = Store(self.store_config())
@@ -325,6 +338,7 @@ class AstralytiQ(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(route.spec() for route in api_routes())
+        self.handlers.extend(app_handlers(self))
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Runs once the server listens: flush API usage periodically, and point kernels

@@ -191,3 +191,16 @@ def test_a_kernel_started_from_jupyterlab_acts_as_its_user_and_its_token_dies_wi
     deleted = requests.delete(f"{server.url}api/kernels/{kernel_id}", headers=headers, timeout=60)
     assert deleted.status_code == 204
     assert server.store.tokens.authenticate(token) is None
+
+
+def test_the_packaged_apps_are_served_by_voila_as_the_viewer(server: LiveServer) -> None:
+    """``astralytiq/apps/<name>`` renders the package's app with Voila for the viewer: the
+    wizard's widget, no error, nothing fetched from a CDN; an unknown app is 404."""
+    headers = {"Authorization": "token bob-tok"}
+    page = requests.get(f"{server.url}astralytiq/apps/explore.ipynb", headers=headers, timeout=180)
+    assert page.status_code == 200
+    assert "application/vnd.jupyter.widget-view+json" in page.text
+    assert '"output_type": "error"' not in page.text and "Traceback" not in page.text
+    assert "cdn.jsdelivr.net" not in page.text
+    missing = requests.get(f"{server.url}astralytiq/apps/nope.ipynb", headers=headers, timeout=60)
+    assert missing.status_code == 404
