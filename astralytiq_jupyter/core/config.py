@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .limits import DEFAULT_JSON_LIMITS, JsonLimits
+
 MB = 1024 * 1024
 
 
@@ -43,7 +45,15 @@ class StoreConfig:
     # other processes' alias moves take effect within this time, this process's at once.
     predict_cache_seconds: float = 2.0
     auto_migrate: bool | None = None  # None: only for the embedded SQLite store
+    # JSON metadata (recipes, dashboards, settings, model metadata) and JSON request bodies:
+    # the largest document in bytes and the deepest nesting accepted.
+    max_json_bytes: int = DEFAULT_JSON_LIMITS.max_bytes
+    max_json_depth: int = DEFAULT_JSON_LIMITS.max_depth
     default_tenant: str = "default"
+
+    @property
+    def json_limits(self) -> JsonLimits:
+        return JsonLimits(self.max_json_bytes, self.max_json_depth)
 
     @property
     def resolved_database_url(self) -> str:

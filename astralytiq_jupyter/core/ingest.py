@@ -133,6 +133,8 @@ from .quality import QualityAccumulator, check_column_names, frame_to_batches
 
 __all__ = [
     "FORMATS",
+    "READ_OPTIONS",
+    "check_read_options",
     "IngestResult",
     "SqlSource",
     "detect_format",
@@ -159,6 +161,7 @@ _EXTENSIONS = {
     ".ipc": "arrow",
 }
 _FORMAT_ALIASES = {"xlsx": "excel", "xlsm": "excel", "ndjson": "jsonl", "feather": "arrow"}
+FORMAT_ALIASES = tuple(_FORMAT_ALIASES)  # other names a format may be given by
 _CONTENT_TYPES = {
     "text/csv": "csv",
     "application/csv": "csv",
@@ -2121,6 +2124,27 @@ def _widen_arrow(current: pa.DataType, found: pa.DataType) -> pa.DataType:
 # --------------------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------------------
+
+
+#: Every read option of any source, and the URL download's ``timeout``.
+READ_OPTIONS = frozenset({"timeout"}.union(*_OPTIONS.values()))
+
+
+def check_read_options(options: Any) -> dict[str, Any]:
+    """Read options given as data (a JSON object from the API): each must be a read option
+    of some source, so that a key such as ``format``, ``progress`` or ``principal`` never
+    reaches the ingest call's own arguments. Each format then checks its own."""
+    if not isinstance(options, dict):
+        raise Invalid("read_options must be an object of read options, e.g. {'delimiter': ';'}.")
+    unknown = sorted(set(options) - READ_OPTIONS)
+    if unknown:
+        raise Invalid(
+            f"Unknown read option(s): {', '.join(map(repr, unknown))}. Read options are "
+            f"{', '.join(sorted(READ_OPTIONS))}; the format, description and note are fields of "
+            "their own.",
+            options=unknown,
+        )
+    return options
 
 
 def _check_options(fmt: str, options: dict[str, Any]) -> None:

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func
 
 from .errors import Invalid
+from .limits import check_int
 from .models import SavedRecipeRecord, utcnow
 from .names import check_name
 from .permissions import Permission, Principal, require
-from .recipes import Recipe
+from .recipes import MAX_PREVIEW_ROWS, Recipe
 from .repository import check_page
 
 if TYPE_CHECKING:
@@ -195,6 +196,7 @@ class RecipeBook:
     ) -> Any:
         """Run ``recipe`` on the first ``rows`` rows and report what each step changed."""
         self.store.audit.authorize(principal, Permission.DATASET_READ, "recipe.preview")
+        check_int(rows, "rows", 1, MAX_PREVIEW_ROWS)
         resolved = self.resolve(principal, recipe)
         frame = self.store.datasets.load(principal, dataset, limit=rows)
         return resolved.preview(frame, rows=rows, datasets=self._loader(principal))

@@ -17,6 +17,7 @@ from sqlalchemy import func
 
 from . import artifacts, compiled
 from .errors import Invalid, NotFound
+from .limits import MAX_INT32, check_int
 from .models import (
     AliasEventRecord,
     DatasetRecord,
@@ -461,11 +462,12 @@ class ModelRegistry:
         with self.store.audit.action(principal, "model.set_alias", f"model:{name}@{alias}") as act:
             require(principal, Permission.MODEL_WRITE)
             check_alias(alias)
+            version = check_int(version, "version", 1, MAX_INT32)
             with self.store.transaction() as session:
                 repo = self.store.repo(session, principal)
                 repo.lock_tenant()
                 model = self._model_row(repo, name)
-                target = self._version_by_number(repo, model, int(version))
+                target = self._version_by_number(repo, model, version)
                 row = repo.one_or_none(
                     ModelAliasRecord,
                     ModelAliasRecord.model_id == model.id,

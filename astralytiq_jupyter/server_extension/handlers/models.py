@@ -19,12 +19,11 @@ from ..base import ApiHandler
 
 class ModelsHandler(ApiHandler):
     async def get(self) -> None:
-        limit = self.int_arg("limit", 100, low=1)
-        offset = self.int_arg("offset", 0)
+        limit, offset = self.params.get("limit", 100), self.params.get("offset", 0)
         items = await self.run(
             self.app.store.models.list,
             self.principal,
-            search=self.get_query_argument("search", None),
+            search=self.params.get("search"),
             limit=limit,
             offset=offset,
         )
@@ -83,10 +82,7 @@ class AliasesHandler(ApiHandler):
 
 class AliasHandler(ApiHandler):
     async def put(self, name: str, alias: str) -> None:
-        body = self.json_body({"version"}, required=("version",))
-        version = body["version"]
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise Invalid("'version' must be a version number.")
+        version = self.json_body()["version"]
         self.reply(
             await self.run(self.app.store.models.set_alias, self.principal, name, alias, version)
         )
@@ -162,7 +158,7 @@ class PredictHandler(ApiHandler):
 
 class ScoreHandler(ApiHandler):
     async def post(self, ref: str) -> None:
-        body = self.json_body({"dataset", "save_as", "note"}, required=("dataset", "save_as"))
+        body = self.json_body()
         version = await self.run(
             self.app.store.models.score_dataset,
             self.principal,
