@@ -109,9 +109,15 @@ class LocalDatasets:
         return self._service.versions(self._principal, name)
 
     def load(
-        self, ref: str, *, columns: list[str] | None = None, limit: int | None = None
+        self,
+        ref: str,
+        *,
+        columns: list[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> pd.DataFrame:
-        return self._service.load(self._principal, ref, columns=columns, limit=limit)
+        """Rows of a version: all, some ``columns``, or ``limit`` rows from row ``offset``."""
+        return self._service.load(self._principal, ref, columns=columns, limit=limit, offset=offset)
 
     def delete(self, name: str, version: int | None = None) -> int:
         return self._service.delete(self._principal, name, version)
@@ -269,7 +275,7 @@ class LocalTraining:
         progress: Callable[[TrainingProgress], None] | None = None,
         cancel: threading.Event | None = None,
         **options: Any,
-    ) -> list[dict[str, Any]]:
+    ) -> pd.DataFrame:
         return self._runs.compare(
             self._principal, dataset, spec, progress=progress, cancel=cancel, **options
         )

@@ -302,18 +302,28 @@ class RemoteDatasets:
         ]
 
     def load(
-        self, ref: str, *, columns: list[str] | None = None, limit: int | None = None
+        self,
+        ref: str,
+        *,
+        columns: list[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> pd.DataFrame:
+        """Rows of a version: all, some ``columns``, or ``limit`` rows from row ``offset``."""
         parse_ref(ref)
         if isinstance(columns, str):
             columns = [columns]
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise errors.Invalid("limit must be a non-negative whole number of rows.")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise errors.Invalid("offset must be a non-negative whole number of rows.")
         params: dict[str, Any] = {"format": "parquet"}
         if columns is not None:
             params["columns"] = ",".join(columns)
         if limit is not None:
             params["limit"] = limit
+        if offset:
+            params["offset"] = offset
         table = pq.read_table(
             pa.BufferReader(self._c.buffer("GET", "datasets", ref, "data", params=params))
         )
@@ -655,8 +665,8 @@ class RemoteTraining:
         progress: Callable[[TrainingProgress], None] | None = None,
         cancel: threading.Event | None = None,
         **options: Any,
-    ) -> list[dict[str, Any]]:
-        """Only the cross-validated leaderboard (no tuning, no refit)."""
+    ) -> pd.DataFrame:
+        """Only the cross-validated leaderboard, a DataFrame (no tuning, no refit)."""
         from ..core.training import compare as compare_models
 
         ref = self._version(dataset)

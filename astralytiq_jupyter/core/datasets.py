@@ -368,10 +368,13 @@ class DatasetService:
         *,
         columns: list[str] | None = None,
         limit: int | None = None,
+        offset: int = 0,
     ) -> pd.DataFrame:
-        """Read a version as a DataFrame: all of it, some ``columns``, or the first ``limit``
-        rows."""
-        return self.read_table(principal, ref, columns=columns, limit=limit).to_pandas()
+        """Read a version as a DataFrame: all of it, some ``columns``, or ``limit`` rows from
+        row ``offset`` (a page of a preview reads only the row groups it needs)."""
+        return self.read_table(
+            principal, ref, columns=columns, limit=limit, offset=offset
+        ).to_pandas()
 
     def read_table(
         self,
@@ -380,26 +383,21 @@ class DatasetService:
         *,
         columns: list[str] | None = None,
         limit: int | None = None,
+        offset: int = 0,
     ) -> pa.Table:
         """Like :meth:`load`, as an Arrow table (what the REST API streams)."""
         self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.read_table")
         version = self.get(principal, ref)
         key = self._storage_key(principal, ref)
-        columns = _checked_read(version, columns, limit)
+        columns = _checked_read(version, columns, limit, offset)
         storage = self.store.storage
         with storage.open(key) as fh:
-            if limit is None:
+            if limit is None and offset == 0:
                 return pq.read_table(fh, columns=columns)
             parquet = pq.ParquetFile(fh)
-            batches = []
-            remaining = limit
-            for batch in parquet.iter_batches(
-                batch_size=max(1, min(remaining, 65_536)), columns=columns
-            ):
-                batches.append(batch.slice(0, remaining))
-                remaining -= len(batches[-1])
-                if remaining <= 0:
-                    break
+            batches = list(
+                _row_range(parquet, columns, offset, limit, min(limit or 65_536, 65_536))
+            )
             schema = parquet.schema_arrow
             if columns is not None:
                 schema = pa.schema([schema.field(c) for c in columns], metadata=schema.metadata)
@@ -463,6 +461,7 @@ class DatasetService:
         columns: list[str] | None = None,
         limit: int | None = None,
         batch_size: int | None = None,
+        offset: int = 0,
     ) -> TableStream:
         """Like :meth:`read_table`, as record batches read lazily from the stored Parquet,
         so a download of any size holds about one batch in memory. Batches hold about
@@ -473,7 +472,7 @@ class DatasetService:
             repo = self.store.repo(session, principal)
             ds, row = self._version_row(repo, ref)
             version, key = self._to_version(repo, ds, row), row.storage_key
-        columns = _checked_read(version, columns, limit)
+        columns = _checked_read(version, columns, limit, offset)
         fh = self.store.storage.open(key)
         try:
             # Buffered reads without pre-buffering fetch a page at a time; by default whole
@@ -485,9 +484,10 @@ class DatasetService:
         except BaseException:
             fh.close()
             raise
-        rows = version.rows if limit is None else min(limit, version.rows)
+        available = max(0, version.rows - offset)
+        rows = available if limit is None else min(limit, available)
         size = batch_size if batch_size is not None else _batch_rows(parquet.metadata, columns)
-        batches = _iter_batches(parquet, fh, columns, limit, max(1, size))
+        batches = _iter_batches(parquet, fh, columns, limit, max(1, size), offset)
         return TableStream(version, schema, rows, batches, fh)
 
     def storage_key(self, principal: Principal, ref: str) -> str:
@@ -676,9 +676,10 @@ class DatasetService:
 
 
 def _checked_read(
-    version: DatasetVersion, columns: list[str] | str | None, limit: int | None
+    version: DatasetVersion, columns: list[str] | str | None, limit: int | None, offset: int = 0
 ) -> list[str] | None:
-    """The ``columns`` (as a list) and ``limit`` of a read, refused unless they fit ``version``."""
+    """The ``columns`` (as a list), ``limit`` and ``offset`` of a read, refused unless they fit
+    ``version``."""
     if columns is not None:
         if isinstance(columns, str):
             columns = [columns]
@@ -691,6 +692,7 @@ def _checked_read(
             )
     if limit is not None:
         check_int(limit, "limit", 0, MAX_ROWS)
+    check_int(offset, "offset", 0, MAX_ROWS)
     return columns
 
 
@@ -715,26 +717,53 @@ def _batch_rows(metadata: pq.FileMetaData, columns: list[str] | None) -> int:
     return int(min(STREAM_BATCH_ROWS, max(1024, STREAM_BATCH_BYTES // max(width, 1.0))))
 
 
+def _row_range(
+    parquet: pq.ParquetFile,
+    columns: list[str] | None,
+    offset: int,
+    limit: int | None,
+    batch_size: int,
+) -> Generator[pa.RecordBatch, None, None]:
+    """The batches of at most ``limit`` rows from row ``offset``: row groups wholly before
+    ``offset`` are skipped by their metadata, never read."""
+    if limit == 0:
+        return
+    metadata = parquet.metadata
+    first, skip = 0, offset
+    while first < metadata.num_row_groups and skip >= metadata.row_group(first).num_rows:
+        skip -= metadata.row_group(first).num_rows
+        first += 1
+    if first >= metadata.num_row_groups:
+        return
+    remaining = limit
+    groups = list(range(first, metadata.num_row_groups))
+    size = batch_size if remaining is None else max(1, min(batch_size, remaining + skip))
+    for batch in parquet.iter_batches(batch_size=size, columns=columns, row_groups=groups):
+        if skip:
+            if skip >= batch.num_rows:
+                skip -= batch.num_rows
+                continue
+            batch, skip = batch.slice(skip), 0
+        if remaining is not None:
+            batch = batch.slice(0, remaining)
+            remaining -= batch.num_rows
+        yield batch
+        if remaining is not None and remaining <= 0:
+            return
+
+
 def _iter_batches(
     parquet: pq.ParquetFile,
     fh: IO[bytes],
     columns: list[str] | None,
     limit: int | None,
     batch_size: int,
+    offset: int = 0,
 ) -> Generator[pa.RecordBatch, None, None]:
-    """The batches of a stored file, at most ``limit`` rows; closes the file when done."""
+    """The batches of a stored file, at most ``limit`` rows from ``offset``; closes the file
+    when done."""
     try:
-        remaining = limit
-        if remaining == 0:
-            return
-        size = batch_size if remaining is None else min(batch_size, remaining)
-        for batch in parquet.iter_batches(batch_size=size, columns=columns):
-            if remaining is not None:
-                batch = batch.slice(0, remaining)
-                remaining -= batch.num_rows
-            yield batch
-            if remaining is not None and remaining <= 0:
-                return
+        yield from _row_range(parquet, columns, offset, limit, batch_size)
     finally:
         fh.close()
 

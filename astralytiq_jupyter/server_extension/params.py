@@ -216,6 +216,7 @@ OFFSET = integer("offset", 0, MAX_OFFSET, "Items to skip.")
 PAGE = (LIMIT, OFFSET)
 LISTING = (SEARCH, *PAGE)
 ROW_LIMIT = integer("limit", 0, MAX_ROWS, "At most this many rows (default: all).")
+ROW_OFFSET = integer("offset", 0, MAX_ROWS, "Rows to skip first (default 0).")
 DOWNLOAD_FORMAT = choice(
     "format",
     ("parquet", "arrow", "csv"),

@@ -189,7 +189,7 @@ def api_routes() -> list[Route]:
                     "dataset.data",
                     P.DATASET_READ,
                     "Download rows as Parquet, Arrow IPC stream or CSV",
-                    (Q.DOWNLOAD_FORMAT, Q.COLUMNS, Q.ROW_LIMIT),
+                    (Q.DOWNLOAD_FORMAT, Q.COLUMNS, Q.ROW_LIMIT, Q.ROW_OFFSET),
                     produces=TABLES,
                 )
             },

@@ -228,15 +228,16 @@ class DataHandler(ApiHandler):
         columns_arg = self.params.get("columns")
         columns = [c for c in columns_arg.split(",") if c] if columns_arg else None
         limit = self.params.get("limit")
+        offset = self.params.get("offset", 0)
         self.set_header("Content-Type", codecs.FORMATS[fmt])
         if fmt == "csv":
             stem = parse_ref(ref).name
             self.set_header("Content-Disposition", f'attachment; filename="{stem}.csv"')
         try:
-            if fmt == "parquet" and columns is None and limit is None:
+            if fmt == "parquet" and columns is None and limit is None and offset == 0:
                 await self._send_stored(ref)
             else:
-                await self._send_encoded(ref, fmt, columns, limit)
+                await self._send_encoded(ref, fmt, columns, limit, offset)
         except StreamClosedError:
             return  # the client went away mid-download: nothing left to send it
 
@@ -252,10 +253,12 @@ class DataHandler(ApiHandler):
             await self.run(fh.close)
 
     async def _send_encoded(
-        self, ref: str, fmt: str, columns: list[str] | None, limit: int | None
+        self, ref: str, fmt: str, columns: list[str] | None, limit: int | None, offset: int
     ) -> None:
         datasets = self.app.store.datasets
-        stream = await self.run(datasets.stream, self.principal, ref, columns=columns, limit=limit)
+        stream = await self.run(
+            datasets.stream, self.principal, ref, columns=columns, limit=limit, offset=offset
+        )
         loop = asyncio.get_running_loop()
         try:
             times: dict[str, tuple[str, str]] = {}
@@ -264,7 +267,12 @@ class DataHandler(ApiHandler):
                 # One pass over the time columns first, so every batch formats them alike.
                 pinned = stream.version.ref
                 with await self.run(
-                    datasets.stream, self.principal, pinned, columns=stamped, limit=limit
+                    datasets.stream,
+                    self.principal,
+                    pinned,
+                    columns=stamped,
+                    limit=limit,
+                    offset=offset,
                 ) as times_only:
                     times = await loop.run_in_executor(
                         _ENCODERS, codecs.csv_time_formats, times_only
