@@ -49,6 +49,8 @@ class StoreConfig:
     # the largest document in bytes and the deepest nesting accepted.
     max_json_bytes: int = DEFAULT_JSON_LIMITS.max_bytes
     max_json_depth: int = DEFAULT_JSON_LIMITS.max_depth
+    # The most bytes an uploaded skops artifact may unpack to (a zip can unpack to 1000x).
+    max_artifact_unpacked_bytes: int = 256 * MB
     default_tenant: str = "default"
 
     @property

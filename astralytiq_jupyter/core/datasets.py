@@ -18,7 +18,7 @@ from sqlalchemy.exc import ArgumentError
 
 from .errors import Forbidden, Invalid, NotFound, QuotaExceeded
 from .ingest import IngestResult, SqlSource, ingest_to_parquet
-from .limits import check_int
+from .limits import check_int, check_json, check_text
 from .models import DatasetRecord, DatasetVersionRecord, new_id
 from .names import Ref, check_name, parse_ref
 from .permissions import Permission, Principal, require
@@ -571,6 +571,10 @@ class DatasetService:
         source_kind: str | None = None,
     ) -> DatasetVersion:
         store = self.store
+        check_text(description, "The description")
+        check_text(note, "The note", optional=False)
+        if recipe is not None:
+            check_json(recipe, "The recipe", store.config.json_limits)
         with store.session() as session:
             repo = store.repo(session, principal)
             tenant_id = repo.tenant_id

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func
 
 from .errors import Invalid
-from .limits import check_int
+from .limits import check_int, check_json, check_text
 from .models import SavedRecipeRecord, utcnow
 from .names import check_name
 from .permissions import Permission, Principal, require
@@ -83,7 +83,10 @@ class RecipeBook:
         with self.store.audit.action(principal, "recipe.save", f"recipe:{name}") as act:
             require(principal, Permission.RECIPE_WRITE)
             check_name(name, "recipe name")
-            steps = _as_recipe(recipe).to_json()
+            check_text(description, "The description")
+            steps = check_json(
+                _as_recipe(recipe).to_json(), "The recipe", self.store.config.json_limits
+            )
             with self.store.transaction() as session:
                 repo = self.store.repo(session, principal)
                 row = repo.one_or_none(SavedRecipeRecord, SavedRecipeRecord.name == name)

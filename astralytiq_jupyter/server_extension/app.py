@@ -59,6 +59,10 @@ class AstralytiQ(ExtensionApp):
         DEFAULT_JSON_LIMITS.max_depth,
         help="Deepest nesting of JSON metadata and JSON request bodies accepted.",
     ).tag(config=True)
+    max_artifact_unpacked_bytes = Integer(
+        256 * MB,
+        help="Most bytes an uploaded skops model artifact (a zip file) may unpack to.",
+    ).tag(config=True)
     url_import_allowlist = List(
         Unicode(), help="Hosts or CIDRs URL imports may reach despite being private."
     ).tag(config=True)
@@ -178,6 +182,7 @@ class AstralytiQ(ExtensionApp):
             predict_cache_seconds=self.predict_cache_seconds,
             max_json_bytes=self.max_json_bytes,
             max_json_depth=self.max_json_depth,
+            max_artifact_unpacked_bytes=self.max_artifact_unpacked_bytes,
         )
 
     def initialize_settings(self) -> None:

@@ -31,6 +31,14 @@ _PATH_PARAMS: dict[str, tuple[dict[str, Any], str]] = {
     "username": ({"type": "string", "maxLength": 200}, "A member's username."),
     "token_id": ({"type": "string", "maxLength": 64}, "The id of an API token."),
 }
+#: Typical path values per area, shown in the document (and tried by API fuzzers first).
+_PATH_EXAMPLES = {
+    "datasets": {"ref": "sales@1", "name": "sales"},
+    "models": {"ref": "churn@production", "name": "churn", "alias": "production"},
+    "recipes": {"name": "monthly-clean"},
+    "dashboards": {"name": "sales-overview"},
+    "tenant": {"username": "alice"},
+}
 _ERRORS = {
     "400": "Invalid input (nothing changed)",
     "403": "Not authenticated, or the role lacks the permission (audited)",
@@ -135,13 +143,16 @@ def build() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for route in api_routes():
         item: dict[str, Any] = {}
+        examples = _PATH_EXAMPLES.get(route.area, {})
+        refs = Q.DATASET_REF_PATTERN if route.area == "datasets" else Q.REF_PATTERN
         params = [
             {
                 "name": p,
                 "in": "path",
                 "required": True,
-                "schema": _PATH_PARAMS[p][0],
+                "schema": {**_PATH_PARAMS[p][0], **({"pattern": refs} if p == "ref" else {})},
                 "description": _PATH_PARAMS[p][1],
+                **({"example": examples[p]} if p in examples else {}),
             }
             for p in re.findall(r"\{(\w+)\}", route.template)
         ]

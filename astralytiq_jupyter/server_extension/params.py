@@ -28,6 +28,7 @@ from ..core.tokens import MAX_TTL, MIN_TTL
 #: dialect of JSON Schema; the core also refuses '..' anywhere in a name.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$"
 ALIAS_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,62}$"
+DATASET_REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}(@[1-9][0-9]{0,9})?$"
 REF_PATTERN = (
     r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}(@([1-9][0-9]{0,9}|[A-Za-z][A-Za-z0-9_\-]{0,62}))?$"
 )
@@ -61,10 +62,13 @@ class Param:
     enum: tuple[str, ...] | None = None
     pattern: str | None = None
     max_length: int | None = None
+    min_length: int | None = None
     max_items: int | None = None
     required: bool = False
     #: Body fields: ``null`` is accepted and means "not given".
     nullable: bool = True
+    #: A typical value, shown in the OpenAPI document.
+    example: Any = None
 
     def __post_init__(self) -> None:
         assert self.kind in KINDS, self.kind
@@ -90,12 +94,15 @@ class Param:
             ("maximum", self.maximum),
             ("pattern", self.pattern),
             ("maxLength", self.max_length),
+            ("minLength", self.min_length),
             ("maxItems", self.max_items),
         ):
             if value is not None:
                 schema[key] = value
         if self.enum is not None:
             schema["enum"] = list(self.enum)
+        if self.example is not None:
+            schema["examples"] = [self.example]
         if in_body and self.nullable and not self.required and "type" in schema:
             schema["type"] = [schema["type"], "null"]
             if "enum" in schema:
@@ -148,6 +155,8 @@ class Param:
             return None
         kind = self.kind
         if kind == "integer":
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)  # JSON Schema: 3.0 is an integer
             if isinstance(value, bool) or not isinstance(value, int):
                 raise Invalid(
                     f"{where} must be a whole number {self._range()}.", parameter=self.name
@@ -184,6 +193,8 @@ class Param:
         return value
 
     def _checked_text(self, value: str, where: str) -> str:
+        if self.min_length is not None and len(value) < self.min_length:
+            raise Invalid(f"{where} is empty.", parameter=self.name)
         if self.max_length is not None and len(value) > self.max_length:
             raise Invalid(
                 f"{where} is longer than {self.max_length:,} characters.", parameter=self.name
@@ -260,25 +271,27 @@ UPLOAD = (
 )
 
 # -- body fields --------------------------------------------------------------------------------
-DATASET_REF = text("dataset", "A dataset version reference.", 200, pattern=REF_PATTERN)
+DATASET_REF = text("dataset", "A dataset version reference.", 200, pattern=DATASET_REF_PATTERN)
 SAVE_AS = text("save_as", "Name of the dataset to store the result in.", 128, pattern=NAME_PATTERN)
 RECIPE = Param(
     "recipe",
     "any",
     "The recipe: a list of steps, the same as JSON text, or the name of a saved recipe.",
     required=True,
+    example=[{"op": "drop_duplicates"}],
 )
 ROLE = choice("role", tuple(r.value for r in Role), "A role.")
 PLAN = choice("plan", tuple(PLANS), "A plan.")
 DISPLAY_NAME = text("display_name", "Display name.", 200)
-USERNAME = text("username", "A username.", 200, required=True)
+USERNAME = text("username", "A username.", 200, required=True, min_length=1)
 RECIPE_NAME = text("name", "The recipe's name.", 128, pattern=NAME_PATTERN, required=True)
 STEPS = Param(
     "steps",
     "array",
-    "The recipe's steps, e.g. [{'op': 'drop_duplicates'}].",
+    "The recipe's steps.",
     max_items=MAX_STEPS,
     required=True,
+    example=[{"op": "drop_duplicates"}],
 )
 RECIPE_DESCRIPTION = DESCRIPTION.but(description="Description of the recipe.")
 DASHBOARD = (

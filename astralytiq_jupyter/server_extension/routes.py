@@ -509,7 +509,7 @@ def api_routes() -> list[Route]:
                     P.TOKEN_MANAGE,
                     "Create an API token (secret shown once)",
                     body=(
-                        Q.text("name", "What the token is for.", 200, required=True),
+                        Q.text("name", "What the token is for.", 128, required=True, min_length=1),
                         Q.ROLE.but(description="Its role (default: yours; never above it)."),
                         Q.EXPIRES_IN,
                     ),

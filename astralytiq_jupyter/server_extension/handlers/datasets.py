@@ -64,6 +64,7 @@ class VersionsHandler(ApiHandler):
     _limit: int | None = None
     _received = 0
     _refusal: AstralytiqError | None = None
+    _closing = False
 
     async def prepare(self) -> None:  # type: ignore[override]
         try:
@@ -74,8 +75,19 @@ class VersionsHandler(ApiHandler):
             # most clients read the response). Anonymous callers and large bodies are
             # refused at once, before any byte is read.
             if not self._drainable():
+                self._closing = True
                 raise
             self._refusal = exc
+        except web.HTTPError:
+            self._closing = True
+            raise
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if self._closing:
+            # Refused before its body was read, the connection is closed after the answer:
+            # saying so keeps clients from sending their next request on it.
+            self.set_header("Connection", "close")
+        super().write_error(status_code, **kwargs)
 
     async def _admit(self) -> None:
         await super().prepare()

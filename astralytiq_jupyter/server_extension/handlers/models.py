@@ -11,6 +11,7 @@ import pyarrow as pa
 from ...core.artifacts import TRUSTED_TYPES_HEADER
 from ...core.compiled import RUNTIME_SKLEARN
 from ...core.errors import Invalid
+from ...core.limits import parse_json
 from ...core.names import parse_ref
 from ...core.registry import REGISTRATION_FIELDS
 from .. import codecs, metrics
@@ -55,10 +56,8 @@ class ModelVersionsHandler(ApiHandler):
                 "Send multipart/form-data with one 'artifact' file (skops) and one "
                 "'metadata' field (JSON)."
             )
-        try:
-            metadata = json.loads(fields[0])
-        except (ValueError, UnicodeDecodeError):
-            raise Invalid("'metadata' is not valid JSON.") from None
+        limits = self.app.store.config.json_limits
+        metadata = parse_json(fields[0], "'metadata'", limits.max_depth, limits.max_bytes)
         if not isinstance(metadata, dict):
             raise Invalid("'metadata' must be a JSON object.")
         unknown = sorted(set(metadata) - REGISTRATION_FIELDS)
