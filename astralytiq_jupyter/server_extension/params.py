@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..core.aggregate import MAX_SAMPLE
 from ..core.datasets import MAX_CLUSTER_SAMPLE, MAX_CLUSTERS, MAX_ROWS
 from ..core.errors import Invalid
 from ..core.ingest import FORMAT_ALIASES, FORMATS
@@ -254,6 +255,10 @@ K_LIST = Param(
 K_MIN = integer("k_min", 2, MAX_CLUSTERS, "Smallest cluster count (default 2).")
 K_MAX = integer("k_max", 2, MAX_CLUSTERS, "Largest cluster count (default 10).")
 SAMPLE = integer("sample", 3, MAX_CLUSTER_SAMPLE, "Rows sampled for clustering (default 5000).")
+SAMPLE_N = integer("n", 1, MAX_SAMPLE, "Rows in the sample (default 5000).")
+SAMPLE_SEED = integer(
+    "seed", 0, MAX_SEED, "Seed of the random sample (the same seed gives the same rows)."
+)
 #: Longest JSON text taken in a query parameter (the ``recipe`` of a saved DataFrame).
 MAX_QUERY_JSON = 64 * 1024
 UPLOAD = (

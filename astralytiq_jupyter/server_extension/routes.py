@@ -219,6 +219,39 @@ def api_routes() -> list[Route]:
             },
         ),
         Route(
+            "/datasets/{ref}/sample",
+            datasets.SampleHandler,
+            {
+                "GET": _op(
+                    "dataset.sample",
+                    P.DATASET_READ,
+                    "A uniform random sample of rows, as Parquet (for charts of large data)",
+                    (Q.SAMPLE_N, Q.COLUMNS, Q.SAMPLE_SEED),
+                    produces=("application/vnd.apache.parquet",),
+                )
+            },
+        ),
+        Route(
+            "/datasets/{ref}/aggregate",
+            datasets.AggregateHandler,
+            {
+                "POST": _op(
+                    "dataset.aggregate",
+                    P.DATASET_READ,
+                    "Group, bucket by time, filter and summarise rows next to the data "
+                    "(only aggregates are returned)",
+                    body=(
+                        Param(
+                            "query",
+                            "object",
+                            "The aggregation: group_by, time bucket, filters and metrics.",
+                            required=True,
+                        ),
+                    ),
+                )
+            },
+        ),
+        Route(
             "/datasets/{ref}/preview",
             datasets.PreviewHandler,
             {
