@@ -181,6 +181,9 @@ def request_for(
         ("/datasets/{name}/ingest", "POST"): {"json": {"url": "https://127.0.0.1:1/x.csv"}},
         ("/datasets/{ref}/apply", "POST"): {"json": {"recipe": [{"op": "drop_duplicates"}]}},
         ("/datasets/{ref}/preview", "POST"): {"json": {"recipe": [{"op": "drop_duplicates"}]}},
+        ("/datasets/{ref}/aggregate", "POST"): {
+            "json": {"query": {"metrics": [{"function": "count"}]}}
+        },
         ("/recipes", "POST"): {
             "json": {"name": f"new-{tag}", "steps": [{"op": "drop_duplicates"}]}
         },
