@@ -53,6 +53,7 @@ READ_CHUNK = 1 << 22  # bytes per read of a download
 _ERRORS: dict[str, type[errors.AstralytiqError]] = {
     cls.code: cls
     for cls in (
+        errors.FileMissing,
         errors.NotFound,
         errors.Forbidden,
         errors.Invalid,
@@ -66,6 +67,7 @@ _STATUS_ERRORS = {
     403: errors.Forbidden,
     404: errors.NotFound,
     409: errors.Conflict,
+    410: errors.FileMissing,
     413: errors.QuotaExceeded,
     429: errors.QuotaExceeded,
 }

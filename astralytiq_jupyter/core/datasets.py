@@ -29,7 +29,7 @@ from .profiling_clusters import (  # noqa: F401 - the bounds, as the API states 
     cluster_counts,
 )
 from .repository import TenantRepository, check_page
-from .storage import StagedObject, object_key
+from .storage import StagedObject
 from .tenancy import enforce_quotas
 from .workspace_files import WorkspaceFile
 
@@ -262,6 +262,7 @@ class DatasetService:
             # sweeper, never a row pointing at a missing file.
             for key in keys:
                 self.store.storage.remove(key)
+                self.store.storage.prune(key)
             act.detail.update(versions=len(keys))
             return len(keys)
 
@@ -389,11 +390,11 @@ class DatasetService:
     ) -> pa.Table:
         """Like :meth:`load`, as an Arrow table (what the REST API streams)."""
         self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.read_table")
-        version = self.get(principal, ref)
-        key = self._storage_key(principal, ref)
+        # One read for the version and its key: "sales" must not resolve twice, to two versions.
+        version, key = self._pinned(principal, ref)
         columns = _checked_read(version, columns, limit, offset)
         storage = self.store.storage
-        with storage.open(key) as fh:
+        with storage.open(key, label=f"dataset {version.ref}") as fh:
             if limit is None and offset == 0:
                 return pq.read_table(fh, columns=columns)
             parquet = pq.ParquetFile(fh)
@@ -462,7 +463,7 @@ class DatasetService:
         check_sample(n, seed)
         version, key = self._pinned(principal, ref)
         columns = _checked_read(version, columns, None)
-        with self.store.storage.open(key) as fh:
+        with self.store.storage.open(key, label=f"dataset {version.ref}") as fh:
             table = pq.read_table(fh, columns=columns)
         if table.num_rows > n:
             import numpy as np
@@ -484,7 +485,7 @@ class DatasetService:
             self._columns = ColumnCache()
 
         def read(columns: list[str]) -> pa.Table:
-            with self.store.storage.open(key) as fh:
+            with self.store.storage.open(key, label=f"dataset {version.ref}") as fh:
                 return pq.read_table(fh, columns=columns)
 
         return aggregate(self._columns.get(version.sha256, parsed.columns, read), parsed)
@@ -504,7 +505,7 @@ class DatasetService:
             repo = self.store.repo(session, principal)
             ds, row = self._version_row(repo, ref)
             version, key = self._to_version(repo, ds, row), row.storage_key
-        return version, self.store.storage.open(key)
+        return version, self.store.storage.open(key, label=f"dataset {version.ref}")
 
     def stream(
         self,
@@ -526,7 +527,7 @@ class DatasetService:
             ds, row = self._version_row(repo, ref)
             version, key = self._to_version(repo, ds, row), row.storage_key
         columns = _checked_read(version, columns, limit, offset)
-        fh = self.store.storage.open(key)
+        fh = self.store.storage.open(key, label=f"dataset {version.ref}")
         try:
             # Buffered reads without pre-buffering fetch a page at a time; by default whole
             # row groups (tens of MB each) are read into memory first.
@@ -708,9 +709,8 @@ class DatasetService:
             ds = repo.named(
                 DatasetRecord, name, new_id=dataset_id, description=description, user=principal.user
             )
-            number = repo.next_version(DatasetVersionRecord.dataset_id, ds.id)
-            key = object_key(repo.tenant_id, "datasets", ds.id, number)
-            staged.commit(key)
+            number = repo.next_version("datasets", name, DatasetVersionRecord.dataset_id, ds.id)
+            key = staged.commit(ds.id, number)
             row = repo.add(
                 DatasetVersionRecord(
                     dataset_id=ds.id,

@@ -38,7 +38,9 @@ def cluster_counts(k_range: Iterable[int]) -> list[int]:
         raise Invalid("k_range must be whole numbers of clusters, e.g. range(2, 11).") from None
     if not values or len(values) > MAX_CLUSTERS:
         raise Invalid(message)
-    return sorted({check_int(k, "Each k", 2, MAX_CLUSTERS) for k in values})
+    return sorted(
+        {check_int(k, "k_range", 2, MAX_CLUSTERS, label="Each k in k_range") for k in values}
+    )
 
 
 def check_cluster_options(sample: Any, random_state: Any) -> None:

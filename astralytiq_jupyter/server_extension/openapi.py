@@ -44,6 +44,7 @@ _ERRORS = {
     "403": "Not authenticated, or the role lacks the permission (audited)",
     "404": "Not found (resources of other tenants included)",
     "409": "Conflict with the current state",
+    "410": "The version exists but its stored file is missing (operators: `astralytiq verify`)",
     "413": "Upload or storage quota exceeded",
     "429": "Count or rate quota exceeded",
 }
@@ -135,6 +136,13 @@ def _responses(op: Operation) -> dict[str, Any]:
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for status, text in _ERRORS.items():
         responses[status] = {"description": text, "content": error}
+    if op.long:
+        responses["429"] = {
+            "description": f"{_ERRORS['429']}, or too many long requests of the tenant "
+            "running and waiting (retry after the seconds of Retry-After)",
+            "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+            "content": error,
+        }
     return responses
 
 

@@ -129,7 +129,7 @@ def test_huge_cluster_ranges_are_refused_before_anything_is_built() -> None:
     endless = iter(int, 1)  # zeros forever
     with pytest.raises(Invalid, match="at most 50 cluster counts"):
         cluster_counts(endless)
-    with pytest.raises(Invalid, match="Each k must be a whole number from 2 to 50"):
+    with pytest.raises(Invalid, match="Each k in k_range must be a whole number from 2 to 50"):
         cluster_counts([2, HUGE])
     assert time.perf_counter() - started < 1.0
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KiB
