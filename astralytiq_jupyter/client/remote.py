@@ -463,10 +463,16 @@ class RemoteRecipes:
         return version
 
     def preview(
-        self, recipe: Recipe | list[dict[str, Any]] | str, dataset: str, *, rows: int = 1000
+        self,
+        recipe: Recipe | list[dict[str, Any]] | str,
+        dataset: str,
+        *,
+        rows: int = 1000,
+        head: int = 5,
     ) -> RecipePreview:
-        """Run a recipe on the first ``rows`` rows on the server and report each step."""
-        body = {"recipe": _steps(recipe), "rows": rows}
+        """Run a recipe on the first ``rows`` rows on the server and report each step (with
+        the first ``head`` rows of its result)."""
+        body = {"recipe": _steps(recipe), "rows": rows, "head": head}
         return _preview(self._c.json("POST", "datasets", dataset, "preview", json=body))
 
     def save(

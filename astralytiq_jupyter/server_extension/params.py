@@ -20,7 +20,7 @@ from ..core.ingest import FORMAT_ALIASES, FORMATS
 from ..core.limits import MAX_INT32, MAX_SEED, MAX_TEXT, check_number, parse_time, shown
 from ..core.permissions import Role
 from ..core.profiling import MAX_BINS, MAX_TOP
-from ..core.recipes import MAX_PREVIEW_ROWS, MAX_STEPS
+from ..core.recipes import MAX_HEAD, MAX_PREVIEW_ROWS, MAX_STEPS
 from ..core.repository import MAX_OFFSET, MAX_PAGE
 from ..core.tenancy import PLANS
 from ..core.tokens import MAX_TTL, MIN_TTL
@@ -311,6 +311,7 @@ DASHBOARD = (
     ),
 )
 PREVIEW_ROWS = integer("rows", 1, MAX_PREVIEW_ROWS, "Rows to run it on (default 1000).")
+PREVIEW_HEAD = integer("head", 0, MAX_HEAD, "Rows of each step's result shown (default 5).")
 VERSION = integer("version", 1, MAX_INT32, "A version number.", required=True)
 EXPIRES_IN = Param(
     "expires_in",

@@ -283,7 +283,7 @@ def api_routes() -> list[Route]:
                     "dataset.preview",
                     P.DATASET_READ,
                     "Preview a recipe on the first rows, step by step (nothing is stored)",
-                    body=(Q.RECIPE, Q.PREVIEW_ROWS),
+                    body=(Q.RECIPE, Q.PREVIEW_ROWS, Q.PREVIEW_HEAD),
                 )
             },
         ),

@@ -375,13 +375,19 @@ class AggregateHandler(ApiHandler):
 
 
 class PreviewHandler(ApiHandler):
-    """A recipe run on the first ``rows`` rows (default 1000), step by step; nothing stored."""
+    """A recipe run on the first ``rows`` rows (default 1000), step by step, with the first
+    ``head`` rows (default 5) of each step's result; nothing stored."""
 
     async def post(self, ref: str) -> None:
         body = self.json_body()
-        rows = body.get("rows", 1000)
+        rows, head = body.get("rows", 1000), body.get("head", 5)
         preview = await self.run(
-            self.app.store.recipes.preview, self.principal, body["recipe"], ref, rows=rows
+            self.app.store.recipes.preview,
+            self.principal,
+            body["recipe"],
+            ref,
+            rows=rows,
+            head=head,
         )
         self.reply(preview)
 
