@@ -37,6 +37,7 @@ from ..core.permissions import Principal
 from ..core.tokens import looks_like_token
 from . import metrics
 from .admission import Pass, Withdrawn
+from .params import Param
 from .routes import PLATFORM, Operation, Route
 
 if TYPE_CHECKING:
@@ -155,6 +156,10 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
                 principal = await self.run(resolver.resolve_and_cache, self.current_user, tenant)
             self.principal = principal
         await self._authorize(operation)
+        if self.request.method == "GET" and self._token_principal is None:
+            # A browser session gets its XSRF cookie here as on every Jupyter page: a page
+            # that sets none (Voila's) can then send writes, e.g. the streamed upload.
+            self.xsrf_token  # noqa: B018 - the property sets the cookie
         self.params = self._parse_query(operation)
         if operation.body is not None:
             # Checked here, before the call is counted or takes a long-work place.
@@ -218,18 +223,21 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
             given = arguments.get(param.name)
             if not given:
                 continue
+            if param.repeated:
+                if param.max_items is not None and len(given) > param.max_items:
+                    raise Invalid(
+                        f"Query parameter '{param.name}' is given {len(given):,} times; "
+                        f"at most {param.max_items:,} values are allowed.",
+                        parameter=param.name,
+                    )
+                values[param.name] = [param.parse_query(_utf8(param, v)) for v in given]
+                continue
             if len(given) > 1:
                 raise Invalid(
                     f"Query parameter '{param.name}' is given {len(given)} times; give it once.",
                     parameter=param.name,
                 )
-            try:
-                raw = given[0].decode("utf-8")
-            except UnicodeDecodeError:
-                raise Invalid(
-                    f"Query parameter '{param.name}' is not valid UTF-8.", parameter=param.name
-                ) from None
-            values[param.name] = param.parse_query(raw)
+            values[param.name] = param.parse_query(_utf8(param, given[0]))
         return values
 
     def _bearer(self) -> str | None:
@@ -382,3 +390,12 @@ def _plain(data: Any) -> Any:
     if isinstance(data, dict):
         return {k: _plain(v) for k, v in data.items()}
     return data
+
+
+def _utf8(param: Param, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid(
+            f"Query parameter '{param.name}' is not valid UTF-8.", parameter=param.name
+        ) from None

@@ -24,6 +24,7 @@ from ..core.recipes import MAX_HEAD, MAX_PREVIEW_ROWS, MAX_STEPS
 from ..core.repository import MAX_OFFSET, MAX_PAGE
 from ..core.tenancy import PLANS
 from ..core.tokens import MAX_TTL, MIN_TTL
+from ..core.upload_query import MAX_ROW_NUMBER
 
 #: Names of datasets, models, recipes and dashboards (``core.names``), in the ECMA regex
 #: dialect of JSON Schema; the core also refuses '..' anywhere in a name.
@@ -70,6 +71,9 @@ class Param:
     nullable: bool = True
     #: A typical value, shown in the OpenAPI document.
     example: Any = None
+    #: Query parameters only: given once per value (``?v=a&v=b``), read as a list of at
+    #: most ``max_items`` values.
+    repeated: bool = False
 
     def __post_init__(self) -> None:
         assert self.kind in KINDS, self.kind
@@ -111,13 +115,19 @@ class Param:
         return schema
 
     def query_document(self) -> dict[str, Any]:
-        return {
+        schema = self.schema()
+        if self.repeated:
+            schema = {"type": "array", "items": schema, "maxItems": self.max_items}
+        document = {
             "name": self.name,
             "in": "query",
             "required": self.required,
-            "schema": self.schema(),
+            "schema": schema,
             "description": self.description,
         }
+        if self.repeated:
+            document.update(style="form", explode=True)
+        return document
 
     # -- validation ----------------------------------------------------------------------------
     def _range(self) -> str:
@@ -273,6 +283,31 @@ UPLOAD = (
     NOTE,
     text("parent", "Mode 'save': the version this one derives from (lineage).", 200),
     text("recipe", "Mode 'save': the recipe steps (JSON) that produced it.", MAX_QUERY_JSON),
+)
+
+#: The file's read options of a streamed upload (decoded by ``core.upload_query``).
+UPLOAD_READ = (
+    text("delimiter", "CSV/TSV: the field delimiter, one character (default: detected).", 8),
+    text("encoding", "CSV/TSV: the text encoding, e.g. latin-1 (default: detected).", 64),
+    text(
+        "header",
+        "CSV/TSV/Excel: 'true' (default: the first row holds the names), 'false' (columns "
+        "are named column_1..) or the row number of the names.",
+        11,
+        pattern=r"^(true|false|[0-9]{1,10})$",
+    ),
+    integer("skip_rows", 0, MAX_ROW_NUMBER, "CSV/TSV/Excel: rows to skip at the top."),
+    text(
+        "null_values",
+        "CSV/TSV/Excel: a text read as missing; repeat the parameter for several (replaces "
+        "the default list).",
+        64,
+        repeated=True,
+        max_items=1000,
+    ),
+    text("sheet", "Excel: the sheet's name (default: the first sheet)."),
+    integer("sheet_number", 0, MAX_ROW_NUMBER, "Excel: the sheet's position, from 0."),
+    text("records_path", "JSON: dotted path to the list of records inside the document.", 1000),
 )
 
 # -- body fields --------------------------------------------------------------------------------

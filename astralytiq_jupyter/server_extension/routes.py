@@ -172,7 +172,7 @@ def api_routes() -> list[Route]:
                     "dataset.upload",
                     P.DATASET_WRITE,
                     "Upload a new version (streamed request body)",
-                    Q.UPLOAD,
+                    (*Q.UPLOAD, *Q.UPLOAD_READ),
                     success=(201,),
                 ),
             },

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import requests
 
+from astralytiq_jupyter.core.upload_query import QUERY_PARAMETERS
+from astralytiq_jupyter.server_extension import params as Q
 from astralytiq_jupyter.server_extension.openapi import build
 from astralytiq_jupyter.server_extension.params import Param
 from astralytiq_jupyter.server_extension.routes import Operation, Route, api_routes
@@ -225,3 +227,12 @@ def test_documented_success_statuses_match_the_server(server: LiveServer) -> Non
     ).ok
     deleted = session.delete(server.api("/recipes/r1"), timeout=30)
     assert deleted.status_code == 204 and deleted.content == b""
+
+
+def test_upload_read_options_are_the_codecs_own() -> None:
+    """The upload route declares exactly the read options ``core.upload_query`` decodes, so
+    every option the clients encode is accepted, bounded and documented."""
+    assert tuple(p.name for p in Q.UPLOAD_READ) == QUERY_PARAMETERS
+    (nulls,) = [p for p in Q.UPLOAD_READ if p.repeated]
+    document = nulls.query_document()
+    assert document["schema"]["type"] == "array" and document["explode"] is True

@@ -18,6 +18,7 @@ from ...core.errors import AstralytiqError, Invalid, QuotaExceeded
 from ...core.ingest import check_read_options
 from ...core.limits import parse_json
 from ...core.names import parse_ref
+from ...core.upload_query import decode as decode_read_options
 from .. import codecs, metrics
 from ..base import ApiHandler
 from ..sendfile import send_file
@@ -135,8 +136,9 @@ class VersionsHandler(ApiHandler):
         self.reply(await self.run(self.app.store.datasets.versions, self.principal, name))
 
     async def post(self, name: str) -> None:
-        """The body is a file to read (``?format=&filename=``), or with ``?mode=save`` a
-        Parquet DataFrame stored as is, with lineage (``?parent=&recipe=``)."""
+        """The body is a file to read (``?format=&filename=`` and its read options, see
+        :mod:`...core.upload_query`), or with ``?mode=save`` a Parquet DataFrame stored as
+        is, with lineage (``?parent=&recipe=``)."""
         if self._refusal is not None:
             raise self._refusal
         if self._finished or self._spool is None:
@@ -158,6 +160,7 @@ class VersionsHandler(ApiHandler):
     async def _store(self, spool: IO[bytes], name: str) -> Any:
         params = self.params
         common = {"description": params.get("description"), "note": params.get("note", "")}
+        read_options = decode_read_options(lambda name: _as_texts(params.get(name)))
         if params.get("mode", "ingest") == "ingest":
             return await self.run(
                 self.app.store.datasets.ingest,
@@ -167,6 +170,12 @@ class VersionsHandler(ApiHandler):
                 format=params.get("format"),
                 filename=params.get("filename") or None,
                 **common,
+                **read_options,
+            )
+        if read_options:
+            raise Invalid(
+                "Read options apply to files (mode 'ingest'); a saved DataFrame has none.",
+                options=sorted(read_options),
             )
         recipe = params.get("recipe")
         limits = self.app.store.config.json_limits
@@ -404,3 +413,10 @@ class ApplyHandler(ApiHandler):
             note=body.get("note") or "",
         )
         self.reply(version, 201)
+
+
+def _as_texts(value: Any) -> list[str]:
+    """A parsed query parameter as the list of texts ``upload_query.decode`` reads."""
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
