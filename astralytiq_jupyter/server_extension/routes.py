@@ -145,6 +145,7 @@ def api_routes() -> list[Route]:
                     None,
                     "Extend the expiry of the calling kernel's own token (while its user is a "
                     "member)",
+                    body=(),
                 )
             },
         ),

@@ -35,7 +35,7 @@ class SessionHandler(ApiHandler):
     """A kernel keeps its platform token alive while it runs (``server_extension.kernels``)."""
 
     async def post(self) -> None:
-        self.json_body(set())
+        self.json_body()  # an empty object: the token says whose session it is
         token = self._bearer()
         if token is None:
             raise Invalid(
