@@ -44,6 +44,9 @@ class StoreConfig:
     predict_cache_seconds: float = 2.0
     auto_migrate: bool | None = None  # None: only for the embedded SQLite store
     default_tenant: str = "default"
+    #: Where the dashboard app is served; ``?name=<dashboard>`` is added by ``publish``.
+    #: Relative by default (standalone ``voila notebooks/``); the server makes it absolute.
+    dashboard_app_url: str = "voila/render/dashboard.ipynb"
 
     @property
     def resolved_database_url(self) -> str:

@@ -185,7 +185,7 @@ def api_routes() -> list[Route]:
                     "dataset.sample",
                     P.DATASET_READ,
                     "A uniform random sample of rows, as Parquet (for charts of large data)",
-                    ("n", "columns", "seed"),
+                    ("n", "columns", "seed", "filters"),
                 )
             },
         ),
@@ -327,6 +327,17 @@ def api_routes() -> list[Route]:
                 "GET": _op("dashboard.get", P.DASHBOARD_READ, "A dashboard spec"),
                 "PUT": _op("dashboard.put", P.DASHBOARD_WRITE, "Replace a dashboard spec"),
                 "DELETE": _op("dashboard.delete", P.DASHBOARD_DELETE, "Delete a dashboard"),
+            },
+        ),
+        Route(
+            "/dashboards/{name}/publish",
+            dashboards.PublishHandler,
+            {
+                "POST": _op(
+                    "dashboard.publish",
+                    P.DASHBOARD_WRITE,
+                    "The shareable address of a saved dashboard (its Voila app)",
+                )
             },
         ),
         # -- tenant

@@ -48,6 +48,13 @@ SECTIONS = (
     Section("datasets", "Datasets", "database", Permission.DATASET_READ, ".catalog:DatasetsView"),
     Section("explore", "Explore", "chart-bar", Permission.DATASET_READ, ".explore:ExploreWizard"),
     Section("models", "Models", "cubes", Permission.MODEL_READ, ".catalog:ModelsView"),
+    Section(
+        "dashboards",
+        "Dashboards",
+        "th-large",
+        Permission.DASHBOARD_READ,
+        ".dashboards_view:DashboardsView",
+    ),
     Section("admin", "Admin", "users-cog", Permission.MEMBER_MANAGE, ".admin:AdminView"),
 )
 

@@ -348,10 +348,16 @@ class ClustersHandler(ApiHandler):
 
 
 class SampleHandler(ApiHandler):
-    """A uniform random sample of rows as Parquet: ``?n=5000&columns=a,b&seed=0``."""
+    """A uniform random sample of rows as Parquet: ``?n=5000&columns=a,b&seed=0`` and
+    optionally ``filters`` (a JSON list of conditions)."""
 
     async def get(self, ref: str) -> None:
         columns = self.get_query_argument("columns", None)
+        filters = self.get_query_argument("filters", None)
+        try:
+            conditions = json.loads(filters) if filters else None
+        except ValueError:
+            raise Invalid("Query parameter 'filters' must be a JSON list of conditions.") from None
         frame = await self.run(
             self.app.store.datasets.sample,
             self.principal,
@@ -359,6 +365,7 @@ class SampleHandler(ApiHandler):
             self.int_arg("n", 5000, low=1),
             columns=[c for c in columns.split(",") if c] if columns is not None else None,
             seed=self.int_arg("seed", 0),
+            filters=conditions,
         )
         self.set_header("Content-Type", codecs.FORMATS["parquet"])
         table = pa.Table.from_pandas(frame, preserve_index=False)
