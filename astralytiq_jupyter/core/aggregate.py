@@ -301,6 +301,8 @@ def aggregate(table: pa.Table, query: AggregateQuery) -> Aggregate:
     else:
         order = ""
     sql = f"SELECT {', '.join(select)} FROM data{group}{order}"  # noqa: S608 - quoted, checked
+    if table.num_columns == 0:  # only count(*): DuckDB needs a column to scan
+        table = pa.table({"__row": pa.nulls(table.num_rows)})
     # No file system access, whatever the SQL: only the registered table can be read.
     with duckdb.connect(config={"enable_external_access": False}) as con:
         con.register("data", table)

@@ -151,6 +151,10 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
                 principal = await self.run(resolver.resolve_and_cache, self.current_user, tenant)
             self.principal = principal
         await self._authorize(operation)
+        if self.request.method == "GET" and self._token_principal is None:
+            # A browser session gets its XSRF cookie here as on every Jupyter page: a page
+            # that sets none (Voila's) can then send writes, e.g. the streamed upload.
+            self.xsrf_token  # noqa: B018 - the property sets the cookie
         unknown = sorted(set(self.request.query_arguments) - set(operation.query) - JUPYTER_QUERY)
         if unknown:
             raise Invalid(

@@ -41,6 +41,25 @@ _QUERY: dict[str, tuple[str, str]] = {
     "note": ("string", "Note on this version."),
     "parent": ("string", "Mode 'save': the version this one derives from (lineage)."),
     "recipe": ("string", "Mode 'save': the recipe steps (JSON) that produced it."),
+    "delimiter": ("string", "Uploads (CSV/TSV): the field delimiter, one character (detected)."),
+    "encoding": ("string", "Uploads (CSV/TSV): the text encoding, e.g. latin-1 (detected)."),
+    "header": (
+        "string",
+        "Uploads (CSV/TSV/Excel): 'true' (default: the first row holds the names), 'false' "
+        "(columns are named column_1..) or the row number of the names.",
+    ),
+    "skip_rows": ("integer", "Uploads (CSV/TSV/Excel): rows to skip at the top."),
+    "null_values": (
+        "string",
+        "Uploads (CSV/TSV/Excel): a text read as missing; repeat the parameter for several "
+        "(replaces the default list).",
+    ),
+    "sheet": ("string", "Uploads (Excel): the sheet's name (default: the first sheet)."),
+    "sheet_number": ("integer", "Uploads (Excel): the sheet's position, from 0."),
+    "records_path": (
+        "string",
+        "Uploads (JSON): dotted path to the list of records inside the document.",
+    ),
     "bins": ("integer", "Histogram bins per numeric column."),
     "top": ("integer", "Most frequent values listed per column."),
     "k": ("string", "Comma-separated cluster counts to try, e.g. 2,4,8."),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..core.permissions import Permission
+from ..core.upload_query import QUERY_PARAMETERS as UPLOAD_READ_OPTIONS
 
 P = Permission
 PLATFORM: Literal["platform"] = "platform"  # only the platform owner (creates tenants)
@@ -153,7 +154,16 @@ def api_routes() -> list[Route]:
                     "dataset.upload",
                     P.DATASET_WRITE,
                     "Upload a new version (streamed request body)",
-                    ("mode", "format", "filename", "description", "note", "parent", "recipe"),
+                    (
+                        "mode",
+                        "format",
+                        "filename",
+                        "description",
+                        "note",
+                        "parent",
+                        "recipe",
+                        *UPLOAD_READ_OPTIONS,
+                    ),
                 ),
             },
         ),

@@ -16,6 +16,7 @@ from tornado.iostream import StreamClosedError
 from ...core.datasets import TableStream
 from ...core.errors import AstralytiqError, Invalid, QuotaExceeded
 from ...core.names import parse_ref
+from ...core.upload_query import decode as decode_read_options
 from .. import codecs, metrics
 from ..base import ApiHandler
 from ..sendfile import send_file
@@ -122,8 +123,9 @@ class VersionsHandler(ApiHandler):
         self.reply(await self.run(self.app.store.datasets.versions, self.principal, name))
 
     async def post(self, name: str) -> None:
-        """The body is a file to read (``?format=&filename=``), or with ``?mode=save`` a
-        Parquet DataFrame stored as is, with lineage (``?parent=&recipe=``)."""
+        """The body is a file to read (``?format=&filename=`` and its read options, see
+        :mod:`...core.upload_query`), or with ``?mode=save`` a Parquet DataFrame stored as
+        is, with lineage (``?parent=&recipe=``)."""
         if self._refusal is not None:
             raise self._refusal
         if self._finished or self._spool is None:
@@ -146,6 +148,8 @@ class VersionsHandler(ApiHandler):
         arg = self.get_query_argument
         common = {"description": arg("description", None), "note": arg("note", "")}
         mode = arg("mode", "ingest")
+        # strip=False: a tab delimiter or a " " null value must arrive as sent.
+        read_options = decode_read_options(lambda n: self.get_query_arguments(n, strip=False))
         if mode == "ingest":
             return await self.run(
                 self.app.store.datasets.ingest,
@@ -155,9 +159,15 @@ class VersionsHandler(ApiHandler):
                 format=arg("format", None) or None,
                 filename=arg("filename", None) or None,
                 **common,
+                **read_options,
             )
         if mode != "save":
             raise Invalid("mode must be 'ingest' (read a file) or 'save' (a Parquet DataFrame).")
+        if read_options:
+            raise Invalid(
+                "Read options apply to files (mode 'ingest'); a saved DataFrame has none.",
+                options=sorted(read_options),
+            )
         recipe = arg("recipe", None)
         try:
             steps = json.loads(recipe) if recipe else None
