@@ -55,6 +55,7 @@ UNITS = ("hour", "day", "week", "month", "quarter", "year")
 MAX_GROUPS = 10_000
 MAX_METRICS = 20
 MAX_GROUP_COLUMNS = 4
+MAX_FILTERS = 50  # a dashboard has a handful; more is a mistake or an attempt to burn CPU
 
 
 MAX_SAMPLE = 100_000
@@ -167,6 +168,8 @@ def parse_filters(filters: Any, schema: Mapping[str, str]) -> list[dict[str, Any
     """Filter conditions (as in recipes' ``filter_rows``) checked against ``schema``."""
     if not filters:
         return []
+    if isinstance(filters, list) and len(filters) > MAX_FILTERS:
+        raise Invalid(f"'filters' takes at most {MAX_FILTERS} conditions.")
     parsed = parse_conditions(filters, "filters")
     validate_conditions(parsed, Schema(schema))
     return parsed

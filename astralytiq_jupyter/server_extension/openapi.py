@@ -34,7 +34,11 @@ _QUERY: dict[str, tuple[str, str]] = {
     "columns": ("string", "Comma-separated column names."),
     "n": ("integer", "Rows in the sample (1 to 100,000)."),
     "seed": ("integer", "Seed of the random sample (the same seed gives the same rows)."),
-    "filters": ("string", "A JSON list of conditions the sampled rows meet, as in recipes."),
+    "filters": (
+        "string",
+        "A JSON list of at most 50 conditions the sampled rows meet, as in recipes' "
+        'filter_rows, e.g. [{"column": "region", "op": "in", "value": ["EU"]}].',
+    ),
     "mode": ("string", "'ingest' (read a file, the default) or 'save' (a Parquet DataFrame)."),
     "filename": ("string", "The uploaded file's name (helps format detection)."),
     "description": ("string", "Description of the dataset."),

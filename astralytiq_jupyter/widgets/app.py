@@ -46,6 +46,7 @@ class Section:
 
 SECTIONS = (
     Section("datasets", "Datasets", "database", Permission.DATASET_READ, ".catalog:DatasetsView"),
+    Section("upload", "Upload", "upload", Permission.DATASET_WRITE, ".upload:UploadWizard"),
     Section("explore", "Explore", "chart-bar", Permission.DATASET_READ, ".explore:ExploreWizard"),
     Section("clean", "Clean", "magic", Permission.DATASET_WRITE, ".clean:CleanWizard"),
     Section("train", "Train", "play", Permission.MODEL_TRAIN, ".train:TrainWizard"),

@@ -8,6 +8,7 @@ import pytest
 
 from astralytiq_jupyter.core.dashboards import CHART_TYPES
 from astralytiq_jupyter.widgets import figures
+from astralytiq_jupyter.widgets import format as fmt
 from astralytiq_jupyter.widgets.dashboard import Dashboard
 from astralytiq_jupyter.widgets.dashboard_builder import DashboardBuilder
 
@@ -178,3 +179,63 @@ def test_dashboards_section_lists_opens_edits_and_shares(store, ws, sales):
     seen = App(viewer, section="dashboards", background=False).views["dashboards"]
     assert [b.description for b in seen.listing.children[0].children[1:]] == ["Open"]
     assert seen.new_button.layout.display == "none"
+
+
+def test_count_only_chart_and_kpi_need_no_value_column(both):
+    """Counting rows reads no value column: the bar chart of rows per region and the KPI of
+    rows match pandas, before and after a filter, on both backends."""
+    ws = both("ana", "analyst")
+    ws.datasets.ingest(str(SAMPLE), name="sales")
+    spec = {
+        "name": "counts",
+        "title": "Counts",
+        "bindings": {"datasets": {"d": "sales"}},
+        "kpis": [{"id": "orders", "dataset": "d", "agg": "count", "title": "Orders"}],
+        "charts": [{"id": "per-region", "type": "bar", "dataset": "d", "x": "region"}],
+        "filters": [{"id": "r", "dataset": "d", "column": "region", "type": "multi_select"}],
+    }
+    page = Dashboard(ws=ws, spec=spec, background=False)
+    frame = pd.read_csv(SAMPLE)
+    bars = _figure(page.items["per-region"])
+    counts = dict(zip(bars["data"][0]["x"], figures_values(bars["data"][0]["y"]), strict=True))
+    assert counts == frame["region"].value_counts().to_dict()
+    assert f"{len(frame):,}" in page.items["orders"].value
+    (region,) = page.filters
+    region.control.value = ("East",)
+    page.loads.wait()
+    bars = _figure(page.items["per-region"])
+    assert figures_values(bars["data"][0]["y"]) == [int((frame["region"] == "East").sum())]
+    assert f"{int((frame['region'] == 'East').sum()):,}" in page.items["orders"].value
+
+
+def test_prediction_panel_renders_the_signature_form_and_predicts(both):
+    """A panel bound to ``churn@production`` shows the model's input form to a viewer and
+    answers with the model's own prediction, on both backends."""
+    from .customers import customers
+
+    analyst = both("ana", "analyst")
+    analyst.datasets.save(customers(), "customers")
+    result = analyst.train("customers", target="spend", algorithms=["ridge"], cv_folds=2)
+    version = analyst.models.register("spend", result)
+    analyst.models.set_alias("spend", "production", version.version)
+    analyst.dashboards.save(
+        {
+            "name": "what-if",
+            "title": "What if",
+            "bindings": {"datasets": {"c": "customers"}, "models": {"m": "spend@production"}},
+            "kpis": [{"id": "n", "dataset": "c", "agg": "count"}],
+            "predictions": [{"id": "p", "model": "m", "title": "Expected spend"}],
+        }
+    )
+    viewer = both("vic", "viewer")
+    page = Dashboard("what-if", viewer, background=False)
+    panel = page.items["p"]
+    assert set(panel.form.fields) == set(customers().columns) - {"spend"}
+    assert "spend@1" in panel.children[1].value
+    panel.form.set(tenure=12, region="east", support_calls=True)
+    panel.button.click()
+    expected = viewer.models.predict("spend@1", panel.form.row())["prediction"].iloc[0]
+    assert 20 < expected < 200  # a real regression answer, not a placeholder
+    assert "Expected spend" in panel.children[0].value
+    assert f">{fmt.escape(fmt.value(expected))}<" in panel.result.value
+    assert "predicted spend" in panel.result.value and "⚠" not in panel.result.value

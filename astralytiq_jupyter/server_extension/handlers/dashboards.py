@@ -59,5 +59,6 @@ class DashboardHandler(ApiHandler):
 
 class PublishHandler(ApiHandler):
     async def post(self, name: str) -> None:
+        self.json_body(set())  # no fields: nothing about the address is the caller's choice
         url = await self.run(self.app.store.dashboards.publish, self.principal, name)
         self.reply({"name": name, "url": url})
