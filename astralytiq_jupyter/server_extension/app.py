@@ -13,6 +13,7 @@ from typing import Any
 
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.services.contents.fileio import FileManagerMixin
 from jupyter_server.utils import url_path_join
 from tornado.ioloop import PeriodicCallback
 from traitlets import Bool, Float, Integer, List, Type, Unicode, default
@@ -227,7 +228,10 @@ class AstralytiQ(ExtensionApp):
         ``allow_hidden``, minus the directories Jupyter and the store keep for themselves."""
         serverapp = self.serverapp
         contents = getattr(serverapp, "contents_manager", None)
-        root = getattr(contents, "root_dir", None) or serverapp.root_dir
+        # A contents manager that keeps files elsewhere (a database, object storage) has a
+        # root_dir that names no local folder ("/" by default): the server's root is used.
+        on_disk = isinstance(contents, FileManagerMixin) and contents.root_dir
+        root = contents.root_dir if on_disk else serverapp.root_dir
         excluded = [
             getattr(serverapp, name, None) for name in ("runtime_dir", "config_dir", "data_dir")
         ]
