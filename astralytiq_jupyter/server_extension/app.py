@@ -19,6 +19,7 @@ from tornado.ioloop import PeriodicCallback
 from traitlets import Bool, Float, Integer, List, Type, Unicode, default
 
 from ..core.config import MB, StoreConfig, default_home
+from ..core.limits import DEFAULT_JSON_LIMITS
 from ..core.maintenance import sweep
 from ..core.permissions import Role
 from ..core.store import Store
@@ -66,6 +67,19 @@ class AstralytiQ(ExtensionApp):
     max_upload_bytes = Integer(1024 * MB, help="Largest upload accepted, in bytes.").tag(
         config=True
     )
+    max_json_bytes = Integer(
+        DEFAULT_JSON_LIMITS.max_bytes,
+        help="Largest JSON document stored as metadata (recipe, dashboard, settings, model "
+        "metadata) or taken as a JSON request body, in bytes.",
+    ).tag(config=True)
+    max_json_depth = Integer(
+        DEFAULT_JSON_LIMITS.max_depth,
+        help="Deepest nesting of JSON metadata and JSON request bodies accepted.",
+    ).tag(config=True)
+    max_artifact_unpacked_bytes = Integer(
+        256 * MB,
+        help="Most bytes an uploaded skops model artifact (a zip file) may unpack to.",
+    ).tag(config=True)
     url_import_allowlist = List(
         Unicode(), help="Hosts or CIDRs URL imports may reach despite being private."
     ).tag(config=True)
@@ -220,6 +234,9 @@ class AstralytiQ(ExtensionApp):
             dashboard_app_url=url_path_join(
                 self.serverapp.base_url, "voila/render", self.dashboard_app
             ),
+            max_json_bytes=self.max_json_bytes,
+            max_json_depth=self.max_json_depth,
+            max_artifact_unpacked_bytes=self.max_artifact_unpacked_bytes,
             workspace_files=self.workspace_files(),
         )
 
