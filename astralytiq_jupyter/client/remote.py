@@ -779,7 +779,7 @@ class RemoteDashboards:
 
     def publish(self, name: str) -> str:
         """The shareable Voila address of a saved dashboard."""
-        return self._c.json("POST", "dashboards", name, "publish")["url"]
+        return self._c.json("POST", "dashboards", name, "publish", json={})["url"]
 
 
 class RemoteTenant:

@@ -24,9 +24,11 @@ from .theme import Theme
 if TYPE_CHECKING:
     from ..client.workspace import Workspace
 
-__all__ = ["Dashboard", "FilterControl"]
+__all__ = ["DEFAULT_SIZES", "Dashboard", "FilterControl"]
 
 ROW_PX = 100  # the height of one layout row
+#: (width of 12, height in rows) of items the spec's layout does not place
+DEFAULT_SIZES = {"kpis": (3, 1), "charts": (6, 4), "predictions": (6, 4)}
 _STYLE = {"description_width": "initial"}
 
 
@@ -77,14 +79,15 @@ class FilterControl(W.VBox):
             self.bounds = (first, last)
             self.control = W.VBox([self.start, self.end])
         elif kind == "multi_select":
+            # 95%, as the date pickers: at 100% the select's border spills out of the side bar
             self.control = W.SelectMultiple(
-                options=[str(v) for v in domain["values"]], rows=6, layout=W.Layout(width="100%")
+                options=[str(v) for v in domain["values"]], rows=6, layout=W.Layout(width="95%")
             )
             self._values = {str(v): v for v in domain["values"]}
         else:
             self._values = {str(v): v for v in domain["values"]}
             self.control = W.Dropdown(
-                options=["(all)", *self._values], value="(all)", layout=W.Layout(width="100%")
+                options=["(all)", *self._values], value="(all)", layout=W.Layout(width="95%")
             )
         self._default(item.get("default"))
         super().__init__([label, self.control], layout=W.Layout(margin="0 0 10px 0"))
@@ -244,7 +247,7 @@ class Dashboard(Wizard):
         placed = {cell["item"]: cell for cell in spec.get("layout", [])}
         cells: list[W.Widget] = []
         auto_y = 0
-        for key, width, height in (("kpis", 3, 1), ("charts", 6, 4), ("predictions", 6, 4)):
+        for key, (width, height) in DEFAULT_SIZES.items():
             column = 0
             for item in spec.get(key, []):
                 widget = self._item_widget(key, item)

@@ -15,6 +15,7 @@ from ..core.recipe_base import kind_of
 from . import format as fmt
 from .base import Navigate, Wizard
 from .code import CodeView
+from .dashboard import DEFAULT_SIZES
 from .pickers import DatasetPicker, ModelPicker
 
 if TYPE_CHECKING:
@@ -60,8 +61,9 @@ class DashboardBuilder(Wizard):
         self.editing: int | None = None
         self.writable = self.can(Permission.DASHBOARD_WRITE)
 
+        self._syncing = False  # the Open list being set by the code, not chosen by the user
         self.existing = W.Dropdown(description="Open", style=_STYLE, layout=_FIELD)
-        self.existing.observe(lambda c: self.load(c["new"]) if c["new"] else None, names="value")
+        self.existing.observe(self._on_open, names="value")
         self.name_box = W.Text(
             description="Name", placeholder="sales-overview", style=_STYLE, layout=_FIELD
         )
@@ -352,9 +354,10 @@ class DashboardBuilder(Wizard):
         for i, (kind, item, size) in enumerate(self.items):
             what = item.get("title") or item["id"]
             detail = ", ".join(f"{k}={v}" for k, v in item.items() if k not in ("id", "title"))
+            where = "side bar" if kind == "Filter" else f"{size['w']} of 12 wide"
             label = W.HTML(
                 f'<span class="aq-badge">{kind}</span> <b>{fmt.escape(what)}</b> '
-                f'<span class="aq-muted">{fmt.escape(detail)} · {size["w"]} wide</span>'
+                f'<span class="aq-muted">{fmt.escape(detail)} · {where}</span>'
             )
             buttons = []
             for icon, tip, action in (
@@ -465,31 +468,61 @@ class DashboardBuilder(Wizard):
                 self.schemas[local] = dict(self.ws.datasets.get(ref).schema)
             except Exception as error:  # noqa: BLE001 - a dataset gone since: say so, keep the rest
                 self.status.fail(error)
-        sizes = {
-            c["item"]: {"w": c.get("w", 6), "h": c.get("h", 4)} for c in spec.get("layout", [])
-        }
+        placed = {c["item"]: c for c in spec.get("layout", [])}
         kinds = (
             ("kpis", "KPI"),
             ("charts", "Chart"),
             ("filters", "Filter"),
             ("predictions", "Prediction"),
         )
-        self.items = [
-            (kind, dict(item), sizes.get(item["id"], {"w": 6, "h": 4}))
-            for key, kind in kinds
-            for item in spec.get(key, [])
-        ]
+        self.items = []
+        for key, kind in kinds:
+            # unplaced items get the renderer's own default size, so a save keeps the look
+            w, h = DEFAULT_SIZES.get(key, (GRID_COLUMNS, 1))
+            for item in spec.get(key, []):
+                cell = placed.get(item["id"], {})
+                self.items.append(
+                    (kind, dict(item), {"w": cell.get("w", w), "h": cell.get("h", h)})
+                )
         self._show_bindings()
         self._show_items()
         self._refresh_choices()
+        self.refresh_existing()
         self.status.info(f"Editing {name} (revision {saved.revision})")
 
     def refresh_existing(self) -> None:
+        """The Open list: the tenant's dashboards, showing the one being edited."""
         try:
             names = [d.name for d in self.ws.dashboards.list(limit=500)]
         except Exception:  # noqa: BLE001 - the list is a convenience
             names = []
-        self.existing.options = [("(new dashboard)", "")] + [(n, n) for n in names]
+        current = self.name_box.value.strip() if self.revision is not None else ""
+        self._syncing = True
+        try:
+            self.existing.options = [("(new dashboard)", "")] + [(n, n) for n in names]
+            self.existing.value = current if current in names else ""
+        finally:
+            self._syncing = False
+
+    def _on_open(self, change: dict[str, Any]) -> None:
+        if self._syncing:
+            return
+        if change["new"]:
+            self.load(change["new"])
+        else:
+            self.start_new()
+
+    def start_new(self) -> None:
+        """Empty the builder for a new dashboard (nothing saved is changed)."""
+        self.revision, self.editing = None, None
+        self.name_box.value = self.title_box.value = self.description.value = ""
+        self.datasets, self.schemas, self.models, self.items = {}, {}, {}, []
+        self.link_html.value = ""
+        self.preview_area.children = []
+        self._show_bindings()
+        self._show_items()
+        self._refresh_choices()
+        self.status.info("A new dashboard: use a dataset, then add items.")
 
     def _checked(self) -> dict[str, Any] | None:
         spec = self.spec()

@@ -194,7 +194,7 @@ def _aggregated(
     elif kind == "pie":
         fig = go.Figure(
             go.Pie(
-                labels=[str(v) for v in frame[x]],
+                labels=[_label(v) for v in frame[x]],
                 values=frame[value].tolist(),
                 hole=0.35,
                 sort=False,
@@ -224,12 +224,14 @@ def _aggregated(
     elif kind == "heatmap":
         if not color:
             raise ValueError("A heatmap needs a second category ('colour by').")
-        grid = frame.pivot_table(index=color, columns=x, values=value, aggfunc="sum")
+        # labelled first: pivot_table drops missing keys, and a missing category is a group
+        labelled = frame.assign(**{x: frame[x].map(_label), color: frame[color].map(_label)})
+        grid = labelled.pivot_table(index=color, columns=x, values=value, aggfunc="sum")
         fig = go.Figure(
             go.Heatmap(
                 z=grid.to_numpy().tolist(),
-                x=[str(c) for c in grid.columns],
-                y=[str(i) for i in grid.index],
+                x=list(grid.columns),
+                y=list(grid.index),
                 colorscale="Blues",
             )
         )

@@ -239,3 +239,31 @@ def test_prediction_panel_renders_the_signature_form_and_predicts(both):
     assert "Expected spend" in panel.children[0].value
     assert f">{fmt.escape(fmt.value(expected))}<" in panel.result.value
     assert "predicted spend" in panel.result.value and "⚠" not in panel.result.value
+
+
+def test_builder_keeps_default_sizes_shows_what_is_open_and_starts_new(ws, sales):
+    """A spec saved without a layout keeps the renderer's sizes through the builder (KPIs a
+    quarter wide and one row high, not chart-sized); the Open list shows the dashboard being
+    edited; choosing "(new dashboard)" empties the builder without touching what is saved."""
+    spec = {
+        "name": "plain",
+        "title": "Plain",
+        "bindings": {"datasets": {"d": "sales"}},
+        "kpis": [{"id": "n", "dataset": "d", "agg": "count"}],
+        "charts": [{"id": "c", "type": "pie", "dataset": "d", "x": "region"}],
+        "filters": [{"id": "f", "dataset": "d", "column": "region", "type": "select"}],
+    }
+    ws.dashboards.save(spec)
+    builder = DashboardBuilder("plain", ws=ws, background=False)
+    assert builder.existing.value == "plain" and builder.existing.label == "plain"
+    sizes = {item["id"]: size for _kind, item, size in builder.items}
+    assert sizes["n"] == {"w": 3, "h": 1} and sizes["c"] == {"w": 6, "h": 4}
+    assert "side bar" in builder.list_box.children[2].children[-1].value
+    assert builder.save()
+    layout = {c["item"]: c for c in ws.dashboards.get("plain").spec["layout"]}
+    assert (layout["n"]["w"], layout["n"]["h"], layout["c"]["w"]) == (3, 1, 6)
+    builder.existing.value = ""
+    assert builder.items == [] and builder.name_box.value == "" and builder.revision is None
+    assert ws.dashboards.get("plain").revision == 2
+    fresh = DashboardBuilder(ws=ws, background=False)
+    assert fresh.existing.label == "(new dashboard)"
