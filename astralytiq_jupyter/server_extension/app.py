@@ -25,7 +25,7 @@ from ..core.permissions import Role
 from ..core.store import Store
 from ..core.workspace_files import WorkspaceFiles
 from .admission import TenantGate
-from .apps import app_handlers
+from .apps import APPS_PATH, app_handlers
 from .identity import PrincipalResolver
 from .kernels import ENV_URL, PROVISIONER, KernelCredentials
 from .routes import api_routes
@@ -186,9 +186,11 @@ class AstralytiQ(ExtensionApp):
         help="Maps jupyter_server users to principals (user, tenant, role).",
     ).tag(config=True)
     dashboard_app = Unicode(
-        "dashboard.ipynb",
-        help="Path of the dashboard app notebook, relative to the Jupyter contents root; "
-        "published dashboards open at {base_url}voila/render/<this>?name=<dashboard>.",
+        "",
+        help="Path of a dashboard app notebook relative to the Jupyter contents root: "
+        "published dashboards open at {base_url}voila/render/<this>?name=<dashboard>. Empty "
+        "(default): the packaged app, {base_url}astralytiq/apps/dashboard.ipynb?name=..., "
+        "which needs no file in the workspace.",
     ).tag(config=True)
     set_kernel_env = Bool(
         True,
@@ -237,8 +239,10 @@ class AstralytiQ(ExtensionApp):
             default_tenant=self.default_tenant,
             compile_models=self.compile_models,
             predict_cache_seconds=self.predict_cache_seconds,
-            dashboard_app_url=url_path_join(
-                self.serverapp.base_url, "voila/render", self.dashboard_app
+            dashboard_app_url=(
+                url_path_join(self.serverapp.base_url, "voila/render", self.dashboard_app)
+                if self.dashboard_app
+                else url_path_join(self.serverapp.base_url, APPS_PATH, "dashboard.ipynb")
             ),
             max_json_bytes=self.max_json_bytes,
             max_json_depth=self.max_json_depth,

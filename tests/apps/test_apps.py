@@ -15,6 +15,7 @@ REPO_NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 APPS = {
     "astralytiq.ipynb",
     "upload.ipynb",
+    "dashboard.ipynb",
     "clean.ipynb",
     "explore.ipynb",
     "predict.ipynb",

@@ -22,7 +22,7 @@ import requests
 from astralytiq_jupyter.cli import main as cli
 from astralytiq_jupyter.client import LocalBackend, Workspace
 from astralytiq_jupyter.core.permissions import Role
-from astralytiq_jupyter.data import sample_path
+from astralytiq_jupyter.demo import DASHBOARD, seed
 
 from ..server_extension.live import OTHER_EXTENSIONS, free_port
 
@@ -38,16 +38,41 @@ pytestmark = [
 
 
 def _seed(home: Path) -> None:
-    """The owner's dataset; bob views tenant ``default``, carol analyses tenant ``other``."""
+    """The owner's demo (dataset, model, dashboard); bob views tenant ``default``, carol
+    analyses tenant ``other``."""
     backend = LocalBackend.open(home, user="owner")
     try:
-        Workspace(backend).datasets.ingest(sample_path("sales"), name="sales")
+        seed(Workspace(backend))
         store = backend.store
         store.ensure_member("default", "bob", Role.VIEWER)
         store.ensure_tenant("other", "Other Inc")
         store.ensure_member("other", "carol", Role.ANALYST)
     finally:
         backend.close()
+
+
+def _wait_until_serving(server: subprocess.Popen, tmp: Path) -> str:
+    """The server's URL once it answers; its port from its runtime file (the one asked for
+    may have been taken by another process in the meantime)."""
+    info = tmp / "runtime" / f"jpserver-{server.pid}.json"
+    deadline = time.monotonic() + 240  # a loaded CI machine
+    while time.monotonic() < deadline:
+        assert server.poll() is None, (tmp / "server.log").read_text()[-3000:]
+        if info.exists():
+            try:
+                port = json.loads(info.read_text())["port"]
+                url = f"http://127.0.0.1:{port}{BASE}"
+                health = requests.get(
+                    f"{url}astralytiq/api/health",
+                    headers={"Authorization": "token owner-tok"},
+                    timeout=5,
+                )
+                if health.ok:
+                    return url
+            except (ValueError, KeyError, requests.ConnectionError):
+                pass  # the file is being written, or the server not listening yet
+        time.sleep(0.3)
+    raise RuntimeError((tmp / "server.log").read_text()[-3000:])
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +98,7 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
             }
         )
     )
-    port = free_port()
+    port = free_port()  # taken meanwhile? The server tries the next one: see the runtime file
     env = {
         **os.environ,
         "ASTRALYTIQ_HOME": str(tmp / "home"),
@@ -102,24 +127,8 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}{BASE}"
     try:
-        deadline = time.monotonic() + 240  # a loaded CI machine
-        while time.monotonic() < deadline:
-            try:
-                health = requests.get(
-                    f"{url}astralytiq/api/health",
-                    headers={"Authorization": "token owner-tok"},
-                    timeout=5,
-                )
-                if health.ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert server.poll() is None, (tmp / "server.log").read_text()[-3000:]
-            time.sleep(0.3)
-        else:
-            raise RuntimeError((tmp / "server.log").read_text()[-3000:])
+        url = _wait_until_serving(server, tmp)
         yield {"url": url, "tmp": tmp}
     finally:
         server.terminate()
@@ -252,3 +261,41 @@ def test_the_launcher_tile_opens_the_app(browser: Any, jupyter: dict) -> None:
         assert not [p for p in lab.problems if "astralytiq" in p.lower()], lab.problems
     finally:
         lab.context.close()
+
+
+def test_a_published_dashboard_opens_for_the_tenant_and_is_not_found_elsewhere(
+    browser: Any, jupyter: dict
+) -> None:
+    """The address ``publish`` returns is the packaged dashboard app: a viewer of the tenant
+    sees its KPI cards and charts (drawn, non-zero size), a user of another tenant sees "not
+    found"; no console error, no 5xx."""
+    published = requests.post(
+        f"{jupyter['url']}astralytiq/api/dashboards/{DASHBOARD}/publish",
+        json={},
+        headers={"Authorization": "token owner-tok"},
+        timeout=60,
+    )
+    assert published.status_code == 200, published.text
+    path = published.json()["url"]
+    assert path == f"{BASE}astralytiq/apps/dashboard.ipynb?name={DASHBOARD}"
+    origin = jupyter["url"].removesuffix(BASE)
+    viewer = Watched(browser.new_context(viewport={"width": 1366, "height": 900}))
+    other = Watched(browser.new_context(viewport={"width": 1366, "height": 900}))
+    try:
+        page = viewer.page
+        page.goto(f"{origin}{path}&token=bob-tok", timeout=180_000)
+        page.wait_for_selector(".aq-kpi", timeout=180_000)
+        plots = page.locator(".js-plotly-plot .main-svg")
+        plots.first.wait_for(timeout=120_000)
+        page.wait_for_load_state("networkidle", timeout=60_000)
+        page.screenshot(path=str(jupyter["tmp"] / "dashboard.png"), full_page=True)
+        assert "Sales overview" in page.inner_text("body")
+        sizes = [plots.nth(i).bounding_box() for i in range(plots.count())]
+        assert len(sizes) >= 2 and all(b and b["width"] > 100 and b["height"] > 100 for b in sizes)
+        other.page.goto(f"{origin}{path}&token=carol-tok", timeout=180_000)
+        other.page.wait_for_selector("text=/not found/i", timeout=180_000)
+        assert "Sales overview" not in other.page.inner_text("body")
+        assert viewer.problems == [] and other.problems == []
+    finally:
+        viewer.context.close()
+        other.context.close()
