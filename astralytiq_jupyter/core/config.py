@@ -46,8 +46,13 @@ class StoreConfig:
     default_tenant: str = "default"
 
     @property
+    def embedded_database(self) -> Path:
+        """The SQLite file of the embedded store (used unless ``database_url`` is set)."""
+        return Path(self.home) / "astralytiq.db"
+
+    @property
     def resolved_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{Path(self.home) / 'astralytiq.db'}"
+        return self.database_url or f"sqlite:///{self.embedded_database}"
 
     @property
     def resolved_storage_url(self) -> str:

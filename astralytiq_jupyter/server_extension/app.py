@@ -19,8 +19,9 @@ from traitlets import Bool, Float, Integer, List, Type, Unicode, default
 from ..core.config import MB, StoreConfig, default_home
 from ..core.permissions import Role
 from ..core.store import Store
+from .base import UnknownPathHandler
 from .identity import PrincipalResolver
-from .routes import api_routes
+from .routes import API_PREFIX, api_routes
 
 ENV_URL = "ASTRALYTIQ_URL"
 ENV_TOKEN = "ASTRALYTIQ_TOKEN"  # noqa: S105 - a variable name, not a secret
@@ -196,6 +197,8 @@ class AstralytiQ(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(route.spec() for route in api_routes())
+        # Last: any other path under the API's prefix answers a JSON 404.
+        self.handlers.append((API_PREFIX + r"(?:/.*)?", UnknownPathHandler))
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Runs once the server listens: flush API usage periodically, and point kernels

@@ -33,7 +33,7 @@ from ..core.errors import (
 from ..core.permissions import Principal
 from ..core.tokens import looks_like_token
 from . import metrics
-from .routes import PLATFORM, Operation, Route
+from .routes import PLATFORM, PUBLIC, Operation, Route
 
 if TYPE_CHECKING:
     from .app import AstralytiQ
@@ -74,6 +74,23 @@ def http_status(error: AstralytiqError) -> int:
     return 500
 
 
+def error_body(status_code: int, exc: BaseException | None, reason: str) -> dict[str, Any]:
+    """The JSON body of an API error (``{error, message, detail?}``), the one shape every
+    API answer that is not a success has."""
+    if isinstance(exc, AstralytiqError):
+        return exc.to_dict()
+    if isinstance(exc, web.HTTPError):
+        code = _HTTP_CODES.get(status_code, "error")
+        return {"error": code, "message": exc.log_message or reason}
+    return {"error": "error", "message": "Internal server error."}
+
+
+def public_request(handler: ApiHandler) -> bool:
+    """Whether a request to a public route came without valid credentials (so it gets
+    only what anyone may see)."""
+    return not handler.authenticated
+
+
 def _open(method: Callable[..., Any]) -> Callable[..., Any]:
     """Let the request through jupyter_server's own gate; :meth:`ApiHandler.prepare` then
     authenticates it (jupyter identity or platform token) before anything else runs."""
@@ -86,6 +103,7 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
     route: Route
     principal: Principal
     operation: Operation
+    authenticated = False  # set once the caller's credentials are known to be valid
 
     def initialize(self, name: str, route: Route | None = None) -> None:  # type: ignore[override]
         super().initialize(name)
@@ -109,22 +127,26 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
 
     # -- authentication and authorization ------------------------------------------------
     async def prepare(self) -> None:  # type: ignore[override]
+        operation = self.route.operations.get(self.request.method or "")
+        public = operation is not None and operation.permission == PUBLIC
         credential = self._bearer()
         if credential is not None:
             resolver = self.app.resolver
             principal = resolver.cached_token(credential)
             if principal is None:
                 principal = await self.run(resolver.authenticate_token, credential)
-            if principal is None:
+            if principal is None and not public:
                 raise web.HTTPError(403, "The API token is invalid, expired or revoked.")
             self._token_principal = principal
         await super().prepare()
         if self._finished:
             return
-        operation = self.route.operations.get(self.request.method or "")
         if operation is None:
             raise web.HTTPError(405)
         self.operation = operation
+        if public:
+            await self._prepare_public()
+            return
         if self._token_principal is not None:
             self.principal = self._token_principal
         else:
@@ -141,7 +163,22 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
             if principal is None:
                 principal = await self.run(resolver.resolve_and_cache, self.current_user, tenant)
             self.principal = principal
+        self.authenticated = True
         await self._authorize(operation)
+        self._check_query(operation)
+        meter = self.app.store.usage
+        if meter.is_warm(self.principal):
+            meter.count_call(self.principal)
+        else:
+            await self.run(meter.count_call, self.principal)
+
+    async def _prepare_public(self) -> None:
+        """A public route: anyone gets an answer; whether the caller is authenticated is
+        known (``authenticated``), without tenant resolution or metering."""
+        self._check_query(self.operation)
+        self.authenticated = self._token_principal is not None or self.current_user is not None
+
+    def _check_query(self, operation: Operation) -> None:
         unknown = sorted(set(self.request.query_arguments) - set(operation.query) - JUPYTER_QUERY)
         if unknown:
             raise Invalid(
@@ -149,11 +186,6 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
                 f"{', '.join(operation.query) or 'none'}.",
                 parameters=unknown,
             )
-        meter = self.app.store.usage
-        if meter.is_warm(self.principal):
-            meter.count_call(self.principal)
-        else:
-            await self.run(meter.count_call, self.principal)
 
     async def _authorize(self, operation: Operation) -> None:
         """Refuse (403) and audit when the principal lacks the route's permission."""
@@ -235,6 +267,15 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
             raise Invalid(f"Query parameter {name!r} must be a whole number of at least {low}.")
         return int(value)
 
+    def bool_arg(self, name: str, default: bool = False) -> bool:
+        """A ``true``/``false`` query parameter; anything else is refused."""
+        value = self.get_query_argument(name, None)
+        if value is None or value == "":
+            return default
+        if value not in ("true", "false"):
+            raise Invalid(f"Query parameter {name!r} must be 'true' or 'false'.")
+        return value == "true"
+
     def version_arg(self, value: str) -> int:
         """A version number from the path."""
         if not value.isdigit() or value.startswith("0") or len(value) > 9:
@@ -262,16 +303,8 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
         if isinstance(exc, AstralytiqError):
             status_code = http_status(exc)
             self.set_status(status_code)
-            body = exc.to_dict()
-        elif isinstance(exc, web.HTTPError):
-            body = {
-                "error": _HTTP_CODES.get(status_code, "error"),
-                "message": exc.log_message or self._reason,
-            }
-        else:
-            body = {"error": "error", "message": "Internal server error."}
         self.set_header("Content-Type", JSON_TYPE)
-        self.finish(json.dumps(body, default=str))
+        self.finish(json.dumps(error_body(status_code, exc, self._reason), default=str))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, AstralytiqError):
@@ -298,3 +331,18 @@ def _plain(data: Any) -> Any:
     if isinstance(data, dict):
         return {k: _plain(v) for k, v in data.items()}
     return data
+
+
+class UnknownPathHandler(ExtensionHandlerMixin, APIHandler):
+    """Any path under ``astralytiq/api`` that no route serves, the prefix itself included:
+    a JSON 404 like every other API error, never Jupyter's HTML page or a redirect."""
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        # Before jupyter_server's own prepare: nothing is served here, so there is nothing
+        # to authenticate or to protect from cross-site requests.
+        raise web.HTTPError(404, f"No API operation at {self.request.path}; see openapi.json.")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = (kwargs.get("exc_info") or (None, None, None))[1]
+        self.set_header("Content-Type", JSON_TYPE)
+        self.finish(json.dumps(error_body(status_code, exc, self._reason)))

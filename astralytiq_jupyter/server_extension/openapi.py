@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from .routes import PLATFORM, api_routes
+from .routes import PLATFORM, PUBLIC, api_routes
 
 PATH = Path(__file__).resolve().parent / "openapi.json"
 _PARAMS = {
@@ -38,6 +38,11 @@ _QUERY: dict[str, tuple[str, str]] = {
     "note": ("string", "Note on this version."),
     "parent": ("string", "Mode 'save': the version this one derives from (lineage)."),
     "recipe": ("string", "Mode 'save': the recipe steps (JSON) that produced it."),
+    "force": (
+        "boolean",
+        "'true' to store a new version even when the latest one holds the same content "
+        "(otherwise that version is answered with 200 and reused: true).",
+    ),
     "bins": ("integer", "Histogram bins per numeric column."),
     "top": ("integer", "Most frequent values listed per column."),
     "k": ("string", "Comma-separated cluster counts to try, e.g. 2,4,8."),
@@ -81,6 +86,8 @@ def build() -> dict[str, Any]:
         for method, op in route.operations.items():
             if op.permission == PLATFORM:
                 needs = "platform owner"
+            elif op.permission == PUBLIC:
+                needs = "nothing (no credentials needed)"
             elif op.permission is None:
                 needs = "any authenticated caller"
             else:
@@ -107,6 +114,9 @@ def build() -> dict[str, Any]:
                 "parameters": params + query,
                 "responses": responses,
             }
+            if op.permission == PUBLIC:
+                # Credentials optional: {} lets a caller without any through.
+                item[method.lower()]["security"] = [{}, {"jupyter": []}, {"platformToken": []}]
         paths[route.template] = item
     return {
         "openapi": "3.1.0",

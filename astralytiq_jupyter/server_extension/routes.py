@@ -16,6 +16,8 @@ from ..core.permissions import Permission
 
 P = Permission
 PLATFORM: Literal["platform"] = "platform"  # only the platform owner (creates tenants)
+# Anyone, without credentials (liveness for monitoring probes); nothing tenant-related.
+PUBLIC: Literal["public"] = "public"
 API_PREFIX = "/astralytiq/api"
 
 
@@ -25,7 +27,7 @@ class Operation:
 
     id: str
     # None: any authenticated principal; a tuple: every one of these permissions.
-    permission: Permission | tuple[Permission, ...] | Literal["platform"] | None
+    permission: Permission | tuple[Permission, ...] | Literal["platform", "public"] | None
     summary: str
     #: The query parameters the operation reads; any other is refused (a typo such as
     #: ``?limt=5`` must not silently return the default page).
@@ -73,7 +75,7 @@ LISTING = ("search", *PAGE)
 
 def _op(
     id: str,
-    permission: Permission | tuple[Permission, ...] | Literal["platform"] | None,
+    permission: Permission | tuple[Permission, ...] | Literal["platform", "public"] | None,
     summary: str,
     query: tuple[str, ...] = (),
 ) -> Operation:
@@ -86,7 +88,15 @@ def api_routes() -> list[Route]:
 
     return [
         Route(
-            "/health", meta.HealthHandler, {"GET": _op("health", None, "Server and schema status")}
+            "/health",
+            meta.HealthHandler,
+            {
+                "GET": _op(
+                    "health",
+                    PUBLIC,
+                    "Liveness, without credentials; with them also the version and schema",
+                )
+            },
         ),
         Route(
             "/me",
@@ -129,7 +139,16 @@ def api_routes() -> list[Route]:
                     "dataset.upload",
                     P.DATASET_WRITE,
                     "Upload a new version (streamed request body)",
-                    ("mode", "format", "filename", "description", "note", "parent", "recipe"),
+                    (
+                        "mode",
+                        "format",
+                        "filename",
+                        "description",
+                        "note",
+                        "parent",
+                        "recipe",
+                        "force",
+                    ),
                 ),
             },
         ),

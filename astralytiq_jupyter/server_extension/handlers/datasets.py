@@ -123,7 +123,9 @@ class VersionsHandler(ApiHandler):
 
     async def post(self, name: str) -> None:
         """The body is a file to read (``?format=&filename=``), or with ``?mode=save`` a
-        Parquet DataFrame stored as is, with lineage (``?parent=&recipe=``)."""
+        Parquet DataFrame stored as is, with lineage (``?parent=&recipe=``). 201 with the new
+        version, or 200 with the latest one when it holds the same content (``reused``;
+        ``?force=true`` makes a new version anyway)."""
         if self._refusal is not None:
             raise self._refusal
         if self._finished or self._spool is None:
@@ -140,11 +142,15 @@ class VersionsHandler(ApiHandler):
             spool.close()
         metrics.UPLOADS.labels(outcome="ok").inc()
         metrics.UPLOAD_BYTES.inc(self._received)
-        self.reply(version, 201)
+        self.reply(version, 200 if version.reused else 201)
 
     async def _store(self, spool: IO[bytes], name: str) -> Any:
         arg = self.get_query_argument
-        common = {"description": arg("description", None), "note": arg("note", "")}
+        common = {
+            "description": arg("description", None),
+            "note": arg("note", ""),
+            "force": self.bool_arg("force"),
+        }
         mode = arg("mode", "ingest")
         if mode == "ingest":
             return await self.run(
@@ -185,7 +191,12 @@ class IngestHandler(ApiHandler):
     """A new version read by the server from a URL (allow-listed) or a SQL query."""
 
     async def post(self, name: str) -> None:
-        body = self.json_body({"url", "sql", "format", "description", "note", "read_options"})
+        body = self.json_body(
+            {"url", "sql", "format", "description", "note", "read_options", "force"}
+        )
+        force = body.get("force", False)
+        if not isinstance(force, bool):
+            raise Invalid("'force' must be true or false.")
         if ("url" in body) == ("sql" in body):
             raise Invalid("Give exactly one source: 'url' or 'sql'.")
         options = body.get("read_options") or {}
@@ -213,9 +224,10 @@ class IngestHandler(ApiHandler):
             format=body.get("format"),
             description=body.get("description"),
             note=body.get("note") or "",
+            force=force,
             **options,
         )
-        self.reply(version, 201)
+        self.reply(version, 200 if version.reused else 201)
 
 
 class DataHandler(ApiHandler):
