@@ -279,7 +279,7 @@ def main() -> None:
         "| rank | algorithm | balanced accuracy | ROC AUC | log loss | fit time per fold (s) |",
         "| ---: | --- | ---: | ---: | ---: | ---: |",
     ]
-    for row in board:
+    for row in board.to_dict("records"):
         lines.append(
             f"| {row['rank']} | {row['algorithm']} | {fmt(row['balanced_accuracy_mean'])} "
             f"± {fmt(row['balanced_accuracy_std'])} | {fmt(row['roc_auc_mean'])} | "

@@ -20,6 +20,7 @@ from ..core.store import Store
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..core.aggregate import Aggregate
     from ..core.audit import AuditEvent
     from ..core.dashboards import Dashboard
     from ..core.datasets import DatasetSummary, DatasetVersion
@@ -117,9 +118,15 @@ class LocalDatasets:
         return self._service.versions(self._principal, name)
 
     def load(
-        self, ref: str, *, columns: list[str] | None = None, limit: int | None = None
+        self,
+        ref: str,
+        *,
+        columns: list[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> pd.DataFrame:
-        return self._service.load(self._principal, ref, columns=columns, limit=limit)
+        """Rows of a version: all, some ``columns``, or ``limit`` rows from row ``offset``."""
+        return self._service.load(self._principal, ref, columns=columns, limit=limit, offset=offset)
 
     def delete(self, name: str, version: int | None = None) -> int:
         return self._service.delete(self._principal, name, version)
@@ -127,6 +134,16 @@ class LocalDatasets:
     def profile(self, ref: str, **options: Any) -> Profile:
         """EDA and quality report of a version (exact statistics on all rows)."""
         return self._service.profile(self._principal, ref, **options)
+
+    def sample(
+        self, ref: str, n: int = 5000, *, columns: list[str] | None = None, seed: int = 0
+    ) -> pd.DataFrame:
+        """A uniform random sample of ``n`` rows of a version (all rows if fewer)."""
+        return self._service.sample(self._principal, ref, n, columns=columns, seed=seed)
+
+    def aggregate(self, ref: str, query: dict[str, Any]) -> Aggregate:
+        """Groups, time buckets and metrics of a version, computed next to the data."""
+        return self._service.aggregate(self._principal, ref, query)
 
     def explore_clusters(
         self,
@@ -277,7 +294,7 @@ class LocalTraining:
         progress: Callable[[TrainingProgress], None] | None = None,
         cancel: threading.Event | None = None,
         **options: Any,
-    ) -> list[dict[str, Any]]:
+    ) -> pd.DataFrame:
         return self._runs.compare(
             self._principal, dataset, spec, progress=progress, cancel=cancel, **options
         )

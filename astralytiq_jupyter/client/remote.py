@@ -42,6 +42,7 @@ from ..core.tenancy import Member, Quotas, Tenant
 from ..core.tokens import ApiToken, IssuedToken
 
 if TYPE_CHECKING:
+    from ..core.aggregate import Aggregate
     from ..core.profiling import Profile
     from ..core.recipes import Recipe, RecipePreview
     from ..core.training import TrainingProgress, TrainingResult, TrainingSpec
@@ -313,18 +314,28 @@ class RemoteDatasets:
         ]
 
     def load(
-        self, ref: str, *, columns: list[str] | None = None, limit: int | None = None
+        self,
+        ref: str,
+        *,
+        columns: list[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> pd.DataFrame:
+        """Rows of a version: all, some ``columns``, or ``limit`` rows from row ``offset``."""
         parse_ref(ref)
         if isinstance(columns, str):
             columns = [columns]
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise errors.Invalid("limit must be a non-negative whole number of rows.")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise errors.Invalid("offset must be a non-negative whole number of rows.")
         params: dict[str, Any] = {"format": "parquet"}
         if columns is not None:
             params["columns"] = ",".join(columns)
         if limit is not None:
             params["limit"] = limit
+        if offset:
+            params["offset"] = offset
         table = pq.read_table(
             pa.BufferReader(self._c.buffer("GET", "datasets", ref, "data", params=params))
         )
@@ -341,6 +352,28 @@ class RemoteDatasets:
         from ..core.profiling import Profile
 
         return Profile.from_dict(self._c.json("GET", "datasets", ref, "profile", params=options))
+
+    def sample(
+        self, ref: str, n: int = 5000, *, columns: list[str] | None = None, seed: int = 0
+    ) -> pd.DataFrame:
+        """A uniform random sample of ``n`` rows of a version (all rows if fewer)."""
+        from ..core.aggregate import check_sample
+
+        parse_ref(ref)
+        check_sample(n, seed)
+        params: dict[str, Any] = {"n": n, "seed": seed}
+        if columns is not None:
+            params["columns"] = ",".join([columns] if isinstance(columns, str) else columns)
+        body = self._c.buffer("GET", "datasets", ref, "sample", params=params)
+        return pq.read_table(pa.BufferReader(body)).to_pandas()
+
+    def aggregate(self, ref: str, query: dict[str, Any]) -> Aggregate:
+        """Groups, time buckets and metrics of a version, computed by the server."""
+        from ..core.aggregate import Aggregate
+
+        return Aggregate.from_dict(
+            self._c.json("POST", "datasets", ref, "aggregate", json={"query": query})
+        )
 
     def explore_clusters(
         self,
@@ -666,8 +699,8 @@ class RemoteTraining:
         progress: Callable[[TrainingProgress], None] | None = None,
         cancel: threading.Event | None = None,
         **options: Any,
-    ) -> list[dict[str, Any]]:
-        """Only the cross-validated leaderboard (no tuning, no refit)."""
+    ) -> pd.DataFrame:
+        """Only the cross-validated leaderboard, a DataFrame (no tuning, no refit)."""
         from ..core.training import compare as compare_models
 
         ref = self._version(dataset)

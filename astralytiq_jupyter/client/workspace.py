@@ -6,9 +6,12 @@ decided once, by :func:`connect`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.permissions import Principal
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class Workspace:
@@ -32,8 +35,9 @@ class Workspace:
         the dataset version read from the store or, remotely, through the API."""
         return self._backend.training.train(dataset, spec, **options)
 
-    def compare(self, dataset: str, spec: Any = None, **options: Any) -> list[dict[str, Any]]:
-        """Cross-validated leaderboard of several algorithms, without refitting."""
+    def compare(self, dataset: str, spec: Any = None, **options: Any) -> pd.DataFrame:
+        """Cross-validated leaderboard of several algorithms, without refitting: a DataFrame,
+        best first, ranked by the spec's ``metric`` (stated in ``.attrs["ranked_by"]``)."""
         return self._backend.training.compare(dataset, spec, **options)
 
     @property

@@ -163,6 +163,7 @@ class DatasetService:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._columns: Any = None  # an aggregate.ColumnCache once an aggregation ran
 
     # -- writes ------------------------------------------------------------------------
     def ingest(
@@ -386,10 +387,13 @@ class DatasetService:
         *,
         columns: list[str] | None = None,
         limit: int | None = None,
+        offset: int = 0,
     ) -> pd.DataFrame:
-        """Read a version as a DataFrame: all of it, some ``columns``, or the first ``limit``
-        rows."""
-        return self.read_table(principal, ref, columns=columns, limit=limit).to_pandas()
+        """Read a version as a DataFrame: all of it, some ``columns``, or ``limit`` rows from
+        row ``offset`` (a page of a preview reads only the row groups it needs)."""
+        return self.read_table(
+            principal, ref, columns=columns, limit=limit, offset=offset
+        ).to_pandas()
 
     def read_table(
         self,
@@ -398,27 +402,22 @@ class DatasetService:
         *,
         columns: list[str] | None = None,
         limit: int | None = None,
+        offset: int = 0,
     ) -> pa.Table:
         """Like :meth:`load`, as an Arrow table (what the REST API streams)."""
         self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.read_table")
         # One resolution gives the version and its file: "sales" resolved twice could pair
         # one version's metadata with a newer version's bytes.
-        version, key = self._resolve(principal, ref)
-        columns = _checked_read(version, columns, limit)
+        version, key = self._pinned(principal, ref)
+        columns = _checked_read(version, columns, limit, offset)
         storage = self.store.storage
         with storage.open(key) as fh:
-            if limit is None:
+            if limit is None and offset == 0:
                 return pq.read_table(fh, columns=columns)
             parquet = pq.ParquetFile(fh)
-            batches = []
-            remaining = limit
-            for batch in parquet.iter_batches(
-                batch_size=max(1, min(remaining, 65_536)), columns=columns
-            ):
-                batches.append(batch.slice(0, remaining))
-                remaining -= len(batches[-1])
-                if remaining <= 0:
-                    break
+            batches = list(
+                _row_range(parquet, columns, offset, limit, min(limit or 65_536, 65_536))
+            )
             schema = parquet.schema_arrow
             if columns is not None:
                 schema = pa.schema([schema.field(c) for c in columns], metadata=schema.metadata)
@@ -475,11 +474,62 @@ class DatasetService:
             frame, wanted if columns is not None else None, ks, sample, random_state
         )
 
+    def sample(
+        self,
+        principal: Principal,
+        ref: str,
+        n: int = 5000,
+        *,
+        columns: list[str] | None = None,
+        seed: int = 0,
+    ) -> pd.DataFrame:
+        """A uniform random sample of ``n`` rows (all rows if fewer), in stored order: what a
+        chart of a large version draws instead of the whole."""
+        from .aggregate import check_sample
+
+        self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.sample")
+        check_sample(n, seed)
+        version, key = self._pinned(principal, ref)
+        columns = _checked_read(version, columns, None)
+        with self.store.storage.open(key) as fh:
+            table = pq.read_table(fh, columns=columns)
+        if table.num_rows > n:
+            import numpy as np
+
+            rows = np.random.default_rng(seed).choice(table.num_rows, size=n, replace=False)
+            table = table.take(pa.array(np.sort(rows)))
+        return table.to_pandas()
+
+    def aggregate(self, principal: Principal, ref: str, query: dict[str, Any]) -> Any:
+        """Group, bucket by time, filter and summarise a version next to its data (see
+        :mod:`.aggregate`); only the columns the query names are read, and kept in a small
+        cache for the next query on the same version."""
+        from .aggregate import AggregateQuery, ColumnCache, aggregate
+
+        self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.aggregate")
+        version, key = self._pinned(principal, ref)
+        parsed = AggregateQuery.parse(query, version.schema)
+        if self._columns is None:
+            self._columns = ColumnCache()
+
+        def read(columns: list[str]) -> pa.Table:
+            with self.store.storage.open(key) as fh:
+                return pq.read_table(fh, columns=columns)
+
+        return aggregate(self._columns.get(version.sha256, parsed.columns, read), parsed)
+
+    def _pinned(self, principal: Principal, ref: str) -> tuple[DatasetVersion, str]:
+        """A version and its storage key, resolved in one session (never a mismatched pair)."""
+        with self.store.session() as session:
+            repo = self.store.repo(session, principal)
+            ds, row = self._version_row(repo, ref)
+            return self._to_version(repo, ds, row), row.storage_key
+
     def open_stored(self, principal: Principal, ref: str) -> tuple[DatasetVersion, IO[bytes]]:
         """A version and its stored Parquet file, open for reading (the caller closes it):
         the cheapest way to hand out a whole version, byte for byte (``sha256`` matches)."""
         self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.open_stored")
-        version, key = self._resolve(principal, ref)
+        version, key = self._pinned(principal, ref)
         return version, self.store.storage.open(key)
 
     def stream(
@@ -490,14 +540,15 @@ class DatasetService:
         columns: list[str] | None = None,
         limit: int | None = None,
         batch_size: int | None = None,
+        offset: int = 0,
     ) -> TableStream:
         """Like :meth:`read_table`, as record batches read lazily from the stored Parquet,
         so a download of any size holds about one batch in memory. Batches hold about
         ``STREAM_BATCH_BYTES`` (at most ``STREAM_BATCH_ROWS`` rows) unless ``batch_size``
         says how many rows. Options are checked here, before the first batch is read."""
         self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.stream")
-        version, key = self._resolve(principal, ref)
-        columns = _checked_read(version, columns, limit)
+        version, key = self._pinned(principal, ref)
+        columns = _checked_read(version, columns, limit, offset)
         fh = self.store.storage.open(key)
         try:
             # Buffered reads without pre-buffering fetch a page at a time; by default whole
@@ -509,9 +560,10 @@ class DatasetService:
         except BaseException:
             fh.close()
             raise
-        rows = version.rows if limit is None else min(limit, version.rows)
+        available = max(0, version.rows - offset)
+        rows = available if limit is None else min(limit, available)
         size = batch_size if batch_size is not None else _batch_rows(parquet.metadata, columns)
-        batches = _iter_batches(parquet, fh, columns, limit, max(1, size))
+        batches = _iter_batches(parquet, fh, columns, limit, max(1, size), offset)
         return TableStream(version, schema, rows, batches, fh)
 
     def storage_key(self, principal: Principal, ref: str) -> str:
@@ -520,13 +572,6 @@ class DatasetService:
         return self._storage_key(principal, ref)
 
     # -- internals ---------------------------------------------------------------------
-    def _resolve(self, principal: Principal, ref: str) -> tuple[DatasetVersion, str]:
-        """A version and the key of its stored file, from one resolution of ``ref``."""
-        with self.store.session() as session:
-            repo = self.store.repo(session, principal)
-            ds, row = self._version_row(repo, ref)
-            return self._to_version(repo, ds, row), row.storage_key
-
     def _storage_key(self, principal: Principal, ref: str) -> str:
         with self.store.session() as session:
             return self._version_row(self.store.repo(session, principal), ref)[1].storage_key
@@ -721,9 +766,10 @@ class DatasetService:
 
 
 def _checked_read(
-    version: DatasetVersion, columns: list[str] | str | None, limit: int | None
+    version: DatasetVersion, columns: list[str] | str | None, limit: int | None, offset: int = 0
 ) -> list[str] | None:
-    """The ``columns`` (as a list) and ``limit`` of a read, refused unless they fit ``version``."""
+    """The ``columns`` (as a list), ``limit`` and ``offset`` of a read, refused unless they fit
+    ``version``."""
     if columns is not None:
         if isinstance(columns, str):
             columns = [columns]
@@ -736,6 +782,8 @@ def _checked_read(
             )
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise Invalid("limit must be a non-negative whole number of rows.")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise Invalid("offset must be a non-negative whole number of rows.")
     return columns
 
 
@@ -760,26 +808,53 @@ def _batch_rows(metadata: pq.FileMetaData, columns: list[str] | None) -> int:
     return int(min(STREAM_BATCH_ROWS, max(1024, STREAM_BATCH_BYTES // max(width, 1.0))))
 
 
+def _row_range(
+    parquet: pq.ParquetFile,
+    columns: list[str] | None,
+    offset: int,
+    limit: int | None,
+    batch_size: int,
+) -> Generator[pa.RecordBatch, None, None]:
+    """The batches of at most ``limit`` rows from row ``offset``: row groups wholly before
+    ``offset`` are skipped by their metadata, never read."""
+    if limit == 0:
+        return
+    metadata = parquet.metadata
+    first, skip = 0, offset
+    while first < metadata.num_row_groups and skip >= metadata.row_group(first).num_rows:
+        skip -= metadata.row_group(first).num_rows
+        first += 1
+    if first >= metadata.num_row_groups:
+        return
+    remaining = limit
+    groups = list(range(first, metadata.num_row_groups))
+    size = batch_size if remaining is None else max(1, min(batch_size, remaining + skip))
+    for batch in parquet.iter_batches(batch_size=size, columns=columns, row_groups=groups):
+        if skip:
+            if skip >= batch.num_rows:
+                skip -= batch.num_rows
+                continue
+            batch, skip = batch.slice(skip), 0
+        if remaining is not None:
+            batch = batch.slice(0, remaining)
+            remaining -= batch.num_rows
+        yield batch
+        if remaining is not None and remaining <= 0:
+            return
+
+
 def _iter_batches(
     parquet: pq.ParquetFile,
     fh: IO[bytes],
     columns: list[str] | None,
     limit: int | None,
     batch_size: int,
+    offset: int = 0,
 ) -> Generator[pa.RecordBatch, None, None]:
-    """The batches of a stored file, at most ``limit`` rows; closes the file when done."""
+    """The batches of a stored file, at most ``limit`` rows from ``offset``; closes the file
+    when done."""
     try:
-        remaining = limit
-        if remaining == 0:
-            return
-        size = batch_size if remaining is None else min(batch_size, remaining)
-        for batch in parquet.iter_batches(batch_size=size, columns=columns):
-            if remaining is not None:
-                batch = batch.slice(0, remaining)
-                remaining -= batch.num_rows
-            yield batch
-            if remaining is not None and remaining <= 0:
-                return
+        yield from _row_range(parquet, columns, offset, limit, batch_size)
     finally:
         fh.close()
 

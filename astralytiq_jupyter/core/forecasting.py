@@ -625,11 +625,15 @@ def _algorithms(spec: TrainingSpec, season: int | None, notes: list[str]) -> lis
 def run_forecasting(
     df: pd.DataFrame, spec: TrainingSpec, tracker: ms.ProgressTracker
 ) -> dict[str, Any]:
-    """Backtest and hold out every method, pick the best by holdout error, refit on all data.
+    """Backtest every method, pick the best by backtest error, evaluate it on the holdout,
+    refit it on all data.
 
-    The leaderboard's ``<metric>_mean/_std`` come from expanding-window backtests inside the
-    training part (``cv_folds`` windows of ``horizon`` points); ``holdout_<metric>`` from the
-    last ``horizon`` points, which decide the ranking. Returns the fields of a TrainingResult.
+    The leaderboard's ``<metric>_mean/_std`` come from rolling-origin backtests inside the
+    training part (``cv_folds`` expanding windows of ``horizon`` points) and decide the ranking;
+    ``holdout_<metric>`` comes from the last ``horizon`` points, which no choice looked at, so
+    the chosen method's holdout error is an honest estimate of its error on new data (choosing
+    on the holdout would report the luckiest method's error). Returns the fields of a
+    TrainingResult.
     """
     if spec.target is None:
         raise Invalid("Forecasting needs a target column (the values to forecast).")
@@ -672,6 +676,14 @@ def run_forecasting(
     n_train = n - horizon
     cuts = [n_train - k * horizon for k in range(spec.cv_folds, 0, -1)]
     cuts = [c for c in cuts if c >= MIN_TRAIN_POINTS]
+    if not cuts and len(names) > 1:
+        raise Invalid(
+            f"The series has {n} points: too few to compare methods on a backtest before the "
+            f"{horizon}-point holdout (at least {2 * horizon + MIN_TRAIN_POINTS} are needed). "
+            "Use a shorter horizon, more data, or name one algorithm.",
+            points=n,
+            horizon=horizon,
+        )
     windows = [(c, c + horizon) for c in cuts] + [(n_train, n)]  # the last one is the holdout
     holdout = len(windows) - 1
     jobs = [
@@ -725,8 +737,16 @@ def run_forecasting(
             "Every forecasting method failed: "
             + "; ".join(f"{r['algorithm']}: {r['error']}" for r in rows)
         )
-    leaderboard = ms.rank_rows(rows, f"holdout_{metric}", metric)
+    # With one method there is nothing to choose: its backtests may be missing (short series).
+    ranking = f"{metric}_mean" if cuts else f"holdout_{metric}"
+    leaderboard = ms.rank_rows(rows, ranking, metric)
     best = leaderboard[0]
+    if cuts:
+        notes.append(
+            f"Method chosen by {metric} (mean over {len(cuts)} rolling-origin backtest "
+            f"window(s) of {horizon} points within the training part); the last {horizon} "
+            "points were held out of the choice, so the holdout error is an honest estimate."
+        )
     final = build(best["algorithm"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -772,4 +792,10 @@ def run_forecasting(
             "model_form": mt.json_safe(final.describe()),
         },
         "n_rows": {"train": n_train, "holdout": horizon},
+        "selection": {
+            "metric": metric,
+            "on": f"{len(cuts)} backtest window(s)" if cuts else "the only method",
+            "higher_is_better": False,
+            "default": spec.metric is None,
+        },
     }

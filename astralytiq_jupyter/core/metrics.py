@@ -368,18 +368,44 @@ def importance_plot(
     )
 
 
+def elbow_k(ks: Sequence[int], inertia: Sequence[float]) -> int | None:
+    """The k at the elbow of the inertia curve: the point farthest below the chord from its
+    first to its last point, both axes scaled to [0, 1] (the "kneedle" rule). ``None`` with
+    fewer than three points or a curve without a bend (flat, straight or bulging up)."""
+    if len(ks) < 3:
+        return None
+    x, y = np.asarray(ks, dtype=float), np.asarray(inertia, dtype=float)
+    if not np.isfinite(y).all() or y.max() == y.min():
+        return None
+    xs = (x - x[0]) / (x[-1] - x[0])
+    ys = (y - y.min()) / (y.max() - y.min())
+    gap = ys[0] + (ys[-1] - ys[0]) * xs - ys
+    best = int(np.argmax(gap))
+    return int(ks[best]) if gap[best] > 1e-9 else None
+
+
 def elbow_plot(
-    ks: Sequence[int], inertia: Sequence[float], silhouette: Sequence[float], chosen: int
+    ks: Sequence[int],
+    inertia: Sequence[float],
+    silhouette: Sequence[float],
+    selection: dict[str, Any],
 ) -> dict[str, Any]:
+    """Inertia and held-out silhouette by k, with the k each rule picks and the one chosen."""
+    rule = {"silhouette": "highest silhouette", "elbow": "elbow of inertia"}.get(
+        selection["rule"], "set by n_clusters"
+    )
     return json_safe(
         {
             "kind": "elbow",
-            "title": "Elbow: inertia and held-out silhouette by number of clusters",
+            "title": f"Inertia and held-out silhouette by number of clusters (k chosen: {rule})",
             "x_title": "Number of clusters (k)",
             "k": list(ks),
             "inertia": list(inertia),
             "silhouette": list(silhouette),
-            "chosen_k": chosen,
+            "chosen_k": selection["chosen_k"],
+            "elbow_k": selection["elbow_k"],
+            "silhouette_k": selection["silhouette_k"],
+            "rule": selection["rule"],
         }
     )
 

@@ -16,7 +16,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 import numpy as np
@@ -27,6 +27,9 @@ from threadpoolctl import threadpool_limits
 
 from . import metrics as mt
 from .errors import Cancelled, Invalid
+
+if TYPE_CHECKING:
+    from .training import TrainingSpec
 
 Job = tuple[Any, Callable[..., dict[str, Any]], tuple[Any, ...]]
 
@@ -227,3 +230,93 @@ def rank_rows(rows: Sequence[dict[str, Any]], column: str, metric: str) -> list[
     for rank, row in enumerate(ordered, 1):
         row["rank"] = rank
     return ordered
+
+
+def leaderboard_frame(rows: Sequence[Mapping[str, Any]], metric: str) -> pd.DataFrame:
+    """A ranked leaderboard as a DataFrame, best first: ``rank``, ``algorithm``, the ranking
+    metric's mean and spread, then every other column, ``params`` last. The ranking metric is
+    stated on the frame: its column axis is named "ranked by <metric>" (shown above the
+    index) and ``attrs`` hold ``ranked_by`` and ``higher_is_better``."""
+    frame = pd.DataFrame.from_records([dict(r) for r in rows])
+    first = ["rank", "algorithm", f"{metric}_mean", f"{metric}_std", f"holdout_{metric}"]
+    lead = [c for c in first if c in frame.columns]
+    rest = [c for c in frame.columns if c not in lead and c != "params"]
+    frame = frame[lead + rest + (["params"] if "params" in frame.columns else [])]
+    for column in frame.columns:
+        if column.endswith(("_mean", "_std", "fit_time")) or column.startswith("holdout_"):
+            frame[column] = frame[column].astype("float64")  # a metric no fold produced: NaN
+    frame.columns.name = f"ranked by {metric}"
+    frame.attrs.update(ranked_by=metric, higher_is_better=mt.higher_is_better(metric))
+    return frame
+
+
+def leaderboard_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The JSON-safe rows of a leaderboard frame (missing values as ``None``), as stored in
+    the registry and sent over the API."""
+    records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    return mt.json_safe(records)
+
+
+def by_k(leaderboard: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The k-means rows that trained, by number of clusters."""
+    return sorted(
+        (r for r in leaderboard if r["error"] is None), key=lambda r: r["params"]["n_clusters"]
+    )
+
+
+def choose_k(
+    leaderboard: Sequence[dict[str, Any]], spec: TrainingSpec
+) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """The k-means row to keep, the ``selection`` record and a note saying which rule chose k
+    and where the other rule puts it: ``n_clusters`` when set, else ``k_rule`` ("silhouette":
+    the highest held-out silhouette, first in the ranked ``leaderboard``; "elbow": the bend of
+    the mean inertia curve, see :func:`metrics.elbow_k`)."""
+    rows = by_k(leaderboard)
+    ks = [r["params"]["n_clusters"] for r in rows]
+    elbow = mt.elbow_k(ks, [r["inertia_mean"] for r in rows])
+    top = leaderboard[0]
+    silhouette = top["params"]["n_clusters"]
+    score = f"{top['silhouette_mean']:.3f}"
+    if spec.n_clusters is not None:
+        rule, k = "n_clusters", spec.n_clusters
+        row = next(r for r in leaderboard if r["params"]["n_clusters"] == k)
+        if row["error"]:
+            raise Invalid(f"k-means with {k} clusters failed: {row['error']}")
+        shown = "none" if elbow is None else f"k={elbow}"
+        note = (
+            f"k={k} set by n_clusters; the highest held-out silhouette is at k={silhouette} "
+            f"({score}), the elbow of the inertia curve at {shown}."
+        )
+    elif spec.k_rule == "elbow":
+        if elbow is None:
+            raise Invalid(
+                "The inertia curve has no elbow over the k compared (it needs three or more "
+                "values of k and a bend); widen k_range or use k_rule='silhouette'."
+            )
+        rule, k, row = "elbow", elbow, rows[ks.index(elbow)]
+        note = (
+            f"k={k} chosen at the elbow of the inertia curve (k_rule='elbow'); the highest "
+            f"held-out silhouette is at k={silhouette} ({score}; k_rule='silhouette')."
+        )
+    else:
+        rule, k, row = "silhouette", silhouette, top
+        other = (
+            "has no elbow over the k compared"
+            if elbow is None
+            else f"bends at k={elbow}" + (" too" if elbow == k else " (k_rule='elbow')")
+        )
+        note = (
+            f"k={k} chosen by the highest held-out silhouette ({score}; the default "
+            f"k_rule='silhouette'); the inertia curve {other}."
+        )
+    selection = {
+        "metric": "silhouette",
+        "on": f"{spec.cv_folds}-fold cross-validation",
+        "higher_is_better": True,
+        "default": spec.metric is None,
+        "rule": rule,
+        "chosen_k": k,
+        "silhouette_k": silhouette,
+        "elbow_k": elbow,
+    }
+    return row, selection, note

@@ -61,6 +61,7 @@ __all__ = [
 ]
 
 TUNING = (None, "random", "halving")
+K_RULES = ("silhouette", "elbow")
 HALVING_FACTOR = 3
 
 
@@ -71,9 +72,11 @@ class TrainingSpec:
     ``params`` fixes hyperparameters per algorithm (``{"random_forest": {"n_estimators": 300}}``);
     ``search_space`` overrides the tuning grid per algorithm, each parameter a list of values or
     ``{"low": .., "high": .., "log": true}``; ``tune`` searches the best algorithm's grid with
-    ``n_iter`` candidates. ``metric`` ranks the leaderboard (default: the task's primary
-    metric). ``k_range`` is the inclusive range of cluster counts compared; ``n_clusters``
-    forces the chosen one. ``dataset`` records the dataset version trained on (lineage).
+    ``n_iter`` candidates. ``metric`` ranks the leaderboard and picks the best model (default:
+    the task's primary metric, balanced accuracy for classification). ``k_range`` is the
+    inclusive range of cluster counts compared; ``k_rule`` picks k among them by the highest
+    held-out ``"silhouette"`` or at the ``"elbow"`` of the inertia curve; ``n_clusters`` forces
+    it. ``dataset`` records the dataset version trained on (lineage).
     """
 
     target: str | None = None
@@ -97,6 +100,7 @@ class TrainingSpec:
     interval_level: float = 0.9
     n_clusters: int | None = None
     k_range: tuple[int, int] = (2, 10)
+    k_rule: str = "silhouette"
 
     def to_dict(self) -> dict[str, Any]:
         return mt.json_safe(dataclasses.asdict(self))
@@ -121,6 +125,14 @@ class TrainingSpec:
         """Check the option values that do not depend on the data."""
         if self.task is not None and self.task not in TASKS:
             raise Invalid(f"Unknown task {self.task!r}; choose one of {', '.join(TASKS)}.")
+        known = {m for names in mt.METRICS.values() for m in names}
+        if self.metric is not None and self.metric not in known:
+            raise Invalid(
+                f"Unknown metric {self.metric!r}; choose one of {', '.join(sorted(known))}.",
+                metric=self.metric,
+            )
+        if self.k_rule not in K_RULES:
+            raise Invalid(f"k_rule must be 'silhouette' or 'elbow', not {self.k_rule!r}.")
         if self.tune not in TUNING:
             raise Invalid(f"tune must be None, 'random' or 'halving', not {self.tune!r}.")
         if not isinstance(self.cv_folds, int) or self.cv_folds < 2:
@@ -140,6 +152,8 @@ class TrainingSpec:
             raise Invalid("k_range must be (low, high) with 2 <= low <= high.")
         if self.n_clusters is not None and self.n_clusters < 2:
             raise Invalid("n_clusters must be at least 2.")
+        if self.k_rule == "elbow" and self.n_clusters is None and high - low < 2:
+            raise Invalid("k_rule='elbow' needs a k_range of at least three values of k.")
         if self.features is not None and len(self.features) == 0:
             raise Invalid("The feature list is empty; choose at least one feature column.")
         for name in ("params", "search_space"):
@@ -154,18 +168,22 @@ class TrainingSpec:
 class TrainingResult:
     """Everything a run produced. ``model`` is the fitted best pipeline.
 
-    ``leaderboard`` rows hold ``algorithm``, ``params``, ``<metric>_mean``/``_std`` per metric
+    ``leaderboard`` is a DataFrame, best first (see ``model_selection.leaderboard_frame``),
+    whose rows hold ``rank``, ``algorithm``, ``<metric>_mean``/``_std`` per metric
     (cross-validation; backtests for forecasting, plus ``holdout_<metric>``), ``fit_time``
-    (mean seconds per fit), ``rank``, ``tuned`` and ``error``. ``holdout_metrics`` come from the
+    (mean seconds per fit), ``tuned``, ``error`` and ``params``; ``to_dict()`` has its
+    JSON-safe records. ``holdout_metrics`` come from the
     untouched holdout; ``signature`` lists the raw input columns (name, dtype, kind) that
     ``artifacts.predict_frame`` validates against; ``output`` describes the predictions.
+    ``selection`` says how the winner was chosen: the ranking ``metric`` and what it was
+    measured on, and for clustering the ``rule`` with the k that each rule picks.
     """
 
     task: str
     target: str | None
     features: list[str]
     primary_metric: str
-    leaderboard: list[dict[str, Any]]
+    leaderboard: pd.DataFrame
     best_algorithm: str
     best_params: dict[str, Any]
     model: Pipeline
@@ -181,6 +199,7 @@ class TrainingResult:
     n_rows: dict[str, int]
     duration_seconds: float
     tuning: dict[str, Any] | None = None
+    selection: dict[str, Any] | None = None
 
     @property
     def model_params(self) -> dict[str, Any]:
@@ -201,6 +220,7 @@ class TrainingResult:
         """JSON-safe description of the run: everything except the fitted model."""
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data.pop("model")
+        data["leaderboard"] = ms.leaderboard_records(self.leaderboard)
         data["model_params"] = self.model_params
         data["spec"] = self.spec.to_dict()
         return mt.json_safe(data)
@@ -215,6 +235,7 @@ class _Run:
         self.tracker = tracker
         self.notes: list[str] = []
         self.warnings: dict[str, list[str]] = {}
+        self.selection: dict[str, Any] = {}
         self.classes: list[Any] | None = None
 
     # -- 1. prepare -----------------------------------------------------------------------------
@@ -239,6 +260,13 @@ class _Run:
                 f"Metric {self.metric!r} does not apply to {task}; choose one of "
                 f"{', '.join(mt.METRICS[task])}.",
                 metric=self.metric,
+            )
+        if task != "clustering":
+            why = f"the default for {task}" if spec.metric is None else "chosen with metric="
+            better = "higher" if mt.higher_is_better(self.metric) else "lower"
+            self.notes.append(
+                f"Models ranked by {self.metric} ({why}; mean over {spec.cv_folds} "
+                f"cross-validation folds of the training split, {better} is better)."
             )
         features = self._feature_names()
         data = df
@@ -571,15 +599,12 @@ class _Run:
             labels = model.predict(self.X_test)
             transformed = model[:-1].transform(self.X_test)
             metrics = mt.clustering_scores(transformed, labels, seed)
-            by_k = sorted(
-                (r for r in self.leaderboard if r["error"] is None),
-                key=lambda r: r["params"]["n_clusters"],
-            )
+            by_k = ms.by_k(self.leaderboard)
             plots["elbow"] = mt.elbow_plot(
                 [r["params"]["n_clusters"] for r in by_k],
                 [r["inertia_mean"] for r in by_k],
                 [r["silhouette_mean"] for r in by_k],
-                int(model[-1].n_clusters),
+                self.selection,
             )
             plots.update(mt.cluster_plots(transformed, labels, seed))
         else:
@@ -611,6 +636,13 @@ class _Run:
         self.tracker.emit("evaluate", "Evaluated on the holdout", advance=1)
         return model, mt.json_safe(metrics), plots
 
+    def choose_k(self) -> dict[str, Any]:
+        """The k-means row chosen by ``n_clusters``, else by ``k_rule`` (noted, with the k
+        the other rule picks)."""
+        row, self.selection, note = ms.choose_k(self.leaderboard, self.spec)
+        self.notes.append(note)
+        return row
+
     def output(self, model: Pipeline) -> dict[str, Any]:
         if self.task == "classification":
             return {
@@ -635,10 +667,15 @@ class _Run:
         self.tracker.emit("prepare", "Data checked and preprocessing planned", advance=1)
         self.leaderboard = self.compare()
         best = self.leaderboard[0]
-        if self.task == "clustering" and spec.n_clusters is not None:
-            best = next(r for r in self.leaderboard if r["params"]["n_clusters"] == spec.n_clusters)
-            if best["error"]:
-                raise Invalid(f"k-means with {spec.n_clusters} clusters failed: {best['error']}")
+        if self.task == "clustering":
+            best = self.choose_k()
+        else:
+            self.selection = {
+                "metric": self.metric,
+                "on": f"{spec.cv_folds}-fold cross-validation",
+                "higher_is_better": mt.higher_is_better(self.metric),
+                "default": spec.metric is None,
+            }
         tuning = None
         if spec.tune and self.task == "clustering":
             self.notes.append("Tuning does not apply to clustering; k is compared over k_range.")
@@ -670,6 +707,7 @@ class _Run:
             "output": self.output(model),
             "n_rows": {"train": len(self.X_train), "holdout": len(self.X_test)},
             "tuning": mt.json_safe(tuning),
+            "selection": mt.json_safe(self.selection),
         }
 
 
@@ -733,6 +771,7 @@ def train(
             run = _Run(df, resolved, tracker)
             run.prepare()
             fields = run.run()
+    fields["leaderboard"] = ms.leaderboard_frame(fields["leaderboard"], fields["primary_metric"])
     result = TrainingResult(
         **fields,
         library_versions=library_versions(),
@@ -750,8 +789,9 @@ def compare(
     progress: Callable[[TrainingProgress], None] | None = None,
     cancel: threading.Event | None = None,
     **options: Any,
-) -> list[dict[str, Any]]:
-    """Only the cross-validated leaderboard of the spec's algorithms: no tuning, no refit.
+) -> pd.DataFrame:
+    """Only the cross-validated leaderboard of the spec's algorithms (a DataFrame, as
+    ``TrainingResult.leaderboard``): no tuning, no refit.
 
     Forecasting has no cheaper comparison than its full run, so it returns that leaderboard.
     """
@@ -766,6 +806,6 @@ def compare(
     tracker.total = 1 + len(run.candidates()) * resolved.cv_folds
     tracker.emit("prepare", "Data checked and preprocessing planned", advance=1)
     with ms.limited_threads(ms.thread_limit(len(df))):
-        leaderboard = mt.json_safe(run.compare())
+        leaderboard = ms.leaderboard_frame(mt.json_safe(run.compare()), run.metric)
     tracker.emit("done", "Comparison finished")
     return leaderboard

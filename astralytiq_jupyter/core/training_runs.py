@@ -16,6 +16,8 @@ from .training import compare as compare_models
 from .training import train as train_models
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .store import Store
 
 
@@ -51,8 +53,8 @@ class TrainingRuns:
         progress: Callable[[TrainingProgress], None] | None = None,
         cancel: threading.Event | None = None,
         **options: Any,
-    ) -> list[dict[str, Any]]:
-        """Only the cross-validated leaderboard (no tuning, no refit)."""
+    ) -> pd.DataFrame:
+        """Only the cross-validated leaderboard, a DataFrame (no tuning, no refit)."""
         return self._run(
             compare_models, "model.compare", principal, dataset, spec, progress, cancel, options
         )

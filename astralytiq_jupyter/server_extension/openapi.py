@@ -25,13 +25,15 @@ _PARAMS = {
 _QUERY: dict[str, tuple[str, str]] = {
     "search": ("string", "Case-insensitive substring of the name."),
     "limit": ("integer", "Page size, or (downloads) the number of rows; default 100 for pages."),
-    "offset": ("integer", "Items to skip."),
+    "offset": ("integer", "Items (downloads: rows) to skip."),
     "format": (
         "string",
         "Downloads: parquet, arrow or csv. Uploads: the file format, if not "
         "detected (csv, tsv, excel, json, jsonl, parquet, arrow).",
     ),
     "columns": ("string", "Comma-separated column names."),
+    "n": ("integer", "Rows in the sample (1 to 100,000)."),
+    "seed": ("integer", "Seed of the random sample (the same seed gives the same rows)."),
     "mode": ("string", "'ingest' (read a file, the default) or 'save' (a Parquet DataFrame)."),
     "filename": ("string", "The uploaded file's name (helps format detection)."),
     "description": ("string", "Description of the dataset."),

@@ -171,7 +171,7 @@ def api_routes() -> list[Route]:
                     "dataset.data",
                     P.DATASET_READ,
                     "Download rows as Parquet, Arrow IPC stream or CSV",
-                    ("format", "columns", "limit"),
+                    ("format", "columns", "limit", "offset"),
                 )
             },
         ),
@@ -193,6 +193,30 @@ def api_routes() -> list[Route]:
                     P.DATASET_READ,
                     "K-means cluster exploration (elbow, silhouettes, 2-D PCA) on a sample",
                     ("columns", "k", "k_min", "k_max", "sample", "random_state"),
+                )
+            },
+        ),
+        Route(
+            "/datasets/{ref}/sample",
+            datasets.SampleHandler,
+            {
+                "GET": _op(
+                    "dataset.sample",
+                    P.DATASET_READ,
+                    "A uniform random sample of rows, as Parquet (for charts of large data)",
+                    ("n", "columns", "seed"),
+                )
+            },
+        ),
+        Route(
+            "/datasets/{ref}/aggregate",
+            datasets.AggregateHandler,
+            {
+                "POST": _op(
+                    "dataset.aggregate",
+                    P.DATASET_READ,
+                    "Group, bucket by time, filter and summarise rows next to the data "
+                    "(only aggregates are returned)",
                 )
             },
         ),

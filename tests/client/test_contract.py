@@ -106,6 +106,27 @@ def test_ingest_get_load(ws: Workspace, sales_csv: Path) -> None:
     assert list(part.columns) == ["amount"] and len(part) == 2
 
 
+def test_load_pages_through_row_groups(ws: Workspace) -> None:
+    """A page from any offset equals the same slice of the whole, across row groups, without
+    reading the groups before it; past the end is empty; bad offsets are refused alike."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = pd.DataFrame({"i": np.arange(25_000), "s": [f"r{i}" for i in range(25_000)]})
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink, row_group_size=4096)
+    ws.datasets.ingest(sink.getvalue().to_pybytes(), name="pages", format="parquet")
+    for offset, limit in [(0, 10), (4090, 20), (8192, 5000), (24_990, 50), (30_000, 5)]:
+        page = ws.datasets.load("pages", offset=offset, limit=limit)
+        expected = frame.iloc[offset : offset + limit].reset_index(drop=True)
+        pd.testing.assert_frame_equal(page, expected, check_dtype=False)
+    tail = ws.datasets.load("pages", offset=24_000, columns=["s"])
+    assert tail["s"].tolist() == [f"r{i}" for i in range(24_000, 25_000)]
+    for bad in (-1, 1.5, True):
+        with pytest.raises(Invalid, match="offset"):
+            ws.datasets.load("pages", offset=bad, limit=5)
+
+
 def test_ingest_bytes_and_dataframe(ws: Workspace) -> None:
     v = ws.datasets.ingest(CSV.encode(), name="raw", filename="raw.csv")
     assert v.rows == 4
@@ -551,8 +572,13 @@ def test_train_compare_register(ws: Workspace, make: Factory) -> None:
     ws.datasets.save(_regression_frame(), "points")
     options = {"target": "y", "algorithms": ["linear_regression", "ridge"], "cv_folds": 2}
     leaderboard = ws.compare("points", **options)
-    assert [row["algorithm"] for row in leaderboard][0] == "linear_regression"
-    assert _no_timings(leaderboard) == _no_timings(make.local().compare("points@1", **options))
+    assert isinstance(leaderboard, pd.DataFrame) and leaderboard.attrs["ranked_by"] == "r2"
+    assert leaderboard["algorithm"].iloc[0] == "linear_regression"
+    reference = make.local().compare("points@1", **options)
+    timings = [c for c in leaderboard.columns if c in TIMINGS]
+    pd.testing.assert_frame_equal(
+        leaderboard.drop(columns=timings), reference.drop(columns=timings)
+    )
     result = ws.train("points", **options)
     assert isinstance(result, TrainingResult) and result.spec.dataset == "points@1"
     assert result.holdout_metrics == make.local().train("points@1", **options).holdout_metrics
@@ -570,3 +596,101 @@ def test_train_compare_register(ws: Workspace, make: Factory) -> None:
         viewer.train("points", **options)
     with pytest.raises(NotFound):
         ws.train("nope", **options)
+
+
+def _orders(n: int = 3000) -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    return pd.DataFrame(
+        {
+            "day": pd.date_range("2024-01-01", periods=n, freq="6h"),
+            "region": rng.choice(["north", "south", "east"], n),
+            "amount": np.where(rng.random(n) < 0.05, np.nan, rng.gamma(2.0, 50.0, n)),
+            "units": rng.integers(1, 20, n),
+        }
+    )
+
+
+def test_sample_is_uniform_reproducible_and_bounded(ws: Workspace) -> None:
+    frame = _orders()
+    ws.datasets.save(frame, "orders")
+    a = ws.datasets.sample("orders", 500, seed=3)
+    b = ws.datasets.sample("orders", 500, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    assert len(a) == 500 and list(a.columns) == list(frame.columns)
+    assert a["day"].is_monotonic_increasing  # stored order kept
+    assert a["day"].min() < pd.Timestamp("2024-03-01") < a["day"].max()  # spread, not a head
+    small = ws.datasets.sample("orders", 10_000, columns=["units"])
+    assert len(small) == 3000 and list(small.columns) == ["units"]
+    for bad in (0, -5, 10**9, 2.5):
+        with pytest.raises(Invalid, match="n must be"):
+            ws.datasets.sample("orders", bad)
+    with pytest.raises(Invalid, match="no column"):
+        ws.datasets.sample("orders", 5, columns=["nope"])
+
+
+def test_aggregate_groups_buckets_and_filters_like_recipes(ws: Workspace) -> None:
+    from astralytiq_jupyter.core.aggregate import Aggregate
+
+    frame = _orders()
+    ws.datasets.save(frame, "orders")
+    result = ws.datasets.aggregate(
+        "orders",
+        {
+            "group_by": ["region"],
+            "metrics": [
+                {"function": "sum", "column": "amount"},
+                {"function": "median", "column": "amount"},
+                {"function": "count"},
+                {"function": "count_distinct", "column": "units", "as": "unit_sizes"},
+            ],
+        },
+    )
+    assert isinstance(result, Aggregate)
+    expected = frame.groupby("region")["amount"].agg(["sum", "median"])
+    got = result.frame.set_index("region")
+    assert got["sum_amount"].to_dict() == pytest.approx(expected["sum"].to_dict())
+    assert got["median_amount"].to_dict() == pytest.approx(expected["median"].to_dict())
+    assert got["rows"].to_dict() == frame["region"].value_counts().to_dict()
+    assert result.frame["sum_amount"].is_monotonic_decreasing  # biggest first
+    assert (result.rows_total, result.rows_matched, result.groups) == (3000, 3000, 3)
+
+    conditions = [
+        {"column": "amount", "op": "between", "value": [20, 120]},
+        {"column": "region", "op": "in", "value": ["north", "east"]},
+        {"column": "day", "op": ">=", "value": "2024-02-01"},
+    ]
+    monthly = ws.datasets.aggregate(
+        "orders",
+        {
+            "time": {"column": "day", "unit": "month"},
+            "metrics": [{"function": "count"}],
+            "filters": conditions,
+        },
+    )
+    preview = ws.recipes.preview(
+        [{"op": "filter_rows", "conditions": conditions}], "orders", rows=3000
+    )
+    kept = preview.steps[-1].rows_after
+    assert 0 < kept < 3000
+    assert monthly.rows_matched == kept  # one meaning of every condition
+    assert monthly.frame["rows"].sum() == kept
+    assert monthly.frame["day"].iloc[0] == pd.Timestamp("2024-02-01")
+    assert monthly.frame["day"].is_monotonic_increasing
+
+    capped = ws.datasets.aggregate(
+        "orders", {"group_by": ["day"], "metrics": [{"function": "count"}], "limit": 10}
+    )
+    assert len(capped.frame) == 10 and capped.truncated and capped.groups == 3000
+
+    for query, message in [
+        ({"metrics": [{"function": "sum", "column": "region"}]}, "numeric"),
+        ({"metrics": [{"function": "eval", "column": "amount"}]}, "unknown function"),
+        ({"group_by": ["nope"]}, "does not exist"),
+        ({"time": {"column": "region", "unit": "month"}}, "date"),
+        ({"time": {"column": "day", "unit": "fortnight"}}, "Unknown time unit"),
+        ({"filters": [{"column": "amount", "op": ">", "value": "x; DROP"}]}, "numbers"),
+        ({"limit": 10**9}, "limit"),
+        ({"sql": "select 1"}, "Unknown aggregation field"),
+    ]:
+        with pytest.raises(Invalid, match=message):
+            ws.datasets.aggregate("orders", query)

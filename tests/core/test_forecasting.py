@@ -1,5 +1,6 @@
-"""Forecasting: frequency inference, series validation, model choice by holdout error,
-prediction intervals, forecasting beyond the data and the exported script."""
+"""Forecasting: frequency inference, series validation, model choice by backtest error (the
+holdout only estimates the chosen method's error), prediction intervals, forecasting beyond
+the data and the exported script."""
 
 from __future__ import annotations
 
@@ -139,7 +140,7 @@ def test_season_lengths():
 # --- the engine -----------------------------------------------------------------------------------
 
 
-def test_monthly_sales_forecast_picks_by_holdout_error():
+def test_monthly_sales_forecast_picks_by_backtest_error():
     events: list[TrainingProgress] = []
     result = train(
         _sales(),
@@ -152,10 +153,18 @@ def test_monthly_sales_forecast_picks_by_holdout_error():
     )
     assert result.task == "forecasting"
     assert result.output["frequency"] == "MS" and result.output["season_length"] == 12
-    board = result.leaderboard
-    holdout = [r["holdout_mae"] for r in board]
-    assert holdout == sorted(holdout) and result.best_algorithm == board[0]["algorithm"]
+    board = result.leaderboard.to_dict("records")
+    assert result.leaderboard.attrs["ranked_by"] == "mae"
+    backtest = [r["mae_mean"] for r in board]
+    assert backtest == sorted(backtest) and result.best_algorithm == board[0]["algorithm"]
     assert result.holdout_metrics["mae"] == pytest.approx(board[0]["holdout_mae"])
+    assert result.selection == {
+        "metric": "mae",
+        "on": "2 backtest window(s)",
+        "higher_is_better": False,
+        "default": True,
+    }
+    assert any("Method chosen by mae" in n and "honest estimate" in n for n in result.notes)
     # Trend and season are easy to learn: far better than repeating last year.
     naive = next(r for r in board if r["algorithm"] == "seasonal_naive")
     assert result.holdout_metrics["mae"] < 0.6 * naive["holdout_mae"]
@@ -171,6 +180,46 @@ def test_monthly_sales_forecast_picks_by_holdout_error():
     json.dumps(result.to_dict(), allow_nan=False)
     folds = [e for e in events if e.fold is not None]
     assert len(folds) == 3 * 3  # (2 backtests + holdout) per method
+
+
+def test_choice_is_made_on_the_backtest_not_on_the_holdout():
+    """Growth stops in the last year, which repeats the one before: repeating last season is
+    near perfect on the holdout by luck, but the worst method on the backtests. Choosing on the
+    holdout (the old behaviour) would pick it and report its lucky error as the estimate; the
+    engine picks ETS, the best on the backtests, and reports ETS's holdout error."""
+    frame = _sales()
+    noise = np.random.default_rng(1).normal(0, 0.5, 12)
+    frame.loc[60:, "sales"] = frame["sales"].iloc[48:60].to_numpy() + noise
+    result = train(
+        frame,
+        target="sales",
+        date_column="month",
+        algorithms=["seasonal_naive", "ets"],
+        horizon=12,
+        cv_folds=2,
+    )
+    rows = result.leaderboard.set_index("algorithm").to_dict("index")
+    by_holdout = min(rows, key=lambda name: rows[name]["holdout_mae"])
+    by_backtest = min(rows, key=lambda name: rows[name]["mae_mean"])
+    assert (by_holdout, by_backtest) == ("seasonal_naive", "ets")
+    assert result.best_algorithm == "ets"
+    assert result.holdout_metrics["mae"] == rows["ets"]["holdout_mae"]
+    assert result.holdout_metrics["mae"] > 5 * rows["seasonal_naive"]["holdout_mae"]
+    assert result.cv_metrics["mae"] == rows["ets"]["mae_mean"]
+
+
+def test_methods_are_not_compared_without_room_for_a_backtest():
+    frame = _sales(24)
+    with pytest.raises(Invalid, match="too few to compare methods on a backtest"):
+        train(
+            frame,
+            target="sales",
+            date_column="month",
+            algorithms=["seasonal_naive", "ets"],
+            horizon=9,
+        )
+    alone = train(frame, target="sales", date_column="month", algorithms=["ets"], horizon=9)
+    assert alone.best_algorithm == "ets" and alone.selection["on"] == "the only method"
 
 
 def test_co2_with_statsmodels_methods(co2_monthly):

@@ -117,17 +117,37 @@ def test_wine_compare_leaderboard():
     algorithms = ["logistic_regression", "random_forest", "hist_gradient_boosting", "mlp"]
     result = train(frame, target="target", algorithms=algorithms, params=SMALL, cv_folds=3)
     board = result.leaderboard
-    assert sorted(r["algorithm"] for r in board) == sorted(algorithms)
-    means = [r["balanced_accuracy_mean"] for r in board]
-    assert means == sorted(means, reverse=True)
-    assert [r["rank"] for r in board] == [1, 2, 3, 4]
-    for row in board:
-        for metric in ("accuracy", "f1", "roc_auc", "log_loss"):
-            assert row[f"{metric}_mean"] is not None and row[f"{metric}_std"] >= 0
-        assert row["fit_time"] > 0 and row["folds"] == 3 and row["error"] is None
-    assert result.best_algorithm == board[0]["algorithm"]
-    assert board[0]["balanced_accuracy_mean"] >= 0.9
+    assert isinstance(board, pd.DataFrame)
+    assert sorted(board["algorithm"]) == sorted(algorithms)
+    # The ranking metric is stated on the frame and leads its columns.
+    assert board.attrs == {"ranked_by": "balanced_accuracy", "higher_is_better": True}
+    assert board.columns.name == "ranked by balanced_accuracy"
+    assert list(board.columns[:4]) == [
+        "rank",
+        "algorithm",
+        "balanced_accuracy_mean",
+        "balanced_accuracy_std",
+    ]
+    assert board["balanced_accuracy_mean"].is_monotonic_decreasing
+    assert board["rank"].tolist() == [1, 2, 3, 4]
+    for metric in ("accuracy", "f1", "roc_auc", "log_loss"):
+        assert board[f"{metric}_mean"].notna().all() and (board[f"{metric}_std"] >= 0).all()
+    assert (board["fit_time"] > 0).all() and (board["folds"] == 3).all()
+    assert board["error"].isna().all()
+    assert result.best_algorithm == board["algorithm"].iloc[0]
+    assert board["balanced_accuracy_mean"].iloc[0] >= 0.9
     assert result.holdout_metrics["accuracy"] >= 0.9
+    assert any("Models ranked by balanced_accuracy (the default" in n for n in result.notes)
+    assert result.selection == {
+        "metric": "balanced_accuracy",
+        "on": "3-fold cross-validation",
+        "higher_is_better": True,
+        "default": True,
+    }
+    # The JSON form keeps every row as a record.
+    records = result.to_dict()["leaderboard"]
+    assert [r["algorithm"] for r in records] == board["algorithm"].tolist()
+    assert records[0]["params"] == board["params"].iloc[0]
 
 
 def test_diabetes_regression_in_known_range():
@@ -169,6 +189,69 @@ def test_wine_clustering_finds_three_groups():
     assert result.output == {"kind": "clustering", "n_clusters": 3, "labels": [0, 1, 2]}
     forced = train(frame, task="clustering", n_clusters=4, k_range=(2, 4), cv_folds=3)
     assert forced.best_params["n_clusters"] == 4
+
+
+def _two_groups_of_three() -> pd.DataFrame:
+    """Two far-apart groups of three nearby blobs: the silhouette is highest at k=2, the inertia
+    curve bends at k=6."""
+    rng = np.random.default_rng(0)
+    centers = [(0, 0), (3, 0), (1.5, 2.6), (20, 20), (23, 20), (21.5, 22.6)]
+    points = np.vstack([rng.normal(c, 0.5, size=(40, 2)) for c in centers])
+    return pd.DataFrame(points, columns=["a", "b"])
+
+
+def test_clustering_says_which_rule_chose_k_and_shows_both():
+    frame = _two_groups_of_three()
+    by_silhouette = train(frame, k_range=(2, 8), cv_folds=3)
+    assert by_silhouette.best_params["n_clusters"] == 2
+    assert by_silhouette.selection == {
+        "metric": "silhouette",
+        "on": "3-fold cross-validation",
+        "higher_is_better": True,
+        "default": True,
+        "rule": "silhouette",
+        "chosen_k": 2,
+        "silhouette_k": 2,
+        "elbow_k": 6,
+    }
+    elbow = by_silhouette.plots["elbow"]
+    assert (elbow["chosen_k"], elbow["silhouette_k"], elbow["elbow_k"]) == (2, 2, 6)
+    assert elbow["rule"] == "silhouette" and "highest silhouette" in elbow["title"]
+    assert any(
+        n.startswith("k=2 chosen by the highest held-out silhouette") and "k=6" in n
+        for n in by_silhouette.notes
+    )
+    by_elbow = train(frame, k_range=(2, 8), cv_folds=3, k_rule="elbow")
+    assert by_elbow.best_params["n_clusters"] == 6 and by_elbow.output["n_clusters"] == 6
+    assert by_elbow.selection["rule"] == "elbow" and by_elbow.plots["elbow"]["chosen_k"] == 6
+    assert any(n.startswith("k=6 chosen at the elbow") for n in by_elbow.notes)
+    forced = train(frame, k_range=(2, 8), cv_folds=3, n_clusters=4, k_rule="elbow")
+    assert forced.best_params["n_clusters"] == 4
+    assert (forced.selection["rule"], forced.selection["elbow_k"]) == ("n_clusters", 6)
+    with pytest.raises(Invalid, match="k_rule must be"):
+        train(frame, k_rule="gap")
+    with pytest.raises(Invalid, match="at least three values of k"):
+        train(frame, k_range=(2, 3), k_rule="elbow")
+
+
+def test_ranking_metric_can_be_chosen():
+    frame = _iris()
+    result = train(
+        frame,
+        target="species",
+        algorithms=["logistic_regression", "knn"],
+        metric="log_loss",
+        cv_folds=3,
+    )
+    board = result.leaderboard
+    assert board.attrs == {"ranked_by": "log_loss", "higher_is_better": False}
+    assert board["log_loss_mean"].is_monotonic_increasing
+    assert result.primary_metric == "log_loss" and result.selection["default"] is False
+    assert any("Models ranked by log_loss (chosen with metric=" in n for n in result.notes)
+    with pytest.raises(Invalid, match="Unknown metric 'auc'; choose one of .*roc_auc"):
+        train(frame, target="species", metric="auc")
+    with pytest.raises(Invalid, match="'rmse' does not apply to classification; choose one of"):
+        train(frame, target="species", metric="rmse")
 
 
 # --- inference and preprocessing -----------------------------------------------------------------
@@ -366,7 +449,7 @@ def test_tuning_searches_the_best_algorithm(method):
     tuning = result.tuning
     assert tuning["method"] == method and tuning["algorithm"] == "knn"
     assert tuning["candidates"] == 9
-    tuned = [r for r in result.leaderboard if r["tuned"]]
+    tuned = result.leaderboard[result.leaderboard["tuned"]].to_dict("records")
     assert len(tuned) == 1 and set(tuned[0]["params"]) == {"n_neighbors", "weights", "p"}
     if method == "halving":
         rows = [r["rows"] for r in tuning["rounds"]]
@@ -375,7 +458,7 @@ def test_tuning_searches_the_best_algorithm(method):
     else:
         assert tuning["rounds"] == [{"candidates": 9, "rows": result.n_rows["train"]}]
     assert any(e.stage == "tune" for e in events)
-    if result.leaderboard[0]["tuned"]:
+    if result.leaderboard["tuned"].iloc[0]:
         assert result.best_params == tuned[0]["params"]
     assert result.holdout_metrics["accuracy"] >= 0.9
 
@@ -396,7 +479,7 @@ def test_user_search_space_and_fixed_params():
         n_iter=3,
         cv_folds=3,
     )
-    tuned = next(r for r in result.leaderboard if r["tuned"])
+    tuned = result.leaderboard[result.leaderboard["tuned"]].iloc[0]
     assert tuned["params"]["n_estimators"] == 15
     assert tuned["params"]["max_depth"] in (2, 3)
     assert tuned["params"]["min_samples_leaf"] in (1, 2, 3, 4)
@@ -410,9 +493,9 @@ def test_compare_and_threaded_backend_agree():
     options = {"target": "species", "algorithms": ["logistic_regression", "knn"], "cv_folds": 3}
     board = compare(frame, **options)
     threaded = compare(frame, n_jobs=2, joblib_backend="threading", **options)
-    assert [r["algorithm"] for r in board] == [r["algorithm"] for r in threaded]
-    for a, b in zip(board, threaded, strict=True):
-        assert a["accuracy_mean"] == pytest.approx(b["accuracy_mean"])
+    assert isinstance(board, pd.DataFrame) and board.attrs["ranked_by"] == "balanced_accuracy"
+    assert board["algorithm"].tolist() == threaded["algorithm"].tolist()
+    np.testing.assert_allclose(board["accuracy_mean"], threaded["accuracy_mean"])
 
 
 def test_defaults_cover_the_catalogue():
@@ -439,8 +522,9 @@ def test_failing_algorithm_is_reported_not_fatal():
         params={"knn": {"n_neighbors": 500}},  # more neighbours than rows: every fold fails
         cv_folds=3,
     )
-    failed = next(r for r in result.leaderboard if r["algorithm"] == "knn")
-    assert failed["error"] and failed["rank"] == 2 and failed["accuracy_mean"] is None
+    failed = result.leaderboard.set_index("algorithm").loc["knn"]
+    assert failed["error"] and failed["rank"] == 2 and np.isnan(failed["accuracy_mean"])
+    assert result.to_dict()["leaderboard"][1]["accuracy_mean"] is None
     assert result.best_algorithm == "logistic_regression"
 
 

@@ -248,15 +248,16 @@ class DataHandler(ApiHandler):
         columns_arg = self.get_query_argument("columns", None)
         columns = [c for c in columns_arg.split(",") if c] if columns_arg else None
         limit = self.int_arg("limit")
+        offset = self.int_arg("offset") or 0
         self.set_header("Content-Type", codecs.FORMATS[fmt])
         if fmt == "csv":
             stem = parse_ref(ref).name
             self.set_header("Content-Disposition", f'attachment; filename="{stem}.csv"')
         try:
-            if fmt == "parquet" and columns is None and limit is None:
+            if fmt == "parquet" and columns is None and limit is None and offset == 0:
                 await self._send_stored(ref)
             else:
-                await self._send_encoded(ref, fmt, columns, limit)
+                await self._send_encoded(ref, fmt, columns, limit, offset)
         except StreamClosedError:
             return  # the client went away mid-download: nothing left to send it
 
@@ -272,10 +273,12 @@ class DataHandler(ApiHandler):
             await self.run(fh.close)
 
     async def _send_encoded(
-        self, ref: str, fmt: str, columns: list[str] | None, limit: int | None
+        self, ref: str, fmt: str, columns: list[str] | None, limit: int | None, offset: int
     ) -> None:
         datasets = self.app.store.datasets
-        stream = await self.run(datasets.stream, self.principal, ref, columns=columns, limit=limit)
+        stream = await self.run(
+            datasets.stream, self.principal, ref, columns=columns, limit=limit, offset=offset
+        )
         loop = asyncio.get_running_loop()
         try:
             times: dict[str, tuple[str, str]] = {}
@@ -284,7 +287,12 @@ class DataHandler(ApiHandler):
                 # One pass over the time columns first, so every batch formats them alike.
                 pinned = stream.version.ref
                 with await self.run(
-                    datasets.stream, self.principal, pinned, columns=stamped, limit=limit
+                    datasets.stream,
+                    self.principal,
+                    pinned,
+                    columns=stamped,
+                    limit=limit,
+                    offset=offset,
                 ) as times_only:
                     times = await loop.run_in_executor(
                         _ENCODERS, codecs.csv_time_formats, times_only
@@ -349,6 +357,35 @@ class ClustersHandler(ApiHandler):
         self.reply(
             await self.run(self.app.store.datasets.explore_clusters, self.principal, ref, **options)
         )
+
+
+class SampleHandler(ApiHandler):
+    """A uniform random sample of rows as Parquet: ``?n=5000&columns=a,b&seed=0``."""
+
+    async def get(self, ref: str) -> None:
+        columns = self.get_query_argument("columns", None)
+        frame = await self.run(
+            self.app.store.datasets.sample,
+            self.principal,
+            ref,
+            self.int_arg("n", 5000, low=1),
+            columns=[c for c in columns.split(",") if c] if columns is not None else None,
+            seed=self.int_arg("seed", 0),
+        )
+        self.set_header("Content-Type", codecs.FORMATS["parquet"])
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        self.finish(await self.run(codecs.encode_table, table, "parquet"))
+
+
+class AggregateHandler(ApiHandler):
+    """Groups, time buckets and metrics of a version (``{"query": {...}}``), as JSON."""
+
+    async def post(self, ref: str) -> None:
+        body = self.json_body({"query"}, required=("query",))
+        result = await self.run(
+            self.app.store.datasets.aggregate, self.principal, ref, body["query"]
+        )
+        self.reply(result.to_dict())
 
 
 class PreviewHandler(ApiHandler):
