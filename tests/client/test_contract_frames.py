@@ -20,8 +20,7 @@ from astralytiq_jupyter.client import Workspace
 from astralytiq_jupyter.core.errors import Invalid, NotFound
 
 from ..conftest import BACKENDS
-from ..server_extension.live import LiveServer, live_server
-from .test_contract import Factory
+from ..server_extension.live import LiveServer, WorkspaceFactory, live_server
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -34,7 +33,7 @@ def server(
 
 @pytest.fixture(params=["local", "remote"])
 def ws(request: pytest.FixtureRequest, server: LiveServer) -> Workspace:
-    return Factory(server, request.param)("alice", "admin")
+    return WorkspaceFactory(server, request.param)("alice", "admin")
 
 
 def _text(*values: object) -> pd.Series:
