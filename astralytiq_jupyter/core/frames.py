@@ -10,7 +10,8 @@ What is stored (:func:`dataset_frame`), so that ``ws.datasets.load(name)`` equal
   slicing, sampling or ``pd.concat`` leave, duplicates included) only numbers the rows and is
   not stored; the loaded frame has a fresh ``RangeIndex``. Any other index (named, or of text,
   dates...) is stored as leading columns, as ``DataFrame.reset_index()`` makes them (an
-  unnamed one is called ``index``; unnamed MultiIndex levels ``level_0``, ``level_1``...).
+  unnamed one is called ``index``, or ``level_0`` beside a column named ``index``; unnamed
+  MultiIndex levels ``level_0``, ``level_1``...); a name a column already has is refused.
 * Column names are stored as text. MultiIndex column names are joined with ``_`` (empty
   levels skipped): ``("revenue", "sum")`` becomes ``revenue_sum``. Names must then be
   non-empty and unique.
@@ -89,8 +90,13 @@ def dataset_frame(df: pd.DataFrame) -> pd.DataFrame:
             df = df.reset_index(drop=True)
     else:
         names = [str(c) for c in df.columns]
-        taken = [n for n in (index.names if index.nlevels > 1 else [index.name or "index"]) if n]
-        clash = [str(n) for n in taken if str(n) in names]
+        # The names reset_index() gives the levels (pandas' own for unnamed ones).
+        if index.nlevels > 1:
+            stored = [f"level_{i}" if n is None else n for i, n in enumerate(index.names)]
+        else:
+            unnamed = "index" if "index" not in names else "level_0"
+            stored = [unnamed if index.name is None else index.name]
+        clash = [str(n) for n in stored if str(n) in names]
         if clash:
             raise Invalid(
                 f"The index {clash[0]!r} has the name of a column; rename one of them, or drop "

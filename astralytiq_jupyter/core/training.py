@@ -290,6 +290,8 @@ class _Run:
         self.notes.extend(self.plan.notes())
         self.signature = pp.input_signature(data, self.plan)
         self.X = pp.coerce_frame(data, self.signature, strict=False)
+        # Ranges and categories of the training data: prediction forms and input checks.
+        self.signature = pp.describe_inputs(self.X, self.signature)
         self._split()
         self.algorithms = self._choose_algorithms()
 
@@ -463,6 +465,7 @@ class _Run:
                 fold=f + 1,
                 n_folds=len(folds),
                 metrics={self.metric: outcome.get("metrics", {}).get(self.metric)},
+                label=label,
             )
             if len(outcomes[i]) == len(folds):
                 row = ms.summarize(algorithm.name, params, outcomes[i], names, **row_extra)
@@ -474,6 +477,7 @@ class _Run:
                     f"{label} done: {shown}",
                     algorithm=algorithm.name,
                     metrics=self._row_metrics(row),
+                    label=label,
                 )
 
         ms.run_jobs(

@@ -238,6 +238,10 @@ SAVED: dict[str, tuple[Callable[[], pd.DataFrame], Callable[[], pd.DataFrame] | 
         ),
         lambda: pd.DataFrame({"day": pd.date_range("2024-01-01", periods=2), "v": [1.0, 2.0]}),
     ),
+    "text_index_beside_a_column_named_index": (
+        lambda: pd.DataFrame({"index": [1, 2]}, index=pd.Index(["a", "b"], dtype="str")),
+        lambda: pd.DataFrame({"level_0": _text("a", "b"), "index": [1, 2]}),
+    ),
     "number_column_names": (
         lambda: pd.DataFrame({0: [1], 1: ["x"]}),
         lambda: pd.DataFrame({"0": [1], "1": _text("x")}),
@@ -303,6 +307,12 @@ REFUSED: dict[str, tuple[Callable[[], pd.DataFrame], str]] = {
             [[1, 2]], columns=pd.MultiIndex.from_tuples([("a_b", ""), ("a", "b")])
         ),
         r"\('a_b', ''\) and \('a', 'b'\) both become 'a_b'",
+    ),
+    "unnamed_levels_named_like_a_column": (
+        lambda: pd.DataFrame(
+            {"level_1": [1, 2]}, index=pd.MultiIndex.from_tuples([("a", 1), ("b", 2)])
+        ),
+        r"The index 'level_1' has the name of a column",
     ),
     "index_named_like_a_column": (
         lambda: _sales().set_index(pd.Index([7, 8, 9], name="units"), drop=False),

@@ -202,6 +202,8 @@ class IngestHandler(ApiHandler):
         options = body.get("read_options") or {}
         if not isinstance(options, dict):
             raise Invalid("'read_options' must be an object.")
+        if "force" in options:
+            raise Invalid("'force' is not a read option; give it next to 'url' or 'sql'.")
         if "url" in body:
             if not isinstance(body["url"], str):
                 raise Invalid("'url' must be text.")
