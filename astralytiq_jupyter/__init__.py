@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from ._version import __version__
 from .client import Workspace, connect
-from .core.errors import AstralytiqError, Conflict, Forbidden, Invalid, NotFound, QuotaExceeded
+from .core.errors import (
+    AstralytiqError,
+    Conflict,
+    FileMissing,
+    Forbidden,
+    Invalid,
+    NotFound,
+    QuotaExceeded,
+    StoreMismatch,
+)
 
 __all__ = [
     "AstralytiqError",
     "Conflict",
+    "FileMissing",
     "Forbidden",
     "Invalid",
     "NotFound",
     "QuotaExceeded",
     "SqlSource",
+    "StoreMismatch",
     "Workspace",
     "__version__",
     "connect",

@@ -190,9 +190,16 @@ class LocalRecipes:
         )
 
     def preview(
-        self, recipe: Recipe | list[dict[str, Any]] | str, dataset: str, *, rows: int = 1000
+        self,
+        recipe: Recipe | list[dict[str, Any]] | str,
+        dataset: str,
+        *,
+        rows: int = 1000,
+        head: int = 5,
     ) -> RecipePreview:
-        return self._book.preview(self._principal, recipe, dataset, rows=rows)
+        """Run a recipe on the first ``rows`` rows and report each step (with the first
+        ``head`` rows of its result); nothing is stored."""
+        return self._book.preview(self._principal, recipe, dataset, rows=rows, head=head)
 
     def save(
         self,

@@ -54,6 +54,7 @@ READ_CHUNK = 1 << 22  # bytes per read of a download
 _ERRORS: dict[str, type[errors.AstralytiqError]] = {
     cls.code: cls
     for cls in (
+        errors.FileMissing,
         errors.NotFound,
         errors.Forbidden,
         errors.Invalid,
@@ -67,6 +68,7 @@ _STATUS_ERRORS = {
     403: errors.Forbidden,
     404: errors.NotFound,
     409: errors.Conflict,
+    410: errors.FileMissing,
     413: errors.QuotaExceeded,
     429: errors.QuotaExceeded,
 }
@@ -472,10 +474,16 @@ class RemoteRecipes:
         return version
 
     def preview(
-        self, recipe: Recipe | list[dict[str, Any]] | str, dataset: str, *, rows: int = 1000
+        self,
+        recipe: Recipe | list[dict[str, Any]] | str,
+        dataset: str,
+        *,
+        rows: int = 1000,
+        head: int = 5,
     ) -> RecipePreview:
-        """Run a recipe on the first ``rows`` rows on the server and report each step."""
-        body = {"recipe": _steps(recipe), "rows": rows}
+        """Run a recipe on the first ``rows`` rows on the server and report each step (with
+        the first ``head`` rows of its result)."""
+        body = {"recipe": _steps(recipe), "rows": rows, "head": head}
         return _preview(self._c.json("POST", "datasets", dataset, "preview", json=body))
 
     def save(

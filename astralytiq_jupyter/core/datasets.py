@@ -22,7 +22,7 @@ from .models import DatasetRecord, DatasetVersionRecord, new_id
 from .names import Ref, check_name, parse_ref
 from .permissions import Permission, Principal, require
 from .repository import TenantRepository, check_page
-from .storage import StagedObject, object_key
+from .storage import StagedObject
 from .tenancy import enforce_quotas
 from .workspace_files import WorkspaceFile
 
@@ -280,6 +280,7 @@ class DatasetService:
             # sweeper, never a row pointing at a missing file.
             for key in keys:
                 self.store.storage.remove(key)
+                self.store.storage.prune(key)
             act.detail.update(versions=len(keys))
             return len(keys)
 
@@ -407,12 +408,11 @@ class DatasetService:
     ) -> pa.Table:
         """Like :meth:`load`, as an Arrow table (what the REST API streams)."""
         self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.read_table")
-        # One resolution gives the version and its file: "sales" resolved twice could pair
-        # one version's metadata with a newer version's bytes.
+        # One read for the version and its key: "sales" must not resolve twice, to two versions.
         version, key = self._pinned(principal, ref)
         columns = _checked_read(version, columns, limit, offset)
         storage = self.store.storage
-        with storage.open(key) as fh:
+        with storage.open(key, label=f"dataset {version.ref}") as fh:
             if limit is None and offset == 0:
                 return pq.read_table(fh, columns=columns)
             parquet = pq.ParquetFile(fh)
@@ -452,12 +452,7 @@ class DatasetService:
         self.store.audit.authorize(
             principal, Permission.DATASET_READ, "dataset.explore_clusters", f"dataset:{ref}"
         )
-        try:
-            ks = [int(k) for k in k_range]
-        except (TypeError, ValueError):
-            raise Invalid("k_range must be whole numbers of clusters, e.g. range(2, 11).") from None
-        if not ks or max(ks) > MAX_CLUSTERS:
-            raise Invalid(f"k_range must hold cluster counts from 2 to {MAX_CLUSTERS}.")
+        ks = _cluster_counts(k_range)
         if isinstance(sample, bool) or not isinstance(sample, int) or sample > MAX_CLUSTER_SAMPLE:
             raise Invalid(
                 f"sample must be a whole number of rows, at most {MAX_CLUSTER_SAMPLE}.",
@@ -492,7 +487,7 @@ class DatasetService:
         check_sample(n, seed)
         version, key = self._pinned(principal, ref)
         columns = _checked_read(version, columns, None)
-        with self.store.storage.open(key) as fh:
+        with self.store.storage.open(key, label=f"dataset {version.ref}") as fh:
             table = pq.read_table(fh, columns=columns)
         if table.num_rows > n:
             import numpy as np
@@ -514,7 +509,7 @@ class DatasetService:
             self._columns = ColumnCache()
 
         def read(columns: list[str]) -> pa.Table:
-            with self.store.storage.open(key) as fh:
+            with self.store.storage.open(key, label=f"dataset {version.ref}") as fh:
                 return pq.read_table(fh, columns=columns)
 
         return aggregate(self._columns.get(version.sha256, parsed.columns, read), parsed)
@@ -531,7 +526,7 @@ class DatasetService:
         the cheapest way to hand out a whole version, byte for byte (``sha256`` matches)."""
         self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.open_stored")
         version, key = self._pinned(principal, ref)
-        return version, self.store.storage.open(key)
+        return version, self.store.storage.open(key, label=f"dataset {version.ref}")
 
     def stream(
         self,
@@ -550,7 +545,7 @@ class DatasetService:
         self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.stream")
         version, key = self._pinned(principal, ref)
         columns = _checked_read(version, columns, limit, offset)
-        fh = self.store.storage.open(key)
+        fh = self.store.storage.open(key, label=f"dataset {version.ref}")
         try:
             # Buffered reads without pre-buffering fetch a page at a time; by default whole
             # row groups (tens of MB each) are read into memory first.
@@ -742,9 +737,8 @@ class DatasetService:
             ds = repo.named(
                 DatasetRecord, name, new_id=dataset_id, description=description, user=principal.user
             )
-            number = repo.next_version(DatasetVersionRecord.dataset_id, ds.id)
-            key = object_key(repo.tenant_id, "datasets", ds.id, number)
-            staged.commit(key)
+            number = repo.next_version("datasets", name, DatasetVersionRecord.dataset_id, ds.id)
+            key = staged.commit(ds.id, number)
             row = repo.add(
                 DatasetVersionRecord(
                     dataset_id=ds.id,
@@ -862,6 +856,24 @@ def _iter_batches(
         yield from _row_range(parquet, columns, offset, limit, batch_size)
     finally:
         fh.close()
+
+
+def _cluster_counts(k_range: Sequence[int]) -> list[int]:
+    """The cluster counts of ``k_range``, read one by one and refused at the first one out
+    of bounds, so that ``range(2, 10**30)`` is never built in memory."""
+    refused = Invalid(f"k_range must hold cluster counts from 2 to {MAX_CLUSTERS}.")
+    ks: list[int] = []
+    try:
+        for value in k_range:
+            k = int(value)
+            if k > MAX_CLUSTERS or len(ks) >= 4 * MAX_CLUSTERS:
+                raise refused
+            ks.append(k)
+    except (TypeError, ValueError, OverflowError):
+        raise Invalid("k_range must be whole numbers of clusters, e.g. range(2, 11).") from None
+    if not ks:
+        raise refused
+    return ks
 
 
 def check_sql_allowed(url: str, allowlist: tuple[str, ...] | None) -> None:

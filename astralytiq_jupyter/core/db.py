@@ -7,9 +7,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import Connection, create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from .errors import Invalid
 
@@ -66,13 +67,60 @@ def _alembic_config(engine: Engine) -> Any:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` (default: the newest shipped migration)."""
+    """Bring the schema to ``revision`` (default: the newest shipped migration).
+
+    Processes starting at once on a fresh database (two servers, or kernels of the
+    embedded store) migrate one after the other: the others wait, then find it done."""
     from alembic import command
 
     config = _alembic_config(engine)
-    with engine.begin() as connection:
+    with _migration_lock(engine) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds the database's migration lock from its first statement:
+    a PostgreSQL advisory lock (per schema), or SQLite's write lock (``BEGIN IMMEDIATE``:
+    pysqlite would otherwise run the DDL outside any transaction, and two migrators would
+    both create the same tables)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":
+                connection.execute(
+                    text(
+                        "SELECT pg_advisory_xact_lock("
+                        "hashtext('astralytiq.migrate.' || coalesce(current_schema(), '')))"
+                    )
+                )
+            yield connection
+        return
+    locked = create_engine(
+        engine.url,
+        poolclass=NullPool,
+        connect_args={"timeout": 60, "check_same_thread": False},
+    )
+
+    @event.listens_for(locked, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # transactions are begun below, not by pysqlite
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # Batch migrations copy and drop tables: cascades must not fire while they do.
+        cursor.execute("PRAGMA foreign_keys=OFF")
+        cursor.close()
+
+    @event.listens_for(locked, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    try:
+        with locked.begin() as connection:
+            yield connection
+    finally:
+        locked.dispose()
 
 
 def current_revision(engine: Engine) -> str | None:

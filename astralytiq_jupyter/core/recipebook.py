@@ -192,12 +192,14 @@ class RecipeBook:
         dataset: str,
         *,
         rows: int = 1000,
+        head: int = 5,
     ) -> Any:
-        """Run ``recipe`` on the first ``rows`` rows and report what each step changed."""
+        """Run ``recipe`` on the first ``rows`` rows and report what each step changed, with
+        the first ``head`` rows of each step's result."""
         self.store.audit.authorize(principal, Permission.DATASET_READ, "recipe.preview")
         resolved = self.resolve(principal, recipe)
         frame = self.store.datasets.load(principal, dataset, limit=rows)
-        return resolved.preview(frame, rows=rows, datasets=self._loader(principal))
+        return resolved.preview(frame, rows=rows, head=head, datasets=self._loader(principal))
 
     def _loader(self, principal: Principal) -> Any:
         """Join targets resolve inside the principal's tenant only."""

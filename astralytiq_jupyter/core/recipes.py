@@ -35,6 +35,7 @@ __all__ = [
     "Recipe",
     "RecipePreview",
     "RecipeReport",
+    "StepCheck",
     "StepPreview",
     "StepReport",
     "json_value",
@@ -44,6 +45,9 @@ __all__ = [
 DatasetLoader = Callable[[str], pd.DataFrame]
 SchemaLoader = Callable[[str], Mapping[str, str]]
 Progress = Callable[[int, int, str], None]
+
+#: Most rows of each step's result a preview carries (a page of the wizards' grid).
+MAX_HEAD = 200
 
 # pandas raises these for data it cannot process (mixed types in a sort, overflow...)
 _DATA_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, ZeroDivisionError)
@@ -152,6 +156,23 @@ def _frame_json(df: pd.DataFrame | None) -> dict[str, Any] | None:
     }
 
 
+@dataclass
+class StepCheck:
+    """One step checked against its input schema (see :meth:`Recipe.check_steps`)."""
+
+    schema_in: Schema
+    schema_out: Schema  # the input again when the step failed
+    error: AstralytiqError | None
+
+
+def _validate_step(op: Op, schema: Schema, datasets: SchemaLoader | None) -> Schema:
+    """The schema after ``op``; a join reads its right-hand schema through ``datasets``."""
+    if op.dataset_param and datasets is not None:
+        right = Schema(datasets(op.p[op.dataset_param]))
+        return op.validate(schema, right)  # type: ignore[call-arg]
+    return op.validate(schema)
+
+
 def _step_error(step: int, op: str | None, error: AstralytiqError) -> AstralytiqError:
     label = f"Step {step}" + (f" ({op})" if op else "")
     detail = {**error.detail, "step": step, "op": op}
@@ -222,14 +243,28 @@ class Recipe:
         current = Schema(schema, open=getattr(schema, "open", False))
         for i, op in enumerate(self.steps, 1):
             try:
-                if op.dataset_param and datasets is not None:
-                    right = Schema(datasets(op.p[op.dataset_param]))
-                    current = op.validate(current, right)  # type: ignore[call-arg]
-                else:
-                    current = op.validate(current)
+                current = _validate_step(op, current, datasets)
             except AstralytiqError as error:
                 raise _step_error(i, op.name, error) from None
         return current
+
+    def check_steps(
+        self, schema: Mapping[str, str], *, datasets: SchemaLoader | None = None
+    ) -> list[StepCheck]:
+        """Check every step against the schema it will see, and go on past a failing step
+        (as if it were left out) so that an editor can show each step's problem at once and
+        offer each step the columns it sees. Errors are not prefixed with the step number."""
+        current = Schema(schema, open=getattr(schema, "open", False))
+        checks = []
+        for op in self.steps:
+            try:
+                after = _validate_step(op, current, datasets)
+            except AstralytiqError as error:
+                checks.append(StepCheck(current, current, error))
+                continue
+            checks.append(StepCheck(current, after, None))
+            current = after
+        return checks
 
     # --- running ----------------------------------------------------------------------------
 
@@ -334,13 +369,19 @@ class Recipe:
         head: int = 5,
         seed: int | None = None,
     ) -> RecipePreview:
-        """Run on at most ``rows`` rows (the first ones, or a random sample with ``seed``).
+        """Run on at most ``rows`` rows (the first ones, or a random sample with ``seed``),
+        keeping the first ``head`` rows (at most :data:`MAX_HEAD`) of each step's result.
 
         A failing step does not raise: the preview keeps the steps before it and sets ``error``,
         so the wizard can show both.
         """
         if rows < 1:
             raise Invalid("a preview needs at least one row", rows=rows)
+        if isinstance(head, bool) or not isinstance(head, int) or not 0 <= head <= MAX_HEAD:
+            raise Invalid(
+                f"a preview shows 0 to {MAX_HEAD} rows of each step ('head'), not {head!r}",
+                head=head,
+            )
         if seed is None or len(df) <= rows:
             sample, how = df.head(rows), "first rows"
         else:

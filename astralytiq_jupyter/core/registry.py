@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import func
 
 from . import artifacts, compiled
-from .errors import Invalid, NotFound
+from .errors import FileMissing, Invalid, NotFound
 from .models import (
     AliasEventRecord,
     DatasetRecord,
@@ -29,7 +29,6 @@ from .names import Ref, check_alias, check_name, parse_ref
 from .permissions import Permission, Principal, require
 from .preprocessing import coerce_frame, describe_inputs
 from .repository import TenantRepository, check_page
-from .storage import object_key
 from .tenancy import enforce_quotas
 from .training import TrainingResult
 
@@ -169,6 +168,7 @@ class _Resolved(NamedTuple):
     output: dict[str, Any] | None
     compiled_sha256: str | None
     compiled_key: str | None
+    version: int
 
 
 _RESOLVED_COLUMNS = (  # in _Resolved's field order
@@ -178,6 +178,7 @@ _RESOLVED_COLUMNS = (  # in _Resolved's field order
     ModelVersionRecord.output,
     ModelVersionRecord.compiled_sha256,
     ModelVersionRecord.compiled_key,
+    ModelVersionRecord.version,
 )
 
 
@@ -436,7 +437,7 @@ class ModelRegistry:
             with self.store.session() as session:
                 repo = self.store.repo(session, principal)
                 model_row, row = self._resolve(repo, version.ref)
-                tenant_id, model_id, old_key = repo.tenant_id, model_row.id, row.compiled_key
+                tenant_id, model_id = repo.tenant_id, model_row.id
             staged = None
             if compilation.data is not None:
                 staged = self.store.storage.put_bytes(
@@ -447,6 +448,7 @@ class ModelRegistry:
                     repo = self.store.repo(session, principal)
                     repo.lock_tenant()
                     model_row, row = self._resolve(repo, version.ref)
+                    old_key = row.compiled_key
                     if staged is not None:
                         quotas = self.store.quotas(session, principal)
                         enforce_quotas(
@@ -455,11 +457,10 @@ class ModelRegistry:
                             new_model=False,
                             incoming_bytes=staged.size - (row.compiled_bytes or 0),
                         )
-                        key = object_key(tenant_id, "compiled", model_id, row.version)
-                        staged.commit(key)
+                        key = staged.commit(model_row.id, row.version)
                     row.runtime = compilation.runtime
                     row.runtime_note = compilation.note
-                    row.compiled_key = key if staged is not None else None
+                    row.compiled_key = result_key = key if staged is not None else None
                     row.compiled_sha256 = staged.sha256 if staged is not None else None
                     row.compiled_bytes = staged.size if staged is not None else 0
                     session.flush()
@@ -468,7 +469,9 @@ class ModelRegistry:
                 if staged is not None:
                     staged.discard()
                 raise
-            if staged is None and old_key:
+            # The file it replaced (each write has a key of its own) goes once the row no
+            # longer names it.
+            if old_key and old_key != result_key:
                 self.store.storage.remove(old_key)
             self._changed()
             act.resource = f"model:{result.ref}"
@@ -577,6 +580,7 @@ class ModelRegistry:
             self._changed()
             for key in keys:
                 self.store.storage.remove(key)
+                self.store.storage.prune(key)
             act.detail.update(versions=len(rows))
             return len(rows)
 
@@ -660,7 +664,7 @@ class ModelRegistry:
             repo = self.store.repo(session, principal)
             model, row = self._resolve(repo, ref)
             version, key = self._to_version(repo, model, row), row.storage_key
-        data = self.store.storage.read_bytes(key)
+        data = self.store.storage.read_bytes(key, label=f"model {version.ref}")
         return version, data, artifacts.trusted_types_in(data, self.trusted_types)
 
     def load(self, principal: Principal, ref: str) -> tuple[ModelVersion, Any]:
@@ -670,12 +674,12 @@ class ModelRegistry:
             repo = self.store.repo(session, principal)
             model, row = self._resolve(repo, ref)
             version, key = self._to_version(repo, model, row), row.storage_key
-        return version, self._cached_model(version.sha256, key)
+        return version, self._cached_model(version.sha256, key, f"model {version.ref}")
 
-    def _cached_model(self, sha256: str, key: str) -> Any:
+    def _cached_model(self, sha256: str, key: str, label: str) -> Any:
         loaded = self._cache.get(sha256)
         if loaded is None:
-            data = self.store.storage.read_bytes(key)
+            data = self.store.storage.read_bytes(key, label=label)
             loaded = artifacts.load_model(data, trusted=self.trusted_types, expected_sha256=sha256)
             self._cache.put(sha256, loaded)
             self.loads += 1
@@ -739,16 +743,18 @@ class ModelRegistry:
         found = self._fresh_resolution(principal, ref)
         if found is None:
             found = self._resolve_for_serving(principal, ref)
-        model = self._cached_model(found.sha256, found.storage_key)
+        label = f"model {ref.partition('@')[0]}@{found.version}"
+        model = self._cached_model(found.sha256, found.storage_key, label)
         runtime = None
         if found.compiled_sha256 and found.compiled_key and not self._is_stale(found):
             try:
                 runtime = self._cached_compiled(
-                    found.compiled_sha256, found.compiled_key, found.signature
+                    found.compiled_sha256, found.compiled_key, found.signature, label
                 )
-            except compiled.NotCompilable as exc:
-                # Written by another release: scikit-learn serves it, as before compiling.
-                log.warning("Serving %s with scikit-learn: %s", ref, exc)
+            except (compiled.NotCompilable, FileMissing) as exc:
+                # Written by another release, or lost: scikit-learn serves it from the
+                # artifact (the source of truth), as before compiling.
+                log.warning("Serving %s with scikit-learn: %s", label, exc)
                 self._stale.add(found.compiled_sha256)
         return Serving(model, runtime, found.signature, found.output or {})
 
@@ -803,11 +809,11 @@ class ModelRegistry:
         )
 
     def _cached_compiled(
-        self, sha256: str, key: str, signature: list[dict[str, Any]]
+        self, sha256: str, key: str, signature: list[dict[str, Any]], label: str
     ) -> compiled.CompiledModel:
         runtime = self._compiled.get(sha256)
         if runtime is None:
-            data = self.store.storage.read_bytes(key)
+            data = self.store.storage.read_bytes(key, label=f"compiled {label}")
             if artifacts.artifact_sha256(data) != sha256:
                 raise Invalid(
                     "The compiled model file is corrupted or was tampered with: its SHA-256 "
@@ -916,13 +922,11 @@ class ModelRegistry:
                     description=meta["description"],
                     user=principal.user,
                 )
-                number = repo.next_version(ModelVersionRecord.model_id, model.id)
-                key = object_key(repo.tenant_id, "models", model.id, number)
-                staged.commit(key)
+                number = repo.next_version("models", name, ModelVersionRecord.model_id, model.id)
+                key = staged.commit(model.id, number)
                 compiled_key = None
                 if staged_compiled is not None:
-                    compiled_key = object_key(repo.tenant_id, "compiled", model.id, number)
-                    staged_compiled.commit(compiled_key)
+                    compiled_key = staged_compiled.commit(model.id, number)
                 row = repo.add(
                     ModelVersionRecord(
                         model_id=model.id,

@@ -18,6 +18,7 @@ from .models import (
     DatasetVersionRecord,
     ModelVersionRecord,
     TenantRecord,
+    VersionCounterRecord,
 )
 
 T = TypeVar("T")
@@ -78,15 +79,25 @@ class TenantRepository:
             row.description = description  # type: ignore[attr-defined]
         return row
 
-    def next_version(self, owner_column: Any, owner_id: str) -> int:
-        """The next version number under ``owner_id`` (call with the tenant locked)."""
+    def next_version(self, kind: str, name: str, owner_column: Any, owner_id: str) -> int:
+        """The next version number of dataset or model ``name`` (``kind`` is "datasets" or
+        "models"; call with the tenant locked). Numbers come from a counter per name that
+        outlives deletes, so a number, once given, never names other data."""
         version_model = owner_column.class_
         top = self.session.scalar(
             self.select(version_model, func.max(version_model.version)).where(
                 owner_column == owner_id
             )
         )
-        return int(top or 0) + 1
+        counter = self.one_or_none(
+            VersionCounterRecord,
+            VersionCounterRecord.kind == kind,
+            VersionCounterRecord.name == name,
+        )
+        if counter is None:
+            counter = self.add(VersionCounterRecord(kind=kind, name=name, last_version=0))
+        counter.last_version = max(counter.last_version, int(top or 0)) + 1
+        return counter.last_version
 
     def lock_tenant(self) -> None:
         """Serialise writers of this tenant until the transaction ends.

@@ -17,9 +17,11 @@ from tornado.ioloop import PeriodicCallback
 from traitlets import Bool, Float, Integer, List, Type, Unicode, default
 
 from ..core.config import MB, StoreConfig, default_home
+from ..core.maintenance import sweep
 from ..core.permissions import Role
 from ..core.store import Store
 from ..core.workspace_files import WorkspaceFiles
+from .admission import TenantGate
 from .base import UnknownPathHandler
 from .identity import PrincipalResolver
 from .routes import API_PREFIX, api_routes
@@ -107,6 +109,22 @@ class AstralytiQ(ExtensionApp):
         "already spreads one batch over every core, so more workers only make batches "
         "compete for them (measured on 2 cores: 1 worker gives 30-40% more throughput than 2).",
     ).tag(config=True)
+    long_request_threads = Integer(
+        8,
+        help="Worker threads for long requests (ingest, uploads, downloads, profiles, clusters, "
+        "samples, aggregations, recipe previews and applications, model registration, "
+        "artifact downloads, batch scoring), apart from short requests and /health.",
+    ).tag(config=True)
+    long_requests_per_tenant = Integer(
+        2,
+        help="Long requests one tenant may have running at once; more wait their turn in "
+        "arrival order (see long_request_queue).",
+    ).tag(config=True)
+    long_request_queue = Integer(
+        16,
+        help="Long requests of one tenant that may wait for a turn; beyond them a request is "
+        "refused at once with 429 and Retry-After.",
+    ).tag(config=True)
     freeze_gc = Bool(
         True,
         help="Exempt the objects alive once the server has started from garbage collection "
@@ -115,6 +133,13 @@ class AstralytiQ(ExtensionApp):
     default_tenant = Unicode("default", help="Tenant of the server owner.").tag(config=True)
     usage_flush_seconds = Float(
         5.0, help="How often counted API calls are written to the database."
+    ).tag(config=True)
+    temp_cleanup_seconds = Float(
+        3600.0,
+        help="Remove temporary files left by crashed writes once they are this old (and the "
+        "empty folders of the storage layout), at start and then as often. A temporary file "
+        "that a live writer holds is never removed; committed files are left to "
+        "`astralytiq sweep`. 0: only `astralytiq sweep` removes them.",
     ).tag(config=True)
     owner = Unicode(help="Username bootstrapped as admin of the default tenant.").tag(config=True)
     bootstrap_owner = Bool(
@@ -230,8 +255,28 @@ class AstralytiQ(ExtensionApp):
             max_workers=max(1, self.compiled_predict_threads),
             thread_name_prefix="astralytiq-predict-onnx",
         )
+        self.long_executor = ThreadPoolExecutor(
+            max_workers=max(1, self.long_request_threads), thread_name_prefix="astralytiq-long"
+        )
+        self.long_gate = TenantGate(self.long_requests_per_tenant, self.long_request_queue)
         self.settings["astralytiq"] = self
         self._env_set: dict[str, str] = {}
+
+    async def cleanup_temp(self) -> None:
+        """Remove what crashed writes left (see ``temp_cleanup_seconds``)."""
+        try:
+            report = await asyncio.to_thread(
+                sweep, self.store, self.temp_cleanup_seconds, temp_only=True
+            )
+        except Exception:  # a storage hiccup must not stop the cleaner
+            self.log.exception("Could not remove temporary files of crashed writes; will retry")
+            return
+        if report.removed or report.folders:
+            self.log.info(
+                "Removed %d temporary file(s) of crashed writes and %d empty folder(s)",
+                len(report.removed),
+                len(report.folders),
+            )
 
     async def _flush_usage(self) -> None:
         try:
@@ -249,6 +294,12 @@ class AstralytiQ(ExtensionApp):
         started from now on at this API."""
         self._usage_flusher = PeriodicCallback(self._flush_usage, self.usage_flush_seconds * 1000)
         self._usage_flusher.start()
+        if self.temp_cleanup_seconds > 0:
+            self.cleanup_task = asyncio.ensure_future(self.cleanup_temp())
+            self._temp_cleaner = PeriodicCallback(
+                self.cleanup_temp, self.temp_cleanup_seconds * 1000
+            )
+            self._temp_cleaner.start()
         if self.freeze_gc:
             import onnxruntime  # noqa: F401 - imported now to be frozen with the rest
         # Everything alive now (the server, scikit-learn, pandas, ONNX Runtime) lives as long
@@ -273,13 +324,16 @@ class AstralytiQ(ExtensionApp):
             gc.freeze()
 
     async def stop_extension(self) -> None:
+        if getattr(self, "_temp_cleaner", None) is not None:
+            self._temp_cleaner.stop()
+            await self.cleanup_task  # not past the store's close
         if getattr(self, "_usage_flusher", None) is not None:
             self._usage_flusher.stop()
             await asyncio.to_thread(self.store.usage.flush)
         for key, value in getattr(self, "_env_set", {}).items():
             if os.environ.get(key) == value:
                 del os.environ[key]
-        for name in ("predict_executor", "compiled_executor"):
+        for name in ("predict_executor", "compiled_executor", "long_executor"):
             executor = getattr(self, name, None)
             if executor is not None:
                 executor.shutdown(wait=False, cancel_futures=True)

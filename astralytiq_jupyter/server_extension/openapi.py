@@ -65,6 +65,7 @@ _ERRORS = {
     "403": "Not authenticated, or the role lacks the permission (audited)",
     "404": "Not found (resources of other tenants included)",
     "409": "Conflict with the current state",
+    "410": "The version exists but its stored file is missing (operators: `astralytiq verify`)",
     "413": "Upload or storage quota exceeded",
     "429": "Count or rate quota exceeded",
 }

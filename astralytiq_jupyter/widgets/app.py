@@ -47,6 +47,7 @@ class Section:
 SECTIONS = (
     Section("datasets", "Datasets", "database", Permission.DATASET_READ, ".catalog:DatasetsView"),
     Section("explore", "Explore", "chart-bar", Permission.DATASET_READ, ".explore:ExploreWizard"),
+    Section("clean", "Clean", "magic", Permission.DATASET_WRITE, ".clean:CleanWizard"),
     Section("train", "Train", "play", Permission.MODEL_TRAIN, ".train:TrainWizard"),
     Section("models", "Models", "cubes", Permission.MODEL_READ, ".catalog:ModelsView"),
     Section("predict", "Predict", "bullseye", Permission.MODEL_PREDICT, ".predict:PredictWizard"),

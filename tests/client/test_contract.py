@@ -531,6 +531,10 @@ def test_recipe_preview(ws: Workspace, make: Factory) -> None:
     pd.testing.assert_frame_equal(got.result, expected, check_categorical=False)
     for step, reference_step in zip(got.steps, reference.steps, strict=True):
         assert [str(t) for t in step.head.dtypes] == [str(t) for t in reference_step.head.dtypes]
+    longer = ws.recipes.preview(steps, "raw@1", rows=8, head=8)
+    assert [len(s.head) for s in longer.steps] == [7, 7] and len(longer.result) == 7
+    with pytest.raises(Invalid):
+        ws.recipes.preview(steps, "raw@1", head=10_000)
     ws.recipes.save("clean", steps)
     assert [s.op for s in ws.recipes.preview("clean", "raw").steps] == [s["op"] for s in steps]
     broken = ws.recipes.preview([{"op": "drop_columns", "columns": ["nope"]}], "raw")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import threading
 import time
 
@@ -17,7 +18,7 @@ from astralytiq_jupyter.core.errors import Forbidden, Invalid, NotFound, QuotaEx
 from astralytiq_jupyter.core.models import DatasetRecord, DatasetVersionRecord, TenantRecord
 from astralytiq_jupyter.core.permissions import Role
 
-from ..conftest import workspace_for
+from ..conftest import principal_for, workspace_for
 
 CSV = (
     "region,amount,when\nnorth,10.5,2024-01-01\nsouth,3,2024-01-02\nnorth,,2024-01-03\n"
@@ -50,7 +51,7 @@ def test_ingest_load_and_metadata(ws, sales_csv, store, stored_files):
     assert 0 <= v.quality["score"] <= 100
     assert len(v.sha256) == 64 and v.size_bytes > 0 and v.created_by == "alice"
     (key,) = stored_files()
-    assert key.endswith("/1.parquet") and "sales" not in key
+    assert re.search(r"/1-[0-9a-f]{32}\.parquet$", key) and "sales" not in key
     assert hashlib.sha256(store.storage.read_bytes(key)).hexdigest() == v.sha256
     df = ws.datasets.load("sales")
     assert list(df.columns) == ["region", "amount", "when"] and len(df) == 4
@@ -283,9 +284,34 @@ def _concurrently(count, fn):
 
 
 def test_concurrent_ingests_get_distinct_versions(ws, sales_csv, store):
-    _concurrently(6, lambda: ws.datasets.ingest(sales_csv, name="sales", force=True))
-    assert [v.version for v in ws.datasets.versions("sales")] == [1, 2, 3, 4, 5, 6]
-    assert all(len(ws.datasets.load(f"sales@{n}")) == 4 for n in range(1, 7))
+    _concurrently(16, lambda: ws.datasets.ingest(sales_csv, name="sales", force=True))
+    assert [v.version for v in ws.datasets.versions("sales")] == list(range(1, 17))
+    assert all(len(ws.datasets.load(f"sales@{n}")) == 4 for n in range(1, 17))
+
+
+def test_numbers_and_files_of_deleted_versions_are_never_given_again(ws, store) -> None:
+    """``sales@N`` names the same data for ever: deleting the latest version, or the whole
+    dataset, and saving again gives a new number and a new file."""
+    alice = principal_for(store, "default", "alice", Role.ADMIN)
+    keys = {}
+
+    def save(rows: int) -> int:
+        v = ws.datasets.save(pd.DataFrame({"x": range(rows)}), "sales")
+        keys[v.version] = store.datasets.storage_key(alice, v.ref)
+        return v.version
+
+    assert [save(1), save(2)] == [1, 2]
+    for n in range(3, 8):
+        ws.datasets.delete("sales", n - 1)  # always the latest
+        assert save(n) == n
+    ws.datasets.delete("sales")  # the whole dataset
+    with pytest.raises(NotFound):
+        ws.datasets.get("sales")
+    assert save(8) == 8
+    assert [v.version for v in ws.datasets.versions("sales")] == [8]
+    assert len(set(keys.values())) == 8
+    other = workspace_for(store, "other", "olga", Role.ADMIN)  # counters are per tenant
+    assert other.datasets.save(pd.DataFrame({"x": [1]}), "sales").version == 1
 
 
 def test_concurrent_identical_ingests_store_one_version(ws, sales_csv, stored_files):
@@ -300,14 +326,17 @@ def test_sweeper_removes_only_orphans(ws, sales_csv, store, stored_files):
     import os
 
     v = ws.datasets.ingest(sales_csv, name="sales")
-    tenant_dir = stored_files()[0].rsplit("/", 1)[0]
-    orphan = os.path.join(store.storage.root, tenant_dir, "7.parquet")
-    with open(orphan, "wb") as fh:
-        fh.write(b"left by a crashed writer")
+    (kept,) = stored_files()
+    folder = kept.rsplit("/", 1)[0]
+    orphans = [f"{folder}/7.parquet", f"{folder}/2-{'e' * 32}.parquet"]  # old and new layout
     old = time.time() - 7200
-    os.utime(orphan, (old, old))
-    assert store.sweep_orphans(min_age_seconds=60) == [f"{tenant_dir}/7.parquet"]
-    assert stored_files() == [f"{tenant_dir}/1.parquet"]
+    for orphan in orphans:
+        path = os.path.join(store.storage.root, orphan)
+        with open(path, "wb") as fh:
+            fh.write(b"left by a crashed writer")
+        os.utime(path, (old, old))
+    assert sorted(store.sweep_orphans(min_age_seconds=60)) == sorted(orphans)
+    assert stored_files() == [kept]
     assert len(ws.datasets.load(v.ref)) == 4
 
 
@@ -469,3 +498,37 @@ def test_ingest_and_profile_give_a_version_one_score_and_one_label(ws, tmp_path,
     assert {key: recorded[key] for key in profiled} == profiled
     assert {kind for kind, _ in recorded} - {"empty"} <= {kind for kind, _ in profiled}
     assert {i.severity for i in report.issues} <= {"error", "warning", "info"}
+
+
+def test_cluster_counts_are_refused_before_a_range_is_built(ws):
+    """``k_max=10**30`` once made the server build the whole range (22 GB, then killed): the
+    counts are now read one by one and refused at the first one out of bounds."""
+    import itertools
+
+    points = pd.DataFrame(
+        {"x": [float(i % 7) for i in range(60)], "y": [float(i % 5) for i in range(60)]}
+    )
+    ws.datasets.save(points, "points")
+    started = time.perf_counter()
+    for k_range in (
+        range(2, 10**30),
+        itertools.count(2),  # endless
+        [2] * 10**6,  # too many counts
+        [2, float("inf")],
+    ):
+        with pytest.raises(Invalid, match="k_range"):
+            ws.datasets.explore_clusters("points", k_range=k_range)
+    assert time.perf_counter() - started < 30  # refused at once, not after building a list
+    assert ws.datasets.explore_clusters("points", k_range=range(2, 4))["k"] == [2, 3]
+
+
+def test_aggregations_never_read_files(ws, tmp_path):
+    """Aggregations run in DuckDB with file access off, and column names reach its SQL only
+    as quoted identifiers: a name written as a file read is just a name."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("secret-marker-c41d")
+    name = f"x\" FROM read_text('{secret}') --"
+    ws.datasets.save(pd.DataFrame({name: ["a", "b", "a"], "v": [1, 2, 3]}), "tricky")
+    result = ws.datasets.aggregate("tricky", {"group_by": [name]})
+    assert sorted(result.frame[name]) == ["a", "b"]
+    assert "secret-marker" not in result.frame.to_csv()

@@ -391,15 +391,22 @@ class AggregateHandler(ApiHandler):
 
 
 class PreviewHandler(ApiHandler):
-    """A recipe run on the first ``rows`` rows (default 1000), step by step; nothing stored."""
+    """A recipe run on the first ``rows`` rows (default 1000), step by step, with the first
+    ``head`` rows (default 5) of each step's result; nothing stored."""
 
     async def post(self, ref: str) -> None:
-        body = self.json_body({"recipe", "rows"}, required=("recipe",))
-        rows = body.get("rows", 1000)
-        if isinstance(rows, bool) or not isinstance(rows, int):
-            raise Invalid("'rows' must be a whole number of rows.")
+        body = self.json_body({"recipe", "rows", "head"}, required=("recipe",))
+        rows, head = body.get("rows", 1000), body.get("head", 5)
+        for key, value in (("rows", rows), ("head", head)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise Invalid(f"'{key}' must be a whole number of rows.")
         preview = await self.run(
-            self.app.store.recipes.preview, self.principal, body["recipe"], ref, rows=rows
+            self.app.store.recipes.preview,
+            self.principal,
+            body["recipe"],
+            ref,
+            rows=rows,
+            head=head,
         )
         self.reply(preview)
 
