@@ -25,6 +25,7 @@ __all__ = [
     "QuotaExceeded",
     "SqlSource",
     "StoreMismatch",
+    "UploadWizard",
     "Workspace",
     "__version__",
     "connect",

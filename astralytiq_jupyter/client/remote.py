@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import requests
 
-from ..core import errors
+from ..core import errors, upload_query
 from ..core.audit import AuditEvent
 from ..core.dashboards import Dashboard
 from ..core.datasets import DatasetSummary, DatasetVersion
@@ -72,6 +72,16 @@ _STATUS_ERRORS = {
     413: errors.QuotaExceeded,
     429: errors.QuotaExceeded,
 }
+
+
+def error_from_reply(status: int, body: Any, where: str) -> errors.AstralytiqError:
+    """The core error an API answer of ``status`` with JSON ``body`` stands for (the
+    server names the error class; the status is the fallback)."""
+    body = body if isinstance(body, dict) else {}
+    cls = _ERRORS.get(body.get("error")) or _STATUS_ERRORS.get(status, errors.AstralytiqError)
+    message = body.get("message") or f"HTTP {status} from {where}"
+    detail = body.get("detail")
+    return cls(message, **(detail if isinstance(detail, dict) else {}))
 
 
 def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
@@ -175,11 +185,7 @@ class RemoteClient:
             body = response.json()
         except ValueError:
             body = {}
-        cls = _ERRORS.get(body.get("error")) or _STATUS_ERRORS.get(
-            response.status_code, errors.AstralytiqError
-        )
-        message = body.get("message") or f"HTTP {response.status_code} from {response.url}"
-        return cls(message, **(body.get("detail") or {}))
+        return error_from_reply(response.status_code, body, response.url)
 
     def close(self) -> None:
         self.session.close()
@@ -229,12 +235,10 @@ class RemoteDatasets:
                     "force": force or None,
                 },
             )
-        if read_options:
-            raise errors.Invalid(
-                "Read options are applied by the server only for URL and SQL "
-                "sources; convert the file first or upload it as is."
-            )
+        query = upload_query.encode(read_options)  # refuses options an upload cannot carry
         if isinstance(source, pd.DataFrame):
+            if query:
+                raise errors.Invalid("A DataFrame has no read options.", options=sorted(query))
             data: Any = frame_parquet(source)
             format, filename = "parquet", filename or f"{name}.parquet"
         elif isinstance(source, (str, os.PathLike)):
@@ -249,6 +253,7 @@ class RemoteDatasets:
                 note=note,
                 progress=progress,
                 force="true" if force else None,
+                **query,
             )
         elif isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)
@@ -268,6 +273,7 @@ class RemoteDatasets:
             note=note,
             progress=progress,
             force="true" if force else None,
+            **query,
         )
 
     def save(
@@ -410,7 +416,7 @@ class RemoteDatasets:
         progress: Callable[[int, int | None], None] | None = None,
         **params: Any,
     ) -> DatasetVersion:
-        clean = {k: v for k, v in params.items() if v not in (None, "")}
+        clean = {k: v for k, v in params.items() if v is not None and (v != "" or k in _KEEP)}
         headers = {"Content-Type": "application/octet-stream"}
         if isinstance(data, Path):
             with data.open("rb") as fh:
@@ -424,6 +430,11 @@ class RemoteDatasets:
                 "POST", "datasets", name, "versions", params=clean, data=body, headers=headers
             )
         return _from_dict(DatasetVersion, reply)
+
+
+# Read options whose empty value means something (an empty delimiter is refused by the
+# server rather than silently dropped; null_values lists may hold "").
+_KEEP = frozenset(upload_query.QUERY_PARAMETERS)
 
 
 class _Reader:

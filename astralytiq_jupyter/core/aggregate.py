@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .errors import Invalid
+from .limits import MAX_SEED, check_int
 from .recipe_base import Schema, kind_of, need_column
 from .recipe_conditions import conditions_mask, parse_conditions, validate_conditions
 
@@ -60,10 +61,8 @@ MAX_SAMPLE = 100_000
 
 def check_sample(n: Any, seed: Any) -> None:
     """The bounds of a sample request (checked before any row is read)."""
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SAMPLE:
-        raise Invalid(f"n must be a whole number of rows from 1 to {MAX_SAMPLE:,}.")
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise Invalid("seed must be a whole number from 0 to 4,294,967,295.")
+    check_int(n, "n", 1, MAX_SAMPLE)
+    check_int(seed, "seed", 0, MAX_SEED)
 
 
 def _quote(name: str) -> str:
@@ -286,6 +285,8 @@ def aggregate(table: pa.Table, query: AggregateQuery) -> Aggregate:
     else:
         order = ""
     sql = f"SELECT {', '.join(select)} FROM data{group}{order}"  # noqa: S608 - quoted, checked
+    if table.num_columns == 0:  # only count(*): DuckDB needs a column to scan
+        table = pa.table({"__row": pa.nulls(table.num_rows)})
     # No file system access, whatever the SQL: only the registered table can be read.
     with duckdb.connect(config={"enable_external_access": False}) as con:
         con.register("data", table)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, or_
 
 from .errors import Conflict, Invalid, NotFound
+from .limits import DEFAULT_JSON_LIMITS, check_json, json_depth
 from .models import DashboardRecord
 from .names import check_name, parse_ref
 from .permissions import Permission, Principal, require
@@ -114,6 +115,10 @@ def validate_spec(spec: Any) -> dict[str, Any]:
     check_name(spec["name"], "dashboard name")
     _text(spec["title"], "'title'", optional=False)
     _text(spec.get("description"), "'description'", limit=4000)
+    if json_depth(spec, DEFAULT_JSON_LIMITS.max_depth) > DEFAULT_JSON_LIMITS.max_depth:
+        raise Invalid(
+            f"The dashboard spec is nested more than {DEFAULT_JSON_LIMITS.max_depth} levels deep."
+        )
     if len(json.dumps(spec, default=str)) > MAX_SPEC_BYTES:
         raise Invalid(f"The dashboard spec is larger than {MAX_SPEC_BYTES // 1024} KB.")
 
@@ -225,7 +230,9 @@ class DashboardService:
         name = spec.get("name") if isinstance(spec, dict) else None
         with self.store.audit.action(principal, "dashboard.save", f"dashboard:{name}") as act:
             require(principal, Permission.DASHBOARD_WRITE)
-            spec = validate_spec(spec)
+            spec = check_json(
+                validate_spec(spec), "The dashboard spec", self.store.config.json_limits
+            )
             with self.store.transaction() as session:
                 repo = self.store.repo(session, principal)
                 row = repo.one_or_none(DashboardRecord, DashboardRecord.name == spec["name"])

@@ -18,9 +18,16 @@ from sqlalchemy.exc import ArgumentError
 
 from .errors import Forbidden, Invalid, NotFound, QuotaExceeded
 from .ingest import IngestResult, SqlSource, ingest_to_parquet
+from .limits import check_int, check_json, check_text
 from .models import DatasetRecord, DatasetVersionRecord, new_id
 from .names import Ref, check_name, parse_ref
 from .permissions import Permission, Principal, require
+from .profiling_clusters import (  # noqa: F401 - the bounds, as the API states them
+    MAX_CLUSTER_SAMPLE,
+    MAX_CLUSTERS,
+    check_cluster_options,
+    cluster_counts,
+)
 from .repository import TenantRepository, check_page
 from .storage import StagedObject
 from .tenancy import enforce_quotas
@@ -32,8 +39,7 @@ if TYPE_CHECKING:
 STREAM_BATCH_ROWS = 65_536  # most rows per streamed batch
 STREAM_BATCH_BYTES = 4 * 1024 * 1024  # about this much decoded data per streamed batch
 STREAM_READ_BUFFER = 1024 * 1024
-MAX_CLUSTERS = 50  # largest k cluster exploration tries
-MAX_CLUSTER_SAMPLE = 100_000  # most rows cluster exploration fits on
+MAX_ROWS = 10**12  # the largest row count a read may ask for (any real version is smaller)
 Progress = Callable[[int, "int | None"], None]
 
 
@@ -452,14 +458,8 @@ class DatasetService:
         self.store.audit.authorize(
             principal, Permission.DATASET_READ, "dataset.explore_clusters", f"dataset:{ref}"
         )
-        ks = _cluster_counts(k_range)
-        if isinstance(sample, bool) or not isinstance(sample, int) or sample > MAX_CLUSTER_SAMPLE:
-            raise Invalid(
-                f"sample must be a whole number of rows, at most {MAX_CLUSTER_SAMPLE}.",
-                sample=sample,
-            )
-        if isinstance(random_state, bool) or not isinstance(random_state, int):
-            raise Invalid("random_state must be a whole number.")
+        ks = cluster_counts(k_range)
+        check_cluster_options(sample, random_state)
         version = self.get(principal, ref)
         if columns is None:
             wanted = [c for c, dtype in version.schema.items() if kind_of(dtype) == "numeric"]
@@ -644,6 +644,10 @@ class DatasetService:
         force: bool = False,
     ) -> DatasetVersion:
         store = self.store
+        check_text(description, "The description")
+        check_text(note, "The note", optional=False)
+        if recipe is not None:
+            check_json(recipe, "The recipe", store.config.json_limits)
         with store.session() as session:
             repo = store.repo(session, principal)
             tenant_id = repo.tenant_id
@@ -779,10 +783,9 @@ def _checked_read(
                 f"available: {', '.join(version.schema)}.",
                 columns=unknown,
             )
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise Invalid("limit must be a non-negative whole number of rows.")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise Invalid("offset must be a non-negative whole number of rows.")
+    if limit is not None:
+        check_int(limit, "limit", 0, MAX_ROWS)
+    check_int(offset, "offset", 0, MAX_ROWS)
     return columns
 
 
@@ -856,24 +859,6 @@ def _iter_batches(
         yield from _row_range(parquet, columns, offset, limit, batch_size)
     finally:
         fh.close()
-
-
-def _cluster_counts(k_range: Sequence[int]) -> list[int]:
-    """The cluster counts of ``k_range``, read one by one and refused at the first one out
-    of bounds, so that ``range(2, 10**30)`` is never built in memory."""
-    refused = Invalid(f"k_range must hold cluster counts from 2 to {MAX_CLUSTERS}.")
-    ks: list[int] = []
-    try:
-        for value in k_range:
-            k = int(value)
-            if k > MAX_CLUSTERS or len(ks) >= 4 * MAX_CLUSTERS:
-                raise refused
-            ks.append(k)
-    except (TypeError, ValueError, OverflowError):
-        raise Invalid("k_range must be whole numbers of clusters, e.g. range(2, 11).") from None
-    if not ks:
-        raise refused
-    return ks
 
 
 def check_sql_allowed(url: str, allowlist: tuple[str, ...] | None) -> None:

@@ -25,7 +25,8 @@ What is stored (:func:`dataset_frame`), so that ``ws.datasets.load(name)`` equal
   ``datetime64[ms]``, the same instants.
 * ``object`` columns are stored as the one type their values share (numbers, text, dates,
   bytes, ``Decimal``) and come back as pandas reads that type (e.g. ``[1, 2.5]`` as
-  ``float64``, text as ``str``).
+  ``float64``, text as ``str``); one holding only missing values is stored as a text
+  column of missing values, as an empty column of a file is.
 
 Refused: ``object`` columns mixing types no single column holds (numbers and words: convert
 with ``.astype(str)``), nested values (lists, dicts, Arrow list/struct/map types: datasets

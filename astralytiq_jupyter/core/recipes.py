@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import AstralytiqError, Invalid
+from .limits import DEFAULT_JSON_LIMITS, check_int, check_json, parse_json
 from .recipe_base import ApplyContext, Op, Schema, schema_of
 from .recipe_ops import OPS, op_catalog, parse_step
 
@@ -46,9 +47,12 @@ DatasetLoader = Callable[[str], pd.DataFrame]
 SchemaLoader = Callable[[str], Mapping[str, str]]
 Progress = Callable[[int, int, str], None]
 
+#: The most steps a recipe may have (a cleaning recipe has tens; each step is work per row).
+MAX_STEPS = 500
+#: The most rows a preview runs on (wizards show a few hundred).
+MAX_PREVIEW_ROWS = 100_000
 #: Most rows of each step's result a preview carries (a page of the wizards' grid).
 MAX_HEAD = 200
-
 # pandas raises these for data it cannot process (mixed types in a sort, overflow...)
 _DATA_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, ZeroDivisionError)
 
@@ -196,12 +200,16 @@ class Recipe:
     def from_json(cls, steps: list[dict[str, Any]] | str) -> Recipe:
         """Parse a recipe from its JSON list (or the JSON text of it)."""
         if isinstance(steps, str):
-            try:
-                steps = json.loads(steps)
-            except json.JSONDecodeError as error:
-                raise Invalid(f"the recipe is not valid JSON: {error.msg}") from None
+            steps = parse_json(steps, "the recipe", DEFAULT_JSON_LIMITS.max_depth)
         if not isinstance(steps, list):
             raise Invalid("a recipe is a list of steps")
+        if len(steps) > MAX_STEPS:
+            raise Invalid(
+                f"a recipe has at most {MAX_STEPS} steps; this one has {len(steps):,}",
+                steps=len(steps),
+                maximum=MAX_STEPS,
+            )
+        check_json(steps, "the recipe")
         ops = []
         for i, step in enumerate(steps, 1):
             try:
@@ -375,13 +383,8 @@ class Recipe:
         A failing step does not raise: the preview keeps the steps before it and sets ``error``,
         so the wizard can show both.
         """
-        if rows < 1:
-            raise Invalid("a preview needs at least one row", rows=rows)
-        if isinstance(head, bool) or not isinstance(head, int) or not 0 <= head <= MAX_HEAD:
-            raise Invalid(
-                f"a preview shows 0 to {MAX_HEAD} rows of each step ('head'), not {head!r}",
-                head=head,
-            )
+        check_int(rows, "rows", 1, MAX_PREVIEW_ROWS)
+        check_int(head, "head", 0, MAX_HEAD)
         if seed is None or len(df) <= rows:
             sample, how = df.head(rows), "first rows"
         else:

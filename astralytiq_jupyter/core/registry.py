@@ -4,6 +4,7 @@ prediction (online and batch)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -17,6 +18,7 @@ from sqlalchemy import func
 
 from . import artifacts, compiled
 from .errors import FileMissing, Invalid, NotFound
+from .limits import MAX_INT32, JsonLimits, check_int, check_json, check_text
 from .models import (
     AliasEventRecord,
     DatasetRecord,
@@ -138,6 +140,48 @@ class AliasMove:
             "actor": self.actor,
             "created_at": self.created_at.isoformat(),
         }
+
+
+#: The most input columns a model signature may list.
+MAX_SIGNATURE_COLUMNS = 10_000
+_MAPPINGS = ("output", "params", "metrics", "training_spec", "library_versions")
+
+
+def check_registration(meta: dict[str, Any], limits: JsonLimits) -> None:
+    """Registration metadata, checked before anything is stored or compiled: a task the
+    registry knows, a signature every predict can use (a list of ``{'name', 'dtype'}``
+    columns: ``"x"`` or ``["x"]`` would be stored and then fail every prediction), fields
+    of the right JSON types, and the whole within the JSON limits, so it can be served."""
+    if meta.get("task") not in TASKS:
+        raise Invalid(f"Unknown task {meta.get('task')!r}; expected one of: {', '.join(TASKS)}.")
+    signature = meta.get("signature")
+    shape = "A model needs an input signature: a list of {'name', 'dtype'} columns"
+    if not isinstance(signature, list) or not signature:
+        raise Invalid(f"{shape}.")
+    if len(signature) > MAX_SIGNATURE_COLUMNS:
+        raise Invalid(f"{shape}; at most {MAX_SIGNATURE_COLUMNS:,} columns.")
+    for i, column in enumerate(signature):
+        if not (
+            isinstance(column, dict)
+            and isinstance(column.get("name"), str)
+            and 0 < len(column["name"]) <= 255
+            and all(isinstance(column.get(k, ""), str) for k in ("dtype", "kind"))
+        ):
+            raise Invalid(
+                f"{shape}; column {i + 1} is {json.dumps(column, default=str)[:80]}.", column=i
+            )
+    names = [c["name"] for c in signature]
+    if len(set(names)) != len(names):
+        raise Invalid(f"{shape}; each name once.")
+    for key in _MAPPINGS:
+        if meta.get(key) is not None and not isinstance(meta[key], dict):
+            raise Invalid(f"'{key}' must be an object.", field=key)
+    check_text(meta.get("algorithm"), "'algorithm'", 64)
+    for key in ("dataset", "description", "note"):
+        check_text(meta.get(key), f"'{key}'")
+    if meta.get("recipe") is not None and not isinstance(meta["recipe"], list):
+        raise Invalid("'recipe' must be a list of steps.", field="recipe")
+    check_json({k: artifacts.json_safe(v) for k, v in meta.items()}, "The model's metadata", limits)
 
 
 def registration_metadata(result: TrainingResult) -> dict[str, Any]:
@@ -284,14 +328,25 @@ class ModelRegistry:
         with self.store.audit.action(principal, "model.register", f"model:{name}") as act:
             require(principal, Permission.MODEL_WRITE)
             check_name(name, "model name")
-            if task not in TASKS:
-                raise Invalid(f"Unknown task {task!r}; expected one of: {', '.join(TASKS)}.")
             if not algorithm:
                 raise Invalid("Name the algorithm of the model, e.g. 'random_forest'.")
-            if not signature or not all(isinstance(c, dict) and "name" in c for c in signature):
-                raise Invalid(
-                    "A model needs an input signature: a list of {'name', 'dtype'} columns."
-                )
+            check_registration(
+                {
+                    "task": task,
+                    "algorithm": algorithm,
+                    "signature": signature,
+                    "output": output,
+                    "params": params,
+                    "metrics": metrics,
+                    "dataset": dataset,
+                    "recipe": recipe,
+                    "training_spec": training_spec,
+                    "library_versions": library_versions,
+                    "description": description,
+                    "note": note,
+                },
+                self.store.config.json_limits,
+            )
             data = artifacts.dump_model(model)
             # Refuse now what predict() would refuse later.
             artifacts.check_trusted(data, self.trusted_types)
@@ -332,16 +387,10 @@ class ModelRegistry:
         with self.store.audit.action(principal, "model.register", f"model:{name}") as act:
             require(principal, Permission.MODEL_WRITE)
             check_name(name, "model name")
-            artifacts.check_trusted(data, self.trusted_types)
             meta = {k: v for k, v in metadata.items() if k in REGISTRATION_FIELDS}
-            if meta.get("task") not in TASKS:
-                raise Invalid(
-                    f"Unknown task {meta.get('task')!r}; expected one of: {', '.join(TASKS)}."
-                )
-            if not meta.get("signature"):
-                raise Invalid(
-                    "A model needs an input signature: a list of {'name', 'dtype'} columns."
-                )
+            check_registration(meta, self.store.config.json_limits)
+            artifacts.check_unpacked_size(data, self.store.config.max_artifact_unpacked_bytes)
+            artifacts.check_trusted(data, self.trusted_types)
             example = meta.get("input_example")
             if example is not None and not (
                 isinstance(example, list) and all(isinstance(r, dict) for r in example)
@@ -363,7 +412,7 @@ class ModelRegistry:
                 data,
                 compilation=compilation,
                 task=meta["task"],
-                algorithm=str(meta.get("algorithm", "")),
+                algorithm=meta.get("algorithm") or "",
                 signature=meta["signature"],
                 output=meta.get("output") or {},
                 params=meta.get("params") or {},
@@ -373,7 +422,7 @@ class ModelRegistry:
                 training_spec=meta.get("training_spec") or {},
                 library_versions=meta.get("library_versions") or {},
                 description=meta.get("description"),
-                note=str(meta.get("note") or ""),
+                note=meta.get("note") or "",
             )
             act.resource = f"model:{version.ref}"
             act.detail.update(runtime=version.runtime)
@@ -483,11 +532,12 @@ class ModelRegistry:
         with self.store.audit.action(principal, "model.set_alias", f"model:{name}@{alias}") as act:
             require(principal, Permission.MODEL_WRITE)
             check_alias(alias)
+            version = check_int(version, "version", 1, MAX_INT32)
             with self.store.transaction() as session:
                 repo = self.store.repo(session, principal)
                 repo.lock_tenant()
                 model = self._model_row(repo, name)
-                target = self._version_by_number(repo, model, int(version))
+                target = self._version_by_number(repo, model, version)
                 row = repo.one_or_none(
                     ModelAliasRecord,
                     ModelAliasRecord.model_id == model.id,

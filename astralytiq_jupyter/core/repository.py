@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
-from .errors import Invalid, NotFound
+from .errors import NotFound
+from .limits import check_int
 from .models import (
     DatasetRecord,
     DatasetVersionRecord,
@@ -24,12 +25,13 @@ from .models import (
 T = TypeVar("T")
 
 MAX_PAGE = 1000
+MAX_OFFSET = 10**9  # beyond any listing, and within every database's integers
 
 
 def check_page(limit: int, offset: int) -> None:
-    """The paging rule of every listing: 1..MAX_PAGE items from a non-negative offset."""
-    if not 1 <= limit <= MAX_PAGE or offset < 0:
-        raise Invalid(f"limit must be between 1 and {MAX_PAGE} and offset at least 0.")
+    """The paging rule of every listing: 1..MAX_PAGE items from an offset of 0..MAX_OFFSET."""
+    check_int(limit, "limit", 1, MAX_PAGE)
+    check_int(offset, "offset", 0, MAX_OFFSET)
 
 
 class TenantRepository:

@@ -13,10 +13,12 @@ from typing import Any
 
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.services.contents.fileio import FileManagerMixin
 from tornado.ioloop import PeriodicCallback
 from traitlets import Bool, Float, Integer, List, Type, Unicode, default
 
 from ..core.config import MB, StoreConfig, default_home
+from ..core.limits import DEFAULT_JSON_LIMITS
 from ..core.maintenance import sweep
 from ..core.permissions import Role
 from ..core.store import Store
@@ -65,6 +67,19 @@ class AstralytiQ(ExtensionApp):
     max_upload_bytes = Integer(1024 * MB, help="Largest upload accepted, in bytes.").tag(
         config=True
     )
+    max_json_bytes = Integer(
+        DEFAULT_JSON_LIMITS.max_bytes,
+        help="Largest JSON document stored as metadata (recipe, dashboard, settings, model "
+        "metadata) or taken as a JSON request body, in bytes.",
+    ).tag(config=True)
+    max_json_depth = Integer(
+        DEFAULT_JSON_LIMITS.max_depth,
+        help="Deepest nesting of JSON metadata and JSON request bodies accepted.",
+    ).tag(config=True)
+    max_artifact_unpacked_bytes = Integer(
+        256 * MB,
+        help="Most bytes an uploaded skops model artifact (a zip file) may unpack to.",
+    ).tag(config=True)
     url_import_allowlist = List(
         Unicode(), help="Hosts or CIDRs URL imports may reach despite being private."
     ).tag(config=True)
@@ -211,6 +226,9 @@ class AstralytiQ(ExtensionApp):
             default_tenant=self.default_tenant,
             compile_models=self.compile_models,
             predict_cache_seconds=self.predict_cache_seconds,
+            max_json_bytes=self.max_json_bytes,
+            max_json_depth=self.max_json_depth,
+            max_artifact_unpacked_bytes=self.max_artifact_unpacked_bytes,
             workspace_files=self.workspace_files(),
         )
 
@@ -219,7 +237,10 @@ class AstralytiQ(ExtensionApp):
         ``allow_hidden``, minus the directories Jupyter and the store keep for themselves."""
         serverapp = self.serverapp
         contents = getattr(serverapp, "contents_manager", None)
-        root = getattr(contents, "root_dir", None) or serverapp.root_dir
+        # A contents manager that keeps files elsewhere (a database, object storage) has a
+        # root_dir that names no local folder ("/" by default): the server's root is used.
+        on_disk = isinstance(contents, FileManagerMixin) and contents.root_dir
+        root = contents.root_dir if on_disk else serverapp.root_dir
         excluded = [
             getattr(serverapp, name, None) for name in ("runtime_dir", "config_dir", "data_dir")
         ]

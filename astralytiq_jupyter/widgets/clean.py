@@ -17,7 +17,6 @@ Usage::
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
@@ -30,7 +29,7 @@ from ..core.recipes import Recipe
 from . import format as fmt
 from .base import Wizard, empty_state
 from .clean_forms import OpForm, catalog, describe_step, groups
-from .clean_preview import PreviewView, step_effect
+from .clean_preview import PREVIEW_HEAD, PREVIEW_ROWS, PreviewTarget, PreviewView, step_effect
 from .clean_steps import Entry, History, StepList, Suggestions
 from .code import CodeView
 from .pickers import DatasetPicker
@@ -42,24 +41,6 @@ if TYPE_CHECKING:
     from ..core.recipes import RecipePreview
 
 __all__ = ["CleanWizard"]
-
-
-@dataclass
-class PreviewTarget:
-    """A preview to run: ``steps``, the list position of each (None for a step not in the
-    list as it stands), the one the grid shows (``focus``, None for the result), a label,
-    and whether its counts describe the list's steps (``record``)."""
-
-    steps: list[dict[str, Any]]
-    positions: list[int | None]
-    focus: int | None
-    label: str
-    record: bool = True
-
-
-#: Rows a preview runs on, and rows of each step's result it brings back (one grid page).
-PREVIEW_ROWS = 1000
-PREVIEW_HEAD = 50
 
 
 def _panel(title: str, *children: W.Widget, width: str | None = None) -> W.VBox:

@@ -5,6 +5,7 @@ highlighted, and the counts written out)."""
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
@@ -18,7 +19,25 @@ if TYPE_CHECKING:
     from ..client.workspace import Workspace
     from ..core.recipes import RecipePreview, StepReport
 
-__all__ = ["PreviewView", "changed_cells", "effect_sentence", "step_effect"]
+__all__ = ["PreviewTarget", "PreviewView", "changed_cells", "effect_sentence", "step_effect"]
+
+
+@dataclass
+class PreviewTarget:
+    """A preview to run: ``steps``, the list position of each (None for a step not in the
+    list as it stands), the one the grid shows (``focus``, None for the result), a label,
+    and whether its counts describe the list's steps (``record``)."""
+
+    steps: list[dict[str, Any]]
+    positions: list[int | None]
+    focus: int | None
+    label: str
+    record: bool = True
+
+
+#: Rows a preview runs on, and rows of each step's result it brings back (one grid page).
+PREVIEW_ROWS = 1000
+PREVIEW_HEAD = 50
 
 
 def _plural(n: int, word: str) -> str:

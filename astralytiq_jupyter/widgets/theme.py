@@ -150,6 +150,12 @@ table.aq-table .aq-removed {{ background: #fdecea; text-decoration: line-through
 .aq-details summary {{ cursor: pointer; color: #5f6368; }}
 .aq-details pre {{ white-space: pre-wrap; font-size: 12px; }}
 .aq-steps .aq-step-off {{ opacity: 0.55; }}
+.aq-schema-head, .aq-schema-row {{ display: grid; grid-template-columns: 220px 190px 70px 150px;
+  gap: 8px; align-items: center; }}
+.aq-schema-row {{ grid-template-columns: 220px 190px 70px; }}
+.aq-schema-row span {{ overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }}
+.aq-issues {{ margin: 6px 0; padding-left: 18px; }}
+.aq-browser-upload {{ display: flex; align-items: center; gap: 8px; min-height: 32px; }}
 .aq-clean-panel {{ border-right: 1px solid #eceff3; }}
 .aq-clean-panel:last-child {{ border-right: none; }}
 .aq-field {{ margin: 2px 0 6px 0; }}

@@ -9,6 +9,7 @@ tests stay independent while sharing the server.
 from __future__ import annotations
 
 import inspect
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,49 @@ def test_ingest_bytes_and_dataframe(ws: Workspace) -> None:
     w = ws.datasets.ingest(frame, name="frame")
     assert w.rows == 2 and set(w.schema) == {"a", "b"}
     pd.testing.assert_frame_equal(ws.datasets.load("frame"), frame, check_dtype=False)
+
+
+def test_read_options_of_files_reach_both_backends(ws: Workspace, tmp_path: Path) -> None:
+    """Uploads carry their read options (as query parameters of the streamed upload)."""
+    path = tmp_path / "semi.csv"
+    path.write_text("exported by hand\nid;v\n1;-\n2;3,5\n")
+    v = ws.datasets.ingest(path, name="semi", skip_rows=1, delimiter=";", null_values=["-"])
+    assert (v.rows, list(v.schema)) == (2, ["id", "v"])
+    assert ws.datasets.load("semi")["v"].isna().tolist() == [True, False]
+    w = ws.datasets.ingest(
+        b"1\t2\n3\t4\n", name="tabs", filename="t.txt", delimiter="\t", header=False
+    )
+    assert (w.rows, list(w.schema)) == (2, ["column_1", "column_2"])
+    sink = io.BytesIO()
+    with pd.ExcelWriter(sink, engine="openpyxl") as writer:
+        pd.DataFrame({"a": [1]}).to_excel(writer, sheet_name="One", index=False)
+        pd.DataFrame({"b": [1, 2]}).to_excel(writer, sheet_name="Two", index=False)
+    book = sink.getvalue()
+    assert ws.datasets.ingest(book, name="b1", filename="b.xlsx", sheet=1).schema == {"b": "int64"}
+    by_name = ws.datasets.ingest(book, name="b2", filename="b.xlsx", sheet="Two")
+    assert by_name.rows == 2
+    with pytest.raises(Invalid, match="header option must be"):
+        ws.datasets.ingest(path, name="bad", header="yes")
+    with pytest.raises(Invalid, match="Sheet 'Three' not found"):
+        ws.datasets.ingest(book, name="bad", filename="b.xlsx", sheet="Three")
+    assert [d.name for d in ws.datasets.list()] == ["b1", "b2", "semi", "tabs"]
+
+
+def test_upload_query_parameters_are_checked(server: LiveServer, make: Factory) -> None:
+    token = server.token_for(make.tenant, "alice", Role.ADMIN)
+    session = server.session(token)
+    url = server.api("/datasets/q/versions")
+    for params, message in [
+        ({"header": "maybe"}, "header"),
+        ({"skip_rows": "-2"}, "skip_rows"),
+        ({"sheet": "a", "sheet_number": "1"}, "not both"),
+        ({"mode": "save", "delimiter": ";"}, "Read options apply to files"),
+        ({"delimter": ";"}, "Unknown query parameter"),
+    ]:
+        response = session.post(url, params={"filename": "q.csv", **params}, data=CSV, timeout=30)
+        assert response.status_code == 400, params
+        assert message in response.json()["message"]
+    assert session.get(server.api("/datasets"), timeout=30).json()["items"] == []
 
 
 def test_save_versions_and_lineage(ws: Workspace, sales_csv: Path) -> None:

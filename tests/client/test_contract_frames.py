@@ -209,7 +209,7 @@ SAVED: dict[str, tuple[Callable[[], pd.DataFrame], Callable[[], pd.DataFrame] | 
                 "raw": pd.Series([b"\x00\x01", None, b""], dtype=object),
                 "day": pd.Series([dt.date(2024, 1, 1), None, dt.date(1999, 12, 31)], dtype=object),
                 "flag": pd.Series([True, None, False], dtype=object),
-                "nothing": pd.Series([None, None, None], dtype=object),
+                "nothing": _text(None, None, None),  # text of missing values, as from files
             }
         ),
     ),

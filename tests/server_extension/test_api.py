@@ -216,7 +216,7 @@ def test_openapi_lists_exactly_the_served_routes(single: LiveServer) -> None:
     for route in api_routes():
         for method, operation in route.operations.items():
             listed = document["paths"][route.template][method.lower()]["parameters"]
-            assert [p["name"] for p in listed if p["in"] == "query"] == list(operation.query)
+            assert [p["name"] for p in listed if p["in"] == "query"] == list(operation.query_names)
 
 
 def test_unknown_query_parameters_are_refused(single: LiveServer) -> None:
@@ -263,7 +263,7 @@ def test_identical_upload_answers_200_with_the_existing_version(single: LiveServ
     body = {"url": "https://x", "force": 1}
     ingest = session.post(single.api("/datasets/same-bytes/ingest"), json=body, timeout=60)
     assert ingest.status_code == 400
-    assert ingest.json()["message"] == "'force' must be true or false."
+    assert ingest.json()["message"] == "Field 'force' must be a boolean."
 
 
 def test_prometheus_metrics(single: LiveServer) -> None:
