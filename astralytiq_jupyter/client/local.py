@@ -136,10 +136,19 @@ class LocalDatasets:
         return self._service.profile(self._principal, ref, **options)
 
     def sample(
-        self, ref: str, n: int = 5000, *, columns: list[str] | None = None, seed: int = 0
+        self,
+        ref: str,
+        n: int = 5000,
+        *,
+        columns: list[str] | None = None,
+        seed: int = 0,
+        filters: list[dict[str, Any]] | None = None,
     ) -> pd.DataFrame:
-        """A uniform random sample of ``n`` rows of a version (all rows if fewer)."""
-        return self._service.sample(self._principal, ref, n, columns=columns, seed=seed)
+        """A uniform random sample of ``n`` rows of a version (all rows if fewer) among the
+        rows meeting ``filters`` (conditions as in recipes)."""
+        return self._service.sample(
+            self._principal, ref, n, columns=columns, seed=seed, filters=filters
+        )
 
     def aggregate(self, ref: str, query: dict[str, Any]) -> Aggregate:
         """Groups, time buckets and metrics of a version, computed next to the data."""
@@ -395,6 +404,10 @@ class LocalDashboards:
 
     def delete(self, name: str) -> None:
         self._service.delete(self._principal, name)
+
+    def publish(self, name: str) -> str:
+        """The shareable Voila address of a saved dashboard."""
+        return self._service.publish(self._principal, name)
 
 
 class LocalBackend:

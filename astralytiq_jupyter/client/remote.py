@@ -362,9 +362,16 @@ class RemoteDatasets:
         return Profile.from_dict(self._c.json("GET", "datasets", ref, "profile", params=options))
 
     def sample(
-        self, ref: str, n: int = 5000, *, columns: list[str] | None = None, seed: int = 0
+        self,
+        ref: str,
+        n: int = 5000,
+        *,
+        columns: list[str] | None = None,
+        seed: int = 0,
+        filters: list[dict[str, Any]] | None = None,
     ) -> pd.DataFrame:
-        """A uniform random sample of ``n`` rows of a version (all rows if fewer)."""
+        """A uniform random sample of ``n`` rows of a version (all rows if fewer) among the
+        rows meeting ``filters`` (conditions as in recipes)."""
         from ..core.aggregate import check_sample
 
         parse_ref(ref)
@@ -372,6 +379,8 @@ class RemoteDatasets:
         params: dict[str, Any] = {"n": n, "seed": seed}
         if columns is not None:
             params["columns"] = ",".join([columns] if isinstance(columns, str) else columns)
+        if filters:
+            params["filters"] = json.dumps(filters)
         body = self._c.buffer("GET", "datasets", ref, "sample", params=params)
         return pq.read_table(pa.BufferReader(body)).to_pandas()
 
@@ -778,6 +787,10 @@ class RemoteDashboards:
 
     def delete(self, name: str) -> None:
         self._c.request("DELETE", "dashboards", name)
+
+    def publish(self, name: str) -> str:
+        """The shareable Voila address of a saved dashboard."""
+        return self._c.json("POST", "dashboards", name, "publish", json={})["url"]
 
 
 class RemoteTenant:

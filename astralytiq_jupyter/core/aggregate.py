@@ -47,6 +47,8 @@ FUNCTIONS: Mapping[str, tuple[str, tuple[str, ...], bool]] = {
     "sum": ("sum({c})", ("numeric", "boolean"), True),
     "mean": ("avg({c})", ("numeric", "boolean"), True),
     "median": ("median({c})", ("numeric", "datetime"), True),
+    "q1": ("quantile_cont({c}, 0.25)", ("numeric",), True),
+    "q3": ("quantile_cont({c}, 0.75)", ("numeric",), True),
     "min": ("min({c})", ("numeric", "datetime", "text", "boolean"), True),
     "max": ("max({c})", ("numeric", "datetime", "text", "boolean"), True),
 }
@@ -54,6 +56,7 @@ UNITS = ("hour", "day", "week", "month", "quarter", "year")
 MAX_GROUPS = 10_000
 MAX_METRICS = 20
 MAX_GROUP_COLUMNS = 4
+MAX_FILTERS = 50  # a dashboard has a handful; more is a mistake or an attempt to burn CPU
 
 
 MAX_SAMPLE = 100_000
@@ -123,11 +126,7 @@ class AggregateQuery:
         ]
         if len(set(names)) != len(names):
             raise Invalid("Output names repeat; give metrics distinct 'as' names.")
-        filters = spec.get("filters") or []
-        parsed_filters: list[dict[str, Any]] = []
-        if filters:
-            parsed_filters = parse_conditions(filters, "filters")
-            validate_conditions(parsed_filters, schema)
+        parsed_filters = parse_filters(spec.get("filters"), schema)
         combine = spec.get("combine", "all")
         if combine not in ("all", "any"):
             raise Invalid("'combine' must be 'all' or 'any'.")
@@ -162,6 +161,28 @@ class AggregateQuery:
             "combine": self.combine,
             "limit": self.limit,
         }
+
+
+def parse_filters(filters: Any, schema: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Filter conditions (as in recipes' ``filter_rows``) checked against ``schema``."""
+    if not filters:
+        return []
+    if isinstance(filters, list) and len(filters) > MAX_FILTERS:
+        raise Invalid(f"'filters' takes at most {MAX_FILTERS} conditions.")
+    parsed = parse_conditions(filters, "filters")
+    validate_conditions(parsed, Schema(schema))
+    return parsed
+
+
+def apply_filters(
+    table: pa.Table, conditions: Sequence[dict[str, Any]], combine: str = "all"
+) -> pa.Table:
+    """The rows of ``table`` meeting the conditions, with the recipes' own semantics."""
+    if not conditions:
+        return table
+    frame = table.select(list(dict.fromkeys(c["column"] for c in conditions))).to_pandas()
+    mask = conditions_mask(frame, list(conditions), combine)
+    return table.filter(pa.array(mask.to_numpy(dtype=bool)))
 
 
 def _parse_metric(metric: Any, i: int, schema: Schema) -> tuple[str, str | None, str]:
@@ -262,10 +283,7 @@ def aggregate(table: pa.Table, query: AggregateQuery) -> Aggregate:
     import duckdb
 
     total = table.num_rows
-    if query.filters:
-        frame = table.select([f["column"] for f in query.filters]).to_pandas()
-        mask = conditions_mask(frame, list(query.filters), query.combine)
-        table = table.filter(pa.array(mask.to_numpy(dtype=bool)))
+    table = apply_filters(table, query.filters, query.combine)
     matched = table.num_rows
     # keys and ordering by position: a time bucket keeps its column's name, and by name
     # GROUP BY would mean the raw column rather than the bucket

@@ -59,6 +59,9 @@ class StoreConfig:
     # The most bytes an uploaded skops artifact may unpack to (a zip can unpack to 1000x).
     max_artifact_unpacked_bytes: int = 256 * MB
     default_tenant: str = "default"
+    #: Where the dashboard app is served; ``?name=<dashboard>`` is added by ``publish``.
+    #: Relative by default (standalone ``voila notebooks/``); the server makes it absolute.
+    dashboard_app_url: str = "voila/render/dashboard.ipynb"
 
     @property
     def embedded_database(self) -> Path:

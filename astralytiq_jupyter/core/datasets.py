@@ -478,17 +478,22 @@ class DatasetService:
         *,
         columns: list[str] | None = None,
         seed: int = 0,
+        filters: list[dict[str, Any]] | None = None,
     ) -> pd.DataFrame:
-        """A uniform random sample of ``n`` rows (all rows if fewer), in stored order: what a
-        chart of a large version draws instead of the whole."""
-        from .aggregate import check_sample
+        """A uniform random sample of ``n`` rows (all rows if fewer), in stored order, of the
+        rows meeting ``filters`` (conditions as in recipes): what a chart of a large version
+        draws instead of the whole."""
+        from .aggregate import apply_filters, check_sample, parse_filters
 
         self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.sample")
         check_sample(n, seed)
         version, key = self._pinned(principal, ref)
-        columns = _checked_read(version, columns, None)
+        wanted = _checked_read(version, columns, None) or list(version.schema)
+        conditions = parse_filters(filters, version.schema)
+        read = list(dict.fromkeys([*wanted, *(c["column"] for c in conditions)]))
         with self.store.storage.open(key, label=f"dataset {version.ref}") as fh:
-            table = pq.read_table(fh, columns=columns)
+            table = pq.read_table(fh, columns=read)
+        table = apply_filters(table, conditions).select(wanted)
         if table.num_rows > n:
             import numpy as np
 

@@ -14,6 +14,7 @@ from typing import Any
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.services.contents.fileio import FileManagerMixin
+from jupyter_server.utils import url_path_join
 from tornado.ioloop import PeriodicCallback
 from traitlets import Bool, Float, Integer, List, Type, Unicode, default
 
@@ -186,6 +187,11 @@ class AstralytiQ(ExtensionApp):
         klass=PrincipalResolver,
         help="Maps jupyter_server users to principals (user, tenant, role).",
     ).tag(config=True)
+    dashboard_app = Unicode(
+        "dashboard.ipynb",
+        help="Path of the dashboard app notebook, relative to the Jupyter contents root; "
+        "published dashboards open at {base_url}voila/render/<this>?name=<dashboard>.",
+    ).tag(config=True)
     set_kernel_env = Bool(
         True,
         help=f"Once listening, set {ENV_URL}/{ENV_TOKEN} in the server's environment so "
@@ -226,6 +232,9 @@ class AstralytiQ(ExtensionApp):
             default_tenant=self.default_tenant,
             compile_models=self.compile_models,
             predict_cache_seconds=self.predict_cache_seconds,
+            dashboard_app_url=url_path_join(
+                self.serverapp.base_url, "voila/render", self.dashboard_app
+            ),
             max_json_bytes=self.max_json_bytes,
             max_json_depth=self.max_json_depth,
             max_artifact_unpacked_bytes=self.max_artifact_unpacked_bytes,

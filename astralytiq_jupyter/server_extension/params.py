@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..core.aggregate import MAX_SAMPLE
+from ..core.aggregate import MAX_FILTERS, MAX_SAMPLE
 from ..core.datasets import MAX_CLUSTER_SAMPLE, MAX_CLUSTERS, MAX_ROWS
 from ..core.errors import Invalid
 from ..core.ingest import FORMAT_ALIASES, FORMATS
@@ -271,6 +271,13 @@ SAMPLE_SEED = integer(
 )
 #: Longest JSON text taken in a query parameter (the ``recipe`` of a saved DataFrame).
 MAX_QUERY_JSON = 64 * 1024
+SAMPLE_FILTERS = text(
+    "filters",
+    f"A JSON list of at most {MAX_FILTERS} conditions the sampled rows meet, as in recipes' "
+    "filter_rows (a dashboard's filters).",
+    MAX_QUERY_JSON,
+    example='[{"column": "region", "op": "in", "value": ["EU"]}]',
+)
 UPLOAD = (
     choice(
         "mode",

@@ -261,7 +261,7 @@ def api_routes() -> list[Route]:
                     "dataset.sample",
                     P.DATASET_READ,
                     "A uniform random sample of rows, as Parquet (for charts of large data)",
-                    (Q.SAMPLE_N, Q.COLUMNS, Q.SAMPLE_SEED),
+                    (Q.SAMPLE_N, Q.COLUMNS, Q.SAMPLE_SEED, Q.SAMPLE_FILTERS),
                     produces=("application/vnd.apache.parquet",),
                 )
             },
@@ -460,6 +460,18 @@ def api_routes() -> list[Route]:
                 "DELETE": _op(
                     "dashboard.delete", P.DASHBOARD_DELETE, "Delete a dashboard", success=(204,)
                 ),
+            },
+        ),
+        Route(
+            "/dashboards/{name}/publish",
+            dashboards.PublishHandler,
+            {
+                "POST": _op(
+                    "dashboard.publish",
+                    P.DASHBOARD_WRITE,
+                    "The shareable address of a saved dashboard (its Voila app)",
+                    body=(),  # an empty object: nothing about the address is the caller's
+                )
             },
         ),
         # -- tenant

@@ -438,6 +438,12 @@ def test_dashboards(ws: Workspace, make: Factory) -> None:
     with pytest.raises(Invalid):
         ws.dashboards.save({**_spec("x"), "layout": [{"item": "ghost"}]})
     assert [d.name for d in ws.dashboards.list()] == ["overview"]
+    url = ws.dashboards.publish("overview")
+    assert url.endswith("voila/render/dashboard.ipynb?name=overview")
+    if make.kind == "remote":  # the server's address of its app, from its base URL
+        assert url.startswith("/a%40b/voila/render/")
+    with pytest.raises(NotFound):
+        ws.dashboards.publish("ghost")
     viewer = make("val", Role.VIEWER)
     assert viewer.dashboards.get("overview").revision == 2
     with pytest.raises(Forbidden):
@@ -688,6 +694,15 @@ def test_sample_is_uniform_reproducible_and_bounded(ws: Workspace) -> None:
     assert a["day"].min() < pd.Timestamp("2024-03-01") < a["day"].max()  # spread, not a head
     small = ws.datasets.sample("orders", 10_000, columns=["units"])
     assert len(small) == 3000 and list(small.columns) == ["units"]
+    north = ws.datasets.sample(
+        "orders",
+        10_000,
+        columns=["units"],
+        filters=[{"column": "region", "op": "==", "value": "north"}],
+    )
+    assert len(north) == (frame["region"] == "north").sum() and list(north.columns) == ["units"]
+    with pytest.raises(Invalid, match="does not exist"):
+        ws.datasets.sample("orders", 5, filters=[{"column": "nope", "op": "is missing"}])
     for bad in (0, -5, 10**9, 2.5):
         with pytest.raises(Invalid, match="n must be"):
             ws.datasets.sample("orders", bad)

@@ -52,3 +52,9 @@ class DashboardHandler(ApiHandler):
         await self.run(self.app.store.dashboards.delete, self.principal, name)
         self.set_status(204)
         self.finish()
+
+
+class PublishHandler(ApiHandler):
+    async def post(self, name: str) -> None:
+        url = await self.run(self.app.store.dashboards.publish, self.principal, name)
+        self.reply({"name": name, "url": url})

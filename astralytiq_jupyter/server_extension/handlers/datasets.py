@@ -365,10 +365,14 @@ class ClustersHandler(ApiHandler):
 
 
 class SampleHandler(ApiHandler):
-    """A uniform random sample of rows as Parquet: ``?n=5000&columns=a,b&seed=0``."""
+    """A uniform random sample of rows as Parquet: ``?n=5000&columns=a,b&seed=0`` and
+    optionally ``filters`` (a JSON list of conditions)."""
 
     async def get(self, ref: str) -> None:
         columns = self.params.get("columns")
+        filters = self.params.get("filters")
+        limits = self.app.store.config.json_limits
+        conditions = parse_json(filters, "'filters'", limits.max_depth) if filters else None
         frame = await self.run(
             self.app.store.datasets.sample,
             self.principal,
@@ -376,6 +380,7 @@ class SampleHandler(ApiHandler):
             self.params.get("n", 5000),
             columns=[c for c in columns.split(",") if c] if columns is not None else None,
             seed=self.params.get("seed", 0),
+            filters=conditions,
         )
         self.set_header("Content-Type", codecs.FORMATS["parquet"])
         table = pa.Table.from_pandas(frame, preserve_index=False)
