@@ -2,7 +2,6 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-export ASTRALYTIQ_HOME ?= $(CURDIR)/.astralytiq
 
 .PHONY: run test lint format bench install
 
@@ -18,7 +17,7 @@ install: $(VENV)/.installed
 
 # The demo content first (idempotent), then JupyterLab opening the app's Voila page; the
 # apps in notebooks/ (the package's own, astralytiq_jupyter/apps/notebooks) and JupyterLab
-# at /lab (Launcher tile "AstralytiQ"). One store for both: $(ASTRALYTIQ_HOME).
+# at /lab (Launcher tile "AstralytiQ"). Both use the one store home (`astralytiq info`).
 run: install
 	$(BIN)/astralytiq demo seed
 	$(BIN)/jupyter lab --ip=127.0.0.1 --allow-root --ServerApp.root_dir=$(CURDIR)/notebooks \

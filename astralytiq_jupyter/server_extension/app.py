@@ -26,9 +26,10 @@ from ..core.store import Store
 from ..core.workspace_files import WorkspaceFiles
 from .admission import TenantGate
 from .apps import APPS_PATH, app_handlers
+from .base import UnknownPathHandler
 from .identity import PrincipalResolver
 from .kernels import ENV_URL, PROVISIONER, KernelCredentials
-from .routes import api_routes
+from .routes import API_PREFIX, api_routes
 
 
 def _local_path(url: str) -> str | None:
@@ -369,6 +370,8 @@ class AstralytiQ(ExtensionApp):
     def initialize_handlers(self) -> None:
         self.handlers.extend(route.spec() for route in api_routes())
         self.handlers.extend(app_handlers(self))
+        # Last: any other path under the API's prefix answers a JSON 404.
+        self.handlers.append((API_PREFIX + r"(?:/.*)?", UnknownPathHandler))
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Runs once the server listens: flush API usage periodically, and point kernels
