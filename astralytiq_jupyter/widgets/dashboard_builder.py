@@ -233,11 +233,11 @@ class DashboardBuilder(Wizard):
             f["dataset"].value = next(iter(self.datasets))
         every, numbers = self._columns(), self._columns("numeric", "boolean")
         dates = self._columns("datetime")
-        f["x"].options = every
-        f["y"].options = [ROWS, *numbers]
-        f["color"].options = [NONE, *self._columns("text", "category", "boolean")]
-        f["column"].options = every if self.kind.value == "Filter" else [ROWS, *numbers]
-        f["date_column"].options = [NONE, *dates]
+        _offer(f["x"], every)
+        _offer(f["y"], [ROWS, *numbers])
+        _offer(f["color"], [NONE, *self._columns("text", "category", "boolean")])
+        _offer(f["column"], every if self.kind.value == "Filter" else [ROWS, *numbers])
+        _offer(f["date_column"], [NONE, *dates])
 
     def _suggest_filter_type(self) -> None:
         schema = self.schemas.get(self._fields["dataset"].value or "", {})
@@ -319,7 +319,9 @@ class DashboardBuilder(Wizard):
                 item.update(column=f["column"].value, type=f["filter_type"].value)
         if title:
             item["title"] = title
-        base = _slug(title or item.get("type") or item.get("column") or kind)
+        # a filter is known by its column ("region"), not by its type ("multi_select")
+        named = item.get("column") if kind == "Filter" else item.get("type")
+        base = _slug(title or named or kind)
         ident, n = base, 2
         while ident in taken:
             ident, n = f"{base}-{n}", n + 1
@@ -577,6 +579,16 @@ class DashboardBuilder(Wizard):
         )
         self.status.done(f"Published {self.name_box.value.strip()}")
         return url
+
+
+def _offer(dropdown: W.Dropdown, options: list[str]) -> None:
+    """Set ``dropdown``'s choices keeping its value when still offered, else the first one:
+    ipywidgets 8 leaves a Dropdown without a value (a blank box, ``None`` in the spec) when
+    its options are set after it was built."""
+    value = dropdown.value
+    dropdown.options = options
+    if options:
+        dropdown.value = value if value in options else options[0]
 
 
 def _pretty(spec: dict[str, Any]) -> str:

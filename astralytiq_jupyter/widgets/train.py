@@ -118,7 +118,7 @@ class TrainWizard(Wizard):
         self.tune = W.Dropdown(
             description="Tuning",
             options=[
-                ("off", None),
+                ("off", ""),  # "" not None: a Dropdown shows None as no choice at all
                 ("random search of the best model", "random"),
                 ("successive halving of the best model", "halving"),
             ],
@@ -385,10 +385,11 @@ class TrainWizard(Wizard):
         self.algorithms.options = names
         self.algorithms.value = tuple(names)
         primary = self._primary.get(task)
-        self.metric.options = [(f"{primary} (default)", None)] + [
+        # "" not None for the default: a Dropdown whose value is None shows a blank box.
+        self.metric.options = [(f"{primary} (default)", "")] + [
             (m, m) for m in self._metrics.get(task, ()) if m != primary
         ]
-        self.metric.value = None
+        self.metric.value = ""
         self.forecast_box.layout.display = None if task == "forecasting" else "none"
         self.forecast_advanced.layout.display = None if task == "forecasting" else "none"
         self.cluster_box.layout.display = None if task == "clustering" else "none"
@@ -433,7 +434,7 @@ class TrainWizard(Wizard):
         self.code.refresh()
 
     def _show_tuning(self) -> None:
-        self.n_iter.disabled = self.tune.value is None
+        self.n_iter.disabled = not self.tune.value
         self.code.refresh()
 
     # -- the run ------------------------------------------------------------------------------
@@ -456,9 +457,9 @@ class TrainWizard(Wizard):
             if not self.algorithms.value:
                 raise Invalid("Choose at least one algorithm, or tick Compare all algorithms.")
             opts["algorithms"] = list(self.algorithms.value)
-        if self.metric.value is not None:
+        if self.metric.value:
             opts["metric"] = self.metric.value
-        if task in ("classification", "regression") and self.tune.value is not None:
+        if task in ("classification", "regression") and self.tune.value:
             opts["tune"] = self.tune.value
             opts["n_iter"] = int(self.n_iter.value)
         defaults = {"holdout": 0.2, "cv_folds": 5, "random_state": 0}

@@ -241,6 +241,35 @@ def test_prediction_panel_renders_the_signature_form_and_predicts(both):
     assert "predicted spend" in panel.result.value and "⚠" not in panel.result.value
 
 
+def test_builder_form_starts_with_its_first_choices_and_names_filters_by_column(ws, sales):
+    """Choices set after the form was built are shown chosen (ipywidgets 8 would leave them
+    blank, and ``None`` would reach the spec); a filter is called after its column."""
+    b = DashboardBuilder(ws=ws, background=False)
+    b.picker.select("sales")
+    b.add_dataset()
+    f = b._fields
+    assert f["x"].value == "date" and f["y"].value == "(count rows)"
+    assert f["color"].value == "(none)" and f["date_column"].value == "(none)"
+    f["type"].value, f["x"].value, f["y"].value = "bar", "region", "revenue"
+    b.add_button.click()
+    b.kind.value = "Filter"
+    f["column"].value = "channel"
+    b.add_button.click()
+    chart, flt = b.items[0][1], b.items[1][1]
+    assert chart == {
+        "id": "bar", "dataset": "sales", "type": "bar", "x": "region", "y": "revenue", "agg": "sum",
+    }  # fmt: skip
+    assert flt == {"id": "channel", "dataset": "sales", "column": "channel", "type": "multi_select"}
+    assert "“channel” is on the dashboard" in b.status.message.value
+    b.name_box.value, b.title_box.value = "by-channel", "By channel"
+    assert b.save()
+    spec = ws.dashboards.get("by-channel").spec
+    assert (
+        spec["charts"][0].get("color", "absent") == "absent"
+        and spec["filters"][0]["id"] == "channel"
+    )
+
+
 def test_builder_keeps_default_sizes_shows_what_is_open_and_starts_new(ws, sales):
     """A spec saved without a layout keeps the renderer's sizes through the builder (KPIs a
     quarter wide and one row high, not chart-sized); the Open list shows the dashboard being

@@ -41,7 +41,10 @@ def test_train_leaderboard_register_and_alias(make: WorkspaceFactory) -> None:
     assert wizard.effective_task == "classification" and "detected" in wizard.task_badge.value
     assert set(wizard.features.value) == {"tenure", "region", "support_calls", "signup", "spend"}
     assert "random_forest" in wizard.algorithms.options  # the engine's catalogue
-    assert wizard.metric.options[0] == ("balanced_accuracy (default)", None)
+    assert wizard.metric.options[0] == ("balanced_accuracy (default)", "")
+    # the defaults are shown as chosen (a Dropdown shows a value of None as a blank box)
+    assert wizard.metric.label == "balanced_accuracy (default)" and wizard.tune.label == "off"
+    assert "metric" not in wizard.options() and "tune" not in wizard.options()
     wizard.target.value = "spend"
     assert wizard.effective_task == "regression"
     assert wizard.metric.options[0][0] == "r2 (default)"
