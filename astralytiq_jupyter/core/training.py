@@ -22,7 +22,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,14 +30,15 @@ import pandas as pd
 from sklearn.model_selection import KFold, ParameterSampler, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 
+from . import ensembles
 from . import metrics as mt
 from . import model_selection as ms
 from . import preprocessing as pp
 from .algorithms import (
-    TASKS,
     Algorithm,
     available_algorithms,
     build_estimator,
+    ensemble_weights,
     get_algorithm,
     plain,
     search_space,
@@ -48,6 +49,7 @@ from .forecasting import forecast, run_forecasting
 from .model_selection import TrainingProgress
 from .preprocessing import infer_task
 from .training_code import forecast_script, supervised_script
+from .training_spec import TrainingSpec
 
 __all__ = [
     "TrainingProgress",
@@ -60,108 +62,7 @@ __all__ = [
     "train",
 ]
 
-TUNING = (None, "random", "halving")
-K_RULES = ("silhouette", "elbow")
 HALVING_FACTOR = 3
-
-
-@dataclass
-class TrainingSpec:
-    """What to train. JSON-safe through ``to_dict``/``from_dict`` so wizards can store it.
-
-    ``params`` fixes hyperparameters per algorithm (``{"random_forest": {"n_estimators": 300}}``);
-    ``search_space`` overrides the tuning grid per algorithm, each parameter a list of values or
-    ``{"low": .., "high": .., "log": true}``; ``tune`` searches the best algorithm's grid with
-    ``n_iter`` candidates. ``metric`` ranks the leaderboard and picks the best model (default:
-    the task's primary metric, balanced accuracy for classification). ``k_range`` is the
-    inclusive range of cluster counts compared; ``k_rule`` picks k among them by the highest
-    held-out ``"silhouette"`` or at the ``"elbow"`` of the inertia curve; ``n_clusters`` forces
-    it. ``dataset`` records the dataset version trained on (lineage).
-    """
-
-    target: str | None = None
-    features: list[str] | None = None
-    task: str | None = None
-    algorithms: list[str] | None = None
-    params: dict[str, dict[str, Any]] = field(default_factory=dict)
-    search_space: dict[str, dict[str, Any]] = field(default_factory=dict)
-    tune: str | None = None
-    n_iter: int = 10
-    metric: str | None = None
-    holdout: float = 0.2
-    cv_folds: int = 5
-    random_state: int = 0
-    n_jobs: int = 1
-    joblib_backend: str | None = None
-    dataset: str | None = None
-    date_column: str | None = None
-    horizon: int | None = None
-    frequency: str | None = None
-    interval_level: float = 0.9
-    n_clusters: int | None = None
-    k_range: tuple[int, int] = (2, 10)
-    k_rule: str = "silhouette"
-
-    def to_dict(self) -> dict[str, Any]:
-        return mt.json_safe(dataclasses.asdict(self))
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TrainingSpec:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise Invalid(f"Unknown training option(s): {', '.join(unknown)}.", options=unknown)
-        values = dict(data)
-        for name in ("params", "search_space"):
-            if values.get(name) is None:
-                values.pop(name, None)
-        if values.get("k_range") is not None:
-            values["k_range"] = tuple(values["k_range"])
-        spec = cls(**values)
-        spec.validate()
-        return spec
-
-    def validate(self) -> None:
-        """Check the option values that do not depend on the data."""
-        if self.task is not None and self.task not in TASKS:
-            raise Invalid(f"Unknown task {self.task!r}; choose one of {', '.join(TASKS)}.")
-        known = {m for names in mt.METRICS.values() for m in names}
-        if self.metric is not None and self.metric not in known:
-            raise Invalid(
-                f"Unknown metric {self.metric!r}; choose one of {', '.join(sorted(known))}.",
-                metric=self.metric,
-            )
-        if self.k_rule not in K_RULES:
-            raise Invalid(f"k_rule must be 'silhouette' or 'elbow', not {self.k_rule!r}.")
-        if self.tune not in TUNING:
-            raise Invalid(f"tune must be None, 'random' or 'halving', not {self.tune!r}.")
-        if not isinstance(self.cv_folds, int) or self.cv_folds < 2:
-            raise Invalid("cv_folds must be an integer of at least 2.", cv_folds=self.cv_folds)
-        if not 0 < self.holdout < 0.9:
-            raise Invalid("holdout must be a fraction between 0 and 0.9.", holdout=self.holdout)
-        if self.n_iter < 1:
-            raise Invalid("n_iter must be at least 1.", n_iter=self.n_iter)
-        if self.n_jobs == 0:
-            raise Invalid("n_jobs must be a positive number or -1 (all cores).")
-        if not 0 < self.interval_level < 1:
-            raise Invalid("interval_level must be between 0 and 1.")
-        if self.horizon is not None and self.horizon < 1:
-            raise Invalid("horizon must be at least 1.", horizon=self.horizon)
-        low, high = self.k_range
-        if not 2 <= low <= high:
-            raise Invalid("k_range must be (low, high) with 2 <= low <= high.")
-        if self.n_clusters is not None and self.n_clusters < 2:
-            raise Invalid("n_clusters must be at least 2.")
-        if self.k_rule == "elbow" and self.n_clusters is None and high - low < 2:
-            raise Invalid("k_rule='elbow' needs a k_range of at least three values of k.")
-        if self.features is not None and len(self.features) == 0:
-            raise Invalid("The feature list is empty; choose at least one feature column.")
-        for name in ("params", "search_space"):
-            value = getattr(self, name)
-            if not isinstance(value, Mapping) or not all(
-                isinstance(v, Mapping) for v in value.values()
-            ):
-                raise Invalid(f"{name} must map algorithm names to dicts of parameters.")
 
 
 @dataclass
@@ -229,10 +130,18 @@ class TrainingResult:
 class _Run:
     """One supervised or clustering run (the steps in the module docstring)."""
 
-    def __init__(self, df: pd.DataFrame, spec: TrainingSpec, tracker: ms.ProgressTracker) -> None:
+    def __init__(
+        self,
+        df: pd.DataFrame,
+        spec: TrainingSpec,
+        tracker: ms.ProgressTracker,
+        model_columns: Mapping[str, str] | None = None,
+    ) -> None:
         self.df = df
         self.spec = spec
         self.tracker = tracker
+        self.model_columns = dict(model_columns or {})
+        self.dropped: list[dict[str, str]] = []
         self.notes: list[str] = []
         self.warnings: dict[str, list[str]] = {}
         self.selection: dict[str, Any] = {}
@@ -268,7 +177,14 @@ class _Run:
                 f"Models ranked by {self.metric} ({why}; mean over {spec.cv_folds} "
                 f"cross-validation folds of the training split, {better} is better)."
             )
-        features = self._feature_names()
+        features, notes, self.dropped = pp.feature_columns(
+            df,
+            spec.target,
+            spec.features,
+            self.model_columns,
+            include_model_columns=spec.include_model_columns,
+        )
+        self.notes.extend(notes)
         data = df
         if spec.target is not None and task != "clustering":
             keep = df[spec.target].notna()
@@ -284,20 +200,6 @@ class _Run:
         self.X = pp.coerce_frame(data, self.signature, strict=False)
         self._split()
         self.algorithms = self._choose_algorithms()
-
-    def _feature_names(self) -> list[str]:
-        spec, df = self.spec, self.df
-        if spec.features is None:
-            return [c for c in df.columns if c != spec.target]
-        missing = [f for f in spec.features if f not in df.columns]
-        if missing:
-            raise Invalid(
-                "Feature column(s) not in the data: " + ", ".join(repr(m) for m in missing),
-                missing=missing,
-            )
-        if spec.target is not None and spec.target in spec.features:
-            raise Invalid(f"The target '{spec.target}' cannot also be a feature.")
-        return list(dict.fromkeys(spec.features))
 
     def _choose_algorithms(self) -> list[Algorithm]:
         spec, task = self.spec, self.task
@@ -317,9 +219,20 @@ class _Run:
                     )
                 else:
                     chosen.append(algorithm)
+        used = {a.name for a in chosen}
         for algorithm in chosen:  # fail on bad parameters before any training
-            build_estimator(algorithm, spec.params.get(algorithm.name, {}), spec.random_state)
-        stray = sorted(set(spec.params) - {a.name for a in chosen})
+            params = spec.params.get(algorithm.name, {})
+            build_estimator(algorithm, params, spec.random_state)
+            if algorithm.ensemble and params.get("members") is not None:
+                used |= set(params["members"])
+            elif algorithm.ensemble and sum(not a.ensemble for a in chosen) < 2:
+                raise Invalid(
+                    f"'{algorithm.name}' combines the best models of the comparison: list at "
+                    "least two other algorithms, or name its members with params="
+                    f"{{'{algorithm.name}': {{'members': [...]}}}}.",
+                    algorithm=algorithm.name,
+                )
+        stray = sorted(set(spec.params) - used)
         if stray:
             self.notes.append(f"Ignored parameters for algorithms not trained: {', '.join(stray)}.")
         return chosen
@@ -418,20 +331,23 @@ class _Run:
         candidates: list[tuple[Algorithm, dict[str, Any]]],
         X: pd.DataFrame,
         y: np.ndarray | None,
+        *,
+        kept: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] | None = None,
         **row_extra: Any,
     ) -> list[dict[str, Any]]:
-        """CV every candidate on (X, y); a progress event per fold and per finished model."""
+        """CV every candidate on (X, y); a progress event per fold and per finished model.
+        ``kept``, when given, receives each algorithm's parameters and per-fold outcomes with
+        their out-of-fold predictions (what an ensemble of them is scored from)."""
         spec = self.spec
-        if self.task == "classification":
-            splitter: Any = StratifiedKFold(
-                spec.cv_folds, shuffle=True, random_state=spec.random_state
-            )
-        else:
-            splitter = KFold(spec.cv_folds, shuffle=True, random_state=spec.random_state)
-        folds = list(splitter.split(X, y))
+        folds = self._folds(X, y)
         pipelines = [self._pipeline(a, p) for a, p in candidates]
+        keep = kept is not None
         jobs = [
-            ((i, f), ms.fit_fold, (pipe, X, y, tr, va, self.task, self.classes, spec.random_state))
+            (
+                (i, f),
+                ms.fit_fold,
+                (pipe, X, y, tr, va, self.task, self.classes, spec.random_state, keep),
+            )
             for i, pipe in enumerate(pipelines)
             for f, (tr, va) in enumerate(folds)
         ]
@@ -443,6 +359,8 @@ class _Run:
             i, f = key
             algorithm, params = candidates[i]
             outcomes[i].append(outcome)
+            if kept is not None:
+                kept.setdefault(algorithm.name, (params, [{}] * len(folds)))[1][f] = outcome
             seen = self.warnings.setdefault(algorithm.name, [])
             seen.extend(t for t in outcome.get("warnings", []) if t not in seen)
             label = self._label(algorithm, params, i, len(candidates), stage)
@@ -478,6 +396,16 @@ class _Run:
         )
         return [rows[i] for i in sorted(rows)]
 
+    def _folds(self, X: pd.DataFrame, y: np.ndarray | None) -> list[tuple[np.ndarray, ...]]:
+        spec = self.spec
+        if self.task == "classification":
+            splitter: Any = StratifiedKFold(
+                spec.cv_folds, shuffle=True, random_state=spec.random_state
+            )
+        else:
+            splitter = KFold(spec.cv_folds, shuffle=True, random_state=spec.random_state)
+        return list(splitter.split(X, y))
+
     def _label(
         self, algorithm: Algorithm, params: Mapping[str, Any], i: int, n: int, stage: str
     ) -> str:
@@ -491,7 +419,24 @@ class _Run:
         return {m: row.get(f"{m}_mean") for m in mt.METRICS[self.task]}
 
     def compare(self) -> list[dict[str, Any]]:
-        rows = self.cross_validate("compare", self.candidates(), self.X_train, self.y_train)
+        """CV every candidate; ensembles last, combining the best of the others."""
+        candidates = self.candidates()
+        single = [c for c in candidates if not c[0].ensemble]
+        combined = [c for c in candidates if c[0].ensemble]
+        kept: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+        rows = self.cross_validate(
+            "compare", single, self.X_train, self.y_train, kept=kept if combined else None
+        )
+        for algorithm, params in combined:
+            ranked = ms.rank_rows(rows, f"{self.metric}_mean", self.metric)
+            members, note = ensembles.choose_members(
+                algorithm, params, ranked, self.spec.params, self.metric
+            )
+            self.notes.append(note)
+            if members is not None:
+                rows += self._cross_validate_ensemble(
+                    algorithm, {**params, "members": members}, kept
+                )
         rows = [{**r, "tuned": False} for r in rows]
         if all(r["error"] for r in rows):
             raise Invalid(
@@ -501,12 +446,44 @@ class _Run:
             )
         return ms.rank_rows(rows, f"{self.metric}_mean", self.metric)
 
+    def _cross_validate_ensemble(
+        self,
+        algorithm: Algorithm,
+        params: dict[str, Any],
+        kept: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]],
+    ) -> list[dict[str, Any]]:
+        """The ensemble's CV row, from its members' out-of-fold predictions when the comparison
+        has them, else by fitting it on every fold."""
+        assert self.y_train is not None
+        folds = self._folds(self.X_train, self.y_train)
+        outcomes = ensembles.fold_outcomes(
+            self.task,
+            params["members"],
+            params.get("weights"),
+            kept,
+            folds,
+            self.y_train,
+            self.classes,
+        )
+        if outcomes is None:
+            return self.cross_validate("compare", [(algorithm, params)], self.X_train, self.y_train)
+        self.tracker.emit(
+            "compare", f"{algorithm.name}: scored from its members' folds", advance=len(folds)
+        )
+        return [ms.summarize(algorithm.name, params, outcomes, mt.METRICS[self.task])]
+
     # -- 3. tune --------------------------------------------------------------------------------
 
-    def tuning_candidates(self, algorithm: Algorithm) -> list[dict[str, Any]]:
-        """Parameter sets to try; parameters the user fixed in ``params`` are not searched."""
+    def tuning_candidates(
+        self, algorithm: Algorithm, compared: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Parameter sets to try; parameters the user fixed in ``params`` are not searched. An
+        ensemble keeps the members it was compared with and searches their weights."""
         fixed = dict(self.spec.params.get(algorithm.name, {}))
         space = search_space(algorithm, self.spec.search_space.get(algorithm.name))
+        if algorithm.ensemble:
+            fixed["members"] = compared["members"]
+            space = {"weights": ensemble_weights(len(compared["members"])), **space}
         space = {k: v for k, v in space.items() if k not in fixed}
         if not space:
             return []
@@ -542,7 +519,7 @@ class _Run:
         """Search the best algorithm's grid; return the best tuned row and a summary."""
         algorithm = get_algorithm(self.task, best_row["algorithm"])
         summary: dict[str, Any] = {"method": self.spec.tune, "algorithm": algorithm.name}
-        candidates = self.tuning_candidates(algorithm)
+        candidates = self.tuning_candidates(algorithm, best_row["params"])
         if not candidates:
             self.notes.append(f"'{algorithm.name}' has no hyperparameters to tune.")
             return None, summary
@@ -702,7 +679,7 @@ class _Run:
             "cv_metrics": self._row_metrics(best),
             "plots": plots,
             "notes": self.notes,
-            "dropped_columns": self.plan.dropped,
+            "dropped_columns": self.dropped + self.plan.dropped,
             "signature": self.signature,
             "output": self.output(model),
             "n_rows": {"train": len(self.X_train), "holdout": len(self.X_test)},
@@ -750,6 +727,7 @@ def train(
     *,
     progress: Callable[[TrainingProgress], None] | None = None,
     cancel: threading.Event | None = None,
+    model_columns: Mapping[str, str] | None = None,
     **options: Any,
 ) -> TrainingResult:
     """Train, compare and evaluate models on ``df`` (see the module docstring for the flow).
@@ -757,7 +735,9 @@ def train(
     ``spec`` is a TrainingSpec, its dict form, or left out in favour of keyword options
     (``train(df, target="churn", algorithms=["random_forest"])``); keywords override the spec.
     ``progress`` is called after every fold and model; setting ``cancel`` stops the run at the
-    next fold with ``Cancelled``. Unusable data or options raise ``Invalid``.
+    next fold with ``Cancelled``. ``model_columns`` (column -> model version, from the dataset
+    version's lineage) are columns a model wrote: left out unless ``include_model_columns``.
+    Unusable data or options raise ``Invalid``.
     """
     started = time.perf_counter()
     resolved = _resolve_spec(spec, options)
@@ -768,7 +748,7 @@ def train(
         if _is_forecast(resolved):
             fields = run_forecasting(df, resolved, tracker)
         else:
-            run = _Run(df, resolved, tracker)
+            run = _Run(df, resolved, tracker, model_columns)
             run.prepare()
             fields = run.run()
     fields["leaderboard"] = ms.leaderboard_frame(fields["leaderboard"], fields["primary_metric"])
@@ -788,6 +768,7 @@ def compare(
     *,
     progress: Callable[[TrainingProgress], None] | None = None,
     cancel: threading.Event | None = None,
+    model_columns: Mapping[str, str] | None = None,
     **options: Any,
 ) -> pd.DataFrame:
     """Only the cross-validated leaderboard of the spec's algorithms (a DataFrame, as
@@ -801,11 +782,12 @@ def compare(
     _check_frame(df)
     tracker = ms.ProgressTracker(progress, cancel)
     tracker.check()
-    run = _Run(df, resolved, tracker)
+    run = _Run(df, resolved, tracker, model_columns)
     run.prepare()
     tracker.total = 1 + len(run.candidates()) * resolved.cv_folds
     tracker.emit("prepare", "Data checked and preprocessing planned", advance=1)
     with ms.limited_threads(ms.thread_limit(len(df))):
         leaderboard = ms.leaderboard_frame(mt.json_safe(run.compare()), run.metric)
+    tracker.total = tracker.step  # an ensemble left out counted steps that never came
     tracker.emit("done", "Comparison finished")
     return leaderboard

@@ -1,0 +1,118 @@
+"""What to train: the :class:`TrainingSpec` of the engine (``training``), JSON-safe so that
+wizards and the registry can store it."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import metrics as mt
+from .algorithms import TASKS
+from .errors import Invalid
+
+TUNING = (None, "random", "halving")
+K_RULES = ("silhouette", "elbow")
+
+
+@dataclass
+class TrainingSpec:
+    """What to train. JSON-safe through ``to_dict``/``from_dict`` so wizards can store it.
+
+    ``params`` fixes hyperparameters per algorithm (``{"random_forest": {"n_estimators": 300}}``);
+    ``search_space`` overrides the tuning grid per algorithm, each parameter a list of values or
+    ``{"low": .., "high": .., "log": true}``; ``tune`` searches the best algorithm's grid with
+    ``n_iter`` candidates. ``metric`` ranks the leaderboard and picks the best model (default:
+    the task's primary metric, balanced accuracy for classification). ``k_range`` is the
+    inclusive range of cluster counts compared; ``k_rule`` picks k among them by the highest
+    held-out ``"silhouette"`` or at the ``"elbow"`` of the inertia curve; ``n_clusters`` forces
+    it. ``dataset`` records the dataset version trained on (lineage). Columns a model wrote
+    into that version (its lineage says which) are left out of the features unless
+    ``include_model_columns``.
+    """
+
+    target: str | None = None
+    features: list[str] | None = None
+    task: str | None = None
+    algorithms: list[str] | None = None
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    search_space: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tune: str | None = None
+    n_iter: int = 10
+    metric: str | None = None
+    holdout: float = 0.2
+    cv_folds: int = 5
+    random_state: int = 0
+    n_jobs: int = 1
+    joblib_backend: str | None = None
+    dataset: str | None = None
+    date_column: str | None = None
+    horizon: int | None = None
+    frequency: str | None = None
+    interval_level: float = 0.9
+    n_clusters: int | None = None
+    k_range: tuple[int, int] = (2, 10)
+    k_rule: str = "silhouette"
+    include_model_columns: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return mt.json_safe(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainingSpec:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise Invalid(f"Unknown training option(s): {', '.join(unknown)}.", options=unknown)
+        values = dict(data)
+        for name in ("params", "search_space"):
+            if values.get(name) is None:
+                values.pop(name, None)
+        if values.get("k_range") is not None:
+            values["k_range"] = tuple(values["k_range"])
+        spec = cls(**values)
+        spec.validate()
+        return spec
+
+    def validate(self) -> None:
+        """Check the option values that do not depend on the data."""
+        if self.task is not None and self.task not in TASKS:
+            raise Invalid(f"Unknown task {self.task!r}; choose one of {', '.join(TASKS)}.")
+        known = {m for names in mt.METRICS.values() for m in names}
+        if self.metric is not None and self.metric not in known:
+            raise Invalid(
+                f"Unknown metric {self.metric!r}; choose one of {', '.join(sorted(known))}.",
+                metric=self.metric,
+            )
+        if self.k_rule not in K_RULES:
+            raise Invalid(f"k_rule must be 'silhouette' or 'elbow', not {self.k_rule!r}.")
+        if self.tune not in TUNING:
+            raise Invalid(f"tune must be None, 'random' or 'halving', not {self.tune!r}.")
+        if not isinstance(self.cv_folds, int) or self.cv_folds < 2:
+            raise Invalid("cv_folds must be an integer of at least 2.", cv_folds=self.cv_folds)
+        if not 0 < self.holdout < 0.9:
+            raise Invalid("holdout must be a fraction between 0 and 0.9.", holdout=self.holdout)
+        if self.n_iter < 1:
+            raise Invalid("n_iter must be at least 1.", n_iter=self.n_iter)
+        if self.n_jobs == 0:
+            raise Invalid("n_jobs must be a positive number or -1 (all cores).")
+        if not 0 < self.interval_level < 1:
+            raise Invalid("interval_level must be between 0 and 1.")
+        if self.horizon is not None and self.horizon < 1:
+            raise Invalid("horizon must be at least 1.", horizon=self.horizon)
+        low, high = self.k_range
+        if not 2 <= low <= high:
+            raise Invalid("k_range must be (low, high) with 2 <= low <= high.")
+        if self.n_clusters is not None and self.n_clusters < 2:
+            raise Invalid("n_clusters must be at least 2.")
+        if self.k_rule == "elbow" and self.n_clusters is None and high - low < 2:
+            raise Invalid("k_rule='elbow' needs a k_range of at least three values of k.")
+        if self.features is not None and len(self.features) == 0:
+            raise Invalid("The feature list is empty; choose at least one feature column.")
+        for name in ("params", "search_space"):
+            value = getattr(self, name)
+            if not isinstance(value, Mapping) or not all(
+                isinstance(v, Mapping) for v in value.values()
+            ):
+                raise Invalid(f"{name} must map algorithm names to dicts of parameters.")
