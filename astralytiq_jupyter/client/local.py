@@ -20,6 +20,7 @@ from ..core.store import Store
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..core.aggregate import Aggregate
     from ..core.audit import AuditEvent
     from ..core.dashboards import Dashboard
     from ..core.datasets import DatasetSummary, DatasetVersion
@@ -125,6 +126,16 @@ class LocalDatasets:
     def profile(self, ref: str, **options: Any) -> Profile:
         """EDA and quality report of a version (exact statistics on all rows)."""
         return self._service.profile(self._principal, ref, **options)
+
+    def sample(
+        self, ref: str, n: int = 5000, *, columns: list[str] | None = None, seed: int = 0
+    ) -> pd.DataFrame:
+        """A uniform random sample of ``n`` rows of a version (all rows if fewer)."""
+        return self._service.sample(self._principal, ref, n, columns=columns, seed=seed)
+
+    def aggregate(self, ref: str, query: dict[str, Any]) -> Aggregate:
+        """Groups, time buckets and metrics of a version, computed next to the data."""
+        return self._service.aggregate(self._principal, ref, query)
 
     def explore_clusters(
         self,

@@ -41,6 +41,7 @@ from ..core.tenancy import Member, Quotas, Tenant
 from ..core.tokens import ApiToken, IssuedToken
 
 if TYPE_CHECKING:
+    from ..core.aggregate import Aggregate
     from ..core.profiling import Profile
     from ..core.recipes import Recipe, RecipePreview
     from ..core.training import TrainingProgress, TrainingResult, TrainingSpec
@@ -340,6 +341,28 @@ class RemoteDatasets:
         from ..core.profiling import Profile
 
         return Profile.from_dict(self._c.json("GET", "datasets", ref, "profile", params=options))
+
+    def sample(
+        self, ref: str, n: int = 5000, *, columns: list[str] | None = None, seed: int = 0
+    ) -> pd.DataFrame:
+        """A uniform random sample of ``n`` rows of a version (all rows if fewer)."""
+        from ..core.aggregate import check_sample
+
+        parse_ref(ref)
+        check_sample(n, seed)
+        params: dict[str, Any] = {"n": n, "seed": seed}
+        if columns is not None:
+            params["columns"] = ",".join([columns] if isinstance(columns, str) else columns)
+        body = self._c.buffer("GET", "datasets", ref, "sample", params=params)
+        return pq.read_table(pa.BufferReader(body)).to_pandas()
+
+    def aggregate(self, ref: str, query: dict[str, Any]) -> Aggregate:
+        """Groups, time buckets and metrics of a version, computed by the server."""
+        from ..core.aggregate import Aggregate
+
+        return Aggregate.from_dict(
+            self._c.json("POST", "datasets", ref, "aggregate", json={"query": query})
+        )
 
     def explore_clusters(
         self,

@@ -153,6 +153,7 @@ class DatasetService:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._columns: Any = None  # an aggregate.ColumnCache once an aggregation ran
 
     # -- writes ------------------------------------------------------------------------
     def ingest(
@@ -459,6 +460,57 @@ class DatasetService:
         return explore_clusters(
             frame, wanted if columns is not None else None, ks, sample, random_state
         )
+
+    def sample(
+        self,
+        principal: Principal,
+        ref: str,
+        n: int = 5000,
+        *,
+        columns: list[str] | None = None,
+        seed: int = 0,
+    ) -> pd.DataFrame:
+        """A uniform random sample of ``n`` rows (all rows if fewer), in stored order: what a
+        chart of a large version draws instead of the whole."""
+        from .aggregate import check_sample
+
+        self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.sample")
+        check_sample(n, seed)
+        version, key = self._pinned(principal, ref)
+        columns = _checked_read(version, columns, None)
+        with self.store.storage.open(key) as fh:
+            table = pq.read_table(fh, columns=columns)
+        if table.num_rows > n:
+            import numpy as np
+
+            rows = np.random.default_rng(seed).choice(table.num_rows, size=n, replace=False)
+            table = table.take(pa.array(np.sort(rows)))
+        return table.to_pandas()
+
+    def aggregate(self, principal: Principal, ref: str, query: dict[str, Any]) -> Any:
+        """Group, bucket by time, filter and summarise a version next to its data (see
+        :mod:`.aggregate`); only the columns the query names are read, and kept in a small
+        cache for the next query on the same version."""
+        from .aggregate import AggregateQuery, ColumnCache, aggregate
+
+        self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.aggregate")
+        version, key = self._pinned(principal, ref)
+        parsed = AggregateQuery.parse(query, version.schema)
+        if self._columns is None:
+            self._columns = ColumnCache()
+
+        def read(columns: list[str]) -> pa.Table:
+            with self.store.storage.open(key) as fh:
+                return pq.read_table(fh, columns=columns)
+
+        return aggregate(self._columns.get(version.sha256, parsed.columns, read), parsed)
+
+    def _pinned(self, principal: Principal, ref: str) -> tuple[DatasetVersion, str]:
+        """A version and its storage key, resolved in one session (never a mismatched pair)."""
+        with self.store.session() as session:
+            repo = self.store.repo(session, principal)
+            ds, row = self._version_row(repo, ref)
+            return self._to_version(repo, ds, row), row.storage_key
 
     def open_stored(self, principal: Principal, ref: str) -> tuple[DatasetVersion, IO[bytes]]:
         """A version and its stored Parquet file, open for reading (the caller closes it):

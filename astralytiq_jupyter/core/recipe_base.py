@@ -307,21 +307,7 @@ class Op:
     # shared checks
     def need(self, schema: Schema, column: str, kinds: Iterable[str] = (), what: str = "") -> str:
         """Check that ``column`` exists (and has one of ``kinds``); return its kind."""
-        if column not in schema:
-            if schema.open:
-                return "other"
-            raise missing_column(column, schema)
-        kind = kind_of(schema[column])
-        kinds = tuple(kinds)
-        if kinds and kind not in kinds and schema[column] != UNKNOWN:
-            wanted = what or " or ".join(kinds)
-            raise Invalid(
-                f"column {q(column)} holds {kind} values ({schema[column]}); "
-                f"this step needs {wanted} values",
-                column=column,
-                kind=kind,
-            )
-        return kind
+        return need_column(schema, column, kinds, what)
 
     def need_all(self, schema: Schema, columns: Iterable[str], kinds=(), what: str = "") -> None:
         for c in columns:
@@ -334,6 +320,26 @@ class Op:
                 f"column {q(column)} already exists; choose another output name or drop it first",
                 column=column,
             )
+
+
+def need_column(schema: Schema, column: str, kinds: Iterable[str] = (), what: str = "") -> str:
+    """Check that ``column`` exists in ``schema`` (and has one of ``kinds``); return its kind.
+    The one column check of recipe steps, conditions and aggregations."""
+    if column not in schema:
+        if schema.open:
+            return "other"
+        raise missing_column(column, schema)
+    kind = kind_of(schema[column])
+    kinds = tuple(kinds)
+    if kinds and kind not in kinds and schema[column] != UNKNOWN:
+        wanted = what or " or ".join(kinds)
+        raise Invalid(
+            f"column {q(column)} holds {kind} values ({schema[column]}); "
+            f"this step needs {wanted} values",
+            column=column,
+            kind=kind,
+        )
+    return kind
 
 
 def missing_column(column: str, schema: Mapping[str, str]) -> Invalid:

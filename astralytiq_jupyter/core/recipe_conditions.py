@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import Invalid
-from .recipe_base import Op, Schema, _is_number, _is_scalar, lit, q, qlist
+from .recipe_base import Schema, _is_number, _is_scalar, lit, need_column, q, qlist
 from .recipe_runtime import _value_like
 
 WORDS = {
@@ -109,11 +109,11 @@ def _parse_one(raw: Any, where: str) -> dict[str, Any]:
     return out
 
 
-def validate_conditions(op: Op, conditions: list[dict[str, Any]], schema: Schema) -> None:
+def validate_conditions(conditions: list[dict[str, Any]], schema: Schema) -> None:
     """Check each condition against the column it reads (existence, kind, value type)."""
     for cond in conditions:
         column, name, value = cond["column"], cond["op"], cond.get("value")
-        kind = op.need(schema, column)
+        kind = need_column(schema, column)
         if name in _NO_VALUE or kind == "other":
             continue
         values = value if isinstance(value, list) else [value]

@@ -149,7 +149,7 @@ class FilterRows(Op):
         self.p["conditions"] = parse_conditions(self.p["conditions"], "conditions")
 
     def validate(self, schema: Schema) -> Schema:
-        validate_conditions(self, self.p["conditions"], schema)
+        validate_conditions(self.p["conditions"], schema)
         return schema.copy()
 
     def apply(self, df: pd.DataFrame, ctx: ApplyContext) -> pd.DataFrame:
@@ -478,7 +478,7 @@ class Conditional(Op):
 
     def validate(self, schema: Schema) -> Schema:
         for case in self.p["cases"]:
-            validate_conditions(self, case["when"], schema)
+            validate_conditions(case["when"], schema)
         out = schema.copy()
         out[self.p["output"]] = _literal_dtype(self._values())
         return out

@@ -32,6 +32,8 @@ _QUERY: dict[str, tuple[str, str]] = {
         "detected (csv, tsv, excel, json, jsonl, parquet, arrow).",
     ),
     "columns": ("string", "Comma-separated column names."),
+    "n": ("integer", "Rows in the sample (1 to 100,000)."),
+    "seed": ("integer", "Seed of the random sample (the same seed gives the same rows)."),
     "mode": ("string", "'ingest' (read a file, the default) or 'save' (a Parquet DataFrame)."),
     "filename": ("string", "The uploaded file's name (helps format detection)."),
     "description": ("string", "Description of the dataset."),

@@ -178,6 +178,30 @@ def api_routes() -> list[Route]:
             },
         ),
         Route(
+            "/datasets/{ref}/sample",
+            datasets.SampleHandler,
+            {
+                "GET": _op(
+                    "dataset.sample",
+                    P.DATASET_READ,
+                    "A uniform random sample of rows, as Parquet (for charts of large data)",
+                    ("n", "columns", "seed"),
+                )
+            },
+        ),
+        Route(
+            "/datasets/{ref}/aggregate",
+            datasets.AggregateHandler,
+            {
+                "POST": _op(
+                    "dataset.aggregate",
+                    P.DATASET_READ,
+                    "Group, bucket by time, filter and summarise rows next to the data "
+                    "(only aggregates are returned)",
+                )
+            },
+        ),
+        Route(
             "/datasets/{ref}/preview",
             datasets.PreviewHandler,
             {

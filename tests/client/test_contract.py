@@ -642,3 +642,101 @@ def test_train_compare_register(ws: Workspace, make: Factory) -> None:
         viewer.train("points", **options)
     with pytest.raises(NotFound):
         ws.train("nope", **options)
+
+
+def _orders(n: int = 3000) -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    return pd.DataFrame(
+        {
+            "day": pd.date_range("2024-01-01", periods=n, freq="6h"),
+            "region": rng.choice(["north", "south", "east"], n),
+            "amount": np.where(rng.random(n) < 0.05, np.nan, rng.gamma(2.0, 50.0, n)),
+            "units": rng.integers(1, 20, n),
+        }
+    )
+
+
+def test_sample_is_uniform_reproducible_and_bounded(ws: Workspace) -> None:
+    frame = _orders()
+    ws.datasets.save(frame, "orders")
+    a = ws.datasets.sample("orders", 500, seed=3)
+    b = ws.datasets.sample("orders", 500, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    assert len(a) == 500 and list(a.columns) == list(frame.columns)
+    assert a["day"].is_monotonic_increasing  # stored order kept
+    assert a["day"].min() < pd.Timestamp("2024-03-01") < a["day"].max()  # spread, not a head
+    small = ws.datasets.sample("orders", 10_000, columns=["units"])
+    assert len(small) == 3000 and list(small.columns) == ["units"]
+    for bad in (0, -5, 10**9, 2.5):
+        with pytest.raises(Invalid, match="n must be"):
+            ws.datasets.sample("orders", bad)
+    with pytest.raises(Invalid, match="no column"):
+        ws.datasets.sample("orders", 5, columns=["nope"])
+
+
+def test_aggregate_groups_buckets_and_filters_like_recipes(ws: Workspace) -> None:
+    from astralytiq_jupyter.core.aggregate import Aggregate
+
+    frame = _orders()
+    ws.datasets.save(frame, "orders")
+    result = ws.datasets.aggregate(
+        "orders",
+        {
+            "group_by": ["region"],
+            "metrics": [
+                {"function": "sum", "column": "amount"},
+                {"function": "median", "column": "amount"},
+                {"function": "count"},
+                {"function": "count_distinct", "column": "units", "as": "unit_sizes"},
+            ],
+        },
+    )
+    assert isinstance(result, Aggregate)
+    expected = frame.groupby("region")["amount"].agg(["sum", "median"])
+    got = result.frame.set_index("region")
+    assert got["sum_amount"].to_dict() == pytest.approx(expected["sum"].to_dict())
+    assert got["median_amount"].to_dict() == pytest.approx(expected["median"].to_dict())
+    assert got["rows"].to_dict() == frame["region"].value_counts().to_dict()
+    assert result.frame["sum_amount"].is_monotonic_decreasing  # biggest first
+    assert (result.rows_total, result.rows_matched, result.groups) == (3000, 3000, 3)
+
+    conditions = [
+        {"column": "amount", "op": "between", "value": [20, 120]},
+        {"column": "region", "op": "in", "value": ["north", "east"]},
+        {"column": "day", "op": ">=", "value": "2024-02-01"},
+    ]
+    monthly = ws.datasets.aggregate(
+        "orders",
+        {
+            "time": {"column": "day", "unit": "month"},
+            "metrics": [{"function": "count"}],
+            "filters": conditions,
+        },
+    )
+    preview = ws.recipes.preview(
+        [{"op": "filter_rows", "conditions": conditions}], "orders", rows=3000
+    )
+    kept = preview.steps[-1].rows_after
+    assert 0 < kept < 3000
+    assert monthly.rows_matched == kept  # one meaning of every condition
+    assert monthly.frame["rows"].sum() == kept
+    assert monthly.frame["day"].iloc[0] == pd.Timestamp("2024-02-01")
+    assert monthly.frame["day"].is_monotonic_increasing
+
+    capped = ws.datasets.aggregate(
+        "orders", {"group_by": ["day"], "metrics": [{"function": "count"}], "limit": 10}
+    )
+    assert len(capped.frame) == 10 and capped.truncated and capped.groups == 3000
+
+    for query, message in [
+        ({"metrics": [{"function": "sum", "column": "region"}]}, "numeric"),
+        ({"metrics": [{"function": "eval", "column": "amount"}]}, "unknown function"),
+        ({"group_by": ["nope"]}, "does not exist"),
+        ({"time": {"column": "region", "unit": "month"}}, "date"),
+        ({"time": {"column": "day", "unit": "fortnight"}}, "Unknown time unit"),
+        ({"filters": [{"column": "amount", "op": ">", "value": "x; DROP"}]}, "numbers"),
+        ({"limit": 10**9}, "limit"),
+        ({"sql": "select 1"}, "Unknown aggregation field"),
+    ]:
+        with pytest.raises(Invalid, match=message):
+            ws.datasets.aggregate("orders", query)

@@ -347,6 +347,35 @@ class ClustersHandler(ApiHandler):
         )
 
 
+class SampleHandler(ApiHandler):
+    """A uniform random sample of rows as Parquet: ``?n=5000&columns=a,b&seed=0``."""
+
+    async def get(self, ref: str) -> None:
+        columns = self.get_query_argument("columns", None)
+        frame = await self.run(
+            self.app.store.datasets.sample,
+            self.principal,
+            ref,
+            self.int_arg("n", 5000, low=1),
+            columns=[c for c in columns.split(",") if c] if columns is not None else None,
+            seed=self.int_arg("seed", 0),
+        )
+        self.set_header("Content-Type", codecs.FORMATS["parquet"])
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        self.finish(await self.run(codecs.encode_table, table, "parquet"))
+
+
+class AggregateHandler(ApiHandler):
+    """Groups, time buckets and metrics of a version (``{"query": {...}}``), as JSON."""
+
+    async def post(self, ref: str) -> None:
+        body = self.json_body({"query"}, required=("query",))
+        result = await self.run(
+            self.app.store.datasets.aggregate, self.principal, ref, body["query"]
+        )
+        self.reply(result.to_dict())
+
+
 class PreviewHandler(ApiHandler):
     """A recipe run on the first ``rows`` rows (default 1000), step by step; nothing stored."""
 
