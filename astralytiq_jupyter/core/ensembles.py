@@ -18,6 +18,15 @@ import numpy as np
 from . import metrics as mt
 from .algorithms import ENSEMBLE_SIZE, Algorithm, ensemble_members
 
+#: The most out-of-fold predictions (rows x classes x algorithms) a comparison keeps to score
+#: an ensemble from (200 MB of float64); above it the ensemble is fitted on each fold instead.
+MAX_KEPT_VALUES = 25_000_000
+
+
+def affordable(values: int) -> bool:
+    """Whether keeping this many out-of-fold prediction values stays within the budget."""
+    return values <= MAX_KEPT_VALUES
+
 
 def choose_members(
     algorithm: Algorithm,

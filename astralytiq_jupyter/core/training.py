@@ -424,8 +424,10 @@ class _Run:
         single = [c for c in candidates if not c[0].ensemble]
         combined = [c for c in candidates if c[0].ensemble]
         kept: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+        width = len(self.classes) if self.classes else 1
+        keep = bool(combined) and ensembles.affordable(len(self.X_train) * width * len(single))
         rows = self.cross_validate(
-            "compare", single, self.X_train, self.y_train, kept=kept if combined else None
+            "compare", single, self.X_train, self.y_train, kept=kept if keep else None
         )
         for algorithm, params in combined:
             ranked = ms.rank_rows(rows, f"{self.metric}_mean", self.metric)
@@ -467,10 +469,17 @@ class _Run:
         )
         if outcomes is None:
             return self.cross_validate("compare", [(algorithm, params)], self.X_train, self.y_train)
+        row = ms.summarize(algorithm.name, params, outcomes, mt.METRICS[self.task])
+        mean = row[f"{self.metric}_mean"]
+        shown = "failed" if mean is None else f"{self.metric} {mean:.4f}"
         self.tracker.emit(
-            "compare", f"{algorithm.name}: scored from its members' folds", advance=len(folds)
+            "compare",
+            f"{algorithm.name} done (from its members' folds): {shown}",
+            advance=len(folds),
+            algorithm=algorithm.name,
+            metrics=self._row_metrics(row),
         )
-        return [ms.summarize(algorithm.name, params, outcomes, mt.METRICS[self.task])]
+        return [row]
 
     # -- 3. tune --------------------------------------------------------------------------------
 
