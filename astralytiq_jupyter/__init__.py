@@ -28,6 +28,23 @@ def __getattr__(name: str):  # noqa: ANN202 - lazy re-export keeps `import` ligh
     raise AttributeError(name)
 
 
+def _register_display() -> None:
+    """Inside IPython (a notebook, Voila), show the API's objects richly; nothing otherwise
+    (IPython is never imported by this)."""
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return
+    from .widgets.display import register
+
+    register(shell)
+
+
+_register_display()
+
+
 def _jupyter_server_extension_points() -> list[dict[str, object]]:
     from .server_extension.app import AstralytiQ
 

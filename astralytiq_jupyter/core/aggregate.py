@@ -227,6 +227,12 @@ class Aggregate:
             dict(data.get("query") or {}),
         )
 
+    def __repr__(self) -> str:
+        return (
+            f"Aggregate(groups={self.groups}, rows_matched={self.rows_matched}, "
+            f"rows_total={self.rows_total}, truncated={self.truncated})"
+        )
+
     def _repr_html_(self) -> str:
         caption = (
             f"{self.groups:,} group(s) from {self.rows_matched:,} of {self.rows_total:,} rows"

@@ -90,6 +90,12 @@ class Profile:
     settings: dict[str, Any]
     seconds: float
 
+    def __repr__(self) -> str:
+        return (
+            f"Profile(rows={self.rows}, columns={self.columns}, quality_score="
+            f"{self.quality_score}, issues={len(self.issues)})"
+        )
+
     def column(self, name: str) -> ColumnProfile:
         for c in self.column_profiles:
             if c.name == name:

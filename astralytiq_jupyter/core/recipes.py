@@ -107,6 +107,13 @@ class RecipePreview:
     result: pd.DataFrame
     error: dict[str, Any] | None = None
 
+    def __repr__(self) -> str:
+        failed = f", error={self.error.get('message')!r}" if self.error else ""
+        return (
+            f"RecipePreview(steps={len(self.steps)}, rows_sampled={self.rows_sampled}, "
+            f"rows_out={len(self.result) if self.result is not None else 0}{failed})"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "rows_total": self.rows_total,

@@ -102,6 +102,14 @@ class TrainingResult:
     tuning: dict[str, Any] | None = None
     selection: dict[str, Any] | None = None
 
+    def __repr__(self) -> str:
+        score = self.holdout_metrics.get(self.primary_metric)
+        return (
+            f"TrainingResult(task={self.task!r}, target={self.target!r}, best="
+            f"{self.best_algorithm!r}, {self.primary_metric}={score!r} (holdout), "
+            f"candidates={len(self.leaderboard)})"
+        )
+
     @property
     def model_params(self) -> dict[str, Any]:
         """Every hyperparameter of the fitted model's estimator (JSON-safe; nested estimators

@@ -105,7 +105,11 @@ class Wizard(W.VBox):
         top: list[W.Widget] = []
         if header:  # shown alone: bring the stylesheet and the brand header along
             top = [style_widget(self.theme), BrandHeader(ws, self.theme, self.title)]
-        super().__init__([*top, self.body, W.HBox([self.status, self.runner.cancel_button])])
+        # the status sits above the body so that progress and errors are seen on long pages
+        status = W.HBox(
+            [self.status, self.runner.cancel_button], layout=W.Layout(align_items="center")
+        )
+        super().__init__([*top, status, self.body])
         self.add_class("aq-root")
         self.add_class(f"aq-{type(self).__name__.lower()}")
 
@@ -113,11 +117,20 @@ class Wizard(W.VBox):
         """Whether the user's role allows ``permission`` (the server checks again anyway)."""
         return self.ws.me.can(permission)
 
+    def offers(self, section: str) -> bool:
+        """Whether this wizard can lead the user to ``section`` (it is inside an app that has
+        that section for the user's role)."""
+        if self.navigate is None:
+            return False
+        offers = getattr(self.navigate, "offers", None)
+        return True if offers is None else bool(offers(section))
+
     def link(
         self, label: str, section: str, **context: Any
     ) -> list[tuple[str, Callable[[], None]]]:
-        """A follow-up action for :meth:`StatusArea.done`, if this wizard is part of an app."""
-        if self.navigate is None:
+        """A follow-up action for :meth:`StatusArea.done`, if this wizard is part of an app
+        that offers ``section``."""
+        if self.navigate is None or not self.offers(section):
             return []
         navigate = self.navigate
         return [(label, lambda: navigate(section, **context))]

@@ -57,7 +57,8 @@ def style(
         margin={"l": 60, "r": 20, "t": 50, "b": 70 if caption else 50},
         font={"size": 12},
         title={"font": {"size": 15}, "x": 0.02, "xanchor": "left"},
-        legend={"orientation": "h", "y": -0.2} if len(fig.data) > 1 else None,
+        # legend above the plot, right-aligned: below it would collide with the caption
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
         autosize=True,
     )
     if caption:
@@ -66,7 +67,7 @@ def style(
             xref="paper",
             yref="paper",
             x=0,
-            y=-0.2 if len(fig.data) <= 1 else -0.32,
+            y=-0.2,
             showarrow=False,
             font={"size": 11, "color": "#5f6368"},
             xanchor="left",

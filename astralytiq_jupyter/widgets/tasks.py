@@ -163,3 +163,62 @@ class TaskRunner:
         else:
             body()
         return task
+
+
+class LatestOnly:
+    """Background loads where only the latest request matters (a preview as the user types,
+    the profile of the dataset just picked): each ``run`` supersedes the previous one, whose
+    result, if it still arrives, is dropped. Errors go to ``status``."""
+
+    def __init__(self, status: StatusArea) -> None:
+        self.status = status
+        self._generation = 0
+        self._lock = threading.Lock()
+        self.current: Task[Any] | None = None
+
+    def run(
+        self,
+        title: str,
+        work: Callable[[], T],
+        on_done: Callable[[T], None],
+        *,
+        background: bool = True,
+        quiet: bool = False,
+    ) -> Task[T]:
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+        task: Task[T] = Task(title)
+        self.current = task
+        if not quiet:
+            self.status.busy(title)
+
+        def body() -> None:
+            try:
+                result = work()
+                with self._lock:
+                    stale = generation != self._generation
+                if not stale:
+                    task.result = result
+                    if not quiet:
+                        self.status.clear()
+                    on_done(result)
+            except BaseException as error:  # noqa: BLE001 - shown to the user, never raised
+                task.error = error
+                with self._lock:
+                    stale = generation != self._generation
+                if not stale:
+                    self.status.fail(error)
+            finally:
+                task.finished.set()
+
+        if background:
+            task.thread = threading.Thread(target=body, name=f"aq-{title}", daemon=True)
+            task.thread.start()
+        else:
+            body()
+        return task
+
+    def wait(self, timeout: float | None = 120) -> None:
+        if self.current is not None:
+            self.current.wait(timeout)

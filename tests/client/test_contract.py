@@ -9,7 +9,6 @@ tests stay independent while sharing the server.
 from __future__ import annotations
 
 import inspect
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from astralytiq_jupyter.client import LocalBackend, Workspace, local, remote
-from astralytiq_jupyter.client.remote import RemoteBackend
+from astralytiq_jupyter.client import Workspace, local, remote
 from astralytiq_jupyter.core.dashboards import Dashboard
 from astralytiq_jupyter.core.datasets import DatasetSummary, DatasetVersion
 from astralytiq_jupyter.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -33,7 +31,7 @@ from astralytiq_jupyter.core.tenancy import Member, Tenant
 from astralytiq_jupyter.core.training import TrainingResult
 
 from ..conftest import BACKENDS
-from ..server_extension.live import LiveServer, live_server
+from ..server_extension.live import LiveServer, WorkspaceFactory, live_server
 
 CSV = "region,amount\nnorth,10.5\nsouth,3\nnorth,\nnorth,10.5\n"
 SIGNATURE = [{"name": "x", "dtype": "float64"}]
@@ -48,25 +46,7 @@ def server(
         yield s
 
 
-class Factory:
-    """Workspaces of one kind (local or remote) on a fresh tenant of the live server."""
-
-    def __init__(self, server: LiveServer, kind: str) -> None:
-        self.server, self.kind = server, kind
-        self.tenant = f"t-{uuid.uuid4().hex[:10]}"
-
-    def __call__(self, user: str, role: Role | str) -> Workspace:
-        role = Role(role)
-        if self.kind == "local":
-            principal = self.server.principal(self.tenant, user, role)
-            return Workspace(LocalBackend(self.server.store, principal))
-        token = self.server.token_for(self.tenant, user, role)
-        return Workspace(RemoteBackend(self.server.url, token))
-
-    def local(self, user: str = "alice", role: Role | str = Role.ADMIN) -> Workspace:
-        """The in-process reference on the same tenant: what the other backend must match."""
-        principal = self.server.principal(self.tenant, user, Role(role))
-        return Workspace(LocalBackend(self.server.store, principal))
+Factory = WorkspaceFactory
 
 
 @pytest.fixture(params=["local", "remote"])

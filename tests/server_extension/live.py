@@ -170,6 +170,36 @@ class LiveServer:
         return session
 
 
+class WorkspaceFactory:
+    """Workspaces of one kind on a fresh tenant of a live server: ``"local"`` (the core
+    in-process on the server's store) or ``"remote"`` (the REST API with a platform token).
+    The shared suites of both backends (the contract, the wizards) are built on it."""
+
+    def __init__(self, server: LiveServer, kind: str) -> None:
+        import uuid
+
+        self.server, self.kind = server, kind
+        self.tenant = f"t-{uuid.uuid4().hex[:10]}"
+
+    def __call__(self, user: str, role: Role | str) -> Any:
+        from astralytiq_jupyter.client import LocalBackend, Workspace
+        from astralytiq_jupyter.client.remote import RemoteBackend
+
+        role = Role(role)
+        if self.kind == "local":
+            principal = self.server.principal(self.tenant, user, role)
+            return Workspace(LocalBackend(self.server.store, principal))
+        token = self.server.token_for(self.tenant, user, role)
+        return Workspace(RemoteBackend(self.server.url, token))
+
+    def local(self, user: str = "alice", role: Role | str = Role.ADMIN) -> Any:
+        """The in-process reference on the same tenant: what the other backend must match."""
+        from astralytiq_jupyter.client import LocalBackend, Workspace
+
+        principal = self.server.principal(self.tenant, user, Role(role))
+        return Workspace(LocalBackend(self.server.store, principal))
+
+
 @contextmanager
 def live_server(
     tmp: Path,
