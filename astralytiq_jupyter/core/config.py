@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .workspace_files import WorkspaceFiles
 
 MB = 1024 * 1024
 
@@ -42,6 +46,9 @@ class StoreConfig:
     # How long a process may reuse a model ref's resolution (an alias's target) for predict:
     # other processes' alias moves take effect within this time, this process's at once.
     predict_cache_seconds: float = 2.0
+    # None: a local store, whose user reads their own files. A server sets the rule for the
+    # server-side files its API callers may name (see core.workspace_files).
+    workspace_files: WorkspaceFiles | None = None
     auto_migrate: bool | None = None  # None: only for the embedded SQLite store
     default_tenant: str = "default"
 

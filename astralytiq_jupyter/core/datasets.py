@@ -24,6 +24,7 @@ from .permissions import Permission, Principal, require
 from .repository import TenantRepository, check_page
 from .storage import StagedObject, object_key
 from .tenancy import enforce_quotas
+from .workspace_files import WorkspaceFile
 
 if TYPE_CHECKING:
     from .store import Store
@@ -649,6 +650,10 @@ class DatasetService:
             existing = repo.one_or_none(DatasetRecord, DatasetRecord.name == name)
             # Fail fast, before reading a byte; the locked re-check below is authoritative.
             enforce_quotas(repo, quotas, new_dataset=existing is None)
+        files = store.config.workspace_files
+        if files is not None and files.names_a_file(source):
+            # Before anything looks at the path: a refused file is never stat'ed for its size.
+            source = files.resolve(principal, source)
         # The import limit bounds what is read from outside; a DataFrame is already in memory.
         limits = [x for x in (quotas.upload_bytes, store.config.max_upload_bytes) if x]
         max_bytes = min(limits) if limits and not isinstance(source, pd.DataFrame) else None
@@ -846,14 +851,18 @@ def _iter_batches(
 def check_sql_allowed(url: str, allowlist: tuple[str, ...] | None) -> None:
     """Refuse a SQL import from a database the configuration does not allow.
 
-    Entries match on driver, host, port and database (the password may be left out).
+    Entries match on driver, host, port, database and query parameters (the user and password
+    may differ). The parameters must be exactly the entry's: a caller could otherwise add ones
+    that make the driver read server files (libpq's ``sslkey``/``passfile``/``service``,
+    SQLite's ``uri``).
     """
     if allowlist is None:
         return
 
     def identity(value: str) -> tuple[object, ...]:
         parsed = make_url(value)
-        return (parsed.drivername, parsed.host, parsed.port, parsed.database)
+        query = tuple(sorted((k, str(v)) for k, v in parsed.query.items()))
+        return (parsed.drivername, parsed.host, parsed.port, parsed.database, query)
 
     try:
         wanted = identity(url)
@@ -875,6 +884,8 @@ def check_sql_allowed(url: str, allowlist: tuple[str, ...] | None) -> None:
 def _source_size(source: Any) -> int | None:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return len(source)
+    if isinstance(source, WorkspaceFile):
+        return source.size
     if isinstance(source, (str, os.PathLike)) and not str(source).startswith(
         ("http://", "https://")
     ):

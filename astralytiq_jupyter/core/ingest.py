@@ -6,7 +6,8 @@ writes a single Parquet file (zstd, pandas metadata) to the caller's sink.
 
 Sources (``source_kind``):
 
-* ``"file"``: a local path (``str`` or ``os.PathLike``).
+* ``"file"``: a local path (``str`` or ``os.PathLike``), or a
+  :class:`~.workspace_files.WorkspaceFile` a server's workspace rule allowed.
 * ``"url"``: an ``http://`` or ``https://`` URL, downloaded with SSRF protections (below).
 * ``"upload"``: ``bytes`` or a binary file object; needs ``filename=`` or ``format=``.
 * ``"sql"``: a :class:`SqlSource` (SQLAlchemy URL and one SELECT/WITH query).
@@ -130,6 +131,7 @@ import pyarrow.parquet as pq
 
 from .errors import Invalid, QuotaExceeded
 from .quality import QualityAccumulator, check_column_names, frame_to_batches
+from .workspace_files import WorkspaceFile
 
 __all__ = [
     "FORMATS",
@@ -2222,7 +2224,14 @@ def _ingest(
             f"'{scheme}://' addresses cannot be imported. Use an http(s) URL, or upload the file.",
             scheme=scheme,
         )
-    if isinstance(source, (str, os.PathLike)):
+    if isinstance(source, WorkspaceFile):
+        # A file the server's workspace rule allowed: each pass reopens and re-checks it.
+        checked = source
+        src = _ByteSource(
+            "file", checked.display, checked.name, checked.size, lambda: (checked.open(), 0, True)
+        )
+        resolved = _normalize_format(fmt) if fmt else detect_format(filename or checked.name)
+    elif isinstance(source, (str, os.PathLike)):
         src = _path_source(source, os.fspath(source), meter)
         cleanups.append(src.close)
         resolved = _normalize_format(fmt) if fmt else detect_format(filename or os.fspath(source))

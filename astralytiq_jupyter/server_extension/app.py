@@ -19,11 +19,24 @@ from traitlets import Bool, Float, Integer, List, Type, Unicode, default
 from ..core.config import MB, StoreConfig, default_home
 from ..core.permissions import Role
 from ..core.store import Store
+from ..core.workspace_files import WorkspaceFiles
 from .identity import PrincipalResolver
 from .routes import api_routes
 
 ENV_URL = "ASTRALYTIQ_URL"
 ENV_TOKEN = "ASTRALYTIQ_TOKEN"  # noqa: S105 - a variable name, not a secret
+
+
+def _local_path(url: str) -> str | None:
+    """The local file or directory behind a storage or SQLite URL, if there is one."""
+    if url.startswith("sqlite:"):
+        from sqlalchemy.engine import make_url
+
+        database = make_url(url).database
+        return database if database and database != ":memory:" else None
+    if "://" not in url:
+        return url
+    return url[len("file://") :] if url.startswith("file://") else None
 
 
 def _under_jupyterhub() -> bool:
@@ -68,6 +81,12 @@ class AstralytiQ(ExtensionApp):
         2.0,
         help="How long a model ref's resolution (an alias's target) is reused for predict. "
         "This server applies its own alias moves at once; other servers' within this time.",
+    ).tag(config=True)
+    workspace_file_import = Bool(
+        True,
+        help="Let Jupyter users of this server import files of the Jupyter workspace by path "
+        "(regular, visible files inside the contents root, symlinks resolved). Platform-token "
+        "callers never may; False refuses server-side paths to everyone.",
     ).tag(config=True)
     sql_import_allowlist = List(
         Unicode(),
@@ -166,6 +185,31 @@ class AstralytiQ(ExtensionApp):
             default_tenant=self.default_tenant,
             compile_models=self.compile_models,
             predict_cache_seconds=self.predict_cache_seconds,
+            workspace_files=self.workspace_files(),
+        )
+
+    def workspace_files(self) -> WorkspaceFiles:
+        """The rule for server-side files API callers name: the contents manager's root and
+        ``allow_hidden``, minus the directories Jupyter and the store keep for themselves."""
+        serverapp = self.serverapp
+        contents = getattr(serverapp, "contents_manager", None)
+        root = getattr(contents, "root_dir", None) or serverapp.root_dir
+        excluded = [
+            getattr(serverapp, name, None) for name in ("runtime_dir", "config_dir", "data_dir")
+        ]
+        excluded.append(self.home)
+        config = StoreConfig(
+            home=Path(self.home), database_url=self.database_url, storage_url=self.storage_url
+        )
+        for url in (config.resolved_storage_url, config.resolved_database_url):
+            local = _local_path(url)
+            if local is not None:
+                excluded.append(local)
+        return WorkspaceFiles(
+            root,
+            allow_hidden=bool(getattr(contents, "allow_hidden", False)),
+            excluded=[p for p in excluded if p],
+            enabled=self.workspace_file_import,
         )
 
     def initialize_settings(self) -> None:

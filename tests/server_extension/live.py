@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,7 @@ class LiveServer:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._ready = threading.Event()
+        self._kernel_store: Store | None = None
 
     @property
     def url(self) -> str:
@@ -138,7 +140,18 @@ class LiveServer:
         app.start_ioloop()
         loop.close()
 
+    @property
+    def kernel_store(self) -> Store:
+        """A store of its own on the server's database and storage, as ``aq.connect()`` opens
+        one in a kernel on this machine: without the server's rule for server-side files,
+        since the Python API reads its own user's files."""
+        if self._kernel_store is None:
+            self._kernel_store = Store(replace(self.store.config, workspace_files=None))
+        return self._kernel_store
+
     def stop(self) -> None:
+        if self._kernel_store is not None:
+            self._kernel_store.close()
         app = self.app
         if app is None:
             return
@@ -172,8 +185,9 @@ class LiveServer:
 
 class WorkspaceFactory:
     """Workspaces of one kind on a fresh tenant of a live server: ``"local"`` (the core
-    in-process on the server's store) or ``"remote"`` (the REST API with a platform token).
-    The shared suites of both backends (the contract, the wizards) are built on it."""
+    in-process on the server's database and storage, as in a kernel) or ``"remote"`` (the
+    REST API with a platform token). The shared suites of both backends (the contract, the
+    wizards) are built on it."""
 
     def __init__(self, server: LiveServer, kind: str) -> None:
         import uuid
@@ -188,7 +202,7 @@ class WorkspaceFactory:
         role = Role(role)
         if self.kind == "local":
             principal = self.server.principal(self.tenant, user, role)
-            return Workspace(LocalBackend(self.server.store, principal))
+            return Workspace(LocalBackend(self.server.kernel_store, principal))
         token = self.server.token_for(self.tenant, user, role)
         return Workspace(RemoteBackend(self.server.url, token))
 
@@ -197,7 +211,7 @@ class WorkspaceFactory:
         from astralytiq_jupyter.client import LocalBackend, Workspace
 
         principal = self.server.principal(self.tenant, user, Role(role))
-        return Workspace(LocalBackend(self.server.store, principal))
+        return Workspace(LocalBackend(self.server.kernel_store, principal))
 
 
 @contextmanager

@@ -181,6 +181,7 @@ def request_for(
         ("/datasets/{name}/ingest", "POST"): {"json": {"url": "https://127.0.0.1:1/x.csv"}},
         ("/datasets/{ref}/apply", "POST"): {"json": {"recipe": [{"op": "drop_duplicates"}]}},
         ("/datasets/{ref}/preview", "POST"): {"json": {"recipe": [{"op": "drop_duplicates"}]}},
+        ("/datasets/{ref}/aggregate", "POST"): {"json": {"query": {"group_by": ["x"]}}},
         ("/recipes", "POST"): {
             "json": {"name": f"new-{tag}", "steps": [{"op": "drop_duplicates"}]}
         },
