@@ -25,6 +25,11 @@ def __getattr__(name: str):  # noqa: ANN202 - lazy re-export keeps `import` ligh
         from .core.ingest import SqlSource
 
         return SqlSource
+    if name.endswith("Wizard") or name == "App":  # aq.TrainWizard("sales"), aq.App()
+        from . import widgets
+
+        if name in widgets.__all__:
+            return getattr(widgets, name)
     raise AttributeError(name)
 
 

@@ -439,12 +439,7 @@ class DatasetService:
         self.store.audit.authorize(
             principal, Permission.DATASET_READ, "dataset.explore_clusters", f"dataset:{ref}"
         )
-        try:
-            ks = [int(k) for k in k_range]
-        except (TypeError, ValueError):
-            raise Invalid("k_range must be whole numbers of clusters, e.g. range(2, 11).") from None
-        if not ks or max(ks) > MAX_CLUSTERS:
-            raise Invalid(f"k_range must hold cluster counts from 2 to {MAX_CLUSTERS}.")
+        ks = _cluster_counts(k_range)
         if isinstance(sample, bool) or not isinstance(sample, int) or sample > MAX_CLUSTER_SAMPLE:
             raise Invalid(
                 f"sample must be a whole number of rows, at most {MAX_CLUSTER_SAMPLE}.",
@@ -846,6 +841,24 @@ def _iter_batches(
         yield from _row_range(parquet, columns, offset, limit, batch_size)
     finally:
         fh.close()
+
+
+def _cluster_counts(k_range: Sequence[int]) -> list[int]:
+    """The cluster counts of ``k_range``, read one by one and refused at the first one out
+    of bounds, so that ``range(2, 10**30)`` is never built in memory."""
+    refused = Invalid(f"k_range must hold cluster counts from 2 to {MAX_CLUSTERS}.")
+    ks: list[int] = []
+    try:
+        for value in k_range:
+            k = int(value)
+            if k > MAX_CLUSTERS or len(ks) >= 4 * MAX_CLUSTERS:
+                raise refused
+            ks.append(k)
+    except (TypeError, ValueError, OverflowError):
+        raise Invalid("k_range must be whole numbers of clusters, e.g. range(2, 11).") from None
+    if not ks:
+        raise refused
+    return ks
 
 
 def check_sql_allowed(url: str, allowlist: tuple[str, ...] | None) -> None:

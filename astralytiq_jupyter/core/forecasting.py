@@ -24,6 +24,7 @@ from statsmodels.tsa.statespace.sarimax import SARIMAX
 
 from . import metrics as mt
 from . import model_selection as ms
+from . import preprocessing as pp
 from .errors import Invalid
 
 if TYPE_CHECKING:
@@ -778,7 +779,9 @@ def run_forecasting(
         "plots": {"forecast": plot},
         "notes": notes,
         "dropped_columns": [],
-        "signature": [{"name": spec.date_column, "dtype": str(dates.dtype), "kind": "datetime"}],
+        "signature": pp.describe_inputs(
+            frame, [{"name": spec.date_column, "dtype": str(dates.dtype), "kind": "datetime"}]
+        ),
         "output": {
             "kind": "forecasting",
             "target": spec.target,

@@ -65,6 +65,9 @@ class TrainingProgress:
     fold: int | None = None
     n_folds: int | None = None
     metrics: dict[str, float | None] | None = None
+    #: The candidate as shown to people when one algorithm is tried several times, e.g.
+    #: ``kmeans (k=3)`` or ``random_forest candidate 2/10`` (else the algorithm's name).
+    label: str | None = None
 
     @property
     def fraction(self) -> float:

@@ -311,6 +311,79 @@ def input_signature(df: pd.DataFrame, plan: PreprocessPlan) -> list[dict[str, st
     ]
 
 
+#: A signature lists at most this many known categories per column (the most frequent);
+#: ``n_categories`` says how many there were.
+MAX_SIGNATURE_CATEGORIES = 200
+
+
+def _iso(value: Any) -> str:
+    stamp = pd.Timestamp(value)
+    if stamp.hour == stamp.minute == stamp.second == stamp.microsecond == 0:
+        return stamp.date().isoformat()
+    return stamp.isoformat()
+
+
+def column_stats(values: pd.Series, kind: str) -> dict[str, Any] | None:
+    """What the training data held in one input column, in JSON terms, for prediction forms
+    and checks of new inputs: the range and median of numbers and dates (``integer``: every
+    value whole), the known categories (most frequent first) and the most frequent value.
+    ``values`` are already converted to ``kind`` (see :func:`coerce_column`); ``None`` when
+    no value is present."""
+    present = values.dropna()
+    if present.empty:
+        return None
+    stats: dict[str, Any] = {"count": int(len(present))}
+    if kind == "numeric":
+        numbers = present.to_numpy(dtype=float)
+        stats.update(
+            min=float(numbers.min()),
+            max=float(numbers.max()),
+            median=float(np.median(numbers)),
+            integer=bool(np.all(np.mod(numbers, 1) == 0)),
+        )
+    elif kind == "boolean":
+        share = float((present == 1.0).mean())
+        stats.update(most_frequent=bool(share >= 0.5), share_true=share)
+    elif kind == "categorical":
+        counts = present.astype("str").value_counts(sort=True)
+        # Ties in frequency keep a stable, readable order.
+        ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        stats.update(
+            categories=[str(k) for k, _ in ordered[:MAX_SIGNATURE_CATEGORIES]],
+            n_categories=len(ordered),
+            most_frequent=str(ordered[0][0]),
+        )
+    elif kind == "datetime":
+        stamps = pd.to_datetime(present)
+        stats.update(
+            min=_iso(stamps.min()),
+            max=_iso(stamps.max()),
+            median=_iso(stamps.sort_values().iloc[(len(stamps) - 1) // 2]),
+            with_time=bool(((stamps.dt.hour != 0) | (stamps.dt.minute != 0)).any()),
+        )
+    else:
+        return None
+    return stats
+
+
+def describe_inputs(
+    df: pd.DataFrame, signature: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The signature with each column's ``stats`` (see :func:`column_stats`) from ``df``,
+    the data the model was trained on; columns ``df`` lacks keep no stats."""
+    described = []
+    for column in signature:
+        entry = {k: v for k, v in column.items() if k != "stats"}
+        name = column["name"]
+        if name in df.columns:
+            kind = column_kind(column)
+            stats = column_stats(coerce_column(df[name], kind)[0], kind)
+            if stats is not None:
+                entry["stats"] = stats
+        described.append(entry)
+    return described
+
+
 # --- the transformer -------------------------------------------------------------------------
 # ``DateParts`` is copied verbatim into scripts exported by ``to_code()``: it must only use
 # numpy, pandas and scikit-learn's base classes.

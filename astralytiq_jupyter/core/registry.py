@@ -28,7 +28,7 @@ from .models import (
 )
 from .names import Ref, check_alias, check_name, parse_ref
 from .permissions import Permission, Principal, require
-from .preprocessing import coerce_frame
+from .preprocessing import coerce_frame, describe_inputs
 from .repository import TenantRepository, check_page
 from .storage import object_key
 from .tenancy import enforce_quotas
@@ -304,6 +304,7 @@ class ModelRegistry:
             data = artifacts.dump_model(model)
             # Refuse now what predict() would refuse later.
             artifacts.check_trusted(data, self.trusted_types)
+            signature = self._described(principal, signature, dataset)
             compilation = self._compile(principal, model, signature, output, dataset, input_example)
             version = self._store_version(
                 principal,
@@ -358,6 +359,7 @@ class ModelRegistry:
                 raise Invalid("input_example must be a list of {column: value} records.")
             card = _card(meta.get("card"))
             model = artifacts.load_model(data, trusted=self.trusted_types)
+            meta["signature"] = self._described(principal, meta["signature"], meta.get("dataset"))
             compilation = self._compile(
                 principal,
                 model,
@@ -388,6 +390,23 @@ class ModelRegistry:
             act.resource = f"model:{version.ref}"
             act.detail.update(runtime=version.runtime)
             return version
+
+    def _described(
+        self, principal: Principal, signature: list[dict[str, Any]], dataset: str | None
+    ) -> list[dict[str, Any]]:
+        """The signature with the training data's ranges and categories per column
+        (``stats``, see :func:`.preprocessing.column_stats`). Engine results bring them;
+        other models get them from their training ``dataset`` when it names one."""
+        if not dataset or not all(isinstance(c, dict) and "name" in c for c in signature):
+            return signature
+        if all("stats" in c for c in signature):
+            return signature
+        names = [c["name"] for c in signature]
+        try:
+            rows = self.store.datasets.load(principal, dataset, columns=names)
+        except (Invalid, NotFound):
+            return signature  # the dataset lacks the signature's columns: nothing to describe
+        return describe_inputs(rows, signature)
 
     def _compile(
         self,

@@ -49,7 +49,7 @@ from .forecasting import forecast, run_forecasting
 from .model_selection import TrainingProgress
 from .preprocessing import infer_task
 from .training_code import forecast_script, supervised_script
-from .training_spec import TrainingSpec
+from .training_spec import TrainingSpec, check_rows
 
 __all__ = [
     "TrainingProgress",
@@ -201,11 +201,14 @@ class _Run:
                 self.notes.append(f"Dropped {dropped} row(s) without a value for '{spec.target}'.")
                 data = df[keep].reset_index(drop=True)
         self.y = None if task == "clustering" else pp.target_array(data[spec.target], task)
-        self._check_target_and_size(len(data))
+        target = None if self.y is None else data[spec.target]
+        self.classes = check_rows(spec, task, len(data), self.y, target)
         self.plan = pp.plan_preprocessing(data, features, explicit=spec.features is not None)
         self.notes.extend(self.plan.notes())
         self.signature = pp.input_signature(data, self.plan)
         self.X = pp.coerce_frame(data, self.signature, strict=False)
+        # Ranges and categories of the training data: prediction forms and input checks.
+        self.signature = pp.describe_inputs(self.X, self.signature)
         self._split()
         self.algorithms = self._choose_algorithms()
 
@@ -248,66 +251,6 @@ class _Run:
     def _pipeline(self, algorithm: Algorithm, params: Mapping[str, Any]) -> Pipeline:
         model = build_estimator(algorithm, params, self.spec.random_state)
         return Pipeline([("preprocess", pp.build_preprocessor(self.plan)), ("model", model)])
-
-    def _check_target_and_size(self, n: int) -> None:
-        spec = self.spec
-        n_holdout = math.ceil(n * spec.holdout)
-        if n - n_holdout < spec.cv_folds:
-            raise Invalid(
-                f"Only {n} usable row(s): after holding out {spec.holdout:.0%} for evaluation, "
-                f"{n - n_holdout} remain, fewer than the {spec.cv_folds} cross-validation folds. "
-                "Use more data or fewer folds.",
-                rows=n,
-                cv_folds=spec.cv_folds,
-            )
-        if self.task == "classification":
-            self._check_classes(n_holdout)
-        elif self.task == "regression":
-            assert self.y is not None
-            if np.isnan(self.y).any():
-                values = self.df[spec.target].dropna()
-                example = values[pd.to_numeric(values, errors="coerce").isna()].iloc[0]
-                raise Invalid(
-                    f"Regression needs a numeric target; '{spec.target}' contains {example!r}.",
-                    column=spec.target,
-                )
-            if np.unique(self.y).size < 2:
-                raise Invalid(f"The target '{spec.target}' is constant; there is nothing to learn.")
-        else:
-            fold_rows = (n - n_holdout) - math.ceil((n - n_holdout) / spec.cv_folds)
-            most = max(spec.k_range[1], spec.n_clusters or 0)
-            if fold_rows <= most:
-                raise Invalid(
-                    f"Too few rows ({n}) to compare up to {most} clusters with "
-                    f"{spec.cv_folds}-fold cross-validation; lower k_range or add data."
-                )
-
-    def _check_classes(self, n_holdout: int) -> None:
-        spec = self.spec
-        counts = pd.Series(self.y).value_counts()
-        if len(counts) < 2:
-            raise Invalid(
-                f"The target '{spec.target}' has only one class ({counts.index[0]!r}); a "
-                "classifier needs at least two.",
-                column=spec.target,
-            )
-        self.classes = sorted(counts.index.tolist())
-        needed = math.ceil(spec.cv_folds / (1 - spec.holdout)) + 1
-        rare = counts[counts < needed]
-        if len(rare):
-            shown = ", ".join(f"{k!r} ({v})" for k, v in rare.head(5).items())
-            raise Invalid(
-                f"Some classes of '{spec.target}' are too rare for a {spec.holdout:.0%} holdout "
-                f"and {spec.cv_folds}-fold cross-validation (each needs at least {needed} rows): "
-                f"{shown}. Merge or remove them, or use fewer folds.",
-                column=spec.target,
-                classes=[str(k) for k in rare.index],
-            )
-        if n_holdout < len(counts):
-            raise Invalid(
-                f"The holdout ({n_holdout} rows) is smaller than the number of classes "
-                f"({len(counts)}); increase holdout or add data."
-            )
 
     def _split(self) -> None:
         spec = self.spec
@@ -381,6 +324,7 @@ class _Run:
                 fold=f + 1,
                 n_folds=len(folds),
                 metrics={self.metric: outcome.get("metrics", {}).get(self.metric)},
+                label=label,
             )
             if len(outcomes[i]) == len(folds):
                 row = ms.summarize(algorithm.name, params, outcomes[i], names, **row_extra)
@@ -392,6 +336,7 @@ class _Run:
                     f"{label} done: {shown}",
                     algorithm=algorithm.name,
                     metrics=self._row_metrics(row),
+                    label=label,
                 )
 
         ms.run_jobs(
@@ -486,6 +431,7 @@ class _Run:
             advance=len(folds),
             algorithm=algorithm.name,
             metrics=self._row_metrics(row),
+            label=algorithm.name,
         )
         return [row]
 

@@ -4,9 +4,13 @@ wizards and the registry can store it."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from . import metrics as mt
 from .algorithms import TASKS
@@ -116,3 +120,70 @@ class TrainingSpec:
                 isinstance(v, Mapping) for v in value.values()
             ):
                 raise Invalid(f"{name} must map algorithm names to dicts of parameters.")
+
+
+def check_rows(
+    spec: TrainingSpec, task: str, n: int, y: np.ndarray | None, target: pd.Series | None
+) -> list[Any] | None:
+    """Refuse ``n`` rows the spec cannot split into a holdout and cross-validation folds (or a
+    target that cannot be learnt: one class, a constant, text to regress). ``y`` is the target
+    array (``None`` for clustering), ``target`` the raw target column it came from. Returns
+    the sorted classes of a classification."""
+    n_holdout = math.ceil(n * spec.holdout)
+    if n - n_holdout < spec.cv_folds:
+        raise Invalid(
+            f"Only {n} usable row(s): after holding out {spec.holdout:.0%} for evaluation, "
+            f"{n - n_holdout} remain, fewer than the {spec.cv_folds} cross-validation folds. "
+            "Use more data or fewer folds.",
+            rows=n,
+            cv_folds=spec.cv_folds,
+        )
+    if task == "classification":
+        return _check_classes(spec, y, n_holdout)
+    if task == "regression":
+        assert y is not None and target is not None
+        if np.isnan(y).any():
+            values = target.dropna()
+            example = values[pd.to_numeric(values, errors="coerce").isna()].iloc[0]
+            raise Invalid(
+                f"Regression needs a numeric target; '{spec.target}' contains {example!r}.",
+                column=spec.target,
+            )
+        if np.unique(y).size < 2:
+            raise Invalid(f"The target '{spec.target}' is constant; there is nothing to learn.")
+        return None
+    fold_rows = (n - n_holdout) - math.ceil((n - n_holdout) / spec.cv_folds)
+    most = max(spec.k_range[1], spec.n_clusters or 0)
+    if fold_rows <= most:
+        raise Invalid(
+            f"Too few rows ({n}) to compare up to {most} clusters with "
+            f"{spec.cv_folds}-fold cross-validation; lower k_range or add data."
+        )
+    return None
+
+
+def _check_classes(spec: TrainingSpec, y: Any, n_holdout: int) -> list[Any]:
+    counts = pd.Series(y).value_counts()
+    if len(counts) < 2:
+        raise Invalid(
+            f"The target '{spec.target}' has only one class ({counts.index[0]!r}); a "
+            "classifier needs at least two.",
+            column=spec.target,
+        )
+    needed = math.ceil(spec.cv_folds / (1 - spec.holdout)) + 1
+    rare = counts[counts < needed]
+    if len(rare):
+        shown = ", ".join(f"{k!r} ({v})" for k, v in rare.head(5).items())
+        raise Invalid(
+            f"Some classes of '{spec.target}' are too rare for a {spec.holdout:.0%} holdout "
+            f"and {spec.cv_folds}-fold cross-validation (each needs at least {needed} rows): "
+            f"{shown}. Merge or remove them, or use fewer folds.",
+            column=spec.target,
+            classes=[str(k) for k in rare.index],
+        )
+    if n_holdout < len(counts):
+        raise Invalid(
+            f"The holdout ({n_holdout} rows) is smaller than the number of classes "
+            f"({len(counts)}); increase holdout or add data."
+        )
+    return sorted(counts.index.tolist())

@@ -20,6 +20,7 @@ from ..core.config import MB, StoreConfig, default_home
 from ..core.permissions import Role
 from ..core.store import Store
 from ..core.workspace_files import WorkspaceFiles
+from .admission import TenantGate
 from .identity import PrincipalResolver
 from .routes import api_routes
 
@@ -105,6 +106,22 @@ class AstralytiQ(ExtensionApp):
         help="Worker threads for large predictions on compiled models. The compiled runtime "
         "already spreads one batch over every core, so more workers only make batches "
         "compete for them (measured on 2 cores: 1 worker gives 30-40% more throughput than 2).",
+    ).tag(config=True)
+    long_request_threads = Integer(
+        8,
+        help="Worker threads for long requests (ingest, uploads, downloads, profiles, clusters, "
+        "samples, aggregations, recipe previews and applications, model registration, "
+        "artifact downloads, batch scoring), apart from short requests and /health.",
+    ).tag(config=True)
+    long_requests_per_tenant = Integer(
+        2,
+        help="Long requests one tenant may have running at once; more wait their turn in "
+        "arrival order (see long_request_queue).",
+    ).tag(config=True)
+    long_request_queue = Integer(
+        16,
+        help="Long requests of one tenant that may wait for a turn; beyond them a request is "
+        "refused at once with 429 and Retry-After.",
     ).tag(config=True)
     freeze_gc = Bool(
         True,
@@ -229,6 +246,10 @@ class AstralytiQ(ExtensionApp):
             max_workers=max(1, self.compiled_predict_threads),
             thread_name_prefix="astralytiq-predict-onnx",
         )
+        self.long_executor = ThreadPoolExecutor(
+            max_workers=max(1, self.long_request_threads), thread_name_prefix="astralytiq-long"
+        )
+        self.long_gate = TenantGate(self.long_requests_per_tenant, self.long_request_queue)
         self.settings["astralytiq"] = self
         self._env_set: dict[str, str] = {}
 
@@ -276,7 +297,7 @@ class AstralytiQ(ExtensionApp):
         for key, value in getattr(self, "_env_set", {}).items():
             if os.environ.get(key) == value:
                 del os.environ[key]
-        for name in ("predict_executor", "compiled_executor"):
+        for name in ("predict_executor", "compiled_executor", "long_executor"):
             executor = getattr(self, name, None)
             if executor is not None:
                 executor.shutdown(wait=False, cancel_futures=True)

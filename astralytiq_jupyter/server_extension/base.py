@@ -9,6 +9,7 @@ decorator on ``post`` runs only after that.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import json
 import time
@@ -33,6 +34,7 @@ from ..core.errors import (
 from ..core.permissions import Principal
 from ..core.tokens import looks_like_token
 from . import metrics
+from .admission import Pass, Withdrawn
 from .routes import PLATFORM, Operation, Route
 
 if TYPE_CHECKING:
@@ -93,6 +95,9 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
         self.route = route
         self._token_principal: Principal | None = None
         self._started = time.perf_counter()
+        self._pass: Pass | None = None  # this request's place among its tenant's long ones
+        self._long_calls = 0  # long work running in threads for this request
+        self._closed = False
 
     # jupyter_server refuses unauthenticated requests for undecorated methods; every verb
     # here is decorated and authentication is enforced in prepare() instead.
@@ -154,6 +159,17 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
             meter.count_call(self.principal)
         else:
             await self.run(meter.count_call, self.principal)
+        if operation.long:
+            await self._admit_long()
+
+    async def _admit_long(self) -> None:
+        """Take a place among the tenant's long requests, waiting for one if need be (429
+        with ``Retry-After`` when too many already wait; see :mod:`.admission`)."""
+        self._pass = self.app.long_gate.enter(self.principal.tenant)
+        try:
+            await self._pass.wait()
+        except Withdrawn:
+            raise web.Finish() from None  # the client left while waiting: nothing to answer
 
     async def _authorize(self, operation: Operation) -> None:
         """Refuse (403) and audit when the principal lacks the route's permission."""
@@ -198,8 +214,26 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
 
     # -- helpers for subclasses ------------------------------------------------------------
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run blocking core work in a worker thread, never on the event loop."""
-        return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
+        """Run blocking core work in a worker thread, never on the event loop: on the
+        long-work pool once a long request is admitted, else on the short requests' pool."""
+        call = functools.partial(fn, *args, **kwargs)
+        if self._pass is None:
+            return await asyncio.to_thread(call)
+        context = contextvars.copy_context()
+        self._long_calls += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self.app.long_executor, context.run, call)
+        finally:
+            self._long_calls -= 1
+            self._leave_when_done()
+
+    def _leave_when_done(self) -> None:
+        """Give the tenant's place back once the request is over (answered, or its client
+        gone) and no work of it still runs: work a client left behind keeps its place."""
+        if self._pass is not None and self._long_calls == 0 and (self._finished or self._closed):
+            self._pass.leave()
+            self._pass = None
 
     async def run_on(self, executor: Executor, fn: Callable[..., T], *args: Any) -> T:
         """Like :meth:`run`, on a dedicated pool (e.g. the bounded prediction workers)."""
@@ -262,6 +296,9 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
         if isinstance(exc, AstralytiqError):
             status_code = http_status(exc)
             self.set_status(status_code)
+            retry_after = exc.detail.get("retry_after")
+            if retry_after is not None:
+                self.set_header("Retry-After", str(retry_after))
             body = exc.to_dict()
         elif isinstance(exc, web.HTTPError):
             body = {
@@ -287,7 +324,13 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
             self.get_status(),
             time.perf_counter() - self._started,
         )
+        self._leave_when_done()
         super().on_finish()
+
+    def on_connection_close(self) -> None:
+        self._closed = True
+        self._leave_when_done()
+        super().on_connection_close()
 
 
 def _plain(data: Any) -> Any:

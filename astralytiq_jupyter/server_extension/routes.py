@@ -17,6 +17,25 @@ from ..core.permissions import Permission
 P = Permission
 PLATFORM: Literal["platform"] = "platform"  # only the platform owner (creates tenants)
 API_PREFIX = "/astralytiq/api"
+#: Operations whose work grows with the data (reading, writing or computing over whole
+#: versions and models): they run on the long-work pool, a few at once per tenant
+#: (``server_extension.admission``), so that they never hold up short requests or ``/health``.
+LONG_OPERATIONS = frozenset(
+    {
+        "dataset.upload",
+        "dataset.ingest",
+        "dataset.data",
+        "dataset.profile",
+        "dataset.clusters",
+        "dataset.sample",
+        "dataset.aggregate",
+        "dataset.preview",
+        "dataset.apply",
+        "model.register",
+        "model.artifact",
+        "model.score",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +55,11 @@ class Operation:
         only need read permissions (a POSTed recipe preview changes nothing), else ``write``."""
         reads = self.permissions and all(p.value.endswith(":read") for p in self.permissions)
         return "read" if method == "GET" or reads else "write"
+
+    @property
+    def long(self) -> bool:
+        """Whether the work is long (see :data:`LONG_OPERATIONS`)."""
+        return self.id in LONG_OPERATIONS
 
     @property
     def permissions(self) -> tuple[Permission, ...]:

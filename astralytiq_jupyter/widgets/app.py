@@ -47,7 +47,9 @@ class Section:
 SECTIONS = (
     Section("datasets", "Datasets", "database", Permission.DATASET_READ, ".catalog:DatasetsView"),
     Section("explore", "Explore", "chart-bar", Permission.DATASET_READ, ".explore:ExploreWizard"),
+    Section("train", "Train", "play", Permission.MODEL_TRAIN, ".train:TrainWizard"),
     Section("models", "Models", "cubes", Permission.MODEL_READ, ".catalog:ModelsView"),
+    Section("predict", "Predict", "bullseye", Permission.MODEL_PREDICT, ".predict:PredictWizard"),
     Section("admin", "Admin", "users-cog", Permission.MEMBER_MANAGE, ".admin:AdminView"),
 )
 

@@ -150,6 +150,12 @@ table.aq-table .aq-removed {{ background: #fdecea; text-decoration: line-through
 .aq-details summary {{ cursor: pointer; color: #5f6368; }}
 .aq-details pre {{ white-space: pre-wrap; font-size: 12px; }}
 .aq-steps .aq-step-off {{ opacity: 0.55; }}
+.aq-prediction {{ max-width: 520px; }}
+.aq-prob {{ display: flex; align-items: center; gap: 8px; margin: 2px 0; }}
+.aq-prob-label {{ width: 140px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }}
+.aq-prob-track {{ flex: 1; background: #eef1f5; border-radius: 3px; height: 12px; }}
+.aq-prob-bar {{ display: block; height: 12px; border-radius: 3px; background: {p}; }}
+.aq-prob-value {{ width: 52px; text-align: right; font-variant-numeric: tabular-nums; }}
 """
 
 

@@ -579,6 +579,44 @@ def test_training_leaves_out_what_a_model_wrote(ws: Workspace) -> None:
         ws.train("churn", features=["x", "proba_yes"], **options)
 
 
+def test_registered_signature_records_training_ranges(ws: Workspace, make: Factory) -> None:
+    """A registered version's signature says what the training data held per input column
+    (range and median of numbers, categories, date range), for prediction forms: from the
+    engine's result, or, for a plain estimator, from the dataset version it names; the same
+    through both backends."""
+    frame = _regression_frame(40).assign(
+        region=["north", "south", "south", "east"] * 10,
+        day=pd.date_range("2024-01-01", periods=40, freq="D"),
+    )
+    ws.datasets.save(frame, "ranged")
+    result = ws.train("ranged", target="y", algorithms=["linear_regression"], cv_folds=2)
+    version = ws.models.register("ranged-line", result)
+    stats = {c["name"]: c.get("stats") for c in ws.models.get(version.ref).signature}
+    assert stats["x"]["min"] == pytest.approx(frame["x"].min())
+    assert stats["x"]["max"] == pytest.approx(frame["x"].max())
+    assert stats["x"]["median"] == pytest.approx(frame["x"].median())
+    assert stats["region"]["categories"] == ["south", "east", "north"]
+    assert stats["region"]["most_frequent"] == "south"
+    assert (stats["day"]["min"], stats["day"]["max"]) == ("2024-01-01", "2024-02-09")
+    reference = make.local().models.get(version.ref)
+    assert ws.models.get(version.ref).signature == reference.signature
+    plain = ws.models.register(
+        "ranged-plain",
+        LinearRegression().fit(frame[["x"]], frame["y"]),
+        task="regression",
+        algorithm="linear_regression",
+        signature=[{"name": "x", "dtype": "float64", "kind": "numeric"}],
+        dataset="ranged@1",
+    )
+    (column,) = ws.models.get(plain.ref).signature
+    assert column["stats"]["max"] == pytest.approx(frame["x"].max())
+    bare = ws.models.register(  # no dataset: nothing to describe, still registered
+        "ranged-bare", LinearRegression().fit(frame[["x"]], frame["y"]), task="regression",
+        algorithm="linear_regression", signature=SIGNATURE,
+    )  # fmt: skip
+    assert "stats" not in ws.models.get(bare.ref).signature[0]
+
+
 def test_train_compare_register(ws: Workspace, make: Factory) -> None:
     ws.datasets.save(_regression_frame(), "points")
     options = {"target": "y", "algorithms": ["linear_regression", "ridge"], "cv_folds": 2}

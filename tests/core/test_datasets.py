@@ -326,3 +326,37 @@ def test_sql_allowlist(store_config, tmp_path):
     with Store(replace(store_config, sql_import_allowlist=(url,))) as opened:
         ws = workspace_for(opened, "default", "alice", Role.ADMIN)
         assert ws.datasets.ingest(aq.SqlSource(url, "SELECT * FROM t"), name="x").rows == 1
+
+
+def test_cluster_counts_are_refused_before_a_range_is_built(ws):
+    """``k_max=10**30`` once made the server build the whole range (22 GB, then killed): the
+    counts are now read one by one and refused at the first one out of bounds."""
+    import itertools
+
+    points = pd.DataFrame(
+        {"x": [float(i % 7) for i in range(60)], "y": [float(i % 5) for i in range(60)]}
+    )
+    ws.datasets.save(points, "points")
+    started = time.perf_counter()
+    for k_range in (
+        range(2, 10**30),
+        itertools.count(2),  # endless
+        [2] * 10**6,  # too many counts
+        [2, float("inf")],
+    ):
+        with pytest.raises(Invalid, match="k_range"):
+            ws.datasets.explore_clusters("points", k_range=k_range)
+    assert time.perf_counter() - started < 30  # refused at once, not after building a list
+    assert ws.datasets.explore_clusters("points", k_range=range(2, 4))["k"] == [2, 3]
+
+
+def test_aggregations_never_read_files(ws, tmp_path):
+    """Aggregations run in DuckDB with file access off, and column names reach its SQL only
+    as quoted identifiers: a name written as a file read is just a name."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("secret-marker-c41d")
+    name = f"x\" FROM read_text('{secret}') --"
+    ws.datasets.save(pd.DataFrame({name: ["a", "b", "a"], "v": [1, 2, 3]}), "tricky")
+    result = ws.datasets.aggregate("tricky", {"group_by": [name]})
+    assert sorted(result.frame[name]) == ["a", "b"]
+    assert "secret-marker" not in result.frame.to_csv()

@@ -75,3 +75,61 @@ def test_kinds_for_signatures_without_kinds():
     assert pp.kind_of_dtype("bool") == "boolean"
     assert pp.kind_of_dtype("datetime64[ns, UTC]") == "datetime"
     assert pp.kind_of_dtype("str") == "categorical"
+
+
+def test_describe_inputs_records_ranges_categories_and_dates():
+    """Each signature column gets what the training data held: numbers' range and median,
+    the categories most frequent first (bounded, with the true count), booleans' most frequent
+    value, dates' range; the contract keys stay as they were."""
+    many = [f"c{i:03d}" for i in range(pp.MAX_SIGNATURE_CATEGORIES + 50)]
+    frame = pd.DataFrame(
+        {
+            "units": [3, 7, 5, None, 9],
+            "price": ["1.5", "2.5", "x", "3.5", "4.5"],  # text numbers; "x" is not counted
+            "region": ["b", "a", "b", None, "c"],
+            "flag": [True, False, True, True, None],
+            "day": pd.to_datetime(["2024-01-03", "2024-01-01", None, "2024-02-01", "2024-01-05"]),
+            "when": pd.to_datetime(["2024-01-01 10:30"] * 5),
+        }
+    )
+    signature = [
+        {"name": "units", "dtype": "float64", "kind": "numeric"},
+        {"name": "price", "dtype": "str", "kind": "numeric"},
+        {"name": "region", "dtype": "str", "kind": "categorical"},
+        {"name": "flag", "dtype": "bool", "kind": "boolean"},
+        {"name": "day", "dtype": "datetime64[ns]", "kind": "datetime"},
+        {"name": "when", "dtype": "datetime64[ns]", "kind": "datetime"},
+        {"name": "absent", "dtype": "float64", "kind": "numeric"},
+    ]
+    described = pp.describe_inputs(frame, signature)
+    by_name = {c["name"]: c for c in described}
+    assert [c["name"] for c in described] == [c["name"] for c in signature]
+    assert all({"name", "dtype", "kind"} <= set(c) for c in described)
+    assert by_name["units"]["stats"] == {
+        "count": 4, "min": 3.0, "max": 9.0, "median": 6.0, "integer": True
+    }  # fmt: skip
+    assert by_name["price"]["stats"]["min"] == 1.5 and by_name["price"]["stats"]["count"] == 4
+    assert by_name["price"]["stats"]["integer"] is False
+    assert by_name["region"]["stats"] == {
+        "count": 4, "categories": ["b", "a", "c"], "n_categories": 3, "most_frequent": "b"
+    }  # fmt: skip
+    assert by_name["flag"]["stats"]["most_frequent"] is True
+    assert by_name["flag"]["stats"]["share_true"] == pytest.approx(0.75)
+    assert by_name["day"]["stats"] == {
+        "count": 4,
+        "min": "2024-01-01",
+        "max": "2024-02-01",
+        "median": "2024-01-03",
+        "with_time": False,
+    }
+    assert by_name["when"]["stats"]["min"] == "2024-01-01T10:30:00"
+    assert by_name["when"]["stats"]["with_time"] is True
+    assert "stats" not in by_name["absent"]
+    # bounded: the most frequent categories, with the true count beside them
+    wide = pd.DataFrame({"c": many + ["c007"] * 3})
+    stats = pp.describe_inputs(wide, [{"name": "c", "dtype": "str", "kind": "categorical"}])[0]
+    assert len(stats["stats"]["categories"]) == pp.MAX_SIGNATURE_CATEGORIES
+    assert stats["stats"]["n_categories"] == len(many)
+    assert stats["stats"]["categories"][0] == "c007" == stats["stats"]["most_frequent"]
+    # describing again replaces, never nests
+    assert pp.describe_inputs(frame, described) == described
