@@ -4,16 +4,28 @@ from __future__ import annotations
 
 from ._version import __version__
 from .client import Workspace, connect
-from .core.errors import AstralytiqError, Conflict, Forbidden, Invalid, NotFound, QuotaExceeded
+from .core.errors import (
+    AstralytiqError,
+    Conflict,
+    FileMissing,
+    Forbidden,
+    Invalid,
+    NotFound,
+    QuotaExceeded,
+    StoreMismatch,
+)
 
 __all__ = [
     "AstralytiqError",
     "Conflict",
+    "FileMissing",
     "Forbidden",
     "Invalid",
     "NotFound",
     "QuotaExceeded",
     "SqlSource",
+    "StoreMismatch",
+    "UploadWizard",
     "Workspace",
     "__version__",
     "connect",
@@ -25,8 +37,8 @@ def __getattr__(name: str):  # noqa: ANN202 - lazy re-export keeps `import` ligh
         from .core.ingest import SqlSource
 
         return SqlSource
-    if name.endswith("Wizard") or name == "App":  # aq.TrainWizard("sales"), aq.App()
-        from . import widgets
+    if name.endswith("Wizard") or name in ("App", "Dashboard", "DashboardBuilder"):
+        from . import widgets  # aq.TrainWizard("sales"), aq.App(), aq.Dashboard("overview")
 
         if name in widgets.__all__:
             return getattr(widgets, name)

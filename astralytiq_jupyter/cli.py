@@ -1,14 +1,23 @@
-"""``astralytiq`` command: operator tasks on a store (migrations, orphan sweeping, compiling
-model versions for serving)."""
+"""``astralytiq`` command: operator tasks on a store (migrations, orphan sweeping,
+verifying stored files, compiling model versions for serving).
+
+Commands that touch stored files refuse a storage that belongs to another store's
+database (see ``core.identity``) and exit with status 2; ``verify`` exits with 1 when it
+finds a missing or corrupted file."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .core import db
 from .core.config import StoreConfig
+from .core.errors import AstralytiqError
+
+if TYPE_CHECKING:
+    from .core.store import Store
 
 
 def _config(args: argparse.Namespace) -> StoreConfig:
@@ -34,7 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("revision", nargs="?", default="head")
     dbsub.add_parser("current", help="print the schema revision")
 
-    sweep = sub.add_parser("sweep", help="delete stored files no version refers to")
+    sweep = sub.add_parser(
+        "sweep",
+        help="delete stored files no version refers to (left by crashed writes) and empty "
+        "folders; safe while uploads go on",
+    )
     sweep.add_argument("--storage-url", help="fsspec URL of the byte storage")
     sweep.add_argument(
         "--min-age",
@@ -42,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         default=3600.0,
         help="only files older than this many seconds (default 3600)",
     )
+
+    verify = sub.add_parser(
+        "verify", help="check that every version's file is there with its recorded SHA-256"
+    )
+    verify.add_argument("--storage-url", help="fsspec URL of the byte storage")
+    verify.add_argument("--tenant", help="only this tenant (slug)")
 
     models = sub.add_parser("models", help="model registry maintenance")
     msub = models.add_subparsers(dest="models_command", required=True)
@@ -56,26 +75,68 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     config = _config(args)
+    try:
+        if args.command == "db":
+            return _db(config, args)
+        if args.command == "sweep":
+            return _sweep(config, args.min_age)
+        if args.command == "verify":
+            return _verify(config, args.tenant)
+        return _compile_models(config, args.tenant, recompile=args.all)
+    except AstralytiqError as exc:
+        print(f"astralytiq: {exc.message}", file=sys.stderr)
+        return 2
+
+
+def _db(config: StoreConfig, args: argparse.Namespace) -> int:
     engine = db.make_engine(config.resolved_database_url)
     try:
-        if args.command == "db" and args.db_command == "upgrade":
+        if args.db_command == "upgrade":
             db.upgrade(engine, args.revision)
             print(f"Schema at revision {db.current_revision(engine)}.")
-        elif args.command == "db":
+        else:
             print(db.current_revision(engine) or "(empty database)")
-        elif args.command == "sweep":
-            from .core.store import Store
-
-            with Store(config) as store:
-                removed = store.sweep_orphans(args.min_age)
-            print(f"Removed {len(removed)} orphaned file(s).")
-            for key in removed:
-                print(f"  {key}")
-        elif args.command == "models":
-            return _compile_models(config, args.tenant, recompile=args.all)
     finally:
         engine.dispose()
     return 0
+
+
+def _open(config: StoreConfig) -> Store:
+    """The store, for maintenance: never binds a new storage to the database given."""
+    from .core.store import Store
+
+    return Store(config, adopt_new_storage=False)
+
+
+def _sweep(config: StoreConfig, min_age: float) -> int:
+    from .core.maintenance import sweep
+
+    with _open(config) as store:
+        if not store.bound:
+            print("Nothing to sweep: neither the database nor the storage holds anything yet.")
+            return 0
+        report = sweep(store, min_age)
+    print(f"Removed {len(report.removed)} orphaned file(s).")
+    for key in report.removed:
+        print(f"  {key}")
+    if report.folders:
+        print(f"Removed {len(report.folders)} empty folder(s).")
+    if report.in_flight:
+        print(f"Left {report.in_flight} temporary file(s) of writes still in progress.")
+    return 0
+
+
+def _verify(config: StoreConfig, tenant: str | None) -> int:
+    with _open(config) as store:
+        report = store.verify(tenant)
+    for problem in report.problems:
+        print(problem)
+    missing = sum(p.issue == "missing" for p in report.problems)
+    print(
+        f"Checked {report.checked} stored file(s): {missing} missing, "
+        f"{len(report.problems) - missing} corrupted."
+    )
+    return 0 if report.ok else 1
 
 
 def _compile_models(config: StoreConfig, tenant: str | None, *, recompile: bool) -> int:
@@ -84,14 +145,11 @@ def _compile_models(config: StoreConfig, tenant: str | None, *, recompile: bool)
     Acts as an admin of each tenant named ``astralytiq-cli`` in the audit log."""
     from sqlalchemy import select
 
-    from .core.compiled import is_current
-    from .core.errors import AstralytiqError
     from .core.models import ModelRecord, ModelVersionRecord, TenantRecord
     from .core.permissions import Principal, Role
-    from .core.store import Store
 
     failures = 0
-    with Store(config) as store:
+    with _open(config) as store:
         with store.session() as session:
             stmt = (
                 select(
@@ -112,7 +170,7 @@ def _compile_models(config: StoreConfig, tenant: str | None, *, recompile: bool)
         todo = [
             (slug, name, number)
             for slug, name, number, key in rows
-            if recompile or key is None or not is_current(store.storage.read_bytes(key))
+            if recompile or key is None or not _compiled_is_current(store, key)
         ]
         for slug, name, number in todo:
             operator = Principal(user="astralytiq-cli", tenant=slug, role=Role.ADMIN, via="cli")
@@ -125,6 +183,17 @@ def _compile_models(config: StoreConfig, tenant: str | None, *, recompile: bool)
             print(f"{slug}/{version.ref}: {version.runtime} ({version.runtime_note})")
         print(f"{len(todo)} version(s) examined, {failures} error(s).")
     return 1 if failures else 0
+
+
+def _compiled_is_current(store: Store, key: str) -> bool:
+    """Whether the compiled file ``key`` is there and of the current layout."""
+    from .core.compiled import is_current
+    from .core.errors import FileMissing
+
+    try:
+        return is_current(store.storage.read_bytes(key, label="a compiled model"))
+    except FileMissing:
+        return False
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from astralytiq_jupyter.client import LocalBackend, Workspace
 from astralytiq_jupyter.core.config import StoreConfig
 from astralytiq_jupyter.core.permissions import Principal, Role
+from astralytiq_jupyter.core.storage import MARKER
 from astralytiq_jupyter.core.store import Store
 
 PG_URL = os.environ.get("ASTRALYTIQ_TEST_DATABASE_URL")
@@ -86,10 +87,13 @@ def ws(store: Store) -> Workspace:
 
 @pytest.fixture
 def stored_files(store: Store):
-    """A function listing every file under the storage root (to prove nothing was left)."""
+    """A function listing every file under the storage root but the store's marker (to
+    prove nothing was left)."""
 
     def files() -> list[str]:
         root = Path(store.storage.root)
-        return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+        return sorted(
+            str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.name != MARKER
+        )
 
     return files

@@ -128,10 +128,19 @@ class LocalDatasets:
         return self._service.profile(self._principal, ref, **options)
 
     def sample(
-        self, ref: str, n: int = 5000, *, columns: list[str] | None = None, seed: int = 0
+        self,
+        ref: str,
+        n: int = 5000,
+        *,
+        columns: list[str] | None = None,
+        seed: int = 0,
+        filters: list[dict[str, Any]] | None = None,
     ) -> pd.DataFrame:
-        """A uniform random sample of ``n`` rows of a version (all rows if fewer)."""
-        return self._service.sample(self._principal, ref, n, columns=columns, seed=seed)
+        """A uniform random sample of ``n`` rows of a version (all rows if fewer) among the
+        rows meeting ``filters`` (conditions as in recipes)."""
+        return self._service.sample(
+            self._principal, ref, n, columns=columns, seed=seed, filters=filters
+        )
 
     def aggregate(self, ref: str, query: dict[str, Any]) -> Aggregate:
         """Groups, time buckets and metrics of a version, computed next to the data."""
@@ -182,9 +191,16 @@ class LocalRecipes:
         )
 
     def preview(
-        self, recipe: Recipe | list[dict[str, Any]] | str, dataset: str, *, rows: int = 1000
+        self,
+        recipe: Recipe | list[dict[str, Any]] | str,
+        dataset: str,
+        *,
+        rows: int = 1000,
+        head: int = 5,
     ) -> RecipePreview:
-        return self._book.preview(self._principal, recipe, dataset, rows=rows)
+        """Run a recipe on the first ``rows`` rows and report each step (with the first
+        ``head`` rows of its result); nothing is stored."""
+        return self._book.preview(self._principal, recipe, dataset, rows=rows, head=head)
 
     def save(
         self,
@@ -380,6 +396,10 @@ class LocalDashboards:
 
     def delete(self, name: str) -> None:
         self._service.delete(self._principal, name)
+
+    def publish(self, name: str) -> str:
+        """The shareable Voila address of a saved dashboard."""
+        return self._service.publish(self._principal, name)
 
 
 class LocalBackend:

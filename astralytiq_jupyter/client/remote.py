@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import requests
 
-from ..core import errors
+from ..core import errors, upload_query
 from ..core.audit import AuditEvent
 from ..core.dashboards import Dashboard
 from ..core.datasets import DatasetSummary, DatasetVersion
@@ -53,6 +53,7 @@ READ_CHUNK = 1 << 22  # bytes per read of a download
 _ERRORS: dict[str, type[errors.AstralytiqError]] = {
     cls.code: cls
     for cls in (
+        errors.FileMissing,
         errors.NotFound,
         errors.Forbidden,
         errors.Invalid,
@@ -66,9 +67,20 @@ _STATUS_ERRORS = {
     403: errors.Forbidden,
     404: errors.NotFound,
     409: errors.Conflict,
+    410: errors.FileMissing,
     413: errors.QuotaExceeded,
     429: errors.QuotaExceeded,
 }
+
+
+def error_from_reply(status: int, body: Any, where: str) -> errors.AstralytiqError:
+    """The core error an API answer of ``status`` with JSON ``body`` stands for (the
+    server names the error class; the status is the fallback)."""
+    body = body if isinstance(body, dict) else {}
+    cls = _ERRORS.get(body.get("error")) or _STATUS_ERRORS.get(status, errors.AstralytiqError)
+    message = body.get("message") or f"HTTP {status} from {where}"
+    detail = body.get("detail")
+    return cls(message, **(detail if isinstance(detail, dict) else {}))
 
 
 def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
@@ -172,11 +184,7 @@ class RemoteClient:
             body = response.json()
         except ValueError:
             body = {}
-        cls = _ERRORS.get(body.get("error")) or _STATUS_ERRORS.get(
-            response.status_code, errors.AstralytiqError
-        )
-        message = body.get("message") or f"HTTP {response.status_code} from {response.url}"
-        return cls(message, **(body.get("detail") or {}))
+        return error_from_reply(response.status_code, body, response.url)
 
     def close(self) -> None:
         self.session.close()
@@ -223,12 +231,10 @@ class RemoteDatasets:
                     "read_options": read_options,
                 },
             )
-        if read_options:
-            raise errors.Invalid(
-                "Read options are applied by the server only for URL and SQL "
-                "sources; convert the file first or upload it as is."
-            )
+        query = upload_query.encode(read_options)  # refuses options an upload cannot carry
         if isinstance(source, pd.DataFrame):
+            if query:
+                raise errors.Invalid("A DataFrame has no read options.", options=sorted(query))
             data: Any = _frame_bytes(source)
             format, filename = "parquet", filename or f"{name}.parquet"
         elif isinstance(source, (str, os.PathLike)):
@@ -242,6 +248,7 @@ class RemoteDatasets:
                 description=description,
                 note=note,
                 progress=progress,
+                **query,
             )
         elif isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)
@@ -260,6 +267,7 @@ class RemoteDatasets:
             description=description,
             note=note,
             progress=progress,
+            **query,
         )
 
     def save(
@@ -343,9 +351,16 @@ class RemoteDatasets:
         return Profile.from_dict(self._c.json("GET", "datasets", ref, "profile", params=options))
 
     def sample(
-        self, ref: str, n: int = 5000, *, columns: list[str] | None = None, seed: int = 0
+        self,
+        ref: str,
+        n: int = 5000,
+        *,
+        columns: list[str] | None = None,
+        seed: int = 0,
+        filters: list[dict[str, Any]] | None = None,
     ) -> pd.DataFrame:
-        """A uniform random sample of ``n`` rows of a version (all rows if fewer)."""
+        """A uniform random sample of ``n`` rows of a version (all rows if fewer) among the
+        rows meeting ``filters`` (conditions as in recipes)."""
         from ..core.aggregate import check_sample
 
         parse_ref(ref)
@@ -353,6 +368,8 @@ class RemoteDatasets:
         params: dict[str, Any] = {"n": n, "seed": seed}
         if columns is not None:
             params["columns"] = ",".join([columns] if isinstance(columns, str) else columns)
+        if filters:
+            params["filters"] = json.dumps(filters)
         body = self._c.buffer("GET", "datasets", ref, "sample", params=params)
         return pq.read_table(pa.BufferReader(body)).to_pandas()
 
@@ -397,7 +414,7 @@ class RemoteDatasets:
         progress: Callable[[int, int | None], None] | None = None,
         **params: Any,
     ) -> DatasetVersion:
-        clean = {k: v for k, v in params.items() if v not in (None, "")}
+        clean = {k: v for k, v in params.items() if v is not None and (v != "" or k in _KEEP)}
         headers = {"Content-Type": "application/octet-stream"}
         if isinstance(data, Path):
             with data.open("rb") as fh:
@@ -411,6 +428,11 @@ class RemoteDatasets:
                 "POST", "datasets", name, "versions", params=clean, data=body, headers=headers
             )
         return _from_dict(DatasetVersion, reply)
+
+
+# Read options whose empty value means something (an empty delimiter is refused by the
+# server rather than silently dropped; null_values lists may hold "").
+_KEEP = frozenset(upload_query.QUERY_PARAMETERS)
 
 
 class _Reader:
@@ -461,10 +483,16 @@ class RemoteRecipes:
         return version
 
     def preview(
-        self, recipe: Recipe | list[dict[str, Any]] | str, dataset: str, *, rows: int = 1000
+        self,
+        recipe: Recipe | list[dict[str, Any]] | str,
+        dataset: str,
+        *,
+        rows: int = 1000,
+        head: int = 5,
     ) -> RecipePreview:
-        """Run a recipe on the first ``rows`` rows on the server and report each step."""
-        body = {"recipe": _steps(recipe), "rows": rows}
+        """Run a recipe on the first ``rows`` rows on the server and report each step (with
+        the first ``head`` rows of its result)."""
+        body = {"recipe": _steps(recipe), "rows": rows, "head": head}
         return _preview(self._c.json("POST", "datasets", dataset, "preview", json=body))
 
     def save(
@@ -758,6 +786,10 @@ class RemoteDashboards:
 
     def delete(self, name: str) -> None:
         self._c.request("DELETE", "dashboards", name)
+
+    def publish(self, name: str) -> str:
+        """The shareable Voila address of a saved dashboard."""
+        return self._c.json("POST", "dashboards", name, "publish", json={})["url"]
 
 
 class RemoteTenant:

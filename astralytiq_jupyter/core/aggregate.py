@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .errors import Invalid
+from .limits import MAX_SEED, check_int
 from .recipe_base import Schema, kind_of, need_column
 from .recipe_conditions import conditions_mask, parse_conditions, validate_conditions
 
@@ -46,6 +47,8 @@ FUNCTIONS: Mapping[str, tuple[str, tuple[str, ...], bool]] = {
     "sum": ("sum({c})", ("numeric", "boolean"), True),
     "mean": ("avg({c})", ("numeric", "boolean"), True),
     "median": ("median({c})", ("numeric", "datetime"), True),
+    "q1": ("quantile_cont({c}, 0.25)", ("numeric",), True),
+    "q3": ("quantile_cont({c}, 0.75)", ("numeric",), True),
     "min": ("min({c})", ("numeric", "datetime", "text", "boolean"), True),
     "max": ("max({c})", ("numeric", "datetime", "text", "boolean"), True),
 }
@@ -53,6 +56,7 @@ UNITS = ("hour", "day", "week", "month", "quarter", "year")
 MAX_GROUPS = 10_000
 MAX_METRICS = 20
 MAX_GROUP_COLUMNS = 4
+MAX_FILTERS = 50  # a dashboard has a handful; more is a mistake or an attempt to burn CPU
 
 
 MAX_SAMPLE = 100_000
@@ -60,10 +64,8 @@ MAX_SAMPLE = 100_000
 
 def check_sample(n: Any, seed: Any) -> None:
     """The bounds of a sample request (checked before any row is read)."""
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SAMPLE:
-        raise Invalid(f"n must be a whole number of rows from 1 to {MAX_SAMPLE:,}.")
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise Invalid("seed must be a whole number from 0 to 4,294,967,295.")
+    check_int(n, "n", 1, MAX_SAMPLE)
+    check_int(seed, "seed", 0, MAX_SEED)
 
 
 def _quote(name: str) -> str:
@@ -124,11 +126,7 @@ class AggregateQuery:
         ]
         if len(set(names)) != len(names):
             raise Invalid("Output names repeat; give metrics distinct 'as' names.")
-        filters = spec.get("filters") or []
-        parsed_filters: list[dict[str, Any]] = []
-        if filters:
-            parsed_filters = parse_conditions(filters, "filters")
-            validate_conditions(parsed_filters, schema)
+        parsed_filters = parse_filters(spec.get("filters"), schema)
         combine = spec.get("combine", "all")
         if combine not in ("all", "any"):
             raise Invalid("'combine' must be 'all' or 'any'.")
@@ -163,6 +161,28 @@ class AggregateQuery:
             "combine": self.combine,
             "limit": self.limit,
         }
+
+
+def parse_filters(filters: Any, schema: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Filter conditions (as in recipes' ``filter_rows``) checked against ``schema``."""
+    if not filters:
+        return []
+    if isinstance(filters, list) and len(filters) > MAX_FILTERS:
+        raise Invalid(f"'filters' takes at most {MAX_FILTERS} conditions.")
+    parsed = parse_conditions(filters, "filters")
+    validate_conditions(parsed, Schema(schema))
+    return parsed
+
+
+def apply_filters(
+    table: pa.Table, conditions: Sequence[dict[str, Any]], combine: str = "all"
+) -> pa.Table:
+    """The rows of ``table`` meeting the conditions, with the recipes' own semantics."""
+    if not conditions:
+        return table
+    frame = table.select(list(dict.fromkeys(c["column"] for c in conditions))).to_pandas()
+    mask = conditions_mask(frame, list(conditions), combine)
+    return table.filter(pa.array(mask.to_numpy(dtype=bool)))
 
 
 def _parse_metric(metric: Any, i: int, schema: Schema) -> tuple[str, str | None, str]:
@@ -263,10 +283,7 @@ def aggregate(table: pa.Table, query: AggregateQuery) -> Aggregate:
     import duckdb
 
     total = table.num_rows
-    if query.filters:
-        frame = table.select([f["column"] for f in query.filters]).to_pandas()
-        mask = conditions_mask(frame, list(query.filters), query.combine)
-        table = table.filter(pa.array(mask.to_numpy(dtype=bool)))
+    table = apply_filters(table, query.filters, query.combine)
     matched = table.num_rows
     # keys and ordering by position: a time bucket keeps its column's name, and by name
     # GROUP BY would mean the raw column rather than the bucket
@@ -286,6 +303,8 @@ def aggregate(table: pa.Table, query: AggregateQuery) -> Aggregate:
     else:
         order = ""
     sql = f"SELECT {', '.join(select)} FROM data{group}{order}"  # noqa: S608 - quoted, checked
+    if table.num_columns == 0:  # only count(*): DuckDB needs a column to scan
+        table = pa.table({"__row": pa.nulls(table.num_rows)})
     # No file system access, whatever the SQL: only the registered table can be read.
     with duckdb.connect(config={"enable_external_access": False}) as con:
         con.register("data", table)

@@ -9,6 +9,7 @@ from the artifact itself.
 from __future__ import annotations
 
 import hashlib
+import io
 import platform
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -84,6 +85,24 @@ ARGMAX_PROBA_CLASSIFIERS: tuple[type, ...] = (
 def dump_model(obj: Any) -> bytes:
     """Serialize a fitted model with skops (zip-deflated)."""
     return sio.dumps(obj, compression=zipfile.ZIP_DEFLATED)
+
+
+def check_unpacked_size(data: bytes, limit: int) -> None:
+    """Refuse an artifact (a zip file) that would unpack to more than ``limit`` bytes, from
+    the sizes its directory declares (reading checks each member against its declared size
+    and CRC, so a member cannot unpack to more), before anything is unpacked."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            total = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise Invalid(f"Not a valid model artifact (a skops file): {exc}") from None
+    if total > limit:
+        raise Invalid(
+            f"The model artifact unpacks to {total / 1e6:,.1f} MB; the server's limit is "
+            f"{limit / 1e6:,.1f} MB (c.AstralytiQ.max_artifact_unpacked_bytes).",
+            unpacked_bytes=total,
+            limit=limit,
+        )
 
 
 def artifact_sha256(data: bytes) -> str:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from .errors import AstralytiqError, Forbidden, Invalid
+from .limits import check_time
 from .models import AuditEventRecord, TenantRecord
 from .permissions import Permission, Principal, require
 from .repository import check_page
@@ -143,6 +144,8 @@ class AuditLog:
         if outcome is not None and outcome not in OUTCOMES:
             raise Invalid(f"Unknown outcome {outcome!r}; expected one of: {', '.join(OUTCOMES)}.")
         check_page(limit, offset)
+        since = check_time(since, "since") if since is not None else None
+        until = check_time(until, "until") if until is not None else None
         with self.store.session() as session:
             repo = self.store.repo(session, principal)
             stmt = repo.select(AuditEventRecord)

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .workspace_files import WorkspaceFiles
 
+from .limits import DEFAULT_JSON_LIMITS, JsonLimits
+
 MB = 1024 * 1024
 
 
@@ -50,7 +52,20 @@ class StoreConfig:
     # server-side files its API callers may name (see core.workspace_files).
     workspace_files: WorkspaceFiles | None = None
     auto_migrate: bool | None = None  # None: only for the embedded SQLite store
+    # JSON metadata (recipes, dashboards, settings, model metadata) and JSON request bodies:
+    # the largest document in bytes and the deepest nesting accepted.
+    max_json_bytes: int = DEFAULT_JSON_LIMITS.max_bytes
+    max_json_depth: int = DEFAULT_JSON_LIMITS.max_depth
+    # The most bytes an uploaded skops artifact may unpack to (a zip can unpack to 1000x).
+    max_artifact_unpacked_bytes: int = 256 * MB
     default_tenant: str = "default"
+    #: Where the dashboard app is served; ``?name=<dashboard>`` is added by ``publish``.
+    #: Relative by default (standalone ``voila notebooks/``); the server makes it absolute.
+    dashboard_app_url: str = "voila/render/dashboard.ipynb"
+
+    @property
+    def json_limits(self) -> JsonLimits:
+        return JsonLimits(self.max_json_bytes, self.max_json_depth)
 
     @property
     def resolved_database_url(self) -> str:

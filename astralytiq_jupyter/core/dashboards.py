@@ -8,6 +8,7 @@ that a request cannot smuggle fields such as ``tenant_id`` into storage.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, or_
 
 from .errors import Conflict, Invalid, NotFound
+from .limits import DEFAULT_JSON_LIMITS, check_json, json_depth
 from .models import DashboardRecord
 from .names import check_name, parse_ref
 from .permissions import Permission, Principal, require
@@ -26,16 +28,43 @@ if TYPE_CHECKING:
 
 MAX_SPEC_BYTES = 256 * 1024
 MAX_ITEMS = 100
-CHART_TYPES = ("bar", "line", "area", "scatter", "histogram", "box", "pie", "heatmap", "table")
-AGGREGATIONS = ("sum", "mean", "median", "min", "max", "count", "nunique")
+CHART_TYPES = (
+    "bar",
+    "line",
+    "area",
+    "scatter",
+    "pie",
+    "histogram",
+    "box",
+    "heatmap",
+    "treemap",
+    "table",
+)
+#: The aggregations of charts and KPIs: those computed next to the data (``aggregate``);
+#: "nunique" is the older name of "count_distinct", still read.
+AGGREGATIONS = ("sum", "mean", "median", "min", "max", "count", "count_distinct")
+_RENAMED_AGGREGATIONS = {"nunique": "count_distinct"}
 FILTER_TYPES = ("select", "multi_select", "range", "date_range")
+PERIODS = ("day", "week", "month", "quarter", "year")
 GRID_COLUMNS = 12
 
-_TOP = {"name", "title", "description", "bindings", "filters", "kpis", "charts", "layout", "theme"}
+_TOP = {
+    "name",
+    "title",
+    "description",
+    "bindings",
+    "filters",
+    "kpis",
+    "charts",
+    "predictions",
+    "layout",
+    "theme",
+}
 _BINDINGS = {"datasets", "models"}
 _FILTER = {"id", "title", "dataset", "column", "type", "default"}
-_KPI = {"id", "title", "dataset", "column", "agg", "format", "model"}
-_CHART = {"id", "title", "type", "dataset", "x", "y", "color", "agg", "limit", "model"}
+_KPI = {"id", "title", "dataset", "column", "agg", "format", "model", "date_column", "period"}
+_CHART = {"id", "title", "type", "dataset", "x", "y", "color", "agg", "limit", "model", "unit"}
+_PREDICTION = {"id", "title", "model"}
 _LAYOUT = {"item", "x", "y", "w", "h"}
 _THEME = {"primary_color", "secondary_color", "show_logo"}
 
@@ -109,11 +138,15 @@ def _items(spec: dict, key: str) -> list:
 
 def validate_spec(spec: Any) -> dict[str, Any]:
     """Check a dashboard spec and return it normalised; raise :class:`Invalid` with a
-    message naming the offending part otherwise."""
-    spec = _keys(spec, _TOP, "The dashboard spec", ("name", "title"))
+    message naming the offending part otherwise (the caller's dict is left as it is)."""
+    spec = _keys(copy.deepcopy(spec), _TOP, "The dashboard spec", ("name", "title"))
     check_name(spec["name"], "dashboard name")
     _text(spec["title"], "'title'", optional=False)
     _text(spec.get("description"), "'description'", limit=4000)
+    if json_depth(spec, DEFAULT_JSON_LIMITS.max_depth) > DEFAULT_JSON_LIMITS.max_depth:
+        raise Invalid(
+            f"The dashboard spec is nested more than {DEFAULT_JSON_LIMITS.max_depth} levels deep."
+        )
     if len(json.dumps(spec, default=str)) > MAX_SPEC_BYTES:
         raise Invalid(f"The dashboard spec is larger than {MAX_SPEC_BYTES // 1024} KB.")
 
@@ -161,10 +194,16 @@ def validate_spec(spec: Any) -> dict[str, Any]:
         _text(kpi.get("column"), f"{where} column")
         _text(kpi.get("title"), f"{where} title")
         _text(kpi.get("format"), f"{where} format", limit=32)
+        kpi["agg"] = _RENAMED_AGGREGATIONS.get(kpi["agg"], kpi["agg"])
         if kpi["agg"] not in AGGREGATIONS:
             raise Invalid(f"{where} agg must be one of: {', '.join(AGGREGATIONS)}.")
         if kpi["agg"] != "count" and not kpi.get("column"):
             raise Invalid(f"{where} needs a column to compute '{kpi['agg']}'.")
+        _text(kpi.get("date_column"), f"{where} date_column")
+        if (kpi.get("period") is None) != (kpi.get("date_column") is None):
+            raise Invalid(f"{where} compares periods only with both 'date_column' and 'period'.")
+        if kpi.get("period") is not None and kpi["period"] not in PERIODS:
+            raise Invalid(f"{where} period must be one of: {', '.join(PERIODS)}.")
     for i, chart in enumerate(_items(spec, "charts")):
         where = f"Chart {i + 1}"
         _keys(chart, _CHART, where, ("id", "type", "dataset"))
@@ -175,16 +214,29 @@ def validate_spec(spec: Any) -> dict[str, Any]:
             raise Invalid(f"{where} type must be one of: {', '.join(CHART_TYPES)}.")
         for key in ("x", "y", "color", "title"):
             _text(chart.get(key), f"{where} {key}")
-        if chart.get("agg") is not None and chart["agg"] not in AGGREGATIONS:
-            raise Invalid(f"{where} agg must be one of: {', '.join(AGGREGATIONS)}.")
+        if chart.get("agg") is not None:
+            chart["agg"] = _RENAMED_AGGREGATIONS.get(chart["agg"], chart["agg"])
+            if chart["agg"] not in AGGREGATIONS:
+                raise Invalid(f"{where} agg must be one of: {', '.join(AGGREGATIONS)}.")
+        if chart.get("unit") is not None and chart["unit"] not in PERIODS:
+            raise Invalid(f"{where} unit must be one of: {', '.join(PERIODS)}.")
         limit = chart.get("limit")
         if limit is not None and (not isinstance(limit, int) or not 1 <= limit <= 100_000):
             raise Invalid(f"{where} limit must be a whole number between 1 and 100000.")
+    for i, panel in enumerate(_items(spec, "predictions")):
+        where = f"Prediction panel {i + 1}"
+        _keys(panel, _PREDICTION, where, ("id", "model"))
+        item_id(panel, where)
+        bound(panel, where, "model", models)
+        _text(panel.get("title"), f"{where} title")
     for i, cell in enumerate(_items(spec, "layout")):
         where = f"Layout cell {i + 1}"
         _keys(cell, _LAYOUT, where, ("item",))
         if cell["item"] not in ids:
-            raise Invalid(f"{where} places {cell['item']!r}, which is not a filter, KPI or chart.")
+            raise Invalid(
+                f"{where} places {cell['item']!r}, which is not a filter, KPI, chart or "
+                "prediction panel."
+            )
         for key, low, high in (
             ("x", 0, GRID_COLUMNS - 1),
             ("y", 0, 10_000),
@@ -225,7 +277,9 @@ class DashboardService:
         name = spec.get("name") if isinstance(spec, dict) else None
         with self.store.audit.action(principal, "dashboard.save", f"dashboard:{name}") as act:
             require(principal, Permission.DASHBOARD_WRITE)
-            spec = validate_spec(spec)
+            spec = check_json(
+                validate_spec(spec), "The dashboard spec", self.store.config.json_limits
+            )
             with self.store.transaction() as session:
                 repo = self.store.repo(session, principal)
                 row = repo.one_or_none(DashboardRecord, DashboardRecord.name == spec["name"])
@@ -284,6 +338,18 @@ class DashboardService:
                 )
             stmt = stmt.order_by(DashboardRecord.name).limit(limit).offset(offset)
             return [Dashboard.from_record(r) for r in session.scalars(stmt)]
+
+    def publish(self, principal: Principal, name: str) -> str:
+        """The shareable address of a saved dashboard: the dashboard app (Voila) with the
+        dashboard's name in its query string. Viewers of the tenant may open it; others are
+        told it does not exist."""
+        from urllib.parse import urlencode
+
+        with self.store.audit.action(principal, "dashboard.publish", f"dashboard:{name}"):
+            require(principal, Permission.DASHBOARD_WRITE)
+            check_name(name, "dashboard name")
+            self.get(principal, name)  # exists for this tenant, or NotFound
+            return f"{self.store.config.dashboard_app_url}?{urlencode({'name': name})}"
 
     def delete(self, principal: Principal, name: str) -> None:
         with self.store.audit.action(principal, "dashboard.delete", f"dashboard:{name}"):

@@ -18,11 +18,18 @@ from sqlalchemy.exc import ArgumentError
 
 from .errors import Forbidden, Invalid, NotFound, QuotaExceeded
 from .ingest import IngestResult, SqlSource, ingest_to_parquet
+from .limits import check_int, check_json, check_text
 from .models import DatasetRecord, DatasetVersionRecord, new_id
 from .names import Ref, check_name, parse_ref
 from .permissions import Permission, Principal, require
+from .profiling_clusters import (  # noqa: F401 - the bounds, as the API states them
+    MAX_CLUSTER_SAMPLE,
+    MAX_CLUSTERS,
+    check_cluster_options,
+    cluster_counts,
+)
 from .repository import TenantRepository, check_page
-from .storage import StagedObject, object_key
+from .storage import StagedObject
 from .tenancy import enforce_quotas
 from .workspace_files import WorkspaceFile
 
@@ -32,8 +39,7 @@ if TYPE_CHECKING:
 STREAM_BATCH_ROWS = 65_536  # most rows per streamed batch
 STREAM_BATCH_BYTES = 4 * 1024 * 1024  # about this much decoded data per streamed batch
 STREAM_READ_BUFFER = 1024 * 1024
-MAX_CLUSTERS = 50  # largest k cluster exploration tries
-MAX_CLUSTER_SAMPLE = 100_000  # most rows cluster exploration fits on
+MAX_ROWS = 10**12  # the largest row count a read may ask for (any real version is smaller)
 Progress = Callable[[int, "int | None"], None]
 
 
@@ -268,6 +274,7 @@ class DatasetService:
             # sweeper, never a row pointing at a missing file.
             for key in keys:
                 self.store.storage.remove(key)
+                self.store.storage.prune(key)
             act.detail.update(versions=len(keys))
             return len(keys)
 
@@ -395,11 +402,11 @@ class DatasetService:
     ) -> pa.Table:
         """Like :meth:`load`, as an Arrow table (what the REST API streams)."""
         self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.read_table")
-        version = self.get(principal, ref)
-        key = self._storage_key(principal, ref)
+        # One read for the version and its key: "sales" must not resolve twice, to two versions.
+        version, key = self._pinned(principal, ref)
         columns = _checked_read(version, columns, limit, offset)
         storage = self.store.storage
-        with storage.open(key) as fh:
+        with storage.open(key, label=f"dataset {version.ref}") as fh:
             if limit is None and offset == 0:
                 return pq.read_table(fh, columns=columns)
             parquet = pq.ParquetFile(fh)
@@ -439,14 +446,8 @@ class DatasetService:
         self.store.audit.authorize(
             principal, Permission.DATASET_READ, "dataset.explore_clusters", f"dataset:{ref}"
         )
-        ks = _cluster_counts(k_range)
-        if isinstance(sample, bool) or not isinstance(sample, int) or sample > MAX_CLUSTER_SAMPLE:
-            raise Invalid(
-                f"sample must be a whole number of rows, at most {MAX_CLUSTER_SAMPLE}.",
-                sample=sample,
-            )
-        if isinstance(random_state, bool) or not isinstance(random_state, int):
-            raise Invalid("random_state must be a whole number.")
+        ks = cluster_counts(k_range)
+        check_cluster_options(sample, random_state)
         version = self.get(principal, ref)
         if columns is None:
             wanted = [c for c, dtype in version.schema.items() if kind_of(dtype) == "numeric"]
@@ -465,17 +466,22 @@ class DatasetService:
         *,
         columns: list[str] | None = None,
         seed: int = 0,
+        filters: list[dict[str, Any]] | None = None,
     ) -> pd.DataFrame:
-        """A uniform random sample of ``n`` rows (all rows if fewer), in stored order: what a
-        chart of a large version draws instead of the whole."""
-        from .aggregate import check_sample
+        """A uniform random sample of ``n`` rows (all rows if fewer), in stored order, of the
+        rows meeting ``filters`` (conditions as in recipes): what a chart of a large version
+        draws instead of the whole."""
+        from .aggregate import apply_filters, check_sample, parse_filters
 
         self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.sample")
         check_sample(n, seed)
         version, key = self._pinned(principal, ref)
-        columns = _checked_read(version, columns, None)
-        with self.store.storage.open(key) as fh:
-            table = pq.read_table(fh, columns=columns)
+        wanted = _checked_read(version, columns, None) or list(version.schema)
+        conditions = parse_filters(filters, version.schema)
+        read = list(dict.fromkeys([*wanted, *(c["column"] for c in conditions)]))
+        with self.store.storage.open(key, label=f"dataset {version.ref}") as fh:
+            table = pq.read_table(fh, columns=read)
+        table = apply_filters(table, conditions).select(wanted)
         if table.num_rows > n:
             import numpy as np
 
@@ -496,7 +502,7 @@ class DatasetService:
             self._columns = ColumnCache()
 
         def read(columns: list[str]) -> pa.Table:
-            with self.store.storage.open(key) as fh:
+            with self.store.storage.open(key, label=f"dataset {version.ref}") as fh:
                 return pq.read_table(fh, columns=columns)
 
         return aggregate(self._columns.get(version.sha256, parsed.columns, read), parsed)
@@ -516,7 +522,7 @@ class DatasetService:
             repo = self.store.repo(session, principal)
             ds, row = self._version_row(repo, ref)
             version, key = self._to_version(repo, ds, row), row.storage_key
-        return version, self.store.storage.open(key)
+        return version, self.store.storage.open(key, label=f"dataset {version.ref}")
 
     def stream(
         self,
@@ -538,7 +544,7 @@ class DatasetService:
             ds, row = self._version_row(repo, ref)
             version, key = self._to_version(repo, ds, row), row.storage_key
         columns = _checked_read(version, columns, limit, offset)
-        fh = self.store.storage.open(key)
+        fh = self.store.storage.open(key, label=f"dataset {version.ref}")
         try:
             # Buffered reads without pre-buffering fetch a page at a time; by default whole
             # row groups (tens of MB each) are read into memory first.
@@ -638,6 +644,10 @@ class DatasetService:
         source_kind: str | None = None,
     ) -> DatasetVersion:
         store = self.store
+        check_text(description, "The description")
+        check_text(note, "The note", optional=False)
+        if recipe is not None:
+            check_json(recipe, "The recipe", store.config.json_limits)
         with store.session() as session:
             repo = store.repo(session, principal)
             tenant_id = repo.tenant_id
@@ -720,9 +730,8 @@ class DatasetService:
             ds = repo.named(
                 DatasetRecord, name, new_id=dataset_id, description=description, user=principal.user
             )
-            number = repo.next_version(DatasetVersionRecord.dataset_id, ds.id)
-            key = object_key(repo.tenant_id, "datasets", ds.id, number)
-            staged.commit(key)
+            number = repo.next_version("datasets", name, DatasetVersionRecord.dataset_id, ds.id)
+            key = staged.commit(ds.id, number)
             row = repo.add(
                 DatasetVersionRecord(
                     dataset_id=ds.id,
@@ -764,10 +773,9 @@ def _checked_read(
                 f"available: {', '.join(version.schema)}.",
                 columns=unknown,
             )
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise Invalid("limit must be a non-negative whole number of rows.")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise Invalid("offset must be a non-negative whole number of rows.")
+    if limit is not None:
+        check_int(limit, "limit", 0, MAX_ROWS)
+    check_int(offset, "offset", 0, MAX_ROWS)
     return columns
 
 
@@ -841,24 +849,6 @@ def _iter_batches(
         yield from _row_range(parquet, columns, offset, limit, batch_size)
     finally:
         fh.close()
-
-
-def _cluster_counts(k_range: Sequence[int]) -> list[int]:
-    """The cluster counts of ``k_range``, read one by one and refused at the first one out
-    of bounds, so that ``range(2, 10**30)`` is never built in memory."""
-    refused = Invalid(f"k_range must hold cluster counts from 2 to {MAX_CLUSTERS}.")
-    ks: list[int] = []
-    try:
-        for value in k_range:
-            k = int(value)
-            if k > MAX_CLUSTERS or len(ks) >= 4 * MAX_CLUSTERS:
-                raise refused
-            ks.append(k)
-    except (TypeError, ValueError, OverflowError):
-        raise Invalid("k_range must be whole numbers of clusters, e.g. range(2, 11).") from None
-    if not ks:
-        raise refused
-    return ks
 
 
 def check_sql_allowed(url: str, allowlist: tuple[str, ...] | None) -> None:

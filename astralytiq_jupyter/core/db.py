@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import Connection, create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from .errors import Invalid
 
@@ -37,10 +40,28 @@ def make_engine(url: str) -> Engine:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _use_wal(cursor)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _use_wal(cursor: Any, wait: float = 60.0) -> None:
+    """Put the database in WAL mode (a setting kept in the file, so only its first
+    connection changes it). Changing the journal mode needs the database to itself and
+    SQLite answers "locked" at once rather than waiting its busy timeout: a fresh database
+    opened by several processes together retries here until one of them has switched it."""
+    deadline = time.monotonic() + wait
+    while True:
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -66,13 +87,60 @@ def _alembic_config(engine: Engine) -> Any:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` (default: the newest shipped migration)."""
+    """Bring the schema to ``revision`` (default: the newest shipped migration).
+
+    Processes starting at once on a fresh database (two servers, or kernels of the
+    embedded store) migrate one after the other: the others wait, then find it done."""
     from alembic import command
 
     config = _alembic_config(engine)
-    with engine.begin() as connection:
+    with _migration_lock(engine) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds the database's migration lock from its first statement:
+    a PostgreSQL advisory lock (per schema), or SQLite's write lock (``BEGIN IMMEDIATE``:
+    pysqlite would otherwise run the DDL outside any transaction, and two migrators would
+    both create the same tables)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":
+                connection.execute(
+                    text(
+                        "SELECT pg_advisory_xact_lock("
+                        "hashtext('astralytiq.migrate.' || coalesce(current_schema(), '')))"
+                    )
+                )
+            yield connection
+        return
+    locked = create_engine(
+        engine.url,
+        poolclass=NullPool,
+        connect_args={"timeout": 60, "check_same_thread": False},
+    )
+
+    @event.listens_for(locked, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # transactions are begun below, not by pysqlite
+        cursor = dbapi_connection.cursor()
+        _use_wal(cursor)
+        # Batch migrations copy and drop tables: cascades must not fire while they do.
+        cursor.execute("PRAGMA foreign_keys=OFF")
+        cursor.close()
+
+    @event.listens_for(locked, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    try:
+        with locked.begin() as connection:
+            yield connection
+    finally:
+        locked.dispose()
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -34,6 +34,19 @@ class NotFound(AstralytiqError):
     code = "not_found"
 
 
+class FileMissing(NotFound):
+    """A version exists but its stored file does not (lost or deleted outside the
+    platform); the message names the version and points at ``astralytiq verify``."""
+
+    code = "file_missing"
+
+
+class StoreMismatch(AstralytiqError):
+    """The metadata database and the byte storage are not the two halves of one store."""
+
+    code = "store_mismatch"
+
+
 class Forbidden(AstralytiqError):
     """The principal's role does not grant the permission."""
 

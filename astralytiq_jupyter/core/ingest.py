@@ -105,6 +105,7 @@ import csv
 import http.client
 import io
 import ipaddress
+import itertools
 import json
 import os
 import queue
@@ -122,6 +123,7 @@ from typing import IO, Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import charset_normalizer
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -130,11 +132,14 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from .errors import Invalid, QuotaExceeded
+from .limits import text_depth
 from .quality import QualityAccumulator, check_column_names, frame_to_batches
 from .workspace_files import WorkspaceFile
 
 __all__ = [
     "FORMATS",
+    "READ_OPTIONS",
+    "check_read_options",
     "IngestResult",
     "SqlSource",
     "detect_format",
@@ -161,6 +166,7 @@ _EXTENSIONS = {
     ".ipc": "arrow",
 }
 _FORMAT_ALIASES = {"xlsx": "excel", "xlsm": "excel", "ndjson": "jsonl", "feather": "arrow"}
+FORMAT_ALIASES = tuple(_FORMAT_ALIASES)  # other names a format may be given by
 _CONTENT_TYPES = {
     "text/csv": "csv",
     "application/csv": "csv",
@@ -193,7 +199,17 @@ SMALL_CSV_BYTES = 16 * 1024 * 1024
 _BLOCK_SIZE = 1024 * 1024
 _PIECE_BYTES = 2 * 1024 * 1024
 _FIRST_PIECE_BYTES = 4 * 1024 * 1024
-_MAX_LINE_BYTES = 64 * 1024 * 1024
+#: The longest CSV row, and so the longest single value, accepted: every reader is given
+#: blocks large enough for it, and a longer row is refused with one message.
+MAX_CSV_ROW_BYTES = 8 * 1024 * 1024
+# The csv module (used on the sample) refuses fields over 128 KiB by default; it must take
+# whatever pyarrow takes. The limit is process-wide, so it is only ever raised.
+csv.field_size_limit(max(csv.field_size_limit(), MAX_CSV_ROW_BYTES))
+# Blocks of the reader used once a row did not fit a block: any allowed row fits.
+_WIDE_BLOCK_SIZE = MAX_CSV_ROW_BYTES + 1024 * 1024
+# Other blocks are at most half the row limit, so that a row over it always spans more than
+# the two blocks pyarrow can join, and is seen.
+_MAX_BLOCK_SIZE = MAX_CSV_ROW_BYTES // 2
 _SAMPLE_BYTES = 1024 * 1024
 _SNIFF_CHARS = 16 * 1024
 # A row group is flushed at this many bytes of Arrow data: small enough that writing
@@ -203,6 +219,8 @@ _ROW_GROUP_MAX_ROWS = 1024 * 1024
 _FRAME_BATCH_ROWS = 65_536
 _COMPRESSION = "zstd"
 _SQL_CHUNKSIZE = 50_000
+#: Deepest nesting of a JSON or JSON-lines file (nested objects become parent.child columns).
+MAX_JSON_FILE_DEPTH = 64
 _URL_TIMEOUT = 30.0
 _MAX_REDIRECTS = 5
 _DEFAULT_NULLS = [
@@ -716,6 +734,7 @@ def _drain(
     """
     if not schema.names:
         raise Invalid("The data has no columns.")
+    schema, batches = _flattened(schema, batches)
     acc = QualityAccumulator(schema)
     out.begin(schema)
     rows = 0
@@ -744,6 +763,50 @@ def _drain(
     if pending:
         out.write_group(pa.Table.from_batches(pending, schema=schema))
     return _Drained(rows, schema, acc, first)
+
+
+def _is_flat(typ: pa.DataType) -> bool:
+    return not (pa.types.is_nested(typ) or pa.types.is_null(typ))
+
+
+def _flat_table(table: pa.Table) -> pa.Table:
+    """``table`` with only flat columns: struct fields become ``parent.child`` columns, lists,
+    maps and unions JSON text, and all-missing (null-type) columns text, as the JSON reader
+    stores them (nested values cannot be profiled, filtered or charted)."""
+    while any(pa.types.is_struct(f.type) for f in table.schema):
+        table = table.flatten()
+    check_column_names(table.column_names)
+    if all(_is_flat(f.type) for f in table.schema):
+        return table
+    columns = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_null(column.type):
+            column = column.cast(pa.string())
+        elif pa.types.is_nested(column.type):
+            text = [
+                None if v is None else json.dumps(v, ensure_ascii=False, default=str)
+                for v in column.to_pylist()
+            ]
+            column = pa.chunked_array([pa.array(text, pa.string())])
+        columns[name] = column
+    return pa.table(columns)
+
+
+def _flattened(
+    schema: pa.Schema, batches: Iterator[pa.RecordBatch]
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """The schema and batches of :func:`_flat_table` (unchanged when already flat)."""
+    if all(_is_flat(f.type) for f in schema):
+        return schema, batches
+    target = _pandas_metadata(_flat_table(schema.empty_table()).schema)
+
+    def flat() -> Iterator[pa.RecordBatch]:
+        with contextlib.closing(batches) if hasattr(batches, "close") else contextlib.nullcontext():
+            for batch in batches:
+                table = _flat_table(pa.Table.from_batches([batch], schema=schema))
+                yield from table.cast(target).to_batches()
+
+    return target, flat()
 
 
 def _read_back_dtypes(drained: _Drained, quality: dict) -> dict[str, str]:
@@ -785,6 +848,8 @@ class _CsvPlan:
     lf_lines: bool  # lines end with \n (not bare \r)
     header: bool
     column_types: dict[str, pa.DataType] = field(default_factory=dict)
+    # A row did not fit a block: read with blocks that fit any row up to MAX_CSV_ROW_BYTES.
+    wide_rows: bool = False
 
 
 class _Restart(Exception):  # noqa: N818 - control flow, not an error
@@ -803,21 +868,38 @@ _BOMS = (
 
 
 def _codec_name(encoding: str) -> str:
+    """The codec's canonical name; only text encodings a CSV file can be written in (those
+    that write ASCII as ASCII, and UTF-16/32) are accepted: 'rot13', 'hex' or 'zlib' are
+    codecs, but not of text."""
     try:
-        return codecs.lookup(encoding).name
-    except (LookupError, TypeError):
+        name = codecs.lookup(encoding).name
+        b"".decode(name)  # LookupError for codecs that are not text encodings
+    except (LookupError, TypeError, ValueError):
+        name = None
+    if name is None or not (name.startswith(("utf-16", "utf-32")) or _writes_ascii(name)):
         raise Invalid(
-            f"Unknown text encoding '{encoding}'. Use a name such as 'utf-8', 'cp1252', "
-            "'latin-1' or 'utf-16'.",
-            encoding=encoding,
-        ) from None
+            f"Unknown text encoding {str(encoding)[:40]!r}. Use a name such as 'utf-8', "
+            "'cp1252', 'latin-1' or 'utf-16'.",
+            encoding=str(encoding)[:40],
+        )
+    return name
+
+
+def _writes_ascii(codec: str) -> bool:
+    sample = '\n",;|\t abcxyzABCXYZ0189.-'
+    try:
+        return sample.encode(codec) == sample.encode("ascii") and b"a,b".decode(codec) == "a,b"
+    except (UnicodeError, LookupError, ValueError, TypeError):
+        return False
 
 
 def _decode_sample(sample: bytes, complete: bool, codec: str, what: str) -> str:
     decoder = codecs.getincrementaldecoder(codec)(errors="strict")
     try:
         return decoder.decode(sample, final=complete)
-    except UnicodeDecodeError as exc:
+    except UnicodeError as exc:
+        if not isinstance(exc, UnicodeDecodeError):
+            raise Invalid(f"The file is not valid {what} text.", encoding=what) from None
         line = sample.count(b"\n", 0, exc.start) + 1
         raise Invalid(
             f"The file is not valid {what} text: byte 0x{sample[exc.start]:02X} on line {line} "
@@ -1022,7 +1104,7 @@ def _plan_csv(src: _ByteSource, fmt: str, opts: dict[str, Any]) -> _CsvPlan:
         encoding_given=given is not None,
         sample_ascii=sample.isascii(),
         null_values=list(null_values),
-        block_size=_int_option(opts, "block_size", 0, minimum=1024)
+        block_size=_int_option(opts, "block_size", 0, minimum=1024, maximum=_MAX_BLOCK_SIZE)
         if "block_size" in opts
         else None,
         newlines_in_values=newlines,
@@ -1040,16 +1122,18 @@ def _quoted_line_breaks(text: str) -> bool:
 
 def _first_records(text: str, delimiter: str, count: int) -> Iterator[list[str]]:
     """The first ``count`` records, blank lines included (pyarrow's skip_rows counts them)."""
-    for i, record in enumerate(_records(text, delimiter)):
-        if i >= count:
-            return
-        yield record
+    yield from itertools.islice(_records(text, delimiter), count)
 
 
-def _int_option(opts: dict[str, Any], name: str, default: int, minimum: int = 0) -> int:
+def _int_option(
+    opts: dict[str, Any], name: str, default: int, minimum: int = 0, maximum: int = 2**31 - 1
+) -> int:
     value = opts.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise Invalid(f"The {name} option must be a whole number of at least {minimum}.")
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise Invalid(
+            f"The {name} option must be a whole number from {minimum:,} to {maximum:,}.",
+            option=name,
+        )
     return value
 
 
@@ -1212,6 +1296,45 @@ def _utf8_restart(src: _ByteSource, plan: _CsvPlan) -> None:
     )
 
 
+_UTF8_CHARACTER = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+
+
+def _refuse_mixed_utf8(src: _ByteSource, plan: _CsvPlan) -> None:
+    """A file read in a detected legacy encoding must not also hold UTF-8 text, which that
+    encoding would turn into other characters ('Zoë' into 'ZoÃ«') without any error: such
+    a file is refused, saying where each encoding is. An encoding chosen by the caller is
+    taken as it is."""
+    offset, carry = 0, b""
+    found: re.Match[bytes] | None = None
+    with src.open() as f:
+        while chunk := f.read(4 * 1024 * 1024):
+            data = carry + chunk
+            found = _UTF8_CHARACTER.search(data)
+            if found is not None:
+                break
+            offset += len(data) - 3
+            carry = data[-3:]  # a character split by the chunk boundary
+    if found is None:
+        return
+    utf8_line = _line_of(src, offset + found.start())
+    bad = _first_invalid_utf8(src)
+    other = (
+        f"line {bad[1]:,} is not (byte 0x{bad[2]:02X})"
+        if bad is not None
+        else "other lines are not"
+    )
+    raise Invalid(
+        f"The file mixes text encodings: line {utf8_line:,} is UTF-8 "
+        f"({found.group().decode('utf-8')!r}) but {other}, so no single encoding reads all of it "
+        f"correctly. Re-save it as UTF-8, or choose its encoding (e.g. '{plan.encoding}') to read "
+        "every line in that one.",
+        line=utf8_line,
+        encoding=plan.encoding,
+    )
+
+
 def _csv_failure(exc: pa.ArrowInvalid, src: _ByteSource, plan: _CsvPlan) -> BaseException:
     """Turn a pyarrow CSV error into a restart (raised) or an Invalid (returned)."""
     message = str(exc)
@@ -1226,6 +1349,17 @@ def _csv_failure(exc: pa.ArrowInvalid, src: _ByteSource, plan: _CsvPlan) -> Base
             current = pa.null() if target == "null" else _csv_type(target)
         plan.column_types[name] = _widen(current, value, plan)
         raise _Restart()
+    if "straddling object" in message:
+        # A row spans more than two blocks (every block is at most half the row limit, so
+        # any row over the limit does): refused if a line is over the limit, else read
+        # again with blocks that fit any row up to the limit.
+        line = _first_long_line(src, MAX_CSV_ROW_BYTES)
+        if line is not None:
+            return _long_row(line)
+        if not plan.wide_rows:
+            plan.wide_rows = True
+            raise _Restart()
+        return _long_row(None)
     count = _FIELD_COUNT_RE.search(message)
     if count:
         if not plan.newlines_in_values:
@@ -1258,6 +1392,41 @@ def _csv_failure(exc: pa.ArrowInvalid, src: _ByteSource, plan: _CsvPlan) -> Base
     return Invalid(f"The file could not be read as CSV: {_clean(message)}")
 
 
+def _long_row(line: int | None) -> Invalid:
+    """The one refusal of a CSV row (so of a value) longer than :data:`MAX_CSV_ROW_BYTES`."""
+    where = f"Row {line:,} of the file" if line is not None else "A row of the file"
+    return Invalid(
+        f"{where} is longer than {_mb(MAX_CSV_ROW_BYTES)}: a CSV row, and so any single value, "
+        f"can be at most {_mb(MAX_CSV_ROW_BYTES)}. Check the delimiter and quoting (an "
+        "unbalanced quote makes the rest of the file one value), or shorten such values.",
+        line=line,
+        limit=MAX_CSV_ROW_BYTES,
+    )
+
+
+def _first_long_line(src: _ByteSource, limit: int) -> int | None:
+    """The 1-based number of the first line longer than ``limit`` bytes (``None``: no line
+    is; a row may still be, through quoted line breaks). Newlines are found by NumPy, so
+    the scan runs at memory speed whatever the number of lines."""
+    lines = since = 0  # lines ended so far; bytes of the current line read so far
+    with src.open() as f:
+        while chunk := f.read(4 * 1024 * 1024):
+            ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 0x0A)
+            lengths = np.diff(ends, prepend=-1) - 1
+            if len(lengths):
+                lengths[0] += since
+                too_long = np.flatnonzero(lengths > limit)
+                if len(too_long):
+                    return lines + int(too_long[0]) + 1
+                since = len(chunk) - int(ends[-1]) - 1
+            else:
+                since += len(chunk)
+            lines += len(ends)
+            if since > limit:
+                return lines + 1
+    return None
+
+
 def _csv_type(name: str) -> pa.DataType:
     """A pyarrow type from the name used in CSV conversion errors (e.g. ``timestamp[s]``)."""
     simple = {
@@ -1287,6 +1456,8 @@ def _clean(message: str) -> str:
 def _csv_engine(src: _ByteSource, plan: _CsvPlan) -> str:
     """``whole`` (one multithreaded read), ``pieces`` (line-aligned pieces, each read
     multithreaded, by a reader thread) or ``stream`` (pyarrow's streaming reader)."""
+    if plan.wide_rows:
+        return "stream"
     limit = SMALL_CSV_BYTES if plan.block_size is None else plan.block_size
     if src.size is not None and src.size <= limit:
         return "whole"
@@ -1334,11 +1505,8 @@ def _line_pieces(
             return
         cut = buf.rfind(b"\n", 0, filled) + 1
         if cut == 0:
-            if filled > _MAX_LINE_BYTES:
-                raise Invalid(
-                    f"A line of the file is longer than {_mb(_MAX_LINE_BYTES)}; this does not "
-                    "look like a CSV file."
-                )
+            if filled > MAX_CSV_ROW_BYTES:
+                raise _long_row(None)
             carry = bytes(view[:filled])
             continue
         carry = bytes(view[cut:filled])
@@ -1410,7 +1578,10 @@ def _csv_batches(
 
             groups = piece_groups()
         else:
-            reader = pacsv.open_csv(f, **_csv_options(plan, plan.block_size or _BLOCK_SIZE))
+            block = plan.block_size or _BLOCK_SIZE
+            if plan.wide_rows:
+                block = max(block, _WIDE_BLOCK_SIZE)
+            reader = pacsv.open_csv(f, **_csv_options(plan, block))
             source_schema = reader.schema
             groups = ([batch] for batch in reader)
     except BaseException:
@@ -1439,9 +1610,14 @@ def _ingest_csv(
     progress: Progress | None,
 ) -> tuple[_Drained, int]:
     plan = _plan_csv(src, fmt, opts)
+    checked_encoding = None
     # Each restart moves one column up a short type ladder (or flips a flag), so this bound
     # is never reached by a real file; it only guards against a logic error looping forever.
     for _ in range(4 * len(plan.names) + 4):
+        legacy = plan.encoding is not None and not plan.encoding.startswith(("utf-16", "utf-32"))
+        if legacy and not plan.encoding_given and checked_encoding != plan.encoding:
+            _refuse_mixed_utf8(src, plan)
+            checked_encoding = plan.encoding
         meter = _Meter(max_bytes)
         tick = _ticker(progress, meter, src.size)
         # Quote bytes are only recognisable in ASCII-compatible encodings.
@@ -1616,6 +1792,13 @@ def _read_json(
         data = data[len(codecs.BOM_UTF8) :]
     if b"\x00" in data[:4096] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise _binary_error(fmt)
+    if text_depth(data) > MAX_JSON_FILE_DEPTH:
+        # Python's parser recurses per level: refuse before it runs out of stack.
+        raise Invalid(
+            f"The JSON file is nested more than {MAX_JSON_FILE_DEPTH} levels deep; records "
+            "this deep cannot become columns.",
+            max_depth=MAX_JSON_FILE_DEPTH,
+        )
     records_path = opts.get("records_path")
     head = data.lstrip()[:1]
     if fmt == "jsonl" or (head == b"{" and not records_path and _is_json_lines(data)):
@@ -1681,19 +1864,7 @@ def _read_json_lines(data: bytes) -> pd.DataFrame | pa.Table:
                         f"Line {number} is not valid JSON: {getattr(exc, 'msg', exc)}.", line=number
                     ) from None
         return _records_frame(records)
-    while any(pa.types.is_struct(f.type) for f in table.schema):
-        table = table.flatten()
-    check_column_names(table.column_names)
-    columns = []
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        if pa.types.is_nested(column.type):
-            text = [
-                None if v is None else json.dumps(v, ensure_ascii=False, default=str)
-                for v in column.to_pylist()
-            ]
-            column = pa.chunked_array([pa.array(text, pa.string())])
-        columns.append((name, column))
-    return pa.table(dict(columns))
+    return _flat_table(table)
 
 
 def _drop_index_columns(schema: pa.Schema) -> tuple[list[str], dict | None]:
@@ -1934,6 +2105,17 @@ def _download(
             except BaseException:
                 spool.close()
                 raise
+            if total is not None and spool.tell() != total:
+                # http.client returns what came before the connection closed, without error.
+                received = spool.tell()
+                spool.close()
+                raise Invalid(
+                    f"The download of {shown} is incomplete: the server announced {total:,} "
+                    f"bytes and sent {received:,}. Nothing was stored; try again.",
+                    url=shown,
+                    expected=total,
+                    received=received,
+                )
             content_type = (response.getheader("Content-Type") or "").split(";")[0].strip().lower()
             return _Download(
                 spool, spool.tell(), content_type, response.headers.get_filename(), current
@@ -2123,6 +2305,27 @@ def _widen_arrow(current: pa.DataType, found: pa.DataType) -> pa.DataType:
 # --------------------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------------------
+
+
+#: Every read option of any source, and the URL download's ``timeout``.
+READ_OPTIONS = frozenset({"timeout"}.union(*_OPTIONS.values()))
+
+
+def check_read_options(options: Any) -> dict[str, Any]:
+    """Read options given as data (a JSON object from the API): each must be a read option
+    of some source, so that a key such as ``format``, ``progress`` or ``principal`` never
+    reaches the ingest call's own arguments. Each format then checks its own."""
+    if not isinstance(options, dict):
+        raise Invalid("read_options must be an object of read options, e.g. {'delimiter': ';'}.")
+    unknown = sorted(set(options) - READ_OPTIONS)
+    if unknown:
+        raise Invalid(
+            f"Unknown read option(s): {', '.join(map(repr, unknown))}. Read options are "
+            f"{', '.join(sorted(READ_OPTIONS))}; the format, description and note are fields of "
+            "their own.",
+            options=unknown,
+        )
+    return options
 
 
 def _check_options(fmt: str, options: dict[str, Any]) -> None:

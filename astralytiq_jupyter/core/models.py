@@ -241,6 +241,31 @@ class ModelVersionRecord(Base):
     card: Mapped[dict[str, Any] | None] = mapped_column(deferred=True)
 
 
+class VersionCounterRecord(Base):
+    """The last version number given to a dataset or model name, kept when versions (or the
+    whole dataset or model) are deleted: ``name@N`` never names other data later."""
+
+    __tablename__ = "version_counters"
+    __table_args__ = (UniqueConstraint("tenant_id", "kind", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # "datasets" or "models"
+    name: Mapped[str] = mapped_column(String(128))
+    last_version: Mapped[int] = mapped_column(Integer)
+
+
+class StoreIdentityRecord(Base):
+    """The id of the store this database belongs to (one row); its storage root holds the
+    same id, so neither is used with the other half of another store (``core.identity``)."""
+
+    __tablename__ = "store_identity"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    store_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ModelAliasRecord(Base):
     __tablename__ = "model_aliases"
     __table_args__ = (UniqueConstraint("model_id", "alias"),)

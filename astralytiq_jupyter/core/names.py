@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import Invalid
+from .limits import MAX_INT32
 
 _NAME = re.compile(r"^[^\W_][\w.\-]{0,127}$")
 _ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,62}$")
@@ -77,6 +78,8 @@ def parse_ref(ref: str | Ref, *, allow_alias: bool = False, what: str = "dataset
     if not sep:
         return Ref(name)
     if tail.isdigit() and not tail.startswith("0"):
+        if len(tail) > 10 or int(tail) > MAX_INT32:
+            raise Invalid(f"Invalid {what} reference {ref!r}: no version is numbered that high.")
         return Ref(name, version=int(tail))
     if allow_alias:
         return Ref(name, alias=check_alias(tail))

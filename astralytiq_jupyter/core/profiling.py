@@ -23,6 +23,7 @@ import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
 from .errors import Invalid
+from .limits import check_int
 from .profiling_clusters import explore_clusters
 from .recipe_base import kind_of
 from .recipes import json_value
@@ -30,6 +31,12 @@ from .recipes import json_value
 __all__ = ["ColumnProfile", "Profile", "QualityIssue", "explore_clusters", "profile"]
 
 SEVERITIES = ("high", "medium", "low")
+# Bounds of the chart material a caller may ask for: the statistics are exact whatever
+# they are, but each bin, listed value and point is work and bytes in the answer.
+MAX_BINS = 500
+MAX_TOP = 1000
+MAX_CHART_POINTS = 100_000
+MAX_CORRELATION_COLUMNS = 200
 _TRUE = {"true", "t", "yes", "y", "on"}
 _FALSE = {"false", "f", "no", "n", "off"}
 
@@ -663,8 +670,10 @@ def profile(
     max_correlation_columns: int = 30,
 ) -> Profile:
     """Profile every column and the dataset as a whole (see the module docstring)."""
-    if bins < 1 or top < 0 or max_chart_points < 0:
-        raise Invalid("bins must be at least 1; top and max_chart_points cannot be negative")
+    check_int(bins, "bins", 1, MAX_BINS)
+    check_int(top, "top", 0, MAX_TOP)
+    check_int(max_chart_points, "max_chart_points", 0, MAX_CHART_POINTS)
+    check_int(max_correlation_columns, "max_correlation_columns", 0, MAX_CORRELATION_COLUMNS)
     started = time.perf_counter()
     rows = len(df)
     names = [str(c) for c in df.columns]

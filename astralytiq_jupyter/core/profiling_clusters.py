@@ -2,15 +2,51 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .errors import Invalid
+from .limits import MAX_SEED, check_int
 from .recipe_base import kind_of
 from .recipes import json_value
+
+MAX_CLUSTERS = 50  # largest k cluster exploration tries
+MAX_CLUSTER_SAMPLE = 100_000  # most rows cluster exploration fits on
+
+
+def cluster_counts(k_range: Iterable[int]) -> list[int]:
+    """The distinct cluster counts of ``k_range``, each from 2 to :data:`MAX_CLUSTERS`,
+    checked before anything is built from them: a ``range`` by its ends, anything else by
+    reading at most one value more than may be given (so ``range(2, 10**30)`` and endless
+    iterators are refused at once)."""
+    message = (
+        f"k_range must hold at most {MAX_CLUSTERS} cluster counts, each from 2 to {MAX_CLUSTERS}."
+    )
+    if isinstance(k_range, range) and (
+        not k_range
+        or min(k_range[0], k_range[-1]) < 2
+        or max(k_range[0], k_range[-1]) > MAX_CLUSTERS
+    ):
+        raise Invalid(message)
+    try:
+        values = list(itertools.islice(iter(k_range), MAX_CLUSTERS + 1))
+    except TypeError:
+        raise Invalid("k_range must be whole numbers of clusters, e.g. range(2, 11).") from None
+    if not values or len(values) > MAX_CLUSTERS:
+        raise Invalid(message)
+    return sorted(
+        {check_int(k, "k_range", 2, MAX_CLUSTERS, label="Each k in k_range") for k in values}
+    )
+
+
+def check_cluster_options(sample: Any, random_state: Any) -> None:
+    """The sample size and seed of a cluster exploration, checked before any data is read."""
+    check_int(sample, "sample", 3, MAX_CLUSTER_SAMPLE)
+    check_int(random_state, "random_state", 0, MAX_SEED)
 
 
 def explore_clusters(
@@ -36,6 +72,8 @@ def explore_clusters(
             for c in df.columns
             if kind_of(str(df[c].dtype)) == "numeric" and df[c].nunique(dropna=True) > 1
         ]
+    wanted_ks = cluster_counts(k_range)
+    check_cluster_options(sample, random_state)
     columns = list(columns)
     for c in columns:
         if c not in df.columns:
@@ -44,8 +82,6 @@ def explore_clusters(
             raise Invalid(f"column '{c}' is not numeric; clustering needs numbers", column=c)
     if len(columns) < 2:
         raise Invalid("clustering needs at least two numeric columns with varying values")
-    if sample < 3:
-        raise Invalid("the sample must hold at least 3 rows", sample=sample)
     data = df[columns].astype("float64").dropna()
     rows_used = len(data)
     if rows_used < 3:
@@ -53,7 +89,7 @@ def explore_clusters(
     picked = data.sample(n=min(sample, rows_used), random_state=random_state).sort_index()
     x = StandardScaler().fit_transform(picked.to_numpy())
     distinct = len(np.unique(x, axis=0))
-    ks = sorted({int(k) for k in k_range if 2 <= int(k) <= min(distinct, len(x) - 1)})
+    ks = [k for k in wanted_ks if k <= min(distinct, len(x) - 1)]
     if not ks:
         raise Invalid("no k in k_range fits the data (k must be at least 2 and below the rows)")
     inertia, silhouette, labels_by_k, centers_by_k = [], [], {}, {}

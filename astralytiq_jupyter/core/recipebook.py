@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func
 
 from .errors import Invalid
+from .limits import check_int, check_json, check_text
 from .models import SavedRecipeRecord, utcnow
 from .names import check_name
 from .permissions import Permission, Principal, require
-from .recipes import Recipe
+from .recipes import MAX_PREVIEW_ROWS, Recipe
 from .repository import check_page
 
 if TYPE_CHECKING:
@@ -82,7 +83,10 @@ class RecipeBook:
         with self.store.audit.action(principal, "recipe.save", f"recipe:{name}") as act:
             require(principal, Permission.RECIPE_WRITE)
             check_name(name, "recipe name")
-            steps = _as_recipe(recipe).to_json()
+            check_text(description, "The description")
+            steps = check_json(
+                _as_recipe(recipe).to_json(), "The recipe", self.store.config.json_limits
+            )
             with self.store.transaction() as session:
                 repo = self.store.repo(session, principal)
                 row = repo.one_or_none(SavedRecipeRecord, SavedRecipeRecord.name == name)
@@ -192,12 +196,15 @@ class RecipeBook:
         dataset: str,
         *,
         rows: int = 1000,
+        head: int = 5,
     ) -> Any:
-        """Run ``recipe`` on the first ``rows`` rows and report what each step changed."""
+        """Run ``recipe`` on the first ``rows`` rows and report what each step changed, with
+        the first ``head`` rows of each step's result."""
         self.store.audit.authorize(principal, Permission.DATASET_READ, "recipe.preview")
+        check_int(rows, "rows", 1, MAX_PREVIEW_ROWS)
         resolved = self.resolve(principal, recipe)
         frame = self.store.datasets.load(principal, dataset, limit=rows)
-        return resolved.preview(frame, rows=rows, datasets=self._loader(principal))
+        return resolved.preview(frame, rows=rows, head=head, datasets=self._loader(principal))
 
     def _loader(self, principal: Principal) -> Any:
         """Join targets resolve inside the principal's tenant only."""

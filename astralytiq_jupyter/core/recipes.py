@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import AstralytiqError, Invalid
+from .limits import DEFAULT_JSON_LIMITS, check_int, check_json, parse_json
 from .recipe_base import ApplyContext, Op, Schema, schema_of
 from .recipe_ops import OPS, op_catalog, parse_step
 
@@ -35,6 +36,7 @@ __all__ = [
     "Recipe",
     "RecipePreview",
     "RecipeReport",
+    "StepCheck",
     "StepPreview",
     "StepReport",
     "json_value",
@@ -45,6 +47,12 @@ DatasetLoader = Callable[[str], pd.DataFrame]
 SchemaLoader = Callable[[str], Mapping[str, str]]
 Progress = Callable[[int, int, str], None]
 
+#: The most steps a recipe may have (a cleaning recipe has tens; each step is work per row).
+MAX_STEPS = 500
+#: The most rows a preview runs on (wizards show a few hundred).
+MAX_PREVIEW_ROWS = 100_000
+#: Most rows of each step's result a preview carries (a page of the wizards' grid).
+MAX_HEAD = 200
 # pandas raises these for data it cannot process (mixed types in a sort, overflow...)
 _DATA_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, ZeroDivisionError)
 
@@ -152,6 +160,23 @@ def _frame_json(df: pd.DataFrame | None) -> dict[str, Any] | None:
     }
 
 
+@dataclass
+class StepCheck:
+    """One step checked against its input schema (see :meth:`Recipe.check_steps`)."""
+
+    schema_in: Schema
+    schema_out: Schema  # the input again when the step failed
+    error: AstralytiqError | None
+
+
+def _validate_step(op: Op, schema: Schema, datasets: SchemaLoader | None) -> Schema:
+    """The schema after ``op``; a join reads its right-hand schema through ``datasets``."""
+    if op.dataset_param and datasets is not None:
+        right = Schema(datasets(op.p[op.dataset_param]))
+        return op.validate(schema, right)  # type: ignore[call-arg]
+    return op.validate(schema)
+
+
 def _step_error(step: int, op: str | None, error: AstralytiqError) -> AstralytiqError:
     label = f"Step {step}" + (f" ({op})" if op else "")
     detail = {**error.detail, "step": step, "op": op}
@@ -175,12 +200,16 @@ class Recipe:
     def from_json(cls, steps: list[dict[str, Any]] | str) -> Recipe:
         """Parse a recipe from its JSON list (or the JSON text of it)."""
         if isinstance(steps, str):
-            try:
-                steps = json.loads(steps)
-            except json.JSONDecodeError as error:
-                raise Invalid(f"the recipe is not valid JSON: {error.msg}") from None
+            steps = parse_json(steps, "the recipe", DEFAULT_JSON_LIMITS.max_depth)
         if not isinstance(steps, list):
             raise Invalid("a recipe is a list of steps")
+        if len(steps) > MAX_STEPS:
+            raise Invalid(
+                f"a recipe has at most {MAX_STEPS} steps; this one has {len(steps):,}",
+                steps=len(steps),
+                maximum=MAX_STEPS,
+            )
+        check_json(steps, "the recipe")
         ops = []
         for i, step in enumerate(steps, 1):
             try:
@@ -222,14 +251,28 @@ class Recipe:
         current = Schema(schema, open=getattr(schema, "open", False))
         for i, op in enumerate(self.steps, 1):
             try:
-                if op.dataset_param and datasets is not None:
-                    right = Schema(datasets(op.p[op.dataset_param]))
-                    current = op.validate(current, right)  # type: ignore[call-arg]
-                else:
-                    current = op.validate(current)
+                current = _validate_step(op, current, datasets)
             except AstralytiqError as error:
                 raise _step_error(i, op.name, error) from None
         return current
+
+    def check_steps(
+        self, schema: Mapping[str, str], *, datasets: SchemaLoader | None = None
+    ) -> list[StepCheck]:
+        """Check every step against the schema it will see, and go on past a failing step
+        (as if it were left out) so that an editor can show each step's problem at once and
+        offer each step the columns it sees. Errors are not prefixed with the step number."""
+        current = Schema(schema, open=getattr(schema, "open", False))
+        checks = []
+        for op in self.steps:
+            try:
+                after = _validate_step(op, current, datasets)
+            except AstralytiqError as error:
+                checks.append(StepCheck(current, current, error))
+                continue
+            checks.append(StepCheck(current, after, None))
+            current = after
+        return checks
 
     # --- running ----------------------------------------------------------------------------
 
@@ -334,13 +377,14 @@ class Recipe:
         head: int = 5,
         seed: int | None = None,
     ) -> RecipePreview:
-        """Run on at most ``rows`` rows (the first ones, or a random sample with ``seed``).
+        """Run on at most ``rows`` rows (the first ones, or a random sample with ``seed``),
+        keeping the first ``head`` rows (at most :data:`MAX_HEAD`) of each step's result.
 
         A failing step does not raise: the preview keeps the steps before it and sets ``error``,
         so the wizard can show both.
         """
-        if rows < 1:
-            raise Invalid("a preview needs at least one row", rows=rows)
+        check_int(rows, "rows", 1, MAX_PREVIEW_ROWS)
+        check_int(head, "head", 0, MAX_HEAD)
         if seed is None or len(df) <= rows:
             sample, how = df.head(rows), "first rows"
         else:

@@ -4,6 +4,7 @@ prediction (online and batch)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -16,7 +17,8 @@ import pandas as pd
 from sqlalchemy import func
 
 from . import artifacts, compiled
-from .errors import Invalid, NotFound
+from .errors import FileMissing, Invalid, NotFound
+from .limits import MAX_INT32, JsonLimits, check_int, check_json, check_text
 from .model_card import ModelCard
 from .models import (
     AliasEventRecord,
@@ -30,7 +32,6 @@ from .names import Ref, check_alias, check_name, parse_ref
 from .permissions import Permission, Principal, require
 from .preprocessing import coerce_frame, describe_inputs
 from .repository import TenantRepository, check_page
-from .storage import object_key
 from .tenancy import enforce_quotas
 from .training import TrainingResult
 
@@ -147,6 +148,48 @@ class AliasMove:
         }
 
 
+#: The most input columns a model signature may list.
+MAX_SIGNATURE_COLUMNS = 10_000
+_MAPPINGS = ("output", "params", "metrics", "training_spec", "library_versions")
+
+
+def check_registration(meta: dict[str, Any], limits: JsonLimits) -> None:
+    """Registration metadata, checked before anything is stored or compiled: a task the
+    registry knows, a signature every predict can use (a list of ``{'name', 'dtype'}``
+    columns: ``"x"`` or ``["x"]`` would be stored and then fail every prediction), fields
+    of the right JSON types, and the whole within the JSON limits, so it can be served."""
+    if meta.get("task") not in TASKS:
+        raise Invalid(f"Unknown task {meta.get('task')!r}; expected one of: {', '.join(TASKS)}.")
+    signature = meta.get("signature")
+    shape = "A model needs an input signature: a list of {'name', 'dtype'} columns"
+    if not isinstance(signature, list) or not signature:
+        raise Invalid(f"{shape}.")
+    if len(signature) > MAX_SIGNATURE_COLUMNS:
+        raise Invalid(f"{shape}; at most {MAX_SIGNATURE_COLUMNS:,} columns.")
+    for i, column in enumerate(signature):
+        if not (
+            isinstance(column, dict)
+            and isinstance(column.get("name"), str)
+            and 0 < len(column["name"]) <= 255
+            and all(isinstance(column.get(k, ""), str) for k in ("dtype", "kind"))
+        ):
+            raise Invalid(
+                f"{shape}; column {i + 1} is {json.dumps(column, default=str)[:80]}.", column=i
+            )
+    names = [c["name"] for c in signature]
+    if len(set(names)) != len(names):
+        raise Invalid(f"{shape}; each name once.")
+    for key in _MAPPINGS:
+        if meta.get(key) is not None and not isinstance(meta[key], dict):
+            raise Invalid(f"'{key}' must be an object.", field=key)
+    check_text(meta.get("algorithm"), "'algorithm'", 64)
+    for key in ("dataset", "description", "note"):
+        check_text(meta.get(key), f"'{key}'")
+    if meta.get("recipe") is not None and not isinstance(meta["recipe"], list):
+        raise Invalid("'recipe' must be a list of steps.", field="recipe")
+    check_json({k: artifacts.json_safe(v) for k, v in meta.items()}, "The model's metadata", limits)
+
+
 def registration_metadata(result: TrainingResult) -> dict[str, Any]:
     """The registry metadata a training result carries (both backends register with it)."""
     return {
@@ -176,6 +219,7 @@ class _Resolved(NamedTuple):
     output: dict[str, Any] | None
     compiled_sha256: str | None
     compiled_key: str | None
+    version: int
 
 
 _RESOLVED_COLUMNS = (  # in _Resolved's field order
@@ -185,6 +229,7 @@ _RESOLVED_COLUMNS = (  # in _Resolved's field order
     ModelVersionRecord.output,
     ModelVersionRecord.compiled_sha256,
     ModelVersionRecord.compiled_key,
+    ModelVersionRecord.version,
 )
 
 
@@ -293,14 +338,25 @@ class ModelRegistry:
         with self.store.audit.action(principal, "model.register", f"model:{name}") as act:
             require(principal, Permission.MODEL_WRITE)
             check_name(name, "model name")
-            if task not in TASKS:
-                raise Invalid(f"Unknown task {task!r}; expected one of: {', '.join(TASKS)}.")
             if not algorithm:
                 raise Invalid("Name the algorithm of the model, e.g. 'random_forest'.")
-            if not signature or not all(isinstance(c, dict) and "name" in c for c in signature):
-                raise Invalid(
-                    "A model needs an input signature: a list of {'name', 'dtype'} columns."
-                )
+            check_registration(
+                {
+                    "task": task,
+                    "algorithm": algorithm,
+                    "signature": signature,
+                    "output": output,
+                    "params": params,
+                    "metrics": metrics,
+                    "dataset": dataset,
+                    "recipe": recipe,
+                    "training_spec": training_spec,
+                    "library_versions": library_versions,
+                    "description": description,
+                    "note": note,
+                },
+                self.store.config.json_limits,
+            )
             data = artifacts.dump_model(model)
             # Refuse now what predict() would refuse later.
             artifacts.check_trusted(data, self.trusted_types)
@@ -342,16 +398,10 @@ class ModelRegistry:
         with self.store.audit.action(principal, "model.register", f"model:{name}") as act:
             require(principal, Permission.MODEL_WRITE)
             check_name(name, "model name")
-            artifacts.check_trusted(data, self.trusted_types)
             meta = {k: v for k, v in metadata.items() if k in REGISTRATION_FIELDS}
-            if meta.get("task") not in TASKS:
-                raise Invalid(
-                    f"Unknown task {meta.get('task')!r}; expected one of: {', '.join(TASKS)}."
-                )
-            if not meta.get("signature"):
-                raise Invalid(
-                    "A model needs an input signature: a list of {'name', 'dtype'} columns."
-                )
+            check_registration(meta, self.store.config.json_limits)
+            artifacts.check_unpacked_size(data, self.store.config.max_artifact_unpacked_bytes)
+            artifacts.check_trusted(data, self.trusted_types)
             example = meta.get("input_example")
             if example is not None and not (
                 isinstance(example, list) and all(isinstance(r, dict) for r in example)
@@ -374,7 +424,7 @@ class ModelRegistry:
                 data,
                 compilation=compilation,
                 task=meta["task"],
-                algorithm=str(meta.get("algorithm", "")),
+                algorithm=meta.get("algorithm") or "",
                 signature=meta["signature"],
                 output=meta.get("output") or {},
                 params=meta.get("params") or {},
@@ -449,7 +499,7 @@ class ModelRegistry:
             with self.store.session() as session:
                 repo = self.store.repo(session, principal)
                 model_row, row = self._resolve(repo, version.ref)
-                tenant_id, model_id, old_key = repo.tenant_id, model_row.id, row.compiled_key
+                tenant_id, model_id = repo.tenant_id, model_row.id
             staged = None
             if compilation.data is not None:
                 staged = self.store.storage.put_bytes(
@@ -460,6 +510,7 @@ class ModelRegistry:
                     repo = self.store.repo(session, principal)
                     repo.lock_tenant()
                     model_row, row = self._resolve(repo, version.ref)
+                    old_key = row.compiled_key
                     if staged is not None:
                         quotas = self.store.quotas(session, principal)
                         enforce_quotas(
@@ -468,11 +519,10 @@ class ModelRegistry:
                             new_model=False,
                             incoming_bytes=staged.size - (row.compiled_bytes or 0),
                         )
-                        key = object_key(tenant_id, "compiled", model_id, row.version)
-                        staged.commit(key)
+                        key = staged.commit(model_row.id, row.version)
                     row.runtime = compilation.runtime
                     row.runtime_note = compilation.note
-                    row.compiled_key = key if staged is not None else None
+                    row.compiled_key = result_key = key if staged is not None else None
                     row.compiled_sha256 = staged.sha256 if staged is not None else None
                     row.compiled_bytes = staged.size if staged is not None else 0
                     session.flush()
@@ -481,7 +531,9 @@ class ModelRegistry:
                 if staged is not None:
                     staged.discard()
                 raise
-            if staged is None and old_key:
+            # The file it replaced (each write has a key of its own) goes once the row no
+            # longer names it.
+            if old_key and old_key != result_key:
                 self.store.storage.remove(old_key)
             self._changed()
             act.resource = f"model:{result.ref}"
@@ -493,11 +545,12 @@ class ModelRegistry:
         with self.store.audit.action(principal, "model.set_alias", f"model:{name}@{alias}") as act:
             require(principal, Permission.MODEL_WRITE)
             check_alias(alias)
+            version = check_int(version, "version", 1, MAX_INT32)
             with self.store.transaction() as session:
                 repo = self.store.repo(session, principal)
                 repo.lock_tenant()
                 model = self._model_row(repo, name)
-                target = self._version_by_number(repo, model, int(version))
+                target = self._version_by_number(repo, model, version)
                 row = repo.one_or_none(
                     ModelAliasRecord,
                     ModelAliasRecord.model_id == model.id,
@@ -590,6 +643,7 @@ class ModelRegistry:
             self._changed()
             for key in keys:
                 self.store.storage.remove(key)
+                self.store.storage.prune(key)
             act.detail.update(versions=len(rows))
             return len(rows)
 
@@ -673,7 +727,7 @@ class ModelRegistry:
             repo = self.store.repo(session, principal)
             model, row = self._resolve(repo, ref)
             version, key = self._to_version(repo, model, row), row.storage_key
-        data = self.store.storage.read_bytes(key)
+        data = self.store.storage.read_bytes(key, label=f"model {version.ref}")
         return version, data, artifacts.trusted_types_in(data, self.trusted_types)
 
     def load(self, principal: Principal, ref: str) -> tuple[ModelVersion, Any]:
@@ -683,12 +737,12 @@ class ModelRegistry:
             repo = self.store.repo(session, principal)
             model, row = self._resolve(repo, ref)
             version, key = self._to_version(repo, model, row), row.storage_key
-        return version, self._cached_model(version.sha256, key)
+        return version, self._cached_model(version.sha256, key, f"model {version.ref}")
 
-    def _cached_model(self, sha256: str, key: str) -> Any:
+    def _cached_model(self, sha256: str, key: str, label: str) -> Any:
         loaded = self._cache.get(sha256)
         if loaded is None:
-            data = self.store.storage.read_bytes(key)
+            data = self.store.storage.read_bytes(key, label=label)
             loaded = artifacts.load_model(data, trusted=self.trusted_types, expected_sha256=sha256)
             self._cache.put(sha256, loaded)
             self.loads += 1
@@ -752,16 +806,18 @@ class ModelRegistry:
         found = self._fresh_resolution(principal, ref)
         if found is None:
             found = self._resolve_for_serving(principal, ref)
-        model = self._cached_model(found.sha256, found.storage_key)
+        label = f"model {ref.partition('@')[0]}@{found.version}"
+        model = self._cached_model(found.sha256, found.storage_key, label)
         runtime = None
         if found.compiled_sha256 and found.compiled_key and not self._is_stale(found):
             try:
                 runtime = self._cached_compiled(
-                    found.compiled_sha256, found.compiled_key, found.signature
+                    found.compiled_sha256, found.compiled_key, found.signature, label
                 )
-            except compiled.NotCompilable as exc:
-                # Written by another release: scikit-learn serves it, as before compiling.
-                log.warning("Serving %s with scikit-learn: %s", ref, exc)
+            except (compiled.NotCompilable, FileMissing) as exc:
+                # Written by another release, or lost: scikit-learn serves it from the
+                # artifact (the source of truth), as before compiling.
+                log.warning("Serving %s with scikit-learn: %s", label, exc)
                 self._stale.add(found.compiled_sha256)
         return Serving(model, runtime, found.signature, found.output or {})
 
@@ -816,11 +872,11 @@ class ModelRegistry:
         )
 
     def _cached_compiled(
-        self, sha256: str, key: str, signature: list[dict[str, Any]]
+        self, sha256: str, key: str, signature: list[dict[str, Any]], label: str
     ) -> compiled.CompiledModel:
         runtime = self._compiled.get(sha256)
         if runtime is None:
-            data = self.store.storage.read_bytes(key)
+            data = self.store.storage.read_bytes(key, label=f"compiled {label}")
             if artifacts.artifact_sha256(data) != sha256:
                 raise Invalid(
                     "The compiled model file is corrupted or was tampered with: its SHA-256 "
@@ -930,13 +986,11 @@ class ModelRegistry:
                     description=meta["description"],
                     user=principal.user,
                 )
-                number = repo.next_version(ModelVersionRecord.model_id, model.id)
-                key = object_key(repo.tenant_id, "models", model.id, number)
-                staged.commit(key)
+                number = repo.next_version("models", name, ModelVersionRecord.model_id, model.id)
+                key = staged.commit(model.id, number)
                 compiled_key = None
                 if staged_compiled is not None:
-                    compiled_key = object_key(repo.tenant_id, "compiled", model.id, number)
-                    staged_compiled.commit(compiled_key)
+                    compiled_key = staged_compiled.commit(model.id, number)
                 row = repo.add(
                     ModelVersionRecord(
                         model_id=model.id,

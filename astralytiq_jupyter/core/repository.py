@@ -12,23 +12,26 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
-from .errors import Invalid, NotFound
+from .errors import NotFound
+from .limits import check_int
 from .models import (
     DatasetRecord,
     DatasetVersionRecord,
     ModelVersionRecord,
     TenantRecord,
+    VersionCounterRecord,
 )
 
 T = TypeVar("T")
 
 MAX_PAGE = 1000
+MAX_OFFSET = 10**9  # beyond any listing, and within every database's integers
 
 
 def check_page(limit: int, offset: int) -> None:
-    """The paging rule of every listing: 1..MAX_PAGE items from a non-negative offset."""
-    if not 1 <= limit <= MAX_PAGE or offset < 0:
-        raise Invalid(f"limit must be between 1 and {MAX_PAGE} and offset at least 0.")
+    """The paging rule of every listing: 1..MAX_PAGE items from an offset of 0..MAX_OFFSET."""
+    check_int(limit, "limit", 1, MAX_PAGE)
+    check_int(offset, "offset", 0, MAX_OFFSET)
 
 
 class TenantRepository:
@@ -78,15 +81,25 @@ class TenantRepository:
             row.description = description  # type: ignore[attr-defined]
         return row
 
-    def next_version(self, owner_column: Any, owner_id: str) -> int:
-        """The next version number under ``owner_id`` (call with the tenant locked)."""
+    def next_version(self, kind: str, name: str, owner_column: Any, owner_id: str) -> int:
+        """The next version number of dataset or model ``name`` (``kind`` is "datasets" or
+        "models"; call with the tenant locked). Numbers come from a counter per name that
+        outlives deletes, so a number, once given, never names other data."""
         version_model = owner_column.class_
         top = self.session.scalar(
             self.select(version_model, func.max(version_model.version)).where(
                 owner_column == owner_id
             )
         )
-        return int(top or 0) + 1
+        counter = self.one_or_none(
+            VersionCounterRecord,
+            VersionCounterRecord.kind == kind,
+            VersionCounterRecord.name == name,
+        )
+        if counter is None:
+            counter = self.add(VersionCounterRecord(kind=kind, name=name, last_version=0))
+        counter.last_version = max(counter.last_version, int(top or 0)) + 1
+        return counter.last_version
 
     def lock_tenant(self) -> None:
         """Serialise writers of this tenant until the transaction ends.

@@ -7,21 +7,21 @@ between threads; every service call opens its own short transaction.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import db
+from . import db, identity
 from .audit import AuditLog
 from .config import StoreConfig
 from .dashboards import DashboardService
-from .errors import Invalid, NotFound
-from .models import DatasetVersionRecord, MemberRecord, ModelVersionRecord, TenantRecord
+from .errors import Conflict, Invalid, NotFound
+from .models import MemberRecord, TenantRecord
 from .permissions import Principal, Role
 from .repository import TenantRepository
 from .storage import Storage
@@ -30,15 +30,22 @@ from .tokens import TokenService
 
 if TYPE_CHECKING:
     from .datasets import DatasetService
+    from .maintenance import VerifyReport
     from .recipebook import RecipeBook
     from .registry import ModelRegistry
     from .training_runs import TrainingRuns
 
 
 class Store:
-    """Open (and, for the embedded store, migrate) the metadata database and storage."""
+    """Open (and, for the embedded store, migrate) the metadata database and storage.
 
-    def __init__(self, config: StoreConfig | None = None) -> None:
+    The two must be halves of one store (``core.identity``): otherwise opening raises
+    :class:`StoreMismatch`. A new, empty storage is bound to the database unless
+    ``adopt_new_storage`` is off (maintenance commands); ``bound`` then says False."""
+
+    def __init__(
+        self, config: StoreConfig | None = None, *, adopt_new_storage: bool = True
+    ) -> None:
         self.config = config or StoreConfig()
         self.engine = db.make_engine(self.config.resolved_database_url)
         auto = self.config.auto_migrate
@@ -58,6 +65,11 @@ class Store:
         # in this process are invalidated at once.
         self.membership_epoch = 0
         self.storage = Storage(self.config.resolved_storage_url)
+        try:
+            self.bound = identity.bind(self, adopt_new=adopt_new_storage)
+        except BaseException:
+            self.engine.dispose()
+            raise
         self.audit = AuditLog(self)
         self.tenants = TenantService(self)
         self.tokens = TokenService(self)
@@ -146,33 +158,51 @@ class Store:
     def ensure_tenant(
         self, slug: str, display_name: str | None = None, plan: str = "enterprise"
     ) -> str:
-        """Create the tenant if missing (bootstrap of ``default``); returns its id."""
-        with self.transaction() as session:
-            row = session.scalars(select(TenantRecord).where(TenantRecord.slug == slug)).first()
-            if row is None:
-                if plan not in PLANS:
-                    raise Invalid(f"Unknown plan {plan!r}.")
-                row = TenantRecord(slug=slug, display_name=display_name or slug, plan=plan)
-                session.add(row)
-                session.flush()
-            return row.id
+        """Create the tenant if missing (bootstrap of ``default``); returns its id. Safe
+        when several processes bootstrap one database at once: all get the one tenant."""
+        if plan not in PLANS:
+            raise Invalid(f"Unknown plan {plan!r}.")
+        stmt = select(TenantRecord.id).where(TenantRecord.slug == slug)
+        with self.session() as session:
+            found = session.scalar(stmt)
+        if found is None:
+            row = TenantRecord(slug=slug, display_name=display_name or slug, plan=plan)
+            found = self._insert_once(row, stmt)
+        return found
 
     def ensure_member(self, tenant: str, username: str, role: Role) -> Role:
-        """Make ``username`` a member of ``tenant`` if they are not; returns their role."""
-        with self.transaction() as session:
+        """Make ``username`` a member of ``tenant`` if they are not; returns their role
+        (safe under concurrency like :meth:`ensure_tenant`)."""
+        with self.session() as session:
             tenant_id = self.tenant_record(session, tenant).id
-            row = session.scalars(
-                select(MemberRecord).where(
-                    MemberRecord.tenant_id == tenant_id, MemberRecord.username == username
-                )
-            ).first()
-            if row is None:
-                self.membership_epoch += 1
-                row = MemberRecord(
-                    tenant_id=tenant_id, username=username, role=role.value, created_by="bootstrap"
-                )
+            stmt = select(MemberRecord.role).where(
+                MemberRecord.tenant_id == tenant_id, MemberRecord.username == username
+            )
+            found = session.scalar(stmt)
+        if found is None:
+            self.membership_epoch += 1
+            row = MemberRecord(
+                tenant_id=tenant_id, username=username, role=role.value, created_by="bootstrap"
+            )
+            found = self._insert_once(row, stmt)
+        return Role(found)
+
+    def _insert_once(self, row: Any, existing: Any) -> Any:
+        """Insert ``row`` and return ``existing`` (a scalar query of it); if another process
+        inserted the same unique row first, return theirs. The insert is the transaction's
+        first statement: SQLite then waits for its write lock instead of failing on a stale
+        read."""
+        try:
+            with self.transaction() as session:
                 session.add(row)
-            return Role(row.role)
+                session.flush()
+        except IntegrityError:
+            pass  # made by another process between our read and our insert
+        with self.session() as session:
+            found = session.scalar(existing)
+        if found is None:  # pragma: no cover - the row was deleted again at once
+            raise Conflict("A concurrent change removed the row being created; try again.")
+        return found
 
     def member_role(self, tenant: str, username: str) -> Role | None:
         with self.session() as session:
@@ -193,34 +223,19 @@ class Store:
             )
             return [(slug, Role(role)) for slug, role in rows]
 
-    # -- maintenance -------------------------------------------------------------------
-    def referenced_keys(self) -> set[str]:
-        with self.session() as session:
-            keys = set(session.scalars(select(DatasetVersionRecord.storage_key)))
-            keys |= set(session.scalars(select(ModelVersionRecord.storage_key)))
-            keys |= set(
-                session.scalars(
-                    select(ModelVersionRecord.compiled_key).where(
-                        ModelVersionRecord.compiled_key.is_not(None)
-                    )
-                )
-            )
-        return keys
-
+    # -- maintenance (see core.maintenance) ---------------------------------------------
     def sweep_orphans(self, min_age_seconds: float = 3600.0) -> list[str]:
-        """Delete stored files no committed row refers to (crashed or rolled-back writes).
+        """Delete stored files no version refers to, older than ``min_age_seconds``, and
+        the empty folders left; returns the deleted keys. Safe beside live writers."""
+        from .maintenance import sweep
 
-        Files younger than ``min_age_seconds`` are kept: they may belong to a write that is
-        still in flight in another process.
-        """
-        referenced = self.referenced_keys()
-        cutoff = time.time() - min_age_seconds
-        removed = []
-        for key, mtime in list(self.storage.iter_objects()):
-            if key not in referenced and mtime <= cutoff:
-                self.storage.remove(key)
-                removed.append(key)
-        return removed
+        return sweep(self, min_age_seconds).removed
+
+    def verify(self, tenant: str | None = None) -> VerifyReport:
+        """Check every version's stored file: present, with the recorded SHA-256."""
+        from .maintenance import verify
+
+        return verify(self, tenant)
 
     def __enter__(self) -> Store:
         return self

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from .errors import Conflict, Forbidden, Invalid, QuotaExceeded
+from .limits import check_json, check_text
 from .models import MemberRecord, ModelRecord, TenantRecord
 from .names import check_slug
 from .permissions import Permission, Principal, Role, can_grant, require
@@ -226,10 +227,13 @@ class TenantService:
             with self.store.transaction() as session:
                 row = self.store.tenant_record(session, principal.tenant)
                 if display_name is not None:
+                    check_text(display_name, "The display name", 200)
                     if not display_name.strip():
                         raise Invalid("The display name cannot be empty.")
-                    row.display_name = display_name.strip()[:200]
+                    row.display_name = display_name.strip()
                 if branding is not None:
+                    if not isinstance(branding, Mapping):
+                        raise Invalid("Branding must be an object of branding fields.")
                     unknown = set(branding) - set(BRANDING_KEYS)
                     if unknown:
                         raise Invalid(
@@ -238,7 +242,14 @@ class TenantService:
                         )
                     row.branding = {**(row.branding or {}), **_check_branding(branding)}
                 if settings is not None:
-                    row.settings = {**(row.settings or {}), **dict(settings)}
+                    if not isinstance(settings, Mapping):
+                        raise Invalid("Settings must be an object of named settings.")
+                    merged = {**(row.settings or {}), **dict(settings)}
+                    # Checked before storing: settings that cannot be served back would
+                    # break GET /tenant for every member.
+                    row.settings = check_json(
+                        merged, "The tenant settings", self.store.config.json_limits
+                    )
                 if plan is not None:
                     row.plan = check_plan(plan)
                 act.detail.update(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ PREFIX = "aqt_"
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _TOKEN = re.compile(r"^aqt_([0-9a-f]{32})_([A-Za-z0-9_\-]{43})$")
 DEFAULT_TTL = timedelta(days=30)
+MIN_TTL = timedelta(seconds=60)
 MAX_TTL = timedelta(days=365)
 
 
@@ -103,10 +105,22 @@ def _digest(token: str) -> str:
 def _ttl(expires_in: float | timedelta | None) -> timedelta:
     if expires_in is None:
         return DEFAULT_TTL
-    ttl = expires_in if isinstance(expires_in, timedelta) else timedelta(seconds=float(expires_in))
-    if not timedelta(seconds=60) <= ttl <= MAX_TTL:
-        raise Invalid(f"A token must expire between 60 seconds and {MAX_TTL.days} days from now.")
-    return ttl
+    if isinstance(expires_in, timedelta):
+        seconds = expires_in.total_seconds()
+    elif isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool):
+        seconds = expires_in
+    else:
+        seconds = math.nan  # refused below, whatever it was ("abc", a list, True)
+    if not (
+        math.isfinite(seconds) and MIN_TTL.total_seconds() <= seconds <= MAX_TTL.total_seconds()
+    ):
+        raise Invalid(
+            f"expires_in must be a number of seconds from {MIN_TTL.total_seconds():.0f} "
+            f"({MIN_TTL.total_seconds() / 60:.0f} minute) to {MAX_TTL.total_seconds():.0f} "
+            f"({MAX_TTL.days} days).",
+            parameter="expires_in",
+        )
+    return timedelta(seconds=seconds)
 
 
 class TokenService:

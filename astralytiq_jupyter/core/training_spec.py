@@ -15,8 +15,14 @@ import pandas as pd
 from . import metrics as mt
 from .algorithms import TASKS
 from .errors import Invalid
+from .limits import MAX_SEED, check_int, check_number
+from .profiling_clusters import MAX_CLUSTERS
 
 TUNING = (None, "random", "halving")
+MAX_CV_FOLDS = 50
+MAX_N_ITER = 1000
+MAX_N_JOBS = 1024
+MAX_HORIZON = 100_000
 K_RULES = ("silhouette", "elbow")
 
 
@@ -93,23 +99,29 @@ class TrainingSpec:
             raise Invalid(f"k_rule must be 'silhouette' or 'elbow', not {self.k_rule!r}.")
         if self.tune not in TUNING:
             raise Invalid(f"tune must be None, 'random' or 'halving', not {self.tune!r}.")
-        if not isinstance(self.cv_folds, int) or self.cv_folds < 2:
-            raise Invalid("cv_folds must be an integer of at least 2.", cv_folds=self.cv_folds)
+        # Every number is bounded, so that no option can ask for unbounded work.
+        check_int(self.cv_folds, "cv_folds", 2, MAX_CV_FOLDS)
+        check_number(self.holdout, "holdout", 0, 0.9)
         if not 0 < self.holdout < 0.9:
             raise Invalid("holdout must be a fraction between 0 and 0.9.", holdout=self.holdout)
-        if self.n_iter < 1:
-            raise Invalid("n_iter must be at least 1.", n_iter=self.n_iter)
-        if self.n_jobs == 0:
+        check_int(self.n_iter, "n_iter", 1, MAX_N_ITER)
+        check_int(self.random_state, "random_state", 0, MAX_SEED)
+        if check_int(self.n_jobs, "n_jobs", -1, MAX_N_JOBS) == 0:
             raise Invalid("n_jobs must be a positive number or -1 (all cores).")
+        check_number(self.interval_level, "interval_level", 0, 1)
         if not 0 < self.interval_level < 1:
             raise Invalid("interval_level must be between 0 and 1.")
-        if self.horizon is not None and self.horizon < 1:
-            raise Invalid("horizon must be at least 1.", horizon=self.horizon)
-        low, high = self.k_range
-        if not 2 <= low <= high:
+        if self.horizon is not None:
+            check_int(self.horizon, "horizon", 1, MAX_HORIZON)
+        if not isinstance(self.k_range, (tuple, list)) or len(self.k_range) != 2:
             raise Invalid("k_range must be (low, high) with 2 <= low <= high.")
-        if self.n_clusters is not None and self.n_clusters < 2:
-            raise Invalid("n_clusters must be at least 2.")
+        low, high = (check_int(k, "k_range", 2, MAX_CLUSTERS) for k in self.k_range)
+        if not low <= high:
+            raise Invalid("k_range must be (low, high) with 2 <= low <= high.")
+        if self.n_clusters is not None:
+            check_int(self.n_clusters, "n_clusters", 2, MAX_CLUSTERS)
+        if not isinstance(self.include_model_columns, bool):
+            raise Invalid("include_model_columns must be true or false.")
         if self.k_rule == "elbow" and self.n_clusters is None and high - low < 2:
             raise Invalid("k_rule='elbow' needs a k_range of at least three values of k.")
         if self.features is not None and len(self.features) == 0:

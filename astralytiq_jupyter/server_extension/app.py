@@ -13,10 +13,14 @@ from typing import Any
 
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.services.contents.fileio import FileManagerMixin
+from jupyter_server.utils import url_path_join
 from tornado.ioloop import PeriodicCallback
 from traitlets import Bool, Float, Integer, List, Type, Unicode, default
 
 from ..core.config import MB, StoreConfig, default_home
+from ..core.limits import DEFAULT_JSON_LIMITS
+from ..core.maintenance import sweep
 from ..core.permissions import Role
 from ..core.store import Store
 from ..core.workspace_files import WorkspaceFiles
@@ -63,6 +67,19 @@ class AstralytiQ(ExtensionApp):
     max_upload_bytes = Integer(1024 * MB, help="Largest upload accepted, in bytes.").tag(
         config=True
     )
+    max_json_bytes = Integer(
+        DEFAULT_JSON_LIMITS.max_bytes,
+        help="Largest JSON document stored as metadata (recipe, dashboard, settings, model "
+        "metadata) or taken as a JSON request body, in bytes.",
+    ).tag(config=True)
+    max_json_depth = Integer(
+        DEFAULT_JSON_LIMITS.max_depth,
+        help="Deepest nesting of JSON metadata and JSON request bodies accepted.",
+    ).tag(config=True)
+    max_artifact_unpacked_bytes = Integer(
+        256 * MB,
+        help="Most bytes an uploaded skops model artifact (a zip file) may unpack to.",
+    ).tag(config=True)
     url_import_allowlist = List(
         Unicode(), help="Hosts or CIDRs URL imports may reach despite being private."
     ).tag(config=True)
@@ -132,6 +149,13 @@ class AstralytiQ(ExtensionApp):
     usage_flush_seconds = Float(
         5.0, help="How often counted API calls are written to the database."
     ).tag(config=True)
+    temp_cleanup_seconds = Float(
+        3600.0,
+        help="Remove temporary files left by crashed writes once they are this old (and the "
+        "empty folders of the storage layout), at start and then as often. A temporary file "
+        "that a live writer holds is never removed; committed files are left to "
+        "`astralytiq sweep`. 0: only `astralytiq sweep` removes them.",
+    ).tag(config=True)
     owner = Unicode(help="Username bootstrapped as admin of the default tenant.").tag(config=True)
     bootstrap_owner = Bool(
         help="Make the owner admin of the default tenant at start (default: on a single-user "
@@ -161,6 +185,11 @@ class AstralytiQ(ExtensionApp):
         PrincipalResolver,
         klass=PrincipalResolver,
         help="Maps jupyter_server users to principals (user, tenant, role).",
+    ).tag(config=True)
+    dashboard_app = Unicode(
+        "dashboard.ipynb",
+        help="Path of the dashboard app notebook, relative to the Jupyter contents root; "
+        "published dashboards open at {base_url}voila/render/<this>?name=<dashboard>.",
     ).tag(config=True)
     set_kernel_env = Bool(
         True,
@@ -202,6 +231,12 @@ class AstralytiQ(ExtensionApp):
             default_tenant=self.default_tenant,
             compile_models=self.compile_models,
             predict_cache_seconds=self.predict_cache_seconds,
+            dashboard_app_url=url_path_join(
+                self.serverapp.base_url, "voila/render", self.dashboard_app
+            ),
+            max_json_bytes=self.max_json_bytes,
+            max_json_depth=self.max_json_depth,
+            max_artifact_unpacked_bytes=self.max_artifact_unpacked_bytes,
             workspace_files=self.workspace_files(),
         )
 
@@ -210,7 +245,10 @@ class AstralytiQ(ExtensionApp):
         ``allow_hidden``, minus the directories Jupyter and the store keep for themselves."""
         serverapp = self.serverapp
         contents = getattr(serverapp, "contents_manager", None)
-        root = getattr(contents, "root_dir", None) or serverapp.root_dir
+        # A contents manager that keeps files elsewhere (a database, object storage) has a
+        # root_dir that names no local folder ("/" by default): the server's root is used.
+        on_disk = isinstance(contents, FileManagerMixin) and contents.root_dir
+        root = contents.root_dir if on_disk else serverapp.root_dir
         excluded = [
             getattr(serverapp, name, None) for name in ("runtime_dir", "config_dir", "data_dir")
         ]
@@ -253,6 +291,22 @@ class AstralytiQ(ExtensionApp):
         self.settings["astralytiq"] = self
         self._env_set: dict[str, str] = {}
 
+    async def cleanup_temp(self) -> None:
+        """Remove what crashed writes left (see ``temp_cleanup_seconds``)."""
+        try:
+            report = await asyncio.to_thread(
+                sweep, self.store, self.temp_cleanup_seconds, temp_only=True
+            )
+        except Exception:  # a storage hiccup must not stop the cleaner
+            self.log.exception("Could not remove temporary files of crashed writes; will retry")
+            return
+        if report.removed or report.folders:
+            self.log.info(
+                "Removed %d temporary file(s) of crashed writes and %d empty folder(s)",
+                len(report.removed),
+                len(report.folders),
+            )
+
     async def _flush_usage(self) -> None:
         try:
             await asyncio.to_thread(self.store.usage.flush)
@@ -267,6 +321,12 @@ class AstralytiQ(ExtensionApp):
         started from now on at this API."""
         self._usage_flusher = PeriodicCallback(self._flush_usage, self.usage_flush_seconds * 1000)
         self._usage_flusher.start()
+        if self.temp_cleanup_seconds > 0:
+            self.cleanup_task = asyncio.ensure_future(self.cleanup_temp())
+            self._temp_cleaner = PeriodicCallback(
+                self.cleanup_temp, self.temp_cleanup_seconds * 1000
+            )
+            self._temp_cleaner.start()
         if self.freeze_gc:
             import onnxruntime  # noqa: F401 - imported now to be frozen with the rest
         # Everything alive now (the server, scikit-learn, pandas, ONNX Runtime) lives as long
@@ -291,6 +351,9 @@ class AstralytiQ(ExtensionApp):
             gc.freeze()
 
     async def stop_extension(self) -> None:
+        if getattr(self, "_temp_cleaner", None) is not None:
+            self._temp_cleaner.stop()
+            await self.cleanup_task  # not past the store's close
         if getattr(self, "_usage_flusher", None) is not None:
             self._usage_flusher.stop()
             await asyncio.to_thread(self.store.usage.flush)

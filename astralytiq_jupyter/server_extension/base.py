@@ -26,15 +26,18 @@ from ..core.errors import (
     AstralytiqError,
     Cancelled,
     Conflict,
+    FileMissing,
     Forbidden,
     Invalid,
     NotFound,
     QuotaExceeded,
 )
+from ..core.limits import parse_json
 from ..core.permissions import Principal
 from ..core.tokens import looks_like_token
 from . import metrics
 from .admission import Pass, Withdrawn
+from .params import Param
 from .routes import PLATFORM, Operation, Route
 
 if TYPE_CHECKING:
@@ -47,6 +50,9 @@ JUPYTER_QUERY = frozenset({"token", "_xsrf"})
 JSON_TYPE = "application/json"
 
 _STATUS: Mapping[type[AstralytiqError], int] = {
+    # The version exists (its metadata answers 200) but its bytes are gone: 410 says so,
+    # where 404 would deny the version and a 5xx would invite retries that cannot succeed.
+    FileMissing: 410,
     NotFound: 404,
     Forbidden: 403,
     Invalid: 400,
@@ -88,6 +94,8 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
     route: Route
     principal: Principal
     operation: Operation
+    #: The query parameters given, converted and checked (absent ones are missing).
+    params: dict[str, Any]
 
     def initialize(self, name: str, route: Route | None = None) -> None:  # type: ignore[override]
         super().initialize(name)
@@ -98,6 +106,7 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
         self._pass: Pass | None = None  # this request's place among its tenant's long ones
         self._long_calls = 0  # long work running in threads for this request
         self._closed = False
+        self._body: dict[str, Any] | None = None  # the JSON body, once checked
 
     # jupyter_server refuses unauthenticated requests for undecorated methods; every verb
     # here is decorated and authentication is enforced in prepare() instead.
@@ -147,13 +156,14 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
                 principal = await self.run(resolver.resolve_and_cache, self.current_user, tenant)
             self.principal = principal
         await self._authorize(operation)
-        unknown = sorted(set(self.request.query_arguments) - set(operation.query) - JUPYTER_QUERY)
-        if unknown:
-            raise Invalid(
-                f"Unknown query parameter(s): {', '.join(unknown)}; this operation takes "
-                f"{', '.join(operation.query) or 'none'}.",
-                parameters=unknown,
-            )
+        if self.request.method == "GET" and self._token_principal is None:
+            # A browser session gets its XSRF cookie here as on every Jupyter page: a page
+            # that sets none (Voila's) can then send writes, e.g. the streamed upload.
+            self.xsrf_token  # noqa: B018 - the property sets the cookie
+        self.params = self._parse_query(operation)
+        if operation.body is not None:
+            # Checked here, before the call is counted or takes a long-work place.
+            self._body = self._parse_body(operation)
         meter = self.app.store.usage
         if meter.is_warm(self.principal):
             meter.count_call(self.principal)
@@ -195,6 +205,40 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
                 reason,
             )
             raise Forbidden(reason)
+
+    def _parse_query(self, operation: Operation) -> dict[str, Any]:
+        """The operation's query parameters, typed and checked against their declared
+        bounds before any work starts; unknown, repeated and empty ones are refused."""
+        arguments = self.request.query_arguments
+        names = operation.query_names
+        unknown = sorted(set(arguments) - set(names) - JUPYTER_QUERY)
+        if unknown:
+            raise Invalid(
+                f"Unknown query parameter(s): {', '.join(unknown)}; this operation takes "
+                f"{', '.join(names) or 'none'}.",
+                parameters=unknown,
+            )
+        values: dict[str, Any] = {}
+        for param in operation.query:
+            given = arguments.get(param.name)
+            if not given:
+                continue
+            if param.repeated:
+                if param.max_items is not None and len(given) > param.max_items:
+                    raise Invalid(
+                        f"Query parameter '{param.name}' is given {len(given):,} times; "
+                        f"at most {param.max_items:,} values are allowed.",
+                        parameter=param.name,
+                    )
+                values[param.name] = [param.parse_query(_utf8(param, v)) for v in given]
+                continue
+            if len(given) > 1:
+                raise Invalid(
+                    f"Query parameter '{param.name}' is given {len(given)} times; give it once.",
+                    parameter=param.name,
+                )
+            values[param.name] = param.parse_query(_utf8(param, given[0]))
+        return values
 
     def _bearer(self) -> str | None:
         """A platform token from ``Authorization: Bearer aqt_...``, else ``None`` (other
@@ -239,35 +283,37 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
         """Like :meth:`run`, on a dedicated pool (e.g. the bounded prediction workers)."""
         return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
 
-    def json_body(self, allowed: set[str] | frozenset[str], required: tuple[str, ...] = ()) -> dict:
-        """The JSON object body; unknown keys are refused so that fields such as
-        ``tenant_id`` or ``created_by`` can never be assigned through the API."""
-        raw = self.request.body or b"{}"
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise Invalid("The request body is not valid JSON.") from None
+    def json_body(self) -> dict[str, Any]:
+        """The JSON object body, as checked by :meth:`prepare` (see :meth:`_parse_body`)."""
+        if self._body is None:
+            self._body = self._parse_body(self.operation)
+        return self._body
+
+    def _parse_body(self, operation: Operation) -> dict[str, Any]:
+        """The JSON object body, checked against the operation's declared fields: its size
+        and nesting within the server's JSON limits (before parsing), no unknown fields (so
+        ``tenant_id`` or ``created_by`` can never be assigned through the API), every
+        required one present and each of its declared type and bounds. ``null`` fields are
+        dropped (they mean "not given")."""
+        fields = {p.name: p for p in operation.body or ()}
+        limits = self.app.store.config.json_limits
+        body = parse_json(
+            self.request.body or b"{}", "The request body", limits.max_depth, limits.max_bytes
+        )
         if not isinstance(body, dict):
             raise Invalid("The request body must be a JSON object.")
-        unknown = sorted(set(body) - set(allowed))
+        unknown = sorted(set(body) - set(fields))
         if unknown:
             raise Invalid(
                 f"Unknown field(s): {', '.join(unknown)}; allowed: "
-                f"{', '.join(sorted(allowed)) or 'none'}.",
+                f"{', '.join(sorted(fields)) or 'none'}.",
                 fields=unknown,
             )
-        missing = [k for k in required if k not in body]
+        missing = [n for n, p in fields.items() if p.required and body.get(n) is None]
         if missing:
             raise Invalid(f"Missing field(s): {', '.join(missing)}.", fields=missing)
-        return body
-
-    def int_arg(self, name: str, default: int | None = None, *, low: int = 0) -> int | None:
-        value = self.get_query_argument(name, None)
-        if value is None or value == "":
-            return default
-        if not value.isdigit() or int(value) < low:
-            raise Invalid(f"Query parameter {name!r} must be a whole number of at least {low}.")
-        return int(value)
+        checked = {name: fields[name].check_body(value) for name, value in body.items()}
+        return {name: value for name, value in checked.items() if value is not None}
 
     def version_arg(self, value: str) -> int:
         """A version number from the path."""
@@ -307,6 +353,9 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
             }
         else:
             body = {"error": "error", "message": "Internal server error."}
+        if status_code == 405:
+            # Set here: tornado clears every header before an error is written.
+            self.set_header("Allow", ", ".join(self.route.operations))
         self.set_header("Content-Type", JSON_TYPE)
         self.finish(json.dumps(body, default=str))
 
@@ -341,3 +390,12 @@ def _plain(data: Any) -> Any:
     if isinstance(data, dict):
         return {k: _plain(v) for k, v in data.items()}
     return data
+
+
+def _utf8(param: Param, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid(
+            f"Query parameter '{param.name}' is not valid UTF-8.", parameter=param.name
+        ) from None

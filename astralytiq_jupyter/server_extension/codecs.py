@@ -8,7 +8,6 @@ such as predictions.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,6 +20,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from ..core.errors import Invalid
+from ..core.limits import parse_json
 from ..core.storage import WriteOnlyFile
 
 PARQUET = "application/vnd.apache.parquet"
@@ -32,6 +32,9 @@ FORMATS = {"parquet": PARQUET, "arrow": ARROW, "csv": CSV, "json": JSON}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_PATTERN = "^[=+\\-@\t\r]"
 MAX_JSON_RECORDS = 100_000
+#: Records are rows of values: a little nesting is refused by the signature checks, deep
+#: nesting before it reaches a recursive parser.
+MAX_RECORDS_DEPTH = 32
 
 
 def escape_formula(value: Any) -> Any:
@@ -215,12 +218,9 @@ def decode_records(body: bytes) -> list[dict[str, Any]]:
     try:
         data = orjson.loads(body or b"null")
     except orjson.JSONDecodeError:
-        # orjson is strict JSON; Python clients send NaN for missing values, which the
-        # standard library reads.
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise Invalid("The request body is not valid JSON.") from None
+        # orjson is strict JSON (and stops at 1024 levels); Python clients send NaN for
+        # missing values, which the standard library reads, within a depth it can take.
+        data = parse_json(body, "The request body", MAX_RECORDS_DEPTH)
     if isinstance(data, dict):
         unknown = set(data) - {"records"}
         if unknown:

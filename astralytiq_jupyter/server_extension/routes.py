@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..core.permissions import Permission
+from . import params as Q
+from .params import Param
 
 P = Permission
 PLATFORM: Literal["platform"] = "platform"  # only the platform owner (creates tenants)
@@ -46,9 +48,20 @@ class Operation:
     # None: any authenticated principal; a tuple: every one of these permissions.
     permission: Permission | tuple[Permission, ...] | Literal["platform"] | None
     summary: str
-    #: The query parameters the operation reads; any other is refused (a typo such as
-    #: ``?limt=5`` must not silently return the default page).
-    query: tuple[str, ...] = ()
+    #: The query parameters the operation reads, typed and bounded; any other is refused (a
+    #: typo such as ``?limt=5`` must not silently return the default page).
+    query: tuple[Param, ...] = ()
+    #: The fields of a JSON object body (``None``: the operation takes no JSON object body);
+    #: unknown fields are refused, so ``tenant_id`` or ``created_by`` can never be assigned.
+    body: tuple[Param, ...] | None = None
+    #: The statuses a success answers with (``204`` has no body).
+    success: tuple[int, ...] = (200,)
+    #: Media types of a successful answer; errors are always JSON.
+    produces: tuple[str, ...] = ("application/json",)
+
+    @property
+    def query_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.query)
 
     def authorizer_action(self, method: str) -> str:
         """jupyter_server's authorizer action: ``read`` for GETs and for operations that
@@ -91,17 +104,23 @@ class Route:
         return (self.pattern, self.handler, {"route": self})
 
 
-PAGE = ("limit", "offset")
-LISTING = ("search", *PAGE)
+PAGE = Q.PAGE
+LISTING = Q.LISTING
+JSON = "application/json"
+TABLES = ("application/vnd.apache.parquet", "application/vnd.apache.arrow.stream", "text/csv")
 
 
 def _op(
     id: str,
     permission: Permission | tuple[Permission, ...] | Literal["platform"] | None,
     summary: str,
-    query: tuple[str, ...] = (),
+    query: tuple[Param, ...] = (),
+    *,
+    body: tuple[Param, ...] | None = None,
+    success: tuple[int, ...] = (200,),
+    produces: tuple[str, ...] = (JSON,),
 ) -> Operation:
-    return Operation(id, permission, summary, query)
+    return Operation(id, permission, summary, query, body, success, produces)
 
 
 def api_routes() -> list[Route]:
@@ -153,7 +172,8 @@ def api_routes() -> list[Route]:
                     "dataset.upload",
                     P.DATASET_WRITE,
                     "Upload a new version (streamed request body)",
-                    ("mode", "format", "filename", "description", "note", "parent", "recipe"),
+                    (*Q.UPLOAD, *Q.UPLOAD_READ),
+                    success=(201,),
                 ),
             },
         ),
@@ -165,6 +185,23 @@ def api_routes() -> list[Route]:
                     "dataset.ingest",
                     P.DATASET_WRITE,
                     "Ingest a new version from a URL or a SQL query",
+                    body=(
+                        Q.text("url", "An http(s) URL to download.", 8192),
+                        Param(
+                            "sql",
+                            "object",
+                            "A SQL source: {'url': SQLAlchemy URL, 'query': one SELECT}.",
+                        ),
+                        Q.UPLOAD_FORMAT,
+                        Q.DESCRIPTION,
+                        Q.NOTE,
+                        Param(
+                            "read_options",
+                            "object",
+                            "Options of the file format (delimiter, encoding, header, ...).",
+                        ),
+                    ),
+                    success=(201,),
                 )
             },
         ),
@@ -176,7 +213,8 @@ def api_routes() -> list[Route]:
                     "dataset.data",
                     P.DATASET_READ,
                     "Download rows as Parquet, Arrow IPC stream or CSV",
-                    ("format", "columns", "limit", "offset"),
+                    (Q.DOWNLOAD_FORMAT, Q.COLUMNS, Q.ROW_LIMIT, Q.ROW_OFFSET),
+                    produces=TABLES,
                 )
             },
         ),
@@ -185,7 +223,10 @@ def api_routes() -> list[Route]:
             datasets.ProfileHandler,
             {
                 "GET": _op(
-                    "dataset.profile", P.DATASET_READ, "EDA and quality report", ("bins", "top")
+                    "dataset.profile",
+                    P.DATASET_READ,
+                    "EDA and quality report",
+                    (Q.BINS, Q.TOP),
                 )
             },
         ),
@@ -197,7 +238,7 @@ def api_routes() -> list[Route]:
                     "dataset.clusters",
                     P.DATASET_READ,
                     "K-means cluster exploration (elbow, silhouettes, 2-D PCA) on a sample",
-                    ("columns", "k", "k_min", "k_max", "sample", "random_state"),
+                    (Q.COLUMNS, Q.K_LIST, Q.K_MIN, Q.K_MAX, Q.SAMPLE, Q.SEED),
                 )
             },
         ),
@@ -209,7 +250,8 @@ def api_routes() -> list[Route]:
                     "dataset.sample",
                     P.DATASET_READ,
                     "A uniform random sample of rows, as Parquet (for charts of large data)",
-                    ("n", "columns", "seed"),
+                    (Q.SAMPLE_N, Q.COLUMNS, Q.SAMPLE_SEED, Q.SAMPLE_FILTERS),
+                    produces=("application/vnd.apache.parquet",),
                 )
             },
         ),
@@ -222,6 +264,14 @@ def api_routes() -> list[Route]:
                     P.DATASET_READ,
                     "Group, bucket by time, filter and summarise rows next to the data "
                     "(only aggregates are returned)",
+                    body=(
+                        Param(
+                            "query",
+                            "object",
+                            "The aggregation: group_by, time bucket, filters and metrics.",
+                            required=True,
+                        ),
+                    ),
                 )
             },
         ),
@@ -233,6 +283,7 @@ def api_routes() -> list[Route]:
                     "dataset.preview",
                     P.DATASET_READ,
                     "Preview a recipe on the first rows, step by step (nothing is stored)",
+                    body=(Q.RECIPE, Q.PREVIEW_ROWS, Q.PREVIEW_HEAD),
                 )
             },
         ),
@@ -244,6 +295,8 @@ def api_routes() -> list[Route]:
                     "dataset.apply",
                     P.DATASET_WRITE,
                     "Apply a recipe and store the result as a new version",
+                    body=(Q.RECIPE, Q.SAVE_AS, Q.NOTE),
+                    success=(201,),
                 )
             },
         ),
@@ -253,7 +306,13 @@ def api_routes() -> list[Route]:
             recipes.RecipesHandler,
             {
                 "GET": _op("recipe.list", P.RECIPE_READ, "List saved recipes", LISTING),
-                "POST": _op("recipe.save", P.RECIPE_WRITE, "Create or replace a saved recipe"),
+                "POST": _op(
+                    "recipe.save",
+                    P.RECIPE_WRITE,
+                    "Create or replace a saved recipe",
+                    body=(Q.RECIPE_NAME, Q.STEPS, Q.RECIPE_DESCRIPTION),
+                    success=(201,),
+                ),
             },
         ),
         Route(
@@ -261,8 +320,15 @@ def api_routes() -> list[Route]:
             recipes.RecipeHandler,
             {
                 "GET": _op("recipe.get", P.RECIPE_READ, "A saved recipe"),
-                "PUT": _op("recipe.put", P.RECIPE_WRITE, "Create or replace a saved recipe"),
-                "DELETE": _op("recipe.delete", P.RECIPE_DELETE, "Delete a saved recipe"),
+                "PUT": _op(
+                    "recipe.put",
+                    P.RECIPE_WRITE,
+                    "Create or replace a saved recipe",
+                    body=(Q.STEPS, Q.RECIPE_DESCRIPTION),
+                ),
+                "DELETE": _op(
+                    "recipe.delete", P.RECIPE_DELETE, "Delete a saved recipe", success=(204,)
+                ),
             },
         ),
         # -- models
@@ -296,6 +362,7 @@ def api_routes() -> list[Route]:
                     P.MODEL_WRITE,
                     "Register a version: skops artifact + metadata (multipart; metadata may "
                     "carry input_example records to verify the compiled version on)",
+                    success=(201,),
                 ),
             },
         ),
@@ -308,14 +375,28 @@ def api_routes() -> list[Route]:
             "/models/{name}/aliases/{alias}",
             models.AliasHandler,
             {
-                "PUT": _op("model.set_alias", P.MODEL_WRITE, "Point an alias at a version"),
-                "DELETE": _op("model.remove_alias", P.MODEL_WRITE, "Remove an alias"),
+                "PUT": _op(
+                    "model.set_alias",
+                    P.MODEL_WRITE,
+                    "Point an alias at a version",
+                    body=(Q.VERSION,),
+                ),
+                "DELETE": _op(
+                    "model.remove_alias", P.MODEL_WRITE, "Remove an alias", success=(204,)
+                ),
             },
         ),
         Route(
             "/models/{ref}/artifact",
             models.ArtifactHandler,
-            {"GET": _op("model.artifact", P.MODEL_READ, "Download the skops artifact")},
+            {
+                "GET": _op(
+                    "model.artifact",
+                    P.MODEL_READ,
+                    "Download the skops artifact",
+                    produces=("application/octet-stream",),
+                )
+            },
         ),
         Route(
             "/models/{ref}/predict",
@@ -326,6 +407,7 @@ def api_routes() -> list[Route]:
                     P.MODEL_PREDICT,
                     "Predict on JSON records or a Parquet/Arrow/CSV batch (compiled runtime "
                     "when the version has one)",
+                    produces=(JSON, *TABLES),
                 )
             },
         ),
@@ -337,6 +419,12 @@ def api_routes() -> list[Route]:
                     "model.score",
                     (P.MODEL_PREDICT, P.DATASET_WRITE),
                     "Batch-score a dataset version into a new dataset version",
+                    body=(
+                        Q.DATASET_REF.but(required=True),
+                        Q.SAVE_AS.but(required=True),
+                        Q.NOTE,
+                    ),
+                    success=(201,),
                 )
             },
         ),
@@ -346,7 +434,13 @@ def api_routes() -> list[Route]:
             dashboards.DashboardsHandler,
             {
                 "GET": _op("dashboard.list", P.DASHBOARD_READ, "List dashboards", LISTING),
-                "POST": _op("dashboard.save", P.DASHBOARD_WRITE, "Create or replace a dashboard"),
+                "POST": _op(
+                    "dashboard.save",
+                    P.DASHBOARD_WRITE,
+                    "Create or replace a dashboard",
+                    body=Q.DASHBOARD,
+                    success=(200, 201),
+                ),
             },
         ),
         Route(
@@ -354,8 +448,24 @@ def api_routes() -> list[Route]:
             dashboards.DashboardHandler,
             {
                 "GET": _op("dashboard.get", P.DASHBOARD_READ, "A dashboard spec"),
-                "PUT": _op("dashboard.put", P.DASHBOARD_WRITE, "Replace a dashboard spec"),
-                "DELETE": _op("dashboard.delete", P.DASHBOARD_DELETE, "Delete a dashboard"),
+                "PUT": _op(
+                    "dashboard.put", P.DASHBOARD_WRITE, "Replace a dashboard spec", body=Q.DASHBOARD
+                ),
+                "DELETE": _op(
+                    "dashboard.delete", P.DASHBOARD_DELETE, "Delete a dashboard", success=(204,)
+                ),
+            },
+        ),
+        Route(
+            "/dashboards/{name}/publish",
+            dashboards.PublishHandler,
+            {
+                "POST": _op(
+                    "dashboard.publish",
+                    P.DASHBOARD_WRITE,
+                    "The shareable address of a saved dashboard (its Voila app)",
+                    body=(),  # an empty object: nothing about the address is the caller's
+                )
             },
         ),
         # -- tenant
@@ -368,6 +478,12 @@ def api_routes() -> list[Route]:
                     "tenant.update",
                     P.TENANT_MANAGE,
                     "Change display name, branding, settings (plan: platform owner)",
+                    body=(
+                        Q.DISPLAY_NAME,
+                        Param("branding", "object", "Branding fields to change."),
+                        Param("settings", "object", "Settings to change (merged)."),
+                        Q.PLAN,
+                    ),
                 ),
             },
         ),
@@ -381,15 +497,26 @@ def api_routes() -> list[Route]:
             tenant.MembersHandler,
             {
                 "GET": _op("member.list", P.MEMBER_READ, "Members and roles"),
-                "POST": _op("member.add", P.MEMBER_MANAGE, "Add a member (role below your own)"),
+                "POST": _op(
+                    "member.add",
+                    P.MEMBER_MANAGE,
+                    "Add a member (role below your own)",
+                    body=(Q.USERNAME, Q.ROLE.but(required=True)),
+                    success=(201,),
+                ),
             },
         ),
         Route(
             "/tenant/members/{username}",
             tenant.MemberHandler,
             {
-                "PATCH": _op("member.set_role", P.MEMBER_MANAGE, "Change a member's role"),
-                "DELETE": _op("member.remove", P.MEMBER_MANAGE, "Remove a member"),
+                "PATCH": _op(
+                    "member.set_role",
+                    P.MEMBER_MANAGE,
+                    "Change a member's role",
+                    body=(Q.ROLE.but(required=True),),
+                ),
+                "DELETE": _op("member.remove", P.MEMBER_MANAGE, "Remove a member", success=(204,)),
             },
         ),
         Route(
@@ -397,7 +524,20 @@ def api_routes() -> list[Route]:
             tenant.TenantsHandler,
             {
                 "GET": _op("tenant.list_all", PLATFORM, "Every tenant (platform owner)"),
-                "POST": _op("tenant.create", PLATFORM, "Create a tenant (platform owner)"),
+                "POST": _op(
+                    "tenant.create",
+                    PLATFORM,
+                    "Create a tenant (platform owner)",
+                    body=(
+                        Q.text(
+                            "slug", "The tenant's slug.", 63, pattern=Q.SLUG_PATTERN, required=True
+                        ),
+                        Q.DISPLAY_NAME,
+                        Q.PLAN,
+                        Q.text("admin", "Username made the tenant's first admin.", 200),
+                    ),
+                    success=(201,),
+                ),
             },
         ),
         # -- audit and tokens
@@ -409,7 +549,15 @@ def api_routes() -> list[Route]:
                     "audit.list",
                     P.AUDIT_READ,
                     "Audit events (filtered, paged)",
-                    ("action", "actor", "outcome", "resource", "since", "until", *PAGE),
+                    (
+                        Q.text("action", "Audit action, e.g. model.register.", 64),
+                        Q.text("actor", "Username of the actor.", 200),
+                        Q.choice("outcome", ("ok", "denied", "error"), "The outcome."),
+                        Q.text("resource", "Resource, e.g. model:churn@2.", 255),
+                        Param("since", "date-time", "ISO 8601 time: events at or after."),
+                        Param("until", "date-time", "ISO 8601 time: events before."),
+                        *PAGE,
+                    ),
                 )
             },
         ),
@@ -421,16 +569,31 @@ def api_routes() -> list[Route]:
                     "token.list",
                     P.TOKEN_MANAGE,
                     "API tokens of the tenant",
-                    ("include_inactive", *PAGE),
+                    (
+                        Param(
+                            "include_inactive",
+                            "boolean",
+                            "'true' to list revoked and expired tokens too.",
+                        ),
+                        *PAGE,
+                    ),
                 ),
                 "POST": _op(
-                    "token.create", P.TOKEN_MANAGE, "Create an API token (secret shown once)"
+                    "token.create",
+                    P.TOKEN_MANAGE,
+                    "Create an API token (secret shown once)",
+                    body=(
+                        Q.text("name", "What the token is for.", 128, required=True, min_length=1),
+                        Q.ROLE.but(description="Its role (default: yours; never above it)."),
+                        Q.EXPIRES_IN,
+                    ),
+                    success=(201,),
                 ),
             },
         ),
         Route(
             "/tokens/{token_id}",
             tokens.TokenHandler,
-            {"DELETE": _op("token.revoke", P.TOKEN_MANAGE, "Revoke an API token")},
+            {"DELETE": _op("token.revoke", P.TOKEN_MANAGE, "Revoke an API token", success=(204,))},
         ),
     ]

@@ -1,5 +1,6 @@
 """No-code wizards (ipywidgets) over the Workspace API: ``App``, ``UploadWizard``,
-``ExploreWizard``, ``CleanWizard``, ``TrainWizard``, ``PredictWizard``.
+``ExploreWizard``, ``CleanWizard``, ``TrainWizard``, ``PredictWizard``, ``Dashboard`` and
+``DashboardBuilder``.
 
 Importing this package is light: each wizard's module, plotly and the ML stack load when
 first used.
@@ -17,6 +18,8 @@ _EXPORTS = {
     "CleanWizard": ".clean",
     "TrainWizard": ".train",
     "PredictWizard": ".predict",
+    "Dashboard": ".dashboard",
+    "DashboardBuilder": ".dashboard_builder",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -46,10 +46,19 @@ class Section:
 
 SECTIONS = (
     Section("datasets", "Datasets", "database", Permission.DATASET_READ, ".catalog:DatasetsView"),
+    Section("upload", "Upload", "upload", Permission.DATASET_WRITE, ".upload:UploadWizard"),
     Section("explore", "Explore", "chart-bar", Permission.DATASET_READ, ".explore:ExploreWizard"),
+    Section("clean", "Clean", "magic", Permission.DATASET_WRITE, ".clean:CleanWizard"),
     Section("train", "Train", "play", Permission.MODEL_TRAIN, ".train:TrainWizard"),
     Section("models", "Models", "cubes", Permission.MODEL_READ, ".catalog:ModelsView"),
     Section("predict", "Predict", "bullseye", Permission.MODEL_PREDICT, ".predict:PredictWizard"),
+    Section(
+        "dashboards",
+        "Dashboards",
+        "th-large",
+        Permission.DASHBOARD_READ,
+        ".dashboards_view:DashboardsView",
+    ),
     Section("admin", "Admin", "users-cog", Permission.MEMBER_MANAGE, ".admin:AdminView"),
 )
 

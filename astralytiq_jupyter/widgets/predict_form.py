@@ -128,9 +128,14 @@ class _Field:
             self.widget = W.Text()
         self.widget.description = label
         self.widget.style = _STYLE
-        self.widget.layout = W.Layout(width="360px")
+        # fixed width, never shrunk: every input lines up; in a narrow place (a dashboard's
+        # prediction panel) the hint moves under its input instead of squeezing it
+        self.widget.layout = W.Layout(width="360px", flex="0 0 auto")
         self.hint = W.HTML(f'<span class="aq-muted">{fmt.escape(hint)}</span>')
-        self.box = W.HBox([self.widget, self.hint], layout=W.Layout(align_items="center"))
+        self.hint.layout.margin = "0 0 0 8px"
+        self.box = W.HBox(
+            [self.widget, self.hint], layout=W.Layout(align_items="center", flex_flow="row wrap")
+        )
 
     @property
     def value(self) -> Any:

@@ -66,9 +66,10 @@ class StatusArea(W.VBox):
     @property
     def text(self) -> str:
         """The message shown, as plain text (tests read this)."""
+        import html
         import re
 
-        return re.sub(r"<[^>]+>", "", self.message.value).replace("&amp;", "&").strip()
+        return html.unescape(re.sub(r"<[^>]+>", "", self.message.value)).strip()
 
     def _set(self, kind: str, html: str, details: str = "", actions: Sequence[Action] = ()) -> None:
         self.kind = kind

@@ -150,6 +150,29 @@ table.aq-table .aq-removed {{ background: #fdecea; text-decoration: line-through
 .aq-details summary {{ cursor: pointer; color: #5f6368; }}
 .aq-details pre {{ white-space: pre-wrap; font-size: 12px; }}
 .aq-steps .aq-step-off {{ opacity: 0.55; }}
+.aq-schema-head, .aq-schema-row {{ display: grid; grid-template-columns: 220px 190px 70px 150px;
+  gap: 8px; align-items: center; }}
+.aq-schema-row {{ grid-template-columns: 220px 190px 70px; }}
+.aq-schema-row span {{ overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }}
+.aq-issues {{ margin: 6px 0; padding-left: 18px; }}
+.aq-browser-upload {{ display: flex; align-items: center; gap: 8px; min-height: 32px; }}
+.aq-clean-panel {{ border-right: 1px solid #eceff3; }}
+.aq-clean-panel:last-child {{ border-right: none; }}
+.aq-field {{ margin: 2px 0 6px 0; }}
+.aq-field-label {{ font-weight: 600; font-size: 0.92em; margin-top: 2px; }}
+.aq-field-help {{ font-size: 0.82em; line-height: 1.25; }}
+.aq-step-summary {{ background: #f6f8fa; border-left: 3px solid {p}; padding: 4px 8px;
+  margin: 6px 0; font-size: 0.92em; }}
+.aq-steps .aq-step {{ border: 1px solid #dde1e6; border-radius: 6px; padding: 2px 6px;
+  margin: 0 0 6px 0; background: #fff; }}
+.aq-steps .aq-step-selected {{ border-color: {p}; box-shadow: 0 0 0 1px {p}; }}
+.aq-steps .aq-step-editing {{ border-style: dashed; }}
+.aq-steps .aq-step-bad {{ border-color: #f1a9a9; background: #fffafa; }}
+.aq-steps .aq-step-title button, .aq-steps .aq-step-title {{ text-align: left;
+  font-weight: 600; overflow: hidden; text-overflow: ellipsis; }}
+.aq-steps .aq-step-text {{ font-size: 0.88em; line-height: 1.3; }}
+.aq-steps .aq-step-problem {{ font-size: 0.88em; }}
+.aq-clean-preview .aq-previewing {{ display: block; }}
 .aq-prediction {{ max-width: 520px; }}
 .aq-prob {{ display: flex; align-items: center; gap: 8px; margin: 2px 0; }}
 .aq-prob-label {{ width: 140px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }}

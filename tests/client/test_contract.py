@@ -9,6 +9,7 @@ tests stay independent while sharing the server.
 from __future__ import annotations
 
 import inspect
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,49 @@ def test_ingest_bytes_and_dataframe(ws: Workspace) -> None:
     w = ws.datasets.ingest(frame, name="frame")
     assert w.rows == 2 and set(w.schema) == {"a", "b"}
     pd.testing.assert_frame_equal(ws.datasets.load("frame"), frame, check_dtype=False)
+
+
+def test_read_options_of_files_reach_both_backends(ws: Workspace, tmp_path: Path) -> None:
+    """Uploads carry their read options (as query parameters of the streamed upload)."""
+    path = tmp_path / "semi.csv"
+    path.write_text("exported by hand\nid;v\n1;-\n2;3,5\n")
+    v = ws.datasets.ingest(path, name="semi", skip_rows=1, delimiter=";", null_values=["-"])
+    assert (v.rows, list(v.schema)) == (2, ["id", "v"])
+    assert ws.datasets.load("semi")["v"].isna().tolist() == [True, False]
+    w = ws.datasets.ingest(
+        b"1\t2\n3\t4\n", name="tabs", filename="t.txt", delimiter="\t", header=False
+    )
+    assert (w.rows, list(w.schema)) == (2, ["column_1", "column_2"])
+    sink = io.BytesIO()
+    with pd.ExcelWriter(sink, engine="openpyxl") as writer:
+        pd.DataFrame({"a": [1]}).to_excel(writer, sheet_name="One", index=False)
+        pd.DataFrame({"b": [1, 2]}).to_excel(writer, sheet_name="Two", index=False)
+    book = sink.getvalue()
+    assert ws.datasets.ingest(book, name="b1", filename="b.xlsx", sheet=1).schema == {"b": "int64"}
+    by_name = ws.datasets.ingest(book, name="b2", filename="b.xlsx", sheet="Two")
+    assert by_name.rows == 2
+    with pytest.raises(Invalid, match="header option must be"):
+        ws.datasets.ingest(path, name="bad", header="yes")
+    with pytest.raises(Invalid, match="Sheet 'Three' not found"):
+        ws.datasets.ingest(book, name="bad", filename="b.xlsx", sheet="Three")
+    assert [d.name for d in ws.datasets.list()] == ["b1", "b2", "semi", "tabs"]
+
+
+def test_upload_query_parameters_are_checked(server: LiveServer, make: Factory) -> None:
+    token = server.token_for(make.tenant, "alice", Role.ADMIN)
+    session = server.session(token)
+    url = server.api("/datasets/q/versions")
+    for params, message in [
+        ({"header": "maybe"}, "header"),
+        ({"skip_rows": "-2"}, "skip_rows"),
+        ({"sheet": "a", "sheet_number": "1"}, "not both"),
+        ({"mode": "save", "delimiter": ";"}, "Read options apply to files"),
+        ({"delimter": ";"}, "Unknown query parameter"),
+    ]:
+        response = session.post(url, params={"filename": "q.csv", **params}, data=CSV, timeout=30)
+        assert response.status_code == 400, params
+        assert message in response.json()["message"]
+    assert session.get(server.api("/datasets"), timeout=30).json()["items"] == []
 
 
 def test_save_versions_and_lineage(ws: Workspace, sales_csv: Path) -> None:
@@ -378,6 +422,12 @@ def test_dashboards(ws: Workspace, make: Factory) -> None:
     with pytest.raises(Invalid):
         ws.dashboards.save({**_spec("x"), "layout": [{"item": "ghost"}]})
     assert [d.name for d in ws.dashboards.list()] == ["overview"]
+    url = ws.dashboards.publish("overview")
+    assert url.endswith("voila/render/dashboard.ipynb?name=overview")
+    if make.kind == "remote":  # the server's address of its app, from its base URL
+        assert url.startswith("/a%40b/voila/render/")
+    with pytest.raises(NotFound):
+        ws.dashboards.publish("ghost")
     viewer = make("val", Role.VIEWER)
     assert viewer.dashboards.get("overview").revision == 2
     with pytest.raises(Forbidden):
@@ -515,6 +565,10 @@ def test_recipe_preview(ws: Workspace, make: Factory) -> None:
     pd.testing.assert_frame_equal(got.result, expected, check_categorical=False)
     for step, reference_step in zip(got.steps, reference.steps, strict=True):
         assert [str(t) for t in step.head.dtypes] == [str(t) for t in reference_step.head.dtypes]
+    longer = ws.recipes.preview(steps, "raw@1", rows=8, head=8)
+    assert [len(s.head) for s in longer.steps] == [7, 7] and len(longer.result) == 7
+    with pytest.raises(Invalid):
+        ws.recipes.preview(steps, "raw@1", head=10_000)
     ws.recipes.save("clean", steps)
     assert [s.op for s in ws.recipes.preview("clean", "raw").steps] == [s["op"] for s in steps]
     broken = ws.recipes.preview([{"op": "drop_columns", "columns": ["nope"]}], "raw")
@@ -686,6 +740,15 @@ def test_sample_is_uniform_reproducible_and_bounded(ws: Workspace) -> None:
     assert a["day"].min() < pd.Timestamp("2024-03-01") < a["day"].max()  # spread, not a head
     small = ws.datasets.sample("orders", 10_000, columns=["units"])
     assert len(small) == 3000 and list(small.columns) == ["units"]
+    north = ws.datasets.sample(
+        "orders",
+        10_000,
+        columns=["units"],
+        filters=[{"column": "region", "op": "==", "value": "north"}],
+    )
+    assert len(north) == (frame["region"] == "north").sum() and list(north.columns) == ["units"]
+    with pytest.raises(Invalid, match="does not exist"):
+        ws.datasets.sample("orders", 5, filters=[{"column": "nope", "op": "is missing"}])
     for bad in (0, -5, 10**9, 2.5):
         with pytest.raises(Invalid, match="n must be"):
             ws.datasets.sample("orders", bad)

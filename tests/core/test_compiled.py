@@ -201,7 +201,8 @@ def test_registered_versions_are_served_compiled(store) -> None:
 
         row = session.query(ModelVersionRecord).one()
         compiled_key, compiled_bytes = row.compiled_key, row.compiled_bytes
-    assert compiled_key.endswith("/1.onnx") and compiled_bytes > 0
+    assert compiled_key.rsplit("/", 1)[1].startswith("1-") and compiled_key.endswith(".onnx")
+    assert compiled_bytes > 0
     assert store.storage.exists(compiled_key)
 
     # A tampered compiled file is refused, like a tampered artifact.

@@ -4,6 +4,7 @@ and bad input that must leave no row and no file behind."""
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 
@@ -16,7 +17,7 @@ from astralytiq_jupyter.core.errors import Forbidden, Invalid, NotFound, QuotaEx
 from astralytiq_jupyter.core.models import DatasetRecord, DatasetVersionRecord, TenantRecord
 from astralytiq_jupyter.core.permissions import Role
 
-from ..conftest import workspace_for
+from ..conftest import principal_for, workspace_for
 
 CSV = (
     "region,amount,when\nnorth,10.5,2024-01-01\nsouth,3,2024-01-02\nnorth,,2024-01-03\n"
@@ -49,7 +50,7 @@ def test_ingest_load_and_metadata(ws, sales_csv, store, stored_files):
     assert 0 <= v.quality["score"] <= 100
     assert len(v.sha256) == 64 and v.size_bytes > 0 and v.created_by == "alice"
     (key,) = stored_files()
-    assert key.endswith("/1.parquet") and "sales" not in key
+    assert re.search(r"/1-[0-9a-f]{32}\.parquet$", key) and "sales" not in key
     assert hashlib.sha256(store.storage.read_bytes(key)).hexdigest() == v.sha256
     df = ws.datasets.load("sales")
     assert list(df.columns) == ["region", "amount", "when"] and len(df) == 4
@@ -272,28 +273,56 @@ def test_concurrent_ingests_get_distinct_versions(ws, sales_csv, store):
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work) for _ in range(6)]
+    threads = [threading.Thread(target=work) for _ in range(16)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert errors == []
-    assert [v.version for v in ws.datasets.versions("sales")] == [1, 2, 3, 4, 5, 6]
-    assert all(len(ws.datasets.load(f"sales@{n}")) == 4 for n in range(1, 7))
+    assert [v.version for v in ws.datasets.versions("sales")] == list(range(1, 17))
+    assert all(len(ws.datasets.load(f"sales@{n}")) == 4 for n in range(1, 17))
+
+
+def test_numbers_and_files_of_deleted_versions_are_never_given_again(ws, store) -> None:
+    """``sales@N`` names the same data for ever: deleting the latest version, or the whole
+    dataset, and saving again gives a new number and a new file."""
+    alice = principal_for(store, "default", "alice", Role.ADMIN)
+    keys = {}
+
+    def save(rows: int) -> int:
+        v = ws.datasets.save(pd.DataFrame({"x": range(rows)}), "sales")
+        keys[v.version] = store.datasets.storage_key(alice, v.ref)
+        return v.version
+
+    assert [save(1), save(2)] == [1, 2]
+    for n in range(3, 8):
+        ws.datasets.delete("sales", n - 1)  # always the latest
+        assert save(n) == n
+    ws.datasets.delete("sales")  # the whole dataset
+    with pytest.raises(NotFound):
+        ws.datasets.get("sales")
+    assert save(8) == 8
+    assert [v.version for v in ws.datasets.versions("sales")] == [8]
+    assert len(set(keys.values())) == 8
+    other = workspace_for(store, "other", "olga", Role.ADMIN)  # counters are per tenant
+    assert other.datasets.save(pd.DataFrame({"x": [1]}), "sales").version == 1
 
 
 def test_sweeper_removes_only_orphans(ws, sales_csv, store, stored_files):
     import os
 
     v = ws.datasets.ingest(sales_csv, name="sales")
-    tenant_dir = stored_files()[0].rsplit("/", 1)[0]
-    orphan = os.path.join(store.storage.root, tenant_dir, "7.parquet")
-    with open(orphan, "wb") as fh:
-        fh.write(b"left by a crashed writer")
+    (kept,) = stored_files()
+    folder = kept.rsplit("/", 1)[0]
+    orphans = [f"{folder}/7.parquet", f"{folder}/2-{'e' * 32}.parquet"]  # old and new layout
     old = time.time() - 7200
-    os.utime(orphan, (old, old))
-    assert store.sweep_orphans(min_age_seconds=60) == [f"{tenant_dir}/7.parquet"]
-    assert stored_files() == [f"{tenant_dir}/1.parquet"]
+    for orphan in orphans:
+        path = os.path.join(store.storage.root, orphan)
+        with open(path, "wb") as fh:
+            fh.write(b"left by a crashed writer")
+        os.utime(path, (old, old))
+    assert sorted(store.sweep_orphans(min_age_seconds=60)) == sorted(orphans)
+    assert stored_files() == [kept]
     assert len(ws.datasets.load(v.ref)) == 4
 
 

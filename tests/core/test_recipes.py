@@ -995,6 +995,30 @@ def test_report_progress_and_preview():
     assert len(failed.steps) == 1 and failed.error["detail"]["column"] == "zzz"
 
 
+def test_check_steps_reports_every_failing_step_and_each_steps_columns():
+    recipe = Recipe.from_json(
+        [
+            {"op": "drop_columns", "columns": ["notes"]},
+            {"op": "trim", "columns": ["notes"]},  # gone: fails, and is passed over
+            {"op": "rename_columns", "mapping": {"price": "prix"}},
+            {"op": "fill_missing", "columns": ["price"], "strategy": "median"},  # renamed
+            {"op": "join", "dataset": "customers", "on": ["id"]},
+        ]
+    )
+    schema = schema_of(frame())
+    checks = recipe.check_steps(schema, datasets=lambda ref: schema_of(datasets(ref)))
+    assert [c.error is None for c in checks] == [True, False, True, False, True]
+    assert "notes" in checks[0].schema_in and "notes" not in checks[1].schema_in
+    assert checks[1].schema_out == checks[1].schema_in
+    assert "'notes' does not exist" in checks[1].error.message
+    assert not checks[1].error.message.startswith("Step")
+    assert "prix" in checks[3].schema_in and "segment" in checks[4].schema_out
+    with pytest.raises(Invalid, match=r"^Step 2 \(trim\)"):
+        recipe.validate(schema)
+    with pytest.raises(Invalid, match="head"):
+        recipe.preview(frame(), head=201)
+
+
 def test_catalog_lists_every_op_with_parameters():
     catalog = op_catalog()
     assert [entry["op"] for entry in catalog] == list(OPS)

@@ -62,6 +62,27 @@ def test_register_versions_and_predict(store, admin, iris):
     assert {"proba_0", "proba_1", "proba_2"} <= set(out.columns)
 
 
+def test_numbers_and_files_of_deleted_versions_are_never_given_again(store, admin, iris):
+    from astralytiq_jupyter.core.models import ModelVersionRecord
+
+    keys = set()
+
+    def new_version() -> int:
+        number = register(store, admin, iris).version
+        with store.session() as s:
+            row = s.query(ModelVersionRecord).filter_by(version=number).one()
+            keys.update({row.storage_key, row.compiled_key})
+        return number
+
+    assert [new_version(), new_version()] == [1, 2]
+    store.models.delete(admin, "iris", 2)
+    assert new_version() == 3
+    store.models.delete(admin, "iris")
+    assert new_version() == 4
+    assert len(keys) == 8 and None not in keys
+    assert [v.version for v in store.models.versions(admin, "iris")] == [4]
+
+
 def test_aliases_move_with_history(store, admin, iris):
     register(store, admin, iris)
     register(store, admin, iris)

@@ -95,15 +95,19 @@ class LiveServer:
         self._ready.wait(60)
         if self._error is not None:
             raise RuntimeError("the live server failed to start") from self._error
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        # Generous: a loaded machine can take seconds to answer a server's first request,
+        # and starting up is not what any test measures; a slow answer is waited for again.
+        deadline = time.monotonic() + 120
+        while (remaining := deadline - time.monotonic()) > 0:
             try:
                 response = requests.get(
-                    self.api("/health"), timeout=5, headers={"Authorization": f"token {self.token}"}
+                    self.api("/health"),
+                    timeout=min(remaining, 30),
+                    headers={"Authorization": f"token {self.token}"},
                 )
                 if response.status_code in (200, 403):  # 403: a test identity provider
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             time.sleep(0.05)
         raise RuntimeError("the live server did not answer")

@@ -177,6 +177,35 @@ def test_a_saturating_tenant_does_not_delay_another(server: LiveServer, source: 
     assert acme.call("GET", "/datasets/small/profile").status_code == 200
 
 
+def test_bad_input_is_refused_before_it_takes_a_place(server: LiveServer, source: SlowSource):
+    """Parameters and bodies are checked before a long request takes (or waits for) one of
+    its tenant's places: with every place taken, bad input still gets its 400 at once."""
+    acme = Tenant(server, "acme")
+    gate = server.ext.long_gate
+    with ThreadPoolExecutor(RUNNING + WAITING) as pool:
+        held = [pool.submit(acme.ingest, source.url, f"full-{i}") for i in range(RUNNING)]
+        source.wait_for(RUNNING)
+        queued = pool.submit(acme.ingest, source.url, "full-queued")
+        wait_until(lambda: gate.queued("acme") == WAITING, "the third request did not queue")
+        count = {"metrics": [{"function": "count"}]}
+        for method, path, body, field in (
+            ("GET", "/datasets/small/sample?n=0", None, "n"),
+            ("GET", "/datasets/small/data?offset=-1", None, "offset"),
+            ("POST", "/datasets/small/aggregate", {}, "query"),
+            ("POST", "/datasets/small/aggregate", {"query": count, "tenant_id": "x"}, "tenant_id"),
+            ("POST", "/datasets/small/preview", {"recipe": [], "rows": 10**9}, "rows"),
+        ):
+            response = acme.call(method, path, json=body)
+            assert response.status_code == 400, (path, response.text)
+            assert field in response.json()["message"], response.text
+        full = acme.call("POST", "/datasets/small/aggregate", json={"query": count})
+        assert full.status_code == 429  # valid input meets the full gate
+        assert gate.queued("acme") == WAITING and not any(f.done() for f in [*held, queued])
+        source.release()
+        assert [f.result().status_code for f in [*held, queued]] == [201] * (RUNNING + 1)
+    wait_until(lambda: gate.active("acme") == 0, "a place was never given back")
+
+
 def _abandon(server: LiveServer, token: str, url: str, name: str) -> socket.socket:
     """Send an ingest on a raw connection (closed by the caller), like a client that leaves."""
     body = json.dumps({"url": url}).encode()

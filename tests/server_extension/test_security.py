@@ -182,6 +182,10 @@ def request_for(
         ("/datasets/{ref}/apply", "POST"): {"json": {"recipe": [{"op": "drop_duplicates"}]}},
         ("/datasets/{ref}/preview", "POST"): {"json": {"recipe": [{"op": "drop_duplicates"}]}},
         ("/datasets/{ref}/aggregate", "POST"): {"json": {"query": {"group_by": ["x"]}}},
+        ("/datasets/{ref}/sample", "GET"): {
+            "params": {"n": 2, "filters": json.dumps([{"column": "x", "op": ">", "value": 1}])}
+        },
+        ("/dashboards/{name}/publish", "POST"): {"json": {}},
         ("/recipes", "POST"): {
             "json": {"name": f"new-{tag}", "steps": [{"op": "drop_duplicates"}]}
         },
@@ -385,6 +389,7 @@ def test_mass_assignment_is_rejected(world: World, field: str) -> None:
         ("PUT", "/recipes/ma", {"json": {"steps": [], field: value}}),
         ("POST", "/dashboards", {"json": {"spec": {**dashboard("ma"), field: value}}}),
         ("POST", "/dashboards", {"json": {"spec": dashboard("ma"), field: value}}),
+        ("POST", "/dashboards/sales/publish", {"json": {field: value}}),
         ("POST", "/datasets/sales/ingest", {"json": {"url": "https://e.com/x.csv", field: value}}),
         ("POST", "/datasets/sales/apply", {"json": {"recipe": [], field: value}}),
         ("POST", "/datasets/sales/preview", {"json": {"recipe": [], field: value}}),

@@ -8,6 +8,7 @@ from astralytiq_jupyter.widgets.admin import AdminView
 from astralytiq_jupyter.widgets.app import App
 from astralytiq_jupyter.widgets.catalog import DatasetsView, ModelsView
 from astralytiq_jupyter.widgets.explore import ExploreWizard
+from astralytiq_jupyter.widgets.upload import UploadWizard
 
 from ..conftest import workspace_for
 from .conftest import SAMPLE
@@ -42,8 +43,16 @@ def test_app_follows_the_role_and_keeps_section_state(store):
     assert app.show("explore") is explore and explore.sections.value == "Charts"
     assert app.buttons["explore"].button_style == "primary"
 
+    assert list(app.buttons) == [
+        "datasets", "upload", "explore", "clean", "train", "models", "predict", "dashboards",
+        "admin",
+    ]  # fmt: skip
+    upload = app.show("upload")
+    assert isinstance(upload, UploadWizard) and app.current == "upload"
+
     seen = App(viewer, background=False)
     assert "admin" not in seen.buttons
+    assert list(seen.buttons) == ["datasets", "explore", "models", "predict", "dashboards"]
     assert "Delete" not in _texts(seen.main) and "Clean" not in _texts(seen.main)
 
 

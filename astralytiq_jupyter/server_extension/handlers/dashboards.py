@@ -7,24 +7,21 @@ import json
 from ...core.errors import Invalid
 from ..base import ApiHandler
 
-_SAVE = {"spec", "expected_revision"}
-
 
 class DashboardsHandler(ApiHandler):
     async def get(self) -> None:
-        limit = self.int_arg("limit", 100, low=1)
-        offset = self.int_arg("offset", 0)
+        limit, offset = self.params.get("limit", 100), self.params.get("offset", 0)
         items = await self.run(
             self.app.store.dashboards.list,
             self.principal,
-            search=self.get_query_argument("search", None),
+            search=self.params.get("search"),
             limit=limit,
             offset=offset,
         )
         self.page(items, limit, offset)
 
     async def post(self) -> None:
-        body = self.json_body(_SAVE, required=("spec",))
+        body = self.json_body()
         saved = await self.run(
             self.app.store.dashboards.save,
             self.principal,
@@ -39,7 +36,7 @@ class DashboardHandler(ApiHandler):
         self.reply(await self.run(self.app.store.dashboards.get, self.principal, name))
 
     async def put(self, name: str) -> None:
-        body = self.json_body(_SAVE, required=("spec",))
+        body = self.json_body()
         spec = body["spec"]
         if not isinstance(spec, dict) or spec.get("name", name) != name:
             raise Invalid(f"The spec's name must be {json.dumps(name)}, as in the path.")
@@ -55,3 +52,9 @@ class DashboardHandler(ApiHandler):
         await self.run(self.app.store.dashboards.delete, self.principal, name)
         self.set_status(204)
         self.finish()
+
+
+class PublishHandler(ApiHandler):
+    async def post(self, name: str) -> None:
+        url = await self.run(self.app.store.dashboards.publish, self.principal, name)
+        self.reply({"name": name, "url": url})

@@ -4,7 +4,7 @@ exploration, recipe previews and applying recipes."""
 from __future__ import annotations
 
 import asyncio
-import json
+import functools
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
@@ -15,7 +15,10 @@ from tornado.iostream import StreamClosedError
 
 from ...core.datasets import TableStream
 from ...core.errors import AstralytiqError, Invalid, QuotaExceeded
+from ...core.ingest import check_read_options
+from ...core.limits import parse_json
 from ...core.names import parse_ref
+from ...core.upload_query import decode as decode_read_options
 from .. import codecs, metrics
 from ..base import ApiHandler
 from ..sendfile import send_file
@@ -29,12 +32,11 @@ _ENCODERS = ThreadPoolExecutor(2, thread_name_prefix="astralytiq-download")
 
 class DatasetsHandler(ApiHandler):
     async def get(self) -> None:
-        limit = self.int_arg("limit", 100, low=1)
-        offset = self.int_arg("offset", 0)
+        limit, offset = self.params.get("limit", 100), self.params.get("offset", 0)
         items = await self.run(
             self.app.store.datasets.list,
             self.principal,
-            search=self.get_query_argument("search", None),
+            search=self.params.get("search"),
             limit=limit,
             offset=offset,
         )
@@ -63,6 +65,7 @@ class VersionsHandler(ApiHandler):
     _limit: int | None = None
     _received = 0
     _refusal: AstralytiqError | None = None
+    _closing = False
 
     async def prepare(self) -> None:  # type: ignore[override]
         try:
@@ -73,8 +76,19 @@ class VersionsHandler(ApiHandler):
             # most clients read the response). Anonymous callers and large bodies are
             # refused at once, before any byte is read.
             if not self._drainable():
+                self._closing = True
                 raise
             self._refusal = exc
+        except web.HTTPError:
+            self._closing = True
+            raise
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if self._closing:
+            # Refused before its body was read, the connection is closed after the answer:
+            # saying so keeps clients from sending their next request on it.
+            self.set_header("Connection", "close")
+        super().write_error(status_code, **kwargs)
 
     async def _admit(self) -> None:
         await super().prepare()
@@ -122,8 +136,9 @@ class VersionsHandler(ApiHandler):
         self.reply(await self.run(self.app.store.datasets.versions, self.principal, name))
 
     async def post(self, name: str) -> None:
-        """The body is a file to read (``?format=&filename=``), or with ``?mode=save`` a
-        Parquet DataFrame stored as is, with lineage (``?parent=&recipe=``)."""
+        """The body is a file to read (``?format=&filename=`` and its read options, see
+        :mod:`...core.upload_query`), or with ``?mode=save`` a Parquet DataFrame stored as
+        is, with lineage (``?parent=&recipe=``)."""
         if self._refusal is not None:
             raise self._refusal
         if self._finished or self._spool is None:
@@ -143,33 +158,35 @@ class VersionsHandler(ApiHandler):
         self.reply(version, 201)
 
     async def _store(self, spool: IO[bytes], name: str) -> Any:
-        arg = self.get_query_argument
-        common = {"description": arg("description", None), "note": arg("note", "")}
-        mode = arg("mode", "ingest")
-        if mode == "ingest":
+        params = self.params
+        common = {"description": params.get("description"), "note": params.get("note", "")}
+        read_options = decode_read_options(lambda name: _as_texts(params.get(name)))
+        if params.get("mode", "ingest") == "ingest":
             return await self.run(
                 self.app.store.datasets.ingest,
                 self.principal,
                 spool,
                 name,
-                format=arg("format", None) or None,
-                filename=arg("filename", None) or None,
+                format=params.get("format"),
+                filename=params.get("filename") or None,
                 **common,
+                **read_options,
             )
-        if mode != "save":
-            raise Invalid("mode must be 'ingest' (read a file) or 'save' (a Parquet DataFrame).")
-        recipe = arg("recipe", None)
-        try:
-            steps = json.loads(recipe) if recipe else None
-        except ValueError:
-            raise Invalid("'recipe' must be a JSON list of steps.") from None
+        if read_options:
+            raise Invalid(
+                "Read options apply to files (mode 'ingest'); a saved DataFrame has none.",
+                options=sorted(read_options),
+            )
+        recipe = params.get("recipe")
+        limits = self.app.store.config.json_limits
+        steps = parse_json(recipe, "'recipe'", limits.max_depth) if recipe else None
         frame = await self.run(codecs.decode_frame, spool.read(), codecs.PARQUET)
         return await self.run(
             self.app.store.datasets.save,
             self.principal,
             frame,
             name,
-            parent=arg("parent", None) or None,
+            parent=params.get("parent") or None,
             recipe=steps,
             **common,
         )
@@ -185,15 +202,11 @@ class IngestHandler(ApiHandler):
     """A new version read by the server from a URL (allow-listed) or a SQL query."""
 
     async def post(self, name: str) -> None:
-        body = self.json_body({"url", "sql", "format", "description", "note", "read_options"})
+        body = self.json_body()
         if ("url" in body) == ("sql" in body):
             raise Invalid("Give exactly one source: 'url' or 'sql'.")
-        options = body.get("read_options") or {}
-        if not isinstance(options, dict):
-            raise Invalid("'read_options' must be an object.")
+        options = check_read_options(body.get("read_options") or {})
         if "url" in body:
-            if not isinstance(body["url"], str):
-                raise Invalid("'url' must be text.")
             source: Any = body["url"]
         else:
             from ...core.ingest import SqlSource
@@ -205,7 +218,7 @@ class IngestHandler(ApiHandler):
                 source = SqlSource(**sql)
             except TypeError as exc:
                 raise Invalid(f"Invalid 'sql' source: {exc}") from None
-        version = await self.run(
+        ingest = functools.partial(
             self.app.store.datasets.ingest,
             self.principal,
             source,
@@ -215,7 +228,7 @@ class IngestHandler(ApiHandler):
             note=body.get("note") or "",
             **options,
         )
-        self.reply(version, 201)
+        self.reply(await self.run(ingest), 201)
 
 
 class DataHandler(ApiHandler):
@@ -228,15 +241,15 @@ class DataHandler(ApiHandler):
     """
 
     async def get(self, ref: str) -> None:
-        fmt = self.get_query_argument("format", None) or codecs.media_format(
+        fmt = self.params.get("format") or codecs.media_format(
             self.request.headers.get("Accept"), default="parquet"
         )
         if fmt not in ("parquet", "arrow", "csv"):
             raise Invalid(f"Unknown format {fmt!r}; use parquet, arrow or csv.")
-        columns_arg = self.get_query_argument("columns", None)
+        columns_arg = self.params.get("columns")
         columns = [c for c in columns_arg.split(",") if c] if columns_arg else None
-        limit = self.int_arg("limit")
-        offset = self.int_arg("offset") or 0
+        limit = self.params.get("limit")
+        offset = self.params.get("offset", 0)
         self.set_header("Content-Type", codecs.FORMATS[fmt])
         if fmt == "csv":
             stem = parse_ref(ref).name
@@ -308,11 +321,7 @@ def _encode_next(stream: TableStream, encoder: codecs.BatchEncoder) -> bytes | N
 
 class ProfileHandler(ApiHandler):
     async def get(self, ref: str) -> None:
-        options = {}
-        for key in ("bins", "top"):
-            value = self.int_arg(key, low=1)
-            if value is not None:
-                options[key] = value
+        options = {k: v for k, v in self.params.items() if k in ("bins", "top")}
         self.reply(await self.run(self.app.store.datasets.profile, self.principal, ref, **options))
 
 
@@ -321,44 +330,47 @@ class ClustersHandler(ApiHandler):
     (or ``k=2,4,8`` for a list of cluster counts)."""
 
     async def get(self, ref: str) -> None:
+        params = self.params
         options: dict[str, Any] = {}
-        columns = self.get_query_argument("columns", None)
+        columns = params.get("columns")
         if columns is not None:
             options["columns"] = [c for c in columns.split(",") if c]
-        k_list = self.get_query_argument("k", None)
-        k_min, k_max = self.int_arg("k_min"), self.int_arg("k_max")
-        if k_list is not None:
+        k_min, k_max = params.get("k_min"), params.get("k_max")
+        if "k" in params:
             if k_min is not None or k_max is not None:
                 raise Invalid("Give either 'k' (a list) or 'k_min'/'k_max', not both.")
-            values = [k for k in k_list.split(",") if k]
-            if not all(k.isdigit() for k in values):
-                raise Invalid("Query parameter 'k' must list whole numbers, e.g. k=2,3,4.")
-            options["k_range"] = [int(k) for k in values]
+            options["k_range"] = params["k"]
         elif k_min is not None or k_max is not None:
             low = k_min if k_min is not None else 2
             high = k_max if k_max is not None else 10
+            if low > high:
+                raise Invalid(f"k_min ({low}) must not be above k_max ({high}).")
             options["k_range"] = range(low, high + 1)
         for key in ("sample", "random_state"):
-            value = self.int_arg(key)
-            if value is not None:
-                options[key] = value
+            if key in params:
+                options[key] = params[key]
         self.reply(
             await self.run(self.app.store.datasets.explore_clusters, self.principal, ref, **options)
         )
 
 
 class SampleHandler(ApiHandler):
-    """A uniform random sample of rows as Parquet: ``?n=5000&columns=a,b&seed=0``."""
+    """A uniform random sample of rows as Parquet: ``?n=5000&columns=a,b&seed=0`` and
+    optionally ``filters`` (a JSON list of conditions)."""
 
     async def get(self, ref: str) -> None:
-        columns = self.get_query_argument("columns", None)
+        columns = self.params.get("columns")
+        filters = self.params.get("filters")
+        limits = self.app.store.config.json_limits
+        conditions = parse_json(filters, "'filters'", limits.max_depth) if filters else None
         frame = await self.run(
             self.app.store.datasets.sample,
             self.principal,
             ref,
-            self.int_arg("n", 5000, low=1),
+            self.params.get("n", 5000),
             columns=[c for c in columns.split(",") if c] if columns is not None else None,
-            seed=self.int_arg("seed", 0),
+            seed=self.params.get("seed", 0),
+            filters=conditions,
         )
         self.set_header("Content-Type", codecs.FORMATS["parquet"])
         table = pa.Table.from_pandas(frame, preserve_index=False)
@@ -369,7 +381,7 @@ class AggregateHandler(ApiHandler):
     """Groups, time buckets and metrics of a version (``{"query": {...}}``), as JSON."""
 
     async def post(self, ref: str) -> None:
-        body = self.json_body({"query"}, required=("query",))
+        body = self.json_body()
         result = await self.run(
             self.app.store.datasets.aggregate, self.principal, ref, body["query"]
         )
@@ -377,22 +389,26 @@ class AggregateHandler(ApiHandler):
 
 
 class PreviewHandler(ApiHandler):
-    """A recipe run on the first ``rows`` rows (default 1000), step by step; nothing stored."""
+    """A recipe run on the first ``rows`` rows (default 1000), step by step, with the first
+    ``head`` rows (default 5) of each step's result; nothing stored."""
 
     async def post(self, ref: str) -> None:
-        body = self.json_body({"recipe", "rows"}, required=("recipe",))
-        rows = body.get("rows", 1000)
-        if isinstance(rows, bool) or not isinstance(rows, int):
-            raise Invalid("'rows' must be a whole number of rows.")
+        body = self.json_body()
+        rows, head = body.get("rows", 1000), body.get("head", 5)
         preview = await self.run(
-            self.app.store.recipes.preview, self.principal, body["recipe"], ref, rows=rows
+            self.app.store.recipes.preview,
+            self.principal,
+            body["recipe"],
+            ref,
+            rows=rows,
+            head=head,
         )
         self.reply(preview)
 
 
 class ApplyHandler(ApiHandler):
     async def post(self, ref: str) -> None:
-        body = self.json_body({"recipe", "save_as", "note"}, required=("recipe",))
+        body = self.json_body()
         version = await self.run(
             self.app.store.recipes.apply,
             self.principal,
@@ -402,3 +418,10 @@ class ApplyHandler(ApiHandler):
             note=body.get("note") or "",
         )
         self.reply(version, 201)
+
+
+def _as_texts(value: Any) -> list[str]:
+    """A parsed query parameter as the list of texts ``upload_query.decode`` reads."""
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]

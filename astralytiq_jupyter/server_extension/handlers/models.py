@@ -11,6 +11,7 @@ import pyarrow as pa
 from ...core.artifacts import TRUSTED_TYPES_HEADER
 from ...core.compiled import RUNTIME_SKLEARN
 from ...core.errors import Invalid
+from ...core.limits import parse_json
 from ...core.names import parse_ref
 from ...core.registry import REGISTRATION_FIELDS
 from .. import codecs, metrics
@@ -19,12 +20,11 @@ from ..base import ApiHandler
 
 class ModelsHandler(ApiHandler):
     async def get(self) -> None:
-        limit = self.int_arg("limit", 100, low=1)
-        offset = self.int_arg("offset", 0)
+        limit, offset = self.params.get("limit", 100), self.params.get("offset", 0)
         items = await self.run(
             self.app.store.models.list,
             self.principal,
-            search=self.get_query_argument("search", None),
+            search=self.params.get("search"),
             limit=limit,
             offset=offset,
         )
@@ -56,10 +56,8 @@ class ModelVersionsHandler(ApiHandler):
                 "Send multipart/form-data with one 'artifact' file (skops) and one "
                 "'metadata' field (JSON)."
             )
-        try:
-            metadata = json.loads(fields[0])
-        except (ValueError, UnicodeDecodeError):
-            raise Invalid("'metadata' is not valid JSON.") from None
+        limits = self.app.store.config.json_limits
+        metadata = parse_json(fields[0], "'metadata'", limits.max_depth, limits.max_bytes)
         if not isinstance(metadata, dict):
             raise Invalid("'metadata' must be a JSON object.")
         unknown = sorted(set(metadata) - REGISTRATION_FIELDS)
@@ -83,10 +81,7 @@ class AliasesHandler(ApiHandler):
 
 class AliasHandler(ApiHandler):
     async def put(self, name: str, alias: str) -> None:
-        body = self.json_body({"version"}, required=("version",))
-        version = body["version"]
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise Invalid("'version' must be a version number.")
+        version = self.json_body()["version"]
         self.reply(
             await self.run(self.app.store.models.set_alias, self.principal, name, alias, version)
         )
@@ -162,7 +157,7 @@ class PredictHandler(ApiHandler):
 
 class ScoreHandler(ApiHandler):
     async def post(self, ref: str) -> None:
-        body = self.json_body({"dataset", "save_as", "note"}, required=("dataset", "save_as"))
+        body = self.json_body()
         version = await self.run(
             self.app.store.models.score_dataset,
             self.principal,

@@ -4,24 +4,21 @@ from __future__ import annotations
 
 from ..base import ApiHandler
 
-_SAVE = {"name", "steps", "description"}
-
 
 class RecipesHandler(ApiHandler):
     async def get(self) -> None:
-        limit = self.int_arg("limit", 100, low=1)
-        offset = self.int_arg("offset", 0)
+        limit, offset = self.params.get("limit", 100), self.params.get("offset", 0)
         items = await self.run(
             self.app.store.recipes.list,
             self.principal,
-            search=self.get_query_argument("search", None),
+            search=self.params.get("search"),
             limit=limit,
             offset=offset,
         )
         self.page(items, limit, offset)
 
     async def post(self) -> None:
-        body = self.json_body(_SAVE, required=("name", "steps"))
+        body = self.json_body()
         saved = await self.run(
             self.app.store.recipes.save,
             self.principal,
@@ -37,7 +34,7 @@ class RecipeHandler(ApiHandler):
         self.reply(await self.run(self.app.store.recipes.get, self.principal, name))
 
     async def put(self, name: str) -> None:
-        body = self.json_body(_SAVE - {"name"}, required=("steps",))
+        body = self.json_body()
         saved = await self.run(
             self.app.store.recipes.save,
             self.principal,

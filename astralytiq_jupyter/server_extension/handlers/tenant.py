@@ -10,7 +10,7 @@ class TenantHandler(ApiHandler):
         self.reply(await self.run(self.app.store.tenants.get, self.principal))
 
     async def patch(self) -> None:
-        body = self.json_body({"display_name", "branding", "settings", "plan"})
+        body = self.json_body()
         self.reply(await self.run(self.app.store.tenants.update, self.principal, **body))
 
 
@@ -24,7 +24,7 @@ class MembersHandler(ApiHandler):
         self.reply({"items": await self.run(self.app.store.tenants.members, self.principal)})
 
     async def post(self) -> None:
-        body = self.json_body({"username", "role"}, required=("username", "role"))
+        body = self.json_body()
         member = await self.run(
             self.app.store.tenants.add_member, self.principal, body["username"], body["role"]
         )
@@ -33,7 +33,7 @@ class MembersHandler(ApiHandler):
 
 class MemberHandler(ApiHandler):
     async def patch(self, username: str) -> None:
-        body = self.json_body({"role"}, required=("role",))
+        body = self.json_body()
         self.reply(
             await self.run(self.app.store.tenants.set_role, self.principal, username, body["role"])
         )
@@ -49,7 +49,7 @@ class TenantsHandler(ApiHandler):
         self.reply({"items": await self.run(self.app.store.tenants.list_all, self.principal)})
 
     async def post(self) -> None:
-        body = self.json_body({"slug", "display_name", "plan", "admin"}, required=("slug",))
+        body = self.json_body()
         tenant = await self.run(
             self.app.store.tenants.create,
             self.principal,

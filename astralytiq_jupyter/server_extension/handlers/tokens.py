@@ -7,9 +7,8 @@ from ..base import ApiHandler
 
 class TokensHandler(ApiHandler):
     async def get(self) -> None:
-        limit = self.int_arg("limit", 100, low=1)
-        offset = self.int_arg("offset", 0)
-        inactive = self.get_query_argument("include_inactive", "false") == "true"
+        limit, offset = self.params.get("limit", 100), self.params.get("offset", 0)
+        inactive = self.params.get("include_inactive", False)
         tokens = await self.run(
             self.app.store.tokens.list,
             self.principal,
@@ -20,7 +19,7 @@ class TokensHandler(ApiHandler):
         self.page(tokens, limit, offset)
 
     async def post(self) -> None:
-        body = self.json_body({"name", "role", "expires_in"}, required=("name",))
+        body = self.json_body()
         issued = await self.run(
             self.app.store.tokens.create,
             self.principal,
