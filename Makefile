@@ -2,7 +2,6 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-export ASTRALYTIQ_HOME ?= $(CURDIR)/.astralytiq
 
 .PHONY: run test lint format bench install
 

@@ -1,5 +1,5 @@
-"""``astralytiq`` command: operator tasks on a store (migrations, orphan sweeping,
-verifying stored files, compiling model versions for serving).
+"""``astralytiq`` command: operator tasks on a store (which store it is, migrations, orphan
+sweeping, verifying stored files, compiling model versions for serving).
 
 Commands that touch stored files refuse a storage that belongs to another store's
 database (see ``core.identity``) and exit with status 2; ``verify`` exits with 1 when it
@@ -8,9 +8,13 @@ finds a missing or corrupted file."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from .core import db
 from .core.config import StoreConfig
@@ -36,6 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--database-url", help="SQLAlchemy URL of a shared metadata database")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    info = sub.add_parser(
+        "info", help="print the store this command (and aq.connect(), the server...) uses"
+    )
+    info.add_argument("--storage-url", help="fsspec URL of the byte storage")
 
     dbp = sub.add_parser("db", help="metadata database schema")
     dbsub = dbp.add_subparsers(dest="db_command", required=True)
@@ -76,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = _config(args)
     try:
+        if args.command == "info":
+            return _info(config, explicit_home=bool(args.home))
         if args.command == "db":
             return _db(config, args)
         if args.command == "sweep":
@@ -86,6 +97,33 @@ def main(argv: list[str] | None = None) -> int:
     except AstralytiqError as exc:
         print(f"astralytiq: {exc.message}", file=sys.stderr)
         return 2
+
+
+def _info(config: StoreConfig, *, explicit_home: bool) -> int:
+    """Print where the store is and why (the same default as every entry point), without
+    creating anything."""
+    if explicit_home:
+        why = "--home"
+    elif os.environ.get("ASTRALYTIQ_HOME"):
+        why = "$ASTRALYTIQ_HOME"
+    else:
+        why = "default: {jupyter_data_dir}/astralytiq; set ASTRALYTIQ_HOME to change it"
+    database = config.resolved_database_url
+    print(f"home:     {config.home}  ({why})")
+    print(f"database: {make_url(database).render_as_string(hide_password=True)}")
+    print(f"storage:  {config.resolved_storage_url}")
+    if config.embedded and not config.embedded_database.exists():
+        print("schema:   (no store here yet; it is created on first use)")
+        return 0
+    engine = db.make_engine(database)
+    try:
+        print(f"schema:   {db.current_revision(engine) or '(empty database)'}")
+    except SQLAlchemyError as exc:
+        print(f"schema:   (cannot read the database: {type(exc.orig or exc).__name__})")
+        return 1
+    finally:
+        engine.dispose()
+    return 0
 
 
 def _db(config: StoreConfig, args: argparse.Namespace) -> int:

@@ -62,9 +62,12 @@ class LocalDatasets:
         description: str | None = None,
         note: str = "",
         progress: Callable[[int, int | None], None] | None = None,
+        force: bool = False,
         **read_options: Any,
     ) -> DatasetVersion:
-        """Read a file, URL, upload, DataFrame or ``SqlSource`` into a new version of ``name``."""
+        """Read a file, URL, upload, DataFrame or ``SqlSource`` into a new version of ``name``
+        (or, when the latest version holds the same content, return it with ``reused=True``
+        unless ``force``)."""
         return self._service.ingest(
             self._principal,
             source,
@@ -74,6 +77,7 @@ class LocalDatasets:
             description=description,
             note=note,
             progress=progress,
+            force=force,
             **read_options,
         )
 
@@ -86,8 +90,11 @@ class LocalDatasets:
         recipe: list[dict[str, Any]] | None = None,
         note: str = "",
         description: str | None = None,
+        force: bool = False,
     ) -> DatasetVersion:
-        """Store a DataFrame as a new version of ``name`` (with lineage when derived)."""
+        """Store a DataFrame as a new version of ``name`` (with lineage when derived), or
+        return the latest version with ``reused=True`` when it holds the same data and lineage
+        (unless ``force``). See :mod:`astralytiq_jupyter.core.frames` for what is stored."""
         return self._service.save(
             self._principal,
             df,
@@ -96,6 +103,7 @@ class LocalDatasets:
             recipe=recipe,
             note=note,
             description=description,
+            force=force,
         )
 
     def list(

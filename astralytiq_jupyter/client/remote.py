@@ -33,6 +33,7 @@ from ..core import errors, upload_query
 from ..core.audit import AuditEvent
 from ..core.dashboards import Dashboard
 from ..core.datasets import DatasetSummary, DatasetVersion
+from ..core.frames import frame_parquet
 from ..core.names import parse_ref
 from ..core.permissions import Permission, Principal, Role, require
 from ..core.recipebook import SavedRecipe
@@ -206,6 +207,7 @@ class RemoteDatasets:
         description: str | None = None,
         note: str = "",
         progress: Callable[[int, int | None], None] | None = None,
+        force: bool = False,
         **read_options: Any,
     ) -> DatasetVersion:
         """Upload a file, bytes or DataFrame (streamed), or have the server read a URL or a
@@ -217,6 +219,7 @@ class RemoteDatasets:
                 "description": description,
                 "note": note,
                 "read_options": read_options,
+                "force": force or None,
             }
             return self._ingest(name, body)
         if type(source).__name__ == "SqlSource" and is_dataclass(source):
@@ -229,13 +232,14 @@ class RemoteDatasets:
                     "description": description,
                     "note": note,
                     "read_options": read_options,
+                    "force": force or None,
                 },
             )
         query = upload_query.encode(read_options)  # refuses options an upload cannot carry
         if isinstance(source, pd.DataFrame):
             if query:
                 raise errors.Invalid("A DataFrame has no read options.", options=sorted(query))
-            data: Any = _frame_bytes(source)
+            data: Any = frame_parquet(source)
             format, filename = "parquet", filename or f"{name}.parquet"
         elif isinstance(source, (str, os.PathLike)):
             path = Path(source)
@@ -248,6 +252,7 @@ class RemoteDatasets:
                 description=description,
                 note=note,
                 progress=progress,
+                force="true" if force else None,
                 **query,
             )
         elif isinstance(source, (bytes, bytearray, memoryview)):
@@ -267,6 +272,7 @@ class RemoteDatasets:
             description=description,
             note=note,
             progress=progress,
+            force="true" if force else None,
             **query,
         )
 
@@ -279,20 +285,25 @@ class RemoteDatasets:
         recipe: list[dict[str, Any]] | None = None,
         note: str = "",
         description: str | None = None,
+        force: bool = False,
     ) -> DatasetVersion:
-        """Store a DataFrame as a new version of ``name`` (with lineage when derived)."""
+        """Store a DataFrame as a new version of ``name`` (with lineage when derived), or
+        return the latest version with ``reused=True`` when it holds the same data and lineage
+        (unless ``force``). The frame is converted (and refused) here exactly as the server
+        would, so both backends store the same table."""
         if not isinstance(df, pd.DataFrame):
             raise errors.Invalid(
                 "save() takes a pandas DataFrame; use ingest() for files and URLs."
             )
         return self._upload(
             name,
-            _frame_bytes(df),
+            frame_parquet(df),
             mode="save",
             parent=parent,
             recipe=json.dumps(recipe) if recipe is not None else None,
             note=note,
             description=description,
+            force="true" if force else None,
         )
 
     def list(

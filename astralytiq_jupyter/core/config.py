@@ -64,12 +64,17 @@ class StoreConfig:
     dashboard_app_url: str = "voila/render/dashboard.ipynb"
 
     @property
+    def embedded_database(self) -> Path:
+        """The SQLite file of the embedded store (used unless ``database_url`` is set)."""
+        return Path(self.home) / "astralytiq.db"
+
+    @property
     def json_limits(self) -> JsonLimits:
         return JsonLimits(self.max_json_bytes, self.max_json_depth)
 
     @property
     def resolved_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{Path(self.home) / 'astralytiq.db'}"
+        return self.database_url or f"sqlite:///{self.embedded_database}"
 
     @property
     def resolved_storage_url(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
@@ -67,6 +67,9 @@ class DatasetVersion:
     #: Columns holding a model's predictions (column -> model version), written by this
     #: version's scoring or an ancestor's: training leaves them out unless asked.
     model_columns: dict[str, str] = field(default_factory=dict)
+    # True when an ingest or save found this content already stored as the latest version
+    # and returned it instead of making a new one (a fact about the answer, not the version).
+    reused: bool = field(default=False, compare=False)
 
     @property
     def ref(self) -> str:
@@ -97,12 +100,14 @@ class DatasetVersion:
             "note": self.note,
             "model": self.model,
             "model_columns": self.model_columns,
+            "reused": self.reused,
         }
 
     def __repr__(self) -> str:
+        reused = ", reused=True" if self.reused else ""
         return (
             f"DatasetVersion(name={self.name!r}, version={self.version}, rows={self.rows}, "
-            f"columns={self.columns}, quality_score={self.quality_score})"
+            f"columns={self.columns}, quality_score={self.quality_score}{reused})"
         )
 
 
@@ -156,7 +161,16 @@ class TableStream:
 
 
 class DatasetService:
-    """Dataset operations for a :class:`Principal`; see the Workspace API for the user view."""
+    """Dataset operations for a :class:`Principal`; see the Workspace API for the user view.
+
+    Identical content is stored once: when an ingest or save would store exactly what the
+    latest version of the dataset holds (the same SHA-256 of the stored Parquet, so the same
+    columns, types and values) with the same lineage (parent version, recipe, model), that
+    version is returned with ``reused=True`` and nothing is added; ``force=True`` makes a new
+    version anyway. The stored Parquet is a function of the data read: an unchanged file,
+    upload or URL gives the same bytes again, and so does an equal DataFrame (equal values
+    and dtypes). Notes, descriptions and where the data came from are not compared.
+    """
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -174,10 +188,12 @@ class DatasetService:
         description: str | None = None,
         note: str = "",
         progress: Progress | None = None,
+        force: bool = False,
         **read_options: Any,
     ) -> DatasetVersion:
         """Read ``source`` (path, URL, upload bytes/file, DataFrame or ``SqlSource``) into a
-        new version of dataset ``name``. Nothing is stored unless every check passes."""
+        new version of dataset ``name``. Nothing is stored unless every check passes, and
+        nothing new when the content is that of the latest version (unless ``force``)."""
         with self.store.audit.action(principal, "dataset.ingest", f"dataset:{name}") as act:
             require(principal, Permission.DATASET_WRITE)
             check_name(name, "dataset name")
@@ -191,10 +207,14 @@ class DatasetService:
                 note=note,
                 progress=progress,
                 read_options=read_options,
+                force=force,
             )
             act.resource = f"dataset:{version.ref}"
             act.detail.update(
-                rows=version.rows, size_bytes=version.size_bytes, source=version.source
+                rows=version.rows,
+                size_bytes=version.size_bytes,
+                source=version.source,
+                reused=version.reused,
             )
             return version
 
@@ -210,10 +230,13 @@ class DatasetService:
         description: str | None = None,
         model: str | None = None,
         model_columns: Sequence[str] = (),
+        force: bool = False,
     ) -> DatasetVersion:
         """Store a DataFrame as a new version; ``parent``/``recipe`` (and ``model`` with the
         ``model_columns`` its batch predictions wrote) record its lineage. Columns a model wrote
-        into the parent, still present, stay recorded as such."""
+        into the parent, still present, stay recorded as such. What is stored, and which
+        frames are refused, is :mod:`.frames`' rule; an equal frame with the same lineage as
+        the latest version returns that version (``reused=True``) unless ``force``."""
         with self.store.audit.action(principal, "dataset.save", f"dataset:{name}") as act:
             require(principal, Permission.DATASET_WRITE)
             check_name(name, "dataset name")
@@ -242,9 +265,10 @@ class DatasetService:
                 model_version_id=model_version_id,
                 model_columns=written,
                 source_kind="derived" if parent_id else None,
+                force=force,
             )
             act.resource = f"dataset:{version.ref}"
-            act.detail.update(rows=version.rows, parent=parent)
+            act.detail.update(rows=version.rows, parent=parent, reused=version.reused)
             return version
 
     def delete(self, principal: Principal, name: str, version: int | None = None) -> int:
@@ -518,10 +542,7 @@ class DatasetService:
         """A version and its stored Parquet file, open for reading (the caller closes it):
         the cheapest way to hand out a whole version, byte for byte (``sha256`` matches)."""
         self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.open_stored")
-        with self.store.session() as session:
-            repo = self.store.repo(session, principal)
-            ds, row = self._version_row(repo, ref)
-            version, key = self._to_version(repo, ds, row), row.storage_key
+        version, key = self._pinned(principal, ref)
         return version, self.store.storage.open(key, label=f"dataset {version.ref}")
 
     def stream(
@@ -539,10 +560,7 @@ class DatasetService:
         ``STREAM_BATCH_BYTES`` (at most ``STREAM_BATCH_ROWS`` rows) unless ``batch_size``
         says how many rows. Options are checked here, before the first batch is read."""
         self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.stream")
-        with self.store.session() as session:
-            repo = self.store.repo(session, principal)
-            ds, row = self._version_row(repo, ref)
-            version, key = self._to_version(repo, ds, row), row.storage_key
+        version, key = self._pinned(principal, ref)
         columns = _checked_read(version, columns, limit, offset)
         fh = self.store.storage.open(key, label=f"dataset {version.ref}")
         try:
@@ -642,6 +660,7 @@ class DatasetService:
         model_version_id: str | None = None,
         model_columns: dict[str, str] | None = None,
         source_kind: str | None = None,
+        force: bool = False,
     ) -> DatasetVersion:
         store = self.store
         check_text(description, "The description")
@@ -700,6 +719,7 @@ class DatasetService:
                 model_version_id=model_version_id,
                 model_columns=model_columns,
                 source_kind=source_kind or result.source_kind,
+                force=force,
             )
         except BaseException:
             staged.discard()
@@ -719,6 +739,7 @@ class DatasetService:
         recipe: list[dict[str, Any]] | None,
         model_version_id: str | None,
         source_kind: str,
+        force: bool,
         model_columns: dict[str, str] | None = None,
     ) -> DatasetVersion:
         with self.store.transaction() as session:
@@ -726,6 +747,17 @@ class DatasetService:
             repo.lock_tenant()
             quotas = self.store.quotas(session, principal)
             ds = repo.one_or_none(DatasetRecord, DatasetRecord.name == name)
+            if ds is not None and not force:
+                # Under the tenant lock: of two identical writes, the second sees the first.
+                latest = self._version_row(repo, name)[1]
+                if (
+                    latest.sha256,
+                    latest.parent_version_id,
+                    latest.recipe,
+                    latest.model_version_id,
+                ) == (staged.sha256, parent_version_id, recipe, model_version_id):
+                    staged.discard()
+                    return replace(self._to_version(repo, ds, latest), reused=True)
             enforce_quotas(repo, quotas, new_dataset=ds is None, incoming_bytes=staged.size)
             ds = repo.named(
                 DatasetRecord, name, new_id=dataset_id, description=description, user=principal.user

@@ -48,7 +48,8 @@ when the column has missing values), ``float64``, ``bool`` (``object`` with miss
 ``str`` for text, ``datetime64[ms]`` for dates and second-resolution timestamps (Parquet
 stores those in ms), ``datetime64[ns]``/``[us]`` for finer timestamps, ``datetime64[ms,
 UTC]`` with a time zone, and ``object`` for times of day and nested values. DataFrame
-sources keep their pandas dtypes (``category``, ``Int64``, ...) through pandas metadata.
+sources keep their pandas dtypes (``category``, ``Int64``, ...) through pandas metadata;
+:mod:`.frames` says what is stored of a DataFrame and what is refused.
 
 Normalisation of text-like sources (CSV, TSV, JSON, Excel, SQL): dates become timestamps
 (pandas has no date dtype; ``datetime64`` is what analyses expect) and all-missing columns
@@ -132,6 +133,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from .errors import Invalid, QuotaExceeded
+from .frames import frame_source
 from .limits import text_depth
 from .quality import QualityAccumulator, check_column_names, frame_to_batches
 from .workspace_files import WorkspaceFile
@@ -623,7 +625,12 @@ def _dictionary_columns(table: pa.Table) -> list[str]:
     rows = max(sample.num_rows, 1)
     chosen = []
     for fld, column in zip(sample.schema, sample.columns, strict=True):
-        if pa.types.is_nested(fld.type) or pa.types.is_boolean(fld.type):
+        if (
+            pa.types.is_nested(fld.type)
+            or pa.types.is_boolean(fld.type)
+            or pa.types.is_null(fld.type)
+            or isinstance(fld.type, pa.ExtensionType)  # no distinct count (pandas periods...)
+        ):
             continue
         if pa.types.is_dictionary(fld.type) or pc.count_distinct(column).as_py() <= rows // 2:
             chosen.append(fld.name)
@@ -1673,19 +1680,6 @@ def _ticker(progress: Progress | None, meter: _Meter, total: int | None) -> Call
 # --------------------------------------------------------------------------------------
 
 
-def _frame_input(df: pd.DataFrame) -> pd.DataFrame:
-    """A DataFrame as a dataset: a meaningful index becomes columns, MultiIndex names flat."""
-    if isinstance(df.columns, pd.MultiIndex):
-        df = df.copy(deep=False)
-        df.columns = [
-            "_".join(str(part) for part in parts if str(part) != "") for parts in df.columns
-        ]
-    default_index = isinstance(df.index, pd.RangeIndex) and df.index.name is None
-    if not default_index:
-        df = df.reset_index()
-    return df
-
-
 def _read_excel(src: _ByteSource, opts: dict[str, Any]) -> pd.DataFrame:
     skip = _int_option(opts, "skip_rows", 0)
     header_opt = opts.get("header", True)
@@ -2579,11 +2573,10 @@ def _drain_arrow(
 def _ingest_frame(
     df: pd.DataFrame, out: _ParquetOut, max_bytes: int | None, progress: Progress | None
 ) -> IngestResult:
-    df = _frame_input(df)
     meter = _Meter(max_bytes)
     total = int(df.memory_usage(deep=False, index=False).sum())
     tick = _ticker(progress, meter, total)
-    source, batches = frame_to_batches(df, _FRAME_BATCH_ROWS)
+    source, batches = frame_source(df, _FRAME_BATCH_ROWS)
     drained = _drain(source, _metered(batches, meter), out, tick)
     shape = f"DataFrame with {len(df):,} rows and {df.shape[1]} columns"
     return _result(drained, "dataframe", shape, "dataframe", meter.count)

@@ -7,6 +7,8 @@ values), average ranks for Spearman correlation, and row keys for duplicate dete
 million rows take about a second.
 
 Quality issues carry a ``suggestion``: a recipe step (see :mod:`.recipes`) that would fix them.
+The quality score and the severities are those of :mod:`.quality` (one definition): the
+profile of a stored version reports the score and severities its ingest recorded.
 """
 
 from __future__ import annotations
@@ -25,12 +27,18 @@ from pandas.tseries.api import guess_datetime_format
 from .errors import Invalid
 from .limits import check_int
 from .profiling_clusters import explore_clusters
+from .quality import (
+    CONSTANT_SEVERITY,
+    DUPLICATES_SEVERITY,
+    SEVERITIES,
+    missing_severity,
+    quality_score,
+)
 from .recipe_base import kind_of
 from .recipes import json_value
 
 __all__ = ["ColumnProfile", "Profile", "QualityIssue", "explore_clusters", "profile"]
 
-SEVERITIES = ("high", "medium", "low")
 # Bounds of the chart material a caller may ask for: the statistics are exact whatever
 # they are, but each bin, listed value and point is work and bytes in the answer.
 MAX_BINS = 500
@@ -150,7 +158,6 @@ class _Work:
     values: np.ndarray | None = None  # float values for Pearson (numeric only)
     valid: np.ndarray | None = None
     average_ranks: np.ndarray | None = None  # Spearman rank of each sorted distinct value
-    invalid: int = 0  # cells that break the column's type (mixed or numbers stored as text)
 
 
 def _counts(codes: np.ndarray, n: int) -> np.ndarray:
@@ -492,15 +499,20 @@ def _issue(code, severity, message, columns, suggestion, rows=None) -> QualityIs
 def _column_issues(cp: ColumnProfile, extra: dict[str, Any]) -> list[QualityIssue]:
     name, issues = cp.name, []
     drop = {"op": "drop_columns", "columns": [name]}
+    rows = cp.count + cp.missing
+    if rows == 0:
+        return []  # nothing can be missing or repeated without rows (as in quality.py)
     if "all_missing" in cp.flags:
-        return [_issue("all_missing", "high", f"'{name}' has no values at all.", [name], drop)]
+        severity = missing_severity(cp.missing, rows)
+        return [_issue("all_missing", severity, f"'{name}' has no values at all.", [name], drop)]
     if cp.missing:
         pct = cp.missing_pct
+        severity = missing_severity(cp.missing, rows)
         if pct >= 50:
             issues.append(
                 _issue(
                     "missing_values",
-                    "high",
+                    severity,
                     f"'{name}' is {pct:.1f}% missing; consider dropping it.",
                     [name],
                     drop,
@@ -511,7 +523,7 @@ def _column_issues(cp: ColumnProfile, extra: dict[str, Any]) -> list[QualityIssu
             issues.append(
                 _issue(
                     "missing_values",
-                    "medium" if pct >= 5 else "low",
+                    severity,
                     f"'{name}' has {cp.missing} missing values ({pct:.1f}%).",
                     [name],
                     _fill_step(cp),
@@ -522,7 +534,7 @@ def _column_issues(cp: ColumnProfile, extra: dict[str, Any]) -> list[QualityIssu
         issues.append(
             _issue(
                 "constant",
-                "medium",
+                CONSTANT_SEVERITY,
                 f"'{name}' holds a single value; it carries no information.",
                 [name],
                 drop,
@@ -536,7 +548,7 @@ def _column_issues(cp: ColumnProfile, extra: dict[str, Any]) -> list[QualityIssu
         issues.append(
             _issue(
                 "mixed_types",
-                "medium",
+                "warning",
                 f"'{name}' mixes value types ({kinds}).",
                 [name],
                 {"op": op, "columns": [name]},
@@ -552,7 +564,7 @@ def _column_issues(cp: ColumnProfile, extra: dict[str, Any]) -> list[QualityIssu
         issues.append(
             _issue(
                 "numeric_text",
-                "medium",
+                "warning",
                 f"'{name}' holds numbers stored as text{more}.",
                 [name],
                 step,
@@ -563,7 +575,7 @@ def _column_issues(cp: ColumnProfile, extra: dict[str, Any]) -> list[QualityIssu
         issues.append(
             _issue(
                 "date_text",
-                "low",
+                "info",
                 f"'{name}' holds dates stored as text.",
                 [name],
                 {"op": "to_datetime", "columns": [name]},
@@ -574,7 +586,7 @@ def _column_issues(cp: ColumnProfile, extra: dict[str, Any]) -> list[QualityIssu
         issues.append(
             _issue(
                 "boolean_text",
-                "low",
+                "info",
                 f"'{name}' holds yes/no values as text.",
                 [name],
                 {"op": "to_boolean", "columns": [name]},
@@ -586,7 +598,7 @@ def _column_issues(cp: ColumnProfile, extra: dict[str, Any]) -> list[QualityIssu
         issues.append(
             _issue(
                 "whitespace",
-                "low",
+                "info",
                 f"{n} values of '{name}' start or end with spaces.",
                 [name],
                 {"op": "trim", "columns": [name]},
@@ -598,7 +610,7 @@ def _column_issues(cp: ColumnProfile, extra: dict[str, Any]) -> list[QualityIssu
         issues.append(
             _issue(
                 "inconsistent_case",
-                "low",
+                "info",
                 f"{n} values of '{name}' differ from others only by letter case.",
                 [name],
                 {"op": "text_case", "columns": [name], "case": "lower"},
@@ -609,7 +621,7 @@ def _column_issues(cp: ColumnProfile, extra: dict[str, Any]) -> list[QualityIssu
         issues.append(
             _issue(
                 "high_cardinality",
-                "low",
+                "info",
                 f"'{name}' has {cp.distinct} distinct values ({cp.distinct_pct:.0f}%); "
                 "it may be an identifier or free text, of little use for grouping "
                 "or models.",
@@ -622,7 +634,7 @@ def _column_issues(cp: ColumnProfile, extra: dict[str, Any]) -> list[QualityIssu
         issues.append(
             _issue(
                 "outliers",
-                "low",
+                "info",
                 f"{n} values of '{name}' ({cp.outliers['pct']:.1f}%) lie outside "
                 "1.5 IQR of the quartiles.",
                 [name],
@@ -724,10 +736,8 @@ def profile(
                 cp.types = dict(sorted(types.items(), key=lambda kv: -kv[1]))
                 if len(cp.types) > 1:
                     cp.flags.append("mixed_types")
-                    work.invalid = cp.count - max(cp.types.values())
             else:
                 _flag_text(cp, info, extra)
-                work.invalid = extra.get("not_numbers", 0)
         else:  # boolean, timedelta, other
             work, _, _ = _text(cp, s, top)
         cp.distinct_pct = _pct(cp.distinct, cp.count)
@@ -753,7 +763,7 @@ def profile(
         issues.append(
             _issue(
                 "duplicate_rows",
-                "medium" if share >= 1 else "low",
+                DUPLICATES_SEVERITY,
                 f"{duplicates} rows ({share:.1f}%) repeat an earlier row exactly.",
                 [],
                 {"op": "drop_duplicates"},
@@ -768,7 +778,7 @@ def profile(
                 issues.append(
                     _issue(
                         "high_correlation",
-                        "low",
+                        "info",
                         f"'{corr_names[i]}' and '{corr_names[j]}' are almost "
                         f"redundant (Pearson r = {r:.3f}).",
                         [corr_names[i], corr_names[j]],
@@ -780,13 +790,9 @@ def profile(
 
     cells = rows * len(names)
     missing_cells = sum(c.missing for c in columns)
-    invalid_cells = sum(w.invalid for w in works)
-    score = None
-    if cells:
-        completeness = 1 - missing_cells / cells
-        uniqueness = 1 - duplicates / rows
-        validity = 1 - invalid_cells / cells
-        score = round(100 * (0.5 * completeness + 0.25 * uniqueness + 0.25 * validity), 1)
+    # Constant as quality.py counts them: all-missing columns are constant too.
+    constant = sum(1 for c in columns if c.distinct <= 1)
+    score = quality_score(rows, len(names), missing_cells, duplicates, constant)
     return Profile(
         rows=rows,
         columns=len(names),

@@ -19,8 +19,8 @@ table{border-collapse:collapse;margin:4px 0 12px}td,th{border:1px solid #e5e7eb;
 text-align:left;vertical-align:top}th{background:#f9fafb}td.n{text-align:right}
 .col{border:1px solid #e5e7eb;border-radius:6px;padding:10px 14px;margin:10px 0;
 display:flex;flex-wrap:wrap;gap:24px}.col>div{min-width:260px}
-.sev-high{color:#b91c1c;font-weight:600}.sev-medium{color:#b45309;font-weight:600}
-.sev-low{color:#2563eb}code{font-size:12px;background:#f3f4f6;padding:1px 4px;border-radius:3px}
+.sev-error{color:#b91c1c;font-weight:600}.sev-warning{color:#b45309;font-weight:600}
+.sev-info{color:#2563eb}code{font-size:12px;background:#f3f4f6;padding:1px 4px;border-radius:3px}
 .flag{display:inline-block;background:#eef2ff;border-radius:3px;padding:0 5px;margin-right:4px;
 font-size:12px}
 """

@@ -19,14 +19,16 @@ Result shape (``QualityAccumulator.result()`` and ``quality_of_frame``)::
                   "message": "..."}, ...],            # most severe first
     }
 
-Definitions:
+Definitions (the one definition of data quality: ingest stores this summary with each
+version, and the profile of a version (``ws.datasets.profile``) reports the same score and
+the same severities for the same findings):
 
 * **missing**: Arrow nulls, plus NaN in floating-point columns (as ``pandas.isna`` counts).
 * **duplicate rows**: rows identical to an earlier row in every column (``df.duplicated()``).
   Rows are compared through a 64-bit hash, so two different rows are counted as duplicates
   only on a hash collision (probability about n²/2⁶⁵, negligible below billions of rows).
 * **constant column**: all non-missing values are equal; an all-missing column is constant.
-* **score** (0-100, one decimal)::
+* **score** (0-100, one decimal; :func:`quality_score`)::
 
       score = 100 - min(50, 100 * missing_cells / cells)
                   - min(30, 100 * duplicate_rows / rows)
@@ -34,11 +36,15 @@ Definitions:
 
   so 10% missing cells costs 10 points, 5% duplicate rows 5 points, one constant column in
   ten 5 points; each kind of problem is capped so that no single one hides the others.
-  A dataset without rows scores 0.
+  A dataset without rows scores 0. Findings that need a look at the values (numbers
+  stored as text, mixed types, outliers) are reported by the profile as issues but do not
+  change the score, so that it is known from the moment a version is stored.
 
-* **issue severities**: missing values are ``info`` below 5% of a column, ``warning`` below
-  50%, else ``error``; duplicate rows and constant columns are ``warning``; no rows is
-  ``error``.
+* **issue severities** (:data:`SEVERITIES`, :func:`missing_severity`): missing values are
+  ``info`` below 5% of a column, ``warning`` below 50%, else ``error`` (and an all-missing
+  column is ``error``); duplicate rows and constant columns are ``warning`` (an all-missing
+  column counts as constant in the score but is reported once, as missing); no rows is
+  ``error``, with no issue per column.
 """
 
 from __future__ import annotations
@@ -53,7 +59,20 @@ import pyarrow.compute as pc
 
 from .errors import Invalid
 
-__all__ = ["QualityAccumulator", "quality_of_frame", "frame_to_batches", "check_column_names"]
+__all__ = [
+    "SEVERITIES",
+    "QualityAccumulator",
+    "check_column_names",
+    "frame_to_batches",
+    "missing_severity",
+    "quality_of_frame",
+    "quality_score",
+]
+
+#: Issue severities, most severe first.
+SEVERITIES = ("error", "warning", "info")
+#: Severity of duplicate rows and of constant columns.
+DUPLICATES_SEVERITY = CONSTANT_SEVERITY = "warning"
 
 _U64 = np.uint64
 # Odd 64-bit constants (splitmix64, golden ratio, FNV prime); arithmetic wraps modulo 2**64.
@@ -68,7 +87,28 @@ _SHIFT_MID = _U64(29)
 # String hashing works on slices of at most this many bytes (bounds the temporary arrays);
 # longer single values are hashed with Python's hash of their bytes instead.
 _STRING_SLICE_BYTES = 1 << 17
-_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+_SEVERITY_ORDER = {severity: i for i, severity in enumerate(SEVERITIES)}
+
+
+def quality_score(
+    rows: int, columns: int, missing_cells: int, duplicate_rows: int, constant_columns: int
+) -> float:
+    """The 0-100 quality score (see the module docstring)."""
+    if rows == 0 or columns == 0:
+        return 0.0
+    missing = 100.0 * missing_cells / (rows * columns)
+    duplicates = 100.0 * duplicate_rows / rows
+    constant = 50.0 * constant_columns / columns
+    score = 100.0 - min(50.0, missing) - min(30.0, duplicates) - min(20.0, constant)
+    return max(0.0, round(score, 1))
+
+
+def missing_severity(count: int, rows: int) -> str:
+    """Severity of ``count`` missing values in a column of ``rows`` rows."""
+    if count >= rows:
+        return "error"
+    percent = round(100.0 * count / rows, 2)
+    return "info" if percent < 5 else "warning" if percent < 50 else "error"
 
 
 def _powers(base: np.uint64, count: int) -> np.ndarray:
@@ -140,6 +180,8 @@ class _Hasher:
 
     def hash_into(self, arr: pa.Array, out: np.ndarray) -> np.ndarray:
         """Hash every value of ``arr`` into ``out`` (len(arr) uint64); nulls share one hash."""
+        if isinstance(arr, pa.ExtensionArray):  # e.g. pandas periods: hash the stored values
+            arr = arr.storage
         typ = arr.type
         width = _bit_width(typ)
         if pa.types.is_null(typ):
@@ -345,9 +387,8 @@ class QualityAccumulator:
         missing_cells = int(self._missing.sum())
         missing_frac = missing_cells / cells if cells else 0.0
         dup_frac = duplicates / rows if rows else 0.0
-        const_frac = len(constant) / ncols if ncols else 0.0
+        score = quality_score(rows, ncols, missing_cells, duplicates, len(constant))
         if rows == 0:
-            score = 0.0
             issues.append(
                 {
                     "kind": "empty",
@@ -357,22 +398,21 @@ class QualityAccumulator:
                 }
             )
         else:
-            score = 100.0 - min(50.0, 100.0 * missing_frac) - min(30.0, 100.0 * dup_frac)
-            score = max(0.0, round(score - min(20.0, 50.0 * const_frac), 1))
             if duplicates:
                 issues.append(
                     {
                         "kind": "duplicates",
                         "column": None,
-                        "severity": "warning",
+                        "severity": DUPLICATES_SEVERITY,
                         "message": f"{duplicates:,} of {rows:,} rows ({100 * dup_frac:.1f}%) are "
                         "exact copies of an earlier row.",
                     }
                 )
             for i, name in enumerate(self._names):
-                if self._maybe_constant[i]:
-                    value = self._constant_value[i]
-                    issues.append(_constant_issue(name, None if value is None else value[1]))
+                value = self._constant_value[i]
+                # An all-missing column is constant, and its missing issue already says so.
+                if self._maybe_constant[i] and value is not None:
+                    issues.append(_constant_issue(name, value[1]))
         issues.sort(key=lambda issue: _SEVERITY_ORDER[issue["severity"]])
         return {
             "rows": rows,
@@ -390,10 +430,10 @@ class QualityAccumulator:
 
 
 def _missing_issue(name: str, count: int, rows: int, percent: float) -> dict:
+    severity = missing_severity(count, rows)
     if count == rows:
-        severity, message = "error", f"Column '{name}' is empty: all {rows:,} values are missing."
+        message = f"Column '{name}' is empty: all {rows:,} values are missing."
     else:
-        severity = "info" if percent < 5 else "warning" if percent < 50 else "error"
         message = (
             f"Column '{name}' is missing {percent:g}% of its values ({count:,} of {rows:,} rows)."
         )
@@ -401,17 +441,14 @@ def _missing_issue(name: str, count: int, rows: int, percent: float) -> dict:
 
 
 def _constant_issue(name: str, value: Any) -> dict:
-    if value is None:
-        message = f"Column '{name}' has no values at all, so it carries no information."
-    else:
-        shown = repr(value.isoformat() if hasattr(value, "isoformat") else value)
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
-        message = (
-            f"Column '{name}' has the same value ({shown}) in every row, so it cannot explain "
-            "differences between rows."
-        )
-    return {"kind": "constant", "column": name, "severity": "warning", "message": message}
+    shown = repr(value.isoformat() if hasattr(value, "isoformat") else value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    message = (
+        f"Column '{name}' has the same value ({shown}) in every row, so it cannot explain "
+        "differences between rows."
+    )
+    return {"kind": "constant", "column": name, "severity": CONSTANT_SEVERITY, "message": message}
 
 
 def check_column_names(names: list[Any]) -> None:
@@ -441,13 +478,69 @@ def _as_text(series: pd.Series) -> pa.Array:
     return pa.array(text.astype(object), type=pa.string(), from_pandas=True)
 
 
+def _values(series: pd.Series, typ: pa.DataType | None = None) -> pa.Array:
+    """One Arrow array of a column's values. Arrow-backed columns may be held in several
+    chunks (``pd.concat`` of frames with text columns under pandas 3), which ``pa.array``
+    refuses; they are joined into one array."""
+    array = series.array
+    if hasattr(array, "__arrow_array__"):
+        values = array.__arrow_array__(type=typ)
+        if isinstance(values, pa.ChunkedArray):
+            return values.combine_chunks()
+        return values
+    return pa.array(series, type=typ, from_pandas=True)
+
+
+def _type_names(series: pd.Series) -> str:
+    """The Python types of an object column's values, for error messages."""
+    names = {type(v).__name__ for v in series.dropna().head(10_000)}
+    return ", ".join(sorted(names))
+
+
+def _column_type(name: str, column: pd.Series, strict: bool) -> tuple[pa.DataType, pa.Array | None]:
+    """The Arrow type of a column (and its converted values when typing needed them)."""
+    try:
+        if column.dtype == object:
+            # Object columns are typed by their values, which takes a full conversion.
+            try:
+                converted = pa.array(column, from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                if strict:
+                    raise Invalid(
+                        f"Column {name!r} mixes values of different types ({_type_names(column)}) "
+                        "that no single column type holds. Convert it first, e.g. "
+                        f"df[{name!r}] = df[{name!r}].astype(str) to keep them as text.",
+                        column=name,
+                    ) from None
+                converted = _as_text(column)
+            return converted.type, converted
+        frame = column.iloc[:0].to_frame()
+        return pa.Schema.from_pandas(frame, preserve_index=False)[0].type, None
+    except Invalid:
+        raise
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        if isinstance(column.dtype, pd.SparseDtype):
+            hint = f"it is sparse; store it dense: df[{name!r}] = df[{name!r}].sparse.to_dense()"
+        elif pd.api.types.is_complex_dtype(column.dtype):
+            hint = "complex numbers have no column type; store the real and imaginary parts"
+        else:
+            hint = f"{str(exc).rstrip('.')}; convert it to numbers, text, dates or booleans"
+        raise Invalid(
+            f"Column {name!r} (dtype {column.dtype}) cannot be stored: {hint}.",
+            column=name,
+            dtype=str(column.dtype),
+        ) from None
+
+
 def frame_to_batches(
-    df: pd.DataFrame, rows_per_batch: int = 65_536
+    df: pd.DataFrame, rows_per_batch: int = 65_536, *, strict: bool = False
 ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
     """Arrow schema (with pandas metadata) and batches for a DataFrame, converted lazily.
 
     The index is not included. Column names are turned into strings and must be non-empty
-    and unique. Object columns mixing types Arrow cannot unify are stored as text.
+    and unique. Object columns mixing types Arrow cannot unify are stored as text, or
+    refused when ``strict`` (a DataFrame saved as it is, rather than a file read as text);
+    columns Arrow cannot hold at all (complex numbers, sparse arrays) are refused.
     """
     if not all(isinstance(c, str) for c in df.columns):
         df = df.rename(columns=str)
@@ -457,15 +550,9 @@ def frame_to_batches(
     # it is kept and sliced so it is not done twice.
     converted: dict[str, pa.Array] = {}
     for name in df.columns:
-        column = df[name]
-        if column.dtype == object:
-            try:
-                converted[name] = pa.array(column, from_pandas=True)
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
-                converted[name] = _as_text(column)
-            typ = converted[name].type
-        else:
-            typ = pa.Schema.from_pandas(column.iloc[:0].to_frame(), preserve_index=False)[0].type
+        typ, values = _column_type(name, df[name], strict)
+        if values is not None:
+            converted[name] = values
         fields.append(pa.field(name, typ))
     # The pandas metadata of the frame keeps extension dtypes (category, Int64...) on read-back.
     metadata = pa.Schema.from_pandas(df.iloc[:0], preserve_index=False).metadata
@@ -476,7 +563,7 @@ def frame_to_batches(
             arrays = [
                 converted[f.name].slice(start, rows_per_batch)
                 if f.name in converted
-                else pa.array(df[f.name].iloc[start : start + rows_per_batch], type=f.type)
+                else _values(df[f.name].iloc[start : start + rows_per_batch], f.type)
                 for f in schema
             ]
             yield pa.RecordBatch.from_arrays(arrays, schema=schema)

@@ -25,8 +25,9 @@ from ..core.permissions import Role
 from ..core.store import Store
 from ..core.workspace_files import WorkspaceFiles
 from .admission import TenantGate
+from .base import UnknownPathHandler
 from .identity import PrincipalResolver
-from .routes import api_routes
+from .routes import API_PREFIX, api_routes
 
 ENV_URL = "ASTRALYTIQ_URL"
 ENV_TOKEN = "ASTRALYTIQ_TOKEN"  # noqa: S105 - a variable name, not a secret
@@ -315,6 +316,8 @@ class AstralytiQ(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(route.spec() for route in api_routes())
+        # Last: any other path under the API's prefix answers a JSON 404.
+        self.handlers.append((API_PREFIX + r"(?:/.*)?", UnknownPathHandler))
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Runs once the server listens: flush API usage periodically, and point kernels

@@ -38,7 +38,7 @@ from ..core.tokens import looks_like_token
 from . import metrics
 from .admission import Pass, Withdrawn
 from .params import Param
-from .routes import PLATFORM, Operation, Route
+from .routes import PLATFORM, PUBLIC, Operation, Route
 
 if TYPE_CHECKING:
     from .app import AstralytiQ
@@ -82,6 +82,23 @@ def http_status(error: AstralytiqError) -> int:
     return 500
 
 
+def error_body(status_code: int, exc: BaseException | None, reason: str) -> dict[str, Any]:
+    """The JSON body of an API error (``{error, message, detail?}``), the one shape every
+    API answer that is not a success has."""
+    if isinstance(exc, AstralytiqError):
+        return exc.to_dict()
+    if isinstance(exc, web.HTTPError):
+        code = _HTTP_CODES.get(status_code, "error")
+        return {"error": code, "message": exc.log_message or reason}
+    return {"error": "error", "message": "Internal server error."}
+
+
+def public_request(handler: ApiHandler) -> bool:
+    """Whether a request to a public route came without valid credentials (so it gets
+    only what anyone may see)."""
+    return not handler.authenticated
+
+
 def _open(method: Callable[..., Any]) -> Callable[..., Any]:
     """Let the request through jupyter_server's own gate; :meth:`ApiHandler.prepare` then
     authenticates it (jupyter identity or platform token) before anything else runs."""
@@ -94,6 +111,7 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
     route: Route
     principal: Principal
     operation: Operation
+    authenticated = False  # set once the caller's credentials are known to be valid
     #: The query parameters given, converted and checked (absent ones are missing).
     params: dict[str, Any]
 
@@ -123,22 +141,26 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
 
     # -- authentication and authorization ------------------------------------------------
     async def prepare(self) -> None:  # type: ignore[override]
+        operation = self.route.operations.get(self.request.method or "")
+        public = operation is not None and operation.permission == PUBLIC
         credential = self._bearer()
         if credential is not None:
             resolver = self.app.resolver
             principal = resolver.cached_token(credential)
             if principal is None:
                 principal = await self.run(resolver.authenticate_token, credential)
-            if principal is None:
+            if principal is None and not public:
                 raise web.HTTPError(403, "The API token is invalid, expired or revoked.")
             self._token_principal = principal
         await super().prepare()
         if self._finished:
             return
-        operation = self.route.operations.get(self.request.method or "")
         if operation is None:
             raise web.HTTPError(405)
         self.operation = operation
+        if public:
+            await self._prepare_public()
+            return
         if self._token_principal is not None:
             self.principal = self._token_principal
         else:
@@ -155,6 +177,7 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
             if principal is None:
                 principal = await self.run(resolver.resolve_and_cache, self.current_user, tenant)
             self.principal = principal
+        self.authenticated = True
         await self._authorize(operation)
         if self.request.method == "GET" and self._token_principal is None:
             # A browser session gets its XSRF cookie here as on every Jupyter page: a page
@@ -180,6 +203,12 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
             await self._pass.wait()
         except Withdrawn:
             raise web.Finish() from None  # the client left while waiting: nothing to answer
+
+    async def _prepare_public(self) -> None:
+        """A public route: anyone gets an answer; whether the caller is authenticated is
+        known (``authenticated``), without tenant resolution or metering."""
+        self.params = self._parse_query(self.operation)
+        self.authenticated = self._token_principal is not None or self.current_user is not None
 
     async def _authorize(self, operation: Operation) -> None:
         """Refuse (403) and audit when the principal lacks the route's permission."""
@@ -345,19 +374,11 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
             retry_after = exc.detail.get("retry_after")
             if retry_after is not None:
                 self.set_header("Retry-After", str(retry_after))
-            body = exc.to_dict()
-        elif isinstance(exc, web.HTTPError):
-            body = {
-                "error": _HTTP_CODES.get(status_code, "error"),
-                "message": exc.log_message or self._reason,
-            }
-        else:
-            body = {"error": "error", "message": "Internal server error."}
         if status_code == 405:
             # Set here: tornado clears every header before an error is written.
             self.set_header("Allow", ", ".join(self.route.operations))
         self.set_header("Content-Type", JSON_TYPE)
-        self.finish(json.dumps(body, default=str))
+        self.finish(json.dumps(error_body(status_code, exc, self._reason), default=str))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, AstralytiqError):
@@ -390,6 +411,21 @@ def _plain(data: Any) -> Any:
     if isinstance(data, dict):
         return {k: _plain(v) for k, v in data.items()}
     return data
+
+
+class UnknownPathHandler(ExtensionHandlerMixin, APIHandler):
+    """Any path under ``astralytiq/api`` that no route serves, the prefix itself included:
+    a JSON 404 like every other API error, never Jupyter's HTML page or a redirect."""
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        # Before jupyter_server's own prepare: nothing is served here, so there is nothing
+        # to authenticate or to protect from cross-site requests.
+        raise web.HTTPError(404, f"No API operation at {self.request.path}; see openapi.json.")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = (kwargs.get("exc_info") or (None, None, None))[1]
+        self.set_header("Content-Type", JSON_TYPE)
+        self.finish(json.dumps(error_body(status_code, exc, self._reason)))
 
 
 def _utf8(param: Param, raw: bytes) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from .._version import __version__
 from . import params as Q
 from .codecs import MAX_JSON_RECORDS
-from .routes import JSON, PLATFORM, Operation, api_routes
+from .routes import JSON, PLATFORM, PUBLIC, Operation, api_routes
 
 PATH = Path(__file__).resolve().parent / "openapi.json"
 #: Path parameters: their schema and meaning.
@@ -167,6 +167,8 @@ def build() -> dict[str, Any]:
         for method, op in route.operations.items():
             if op.permission == PLATFORM:
                 needs = "platform owner"
+            elif op.permission == PUBLIC:
+                needs = "nothing (no credentials needed)"
             elif op.permission is None:
                 needs = "any authenticated caller"
             else:
@@ -183,6 +185,9 @@ def build() -> dict[str, Any]:
             body = _request_body(op)
             if body is not None:
                 document["requestBody"] = body
+            if op.permission == PUBLIC:
+                # Credentials optional: {} lets a caller without any through.
+                document["security"] = [{}, {"jupyter": []}, {"platformToken": []}]
             item[method.lower()] = document
         paths[route.template] = item
     return {

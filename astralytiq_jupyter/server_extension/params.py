@@ -291,6 +291,12 @@ UPLOAD = (
     text("parent", "Mode 'save': the version this one derives from (lineage).", 200),
     text("recipe", "Mode 'save': the recipe steps (JSON) that produced it.", MAX_QUERY_JSON),
 )
+FORCE = Param(
+    "force",
+    "boolean",
+    "Store a new version even when the latest one holds the same content (default: that "
+    "version is answered with 200 and 'reused').",
+)
 
 #: The file's read options of a streamed upload (decoded by ``core.upload_query``).
 UPLOAD_READ = (

@@ -18,6 +18,8 @@ from .params import Param
 
 P = Permission
 PLATFORM: Literal["platform"] = "platform"  # only the platform owner (creates tenants)
+# Anyone, without credentials (liveness for monitoring probes); nothing tenant-related.
+PUBLIC: Literal["public"] = "public"
 API_PREFIX = "/astralytiq/api"
 #: Operations whose work grows with the data (reading, writing or computing over whole
 #: versions and models): they run on the long-work pool, a few at once per tenant
@@ -46,7 +48,7 @@ class Operation:
 
     id: str
     # None: any authenticated principal; a tuple: every one of these permissions.
-    permission: Permission | tuple[Permission, ...] | Literal["platform"] | None
+    permission: Permission | tuple[Permission, ...] | Literal["platform", "public"] | None
     summary: str
     #: The query parameters the operation reads, typed and bounded; any other is refused (a
     #: typo such as ``?limt=5`` must not silently return the default page).
@@ -112,7 +114,7 @@ TABLES = ("application/vnd.apache.parquet", "application/vnd.apache.arrow.stream
 
 def _op(
     id: str,
-    permission: Permission | tuple[Permission, ...] | Literal["platform"] | None,
+    permission: Permission | tuple[Permission, ...] | Literal["platform", "public"] | None,
     summary: str,
     query: tuple[Param, ...] = (),
     *,
@@ -129,7 +131,15 @@ def api_routes() -> list[Route]:
 
     return [
         Route(
-            "/health", meta.HealthHandler, {"GET": _op("health", None, "Server and schema status")}
+            "/health",
+            meta.HealthHandler,
+            {
+                "GET": _op(
+                    "health",
+                    PUBLIC,
+                    "Liveness, without credentials; with them also the version and schema",
+                )
+            },
         ),
         Route(
             "/me",
@@ -172,8 +182,8 @@ def api_routes() -> list[Route]:
                     "dataset.upload",
                     P.DATASET_WRITE,
                     "Upload a new version (streamed request body)",
-                    (*Q.UPLOAD, *Q.UPLOAD_READ),
-                    success=(201,),
+                    (*Q.UPLOAD, Q.FORCE, *Q.UPLOAD_READ),
+                    success=(200, 201),
                 ),
             },
         ),
@@ -200,8 +210,9 @@ def api_routes() -> list[Route]:
                             "object",
                             "Options of the file format (delimiter, encoding, header, ...).",
                         ),
+                        Q.FORCE,
                     ),
-                    success=(201,),
+                    success=(200, 201),
                 )
             },
         ),

@@ -175,6 +175,23 @@ def test_save_versions_and_lineage(ws: Workspace, sales_csv: Path) -> None:
     assert listed[0].versions == 2 and listed[0].latest == v2
 
 
+def test_identical_content_returns_the_latest_version(ws: Workspace, sales_csv: Path) -> None:
+    v1 = ws.datasets.ingest(sales_csv, name="sales")
+    again = ws.datasets.ingest(sales_csv, name="sales")
+    assert (v1.reused, again.reused, again) == (False, True, v1)
+    upload = ws.datasets.ingest(CSV.encode(), name="sales", filename="copy.csv")
+    assert upload.reused and upload.ref == "sales@1"
+    forced = ws.datasets.ingest(sales_csv, name="sales", force=True)
+    assert (forced.version, forced.reused, forced.sha256) == (2, False, v1.sha256)
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    saved = ws.datasets.save(frame, "frame")
+    assert ws.datasets.save(frame, "frame").reused
+    assert ws.datasets.save(frame, "frame", force=True).version == saved.version + 1
+    derived = ws.datasets.save(frame, "frame", parent="sales@1")
+    assert not derived.reused and derived.parent == "sales@1"
+    assert [v.version for v in ws.datasets.versions("frame")] == [1, 2, 3]
+
+
 def test_list_search_and_paging(ws: Workspace) -> None:
     for name in ("alpha", "beta", "gamma"):
         ws.datasets.save(pd.DataFrame({"x": [1]}), name)

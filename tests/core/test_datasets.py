@@ -3,6 +3,7 @@ and bad input that must leave no row and no file behind."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import threading
@@ -104,7 +105,7 @@ def test_list_and_search(ws, sales_csv):
 
 def test_delete_version_and_dataset(ws, sales_csv, store, stored_files):
     ws.datasets.ingest(sales_csv, name="sales")
-    ws.datasets.ingest(sales_csv, name="sales")
+    ws.datasets.ingest(sales_csv, name="sales", force=True)
     assert ws.datasets.delete("sales", 1) == 1
     assert [v.version for v in ws.datasets.versions("sales")] == [2]
     assert len(stored_files()) == 1
@@ -264,21 +265,26 @@ def test_storage_and_upload_quotas(store, sales_csv, stored_files):
     assert [d.name for d in ws.datasets.list()] == ["small"]
 
 
-def test_concurrent_ingests_get_distinct_versions(ws, sales_csv, store):
-    errors = []
+def _concurrently(count, fn):
+    results, errors = [], []
 
     def work():
         try:
-            ws.datasets.ingest(sales_csv, name="sales")
+            results.append(fn())
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work) for _ in range(16)]
+    threads = [threading.Thread(target=work) for _ in range(count)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert errors == []
+    return results
+
+
+def test_concurrent_ingests_get_distinct_versions(ws, sales_csv, store):
+    _concurrently(16, lambda: ws.datasets.ingest(sales_csv, name="sales", force=True))
     assert [v.version for v in ws.datasets.versions("sales")] == list(range(1, 17))
     assert all(len(ws.datasets.load(f"sales@{n}")) == 4 for n in range(1, 17))
 
@@ -306,6 +312,14 @@ def test_numbers_and_files_of_deleted_versions_are_never_given_again(ws, store) 
     assert len(set(keys.values())) == 8
     other = workspace_for(store, "other", "olga", Role.ADMIN)  # counters are per tenant
     assert other.datasets.save(pd.DataFrame({"x": [1]}), "sales").version == 1
+
+
+def test_concurrent_identical_ingests_store_one_version(ws, sales_csv, stored_files):
+    results = _concurrently(6, lambda: ws.datasets.ingest(sales_csv, name="sales"))
+    assert [v.version for v in ws.datasets.versions("sales")] == [1]
+    assert {v.ref for v in results} == {"sales@1"}
+    assert sorted(v.reused for v in results) == [False] + [True] * 5
+    assert len(stored_files()) == 1  # the five staged copies were discarded
 
 
 def test_sweeper_removes_only_orphans(ws, sales_csv, store, stored_files):
@@ -355,6 +369,135 @@ def test_sql_allowlist(store_config, tmp_path):
     with Store(replace(store_config, sql_import_allowlist=(url,))) as opened:
         ws = workspace_for(opened, "default", "alice", Role.ADMIN)
         assert ws.datasets.ingest(aq.SqlSource(url, "SELECT * FROM t"), name="x").rows == 1
+
+
+def test_identical_content_returns_the_latest_version(ws, store, sales_csv, stored_files):
+    """File, upload and DataFrame: the same stored content as the latest version (same
+    SHA-256) with the same lineage is that version, said with ``reused``; ``force`` makes
+    a new one; only the latest version is compared."""
+    v1 = ws.datasets.ingest(sales_csv, name="sales")
+    assert not v1.reused
+    again = ws.datasets.ingest(sales_csv, name="sales", note="second look")
+    assert again.reused and again == v1 and again.note == ""
+    assert "reused=True" in repr(again) and again.to_dict()["reused"] is True
+    upload = ws.datasets.ingest(sales_csv.read_bytes(), name="sales", filename="other.csv")
+    assert upload.reused and upload.ref == "sales@1"
+    assert [v.version for v in ws.datasets.versions("sales")] == [1] and len(stored_files()) == 1
+    events = ws.audit.list(action="dataset.ingest")
+    assert [e.detail["reused"] for e in events] == [True, True, False]
+
+    changed = sales_csv.with_name("changed.csv")
+    changed.write_text(CSV + "west,1,2024-01-04\n")
+    assert ws.datasets.ingest(changed, name="sales").version == 2
+    assert ws.datasets.ingest(sales_csv, name="sales").version == 3  # not the latest any more
+    forced = ws.datasets.ingest(sales_csv, name="sales", force=True)
+    assert (forced.version, forced.reused, forced.sha256) == (4, False, v1.sha256)
+
+    df = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    s1 = ws.datasets.save(df, "frame")
+    s2 = ws.datasets.save(df.copy(), "frame")
+    assert s2.reused and s2 == s1
+    assert ws.datasets.save(df.astype({"a": "float64"}), "frame").version == 2  # other dtype
+    derived = ws.datasets.save(df.astype({"a": "float64"}), "frame", parent="sales@1")
+    assert derived.version == 3 and not derived.reused  # same data, other lineage
+    steps = [{"op": "drop_duplicates"}]
+    r1 = ws.datasets.save(df, "frame", parent="sales@1", recipe=steps)
+    assert ws.datasets.save(df, "frame", parent="sales@1", recipe=steps).reused
+    assert ws.datasets.save(df, "frame", parent="sales@1", recipe=[]).version == r1.version + 1
+    assert ws.datasets.save(df, "frame", force=True).version == r1.version + 2
+
+
+def test_identical_url_download_is_reused(store_config, sales_csv):
+    import functools
+    import http.server
+    from dataclasses import replace
+
+    from astralytiq_jupyter.core.store import Store
+
+    handler = functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=str(sales_csv.parent)
+    )
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/{sales_csv.name}"
+    try:
+        with Store(replace(store_config, url_import_allowlist=("127.0.0.1",))) as store:
+            ws = workspace_for(store, "default", "alice", Role.ADMIN)
+            first = ws.datasets.ingest(url, name="web")
+            second = ws.datasets.ingest(url, name="web")
+            assert (second.ref, second.reused, first.reused) == ("web@1", True, False)
+            sales_csv.write_text(CSV.replace("south", "east"))
+            assert ws.datasets.ingest(url, name="web").version == 2
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_version_landing_between_metadata_and_bytes_is_not_mixed_in(ws, store, monkeypatch):
+    """``load``/``read_table`` resolve ``sales`` once: a version committed right after the
+    metadata is read (forced here by a hook on the store's read sessions) does not pair the
+    first version's columns with the second's bytes."""
+    ws.datasets.save(pd.DataFrame({"region": ["north", "south"], "amount": [1.0, 2.0]}), "sales")
+    sessions = store.session
+    landed = []
+
+    def session_then_new_version():
+        @contextlib.contextmanager
+        def hooked():
+            with sessions() as session:
+                yield session
+            if not landed:  # once, after the first read session of the load has closed
+                landed.append(True)
+                ws.datasets.save(pd.DataFrame({"units": [7, 8, 9]}), "sales", force=True)
+
+        return hooked()
+
+    monkeypatch.setattr(store, "session", session_then_new_version)
+    df = ws.datasets.load("sales", columns=["region"])
+    assert landed and df["region"].tolist() == ["north", "south"]
+    monkeypatch.setattr(store, "session", sessions)
+    assert ws.datasets.get("sales").version == 2
+    landed.clear()
+    monkeypatch.setattr(store, "session", session_then_new_version)
+    table = store.datasets.read_table(ws.me, "sales", limit=1)
+    assert landed and table.column_names == ["units"] and table.num_rows == 1
+    monkeypatch.setattr(store, "session", sessions)
+    assert ws.datasets.get("sales").version == 3
+
+
+QUALITY_CASES = {
+    "missing_and_duplicates": CSV,
+    "text_numbers_and_constant": 'id,price,country\n1,"1,200",FR\n2,"3,400",FR\n3,n/a,FR\n'
+    '4,"5,000",FR\n',
+    "mixed_and_empty_column": "a,b,c\n1,x,\n2,3,\n2,3,\n,,\n" + "5,y,\n" * 40,
+    "no_rows": "a,b\n",
+}
+# The profile names its findings more finely; these are the ones ingest records too.
+PROFILE_KIND = {
+    "missing_values": "missing",
+    "all_missing": "missing",
+    "duplicate_rows": "duplicates",
+    "constant": "constant",
+}
+
+
+@pytest.mark.parametrize("case", QUALITY_CASES)
+def test_ingest_and_profile_give_a_version_one_score_and_one_label(ws, tmp_path, case):
+    path = tmp_path / f"{case}.csv"
+    path.write_text(QUALITY_CASES[case])
+    version = ws.datasets.ingest(path, name="q")
+    report = ws.datasets.profile(version.ref)
+    assert report.quality_score == version.quality["score"]
+    recorded = {(i["kind"], i["column"]): i["severity"] for i in version.quality["issues"]}
+    profiled = {
+        (PROFILE_KIND[i.code], i.columns[0] if i.columns else None): i.severity
+        for i in report.issues
+        if i.code in PROFILE_KIND
+    }
+    assert {key: recorded[key] for key in profiled} == profiled
+    assert {kind for kind, _ in recorded} - {"empty"} <= {kind for kind, _ in profiled}
+    assert {i.severity for i in report.issues} <= {"error", "warning", "info"}
 
 
 def test_cluster_counts_are_refused_before_a_range_is_built(ws):

@@ -72,7 +72,8 @@ def test_sweep_racing_uploads_through_two_stores(store_config, store) -> None:
         def upload(via: Store, n: int) -> None:
             try:
                 for i in range(n):
-                    saved.append(via.datasets.save(a, _frame(10 + i), "sales"))
+                    # force: the uploaders send equal frames, each must make a version
+                    saved.append(via.datasets.save(a, _frame(10 + i), "sales", force=True))
             except BaseException as exc:  # pragma: no cover - reported below
                 errors.append(exc)
 

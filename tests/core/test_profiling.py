@@ -141,7 +141,7 @@ def test_text_datetime_and_dataset_flags():
     assert price.suggestion == {"op": "to_number", "columns": ["price"], "thousands": ","}
     assert "20 values are not numbers" in price.message
     assert [i.severity for i in p.issues] == sorted(
-        (i.severity for i in p.issues), key=["high", "medium", "low"].index
+        (i.severity for i in p.issues), key=["error", "warning", "info"].index
     )
 
 
@@ -170,7 +170,7 @@ def test_every_suggestion_is_a_valid_recipe_step_that_fixes_its_issue():
 def test_edge_cases_empty_frames_all_missing_unicode():
     empty = pd.DataFrame({"a": pd.Series([], dtype="float64"), "b": pd.Series([], dtype="str")})
     p = profile(empty)
-    assert p.rows == 0 and p.quality_score is None and p.duplicate_rows == 0
+    assert p.rows == 0 and p.quality_score == 0.0 and p.duplicate_rows == 0
     assert p.column("a").numeric is None and p.column("a").flags == ["all_missing"]
     assert profile(pd.DataFrame()).columns == 0
     df = pd.DataFrame({"nothing": [np.nan] * 3, "objects": [None] * 3, "txt": ["ü", "日本", "ü"]})

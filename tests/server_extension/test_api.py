@@ -210,7 +210,8 @@ def test_openapi_lists_exactly_the_served_routes(single: LiveServer) -> None:
         for p in _patterns(single.app.web_app.default_router)
         if prefix in p
     }
-    assert templates == {r.template for r in api_routes()}
+    # ... and the JSON 404 of any other path under the prefix.
+    assert templates == {r.template for r in api_routes()} | {"(?:/.*)?"}
     # Query parameters: the document lists exactly those each operation accepts.
     for route in api_routes():
         for method, operation in route.operations.items():
@@ -243,6 +244,26 @@ def _patterns(router: object) -> Iterator[str]:
         if regex is not None:
             yield regex.pattern
         yield from _patterns(rule.target)
+
+
+def test_identical_upload_answers_200_with_the_existing_version(single: LiveServer) -> None:
+    session = single.session(single.token)
+    url = single.api("/datasets/same-bytes/versions")
+    params = {"filename": "same.csv"}
+    first = session.post(url, params=params, data=b"a,b\n1,x\n", timeout=60)
+    second = session.post(url, params=params, data=b"a,b\n1,x\n", timeout=60)
+    assert (first.status_code, first.json()["reused"]) == (201, False)
+    assert (second.status_code, second.json()["reused"]) == (200, True)
+    assert second.json()["ref"] == first.json()["ref"] == "same-bytes@1"
+    forced = session.post(url, params={**params, "force": "true"}, data=b"a,b\n1,x\n", timeout=60)
+    assert forced.status_code == 201 and forced.json()["ref"] == "same-bytes@2"
+    wrong = session.post(url, params={**params, "force": "yes"}, data=b"a,b\n1,x\n", timeout=60)
+    assert wrong.status_code == 400
+    assert "'force' must be 'true' or 'false'" in wrong.json()["message"]
+    body = {"url": "https://x", "force": 1}
+    ingest = session.post(single.api("/datasets/same-bytes/ingest"), json=body, timeout=60)
+    assert ingest.status_code == 400
+    assert ingest.json()["message"] == "Field 'force' must be a boolean."
 
 
 def test_prometheus_metrics(single: LiveServer) -> None:

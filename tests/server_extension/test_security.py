@@ -30,7 +30,13 @@ from astralytiq_jupyter.core.models import (
     UsageCounterRecord,
 )
 from astralytiq_jupyter.core.permissions import ROLE_PERMISSIONS, Principal, Role
-from astralytiq_jupyter.server_extension.routes import PLATFORM, Operation, Route, api_routes
+from astralytiq_jupyter.server_extension.routes import (
+    PLATFORM,
+    PUBLIC,
+    Operation,
+    Route,
+    api_routes,
+)
 
 from ..conftest import BACKENDS
 from .live import LiveServer, live_server
@@ -245,13 +251,17 @@ def test_route_table_covers_every_handler_method() -> None:
 
 
 def test_every_route_without_credentials_is_403_and_changes_nothing(world: World) -> None:
+    """Except the public ones (liveness), which answer anyone with nothing tenant-related."""
     before, files = world.snapshot("acme"), world.files()
     wrong = []
-    for route, method, _op in OPERATIONS:
+    for route, method, op in OPERATIONS:
         path, kwargs = request_for(world, route, method, None)
         for token in (None, "aqt_" + "0" * 32 + "_" + "A" * 43, "not-the-server-token"):
             response = call(world, token, method, path, **kwargs)
-            if response.status_code != 403:
+            if op.permission == PUBLIC:
+                if (response.status_code, response.json()) != (200, {"status": "ok"}):
+                    wrong.append((method, route.template, token, response.text[:200]))
+            elif response.status_code != 403:
                 wrong.append((method, route.template, token, response.status_code))
     assert wrong == []
     assert world.snapshot("acme") == before and world.files() == files

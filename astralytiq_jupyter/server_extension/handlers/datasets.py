@@ -138,7 +138,9 @@ class VersionsHandler(ApiHandler):
     async def post(self, name: str) -> None:
         """The body is a file to read (``?format=&filename=`` and its read options, see
         :mod:`...core.upload_query`), or with ``?mode=save`` a Parquet DataFrame stored as
-        is, with lineage (``?parent=&recipe=``)."""
+        is, with lineage (``?parent=&recipe=``). 201 with the new version, or 200 with the
+        latest one when it holds the same content (``reused``; ``?force=true`` makes a new
+        version anyway)."""
         if self._refusal is not None:
             raise self._refusal
         if self._finished or self._spool is None:
@@ -155,11 +157,15 @@ class VersionsHandler(ApiHandler):
             spool.close()
         metrics.UPLOADS.labels(outcome="ok").inc()
         metrics.UPLOAD_BYTES.inc(self._received)
-        self.reply(version, 201)
+        self.reply(version, 200 if version.reused else 201)
 
     async def _store(self, spool: IO[bytes], name: str) -> Any:
         params = self.params
-        common = {"description": params.get("description"), "note": params.get("note", "")}
+        common = {
+            "description": params.get("description"),
+            "note": params.get("note", ""),
+            "force": params.get("force", False),
+        }
         read_options = decode_read_options(lambda name: _as_texts(params.get(name)))
         if params.get("mode", "ingest") == "ingest":
             return await self.run(
@@ -205,6 +211,8 @@ class IngestHandler(ApiHandler):
         body = self.json_body()
         if ("url" in body) == ("sql" in body):
             raise Invalid("Give exactly one source: 'url' or 'sql'.")
+        if "force" in (body.get("read_options") or {}):
+            raise Invalid("'force' is not a read option; give it next to 'url' or 'sql'.")
         options = check_read_options(body.get("read_options") or {})
         if "url" in body:
             source: Any = body["url"]
@@ -226,9 +234,11 @@ class IngestHandler(ApiHandler):
             format=body.get("format"),
             description=body.get("description"),
             note=body.get("note") or "",
+            force=body.get("force", False),
             **options,
         )
-        self.reply(await self.run(ingest), 201)
+        version = await self.run(ingest)
+        self.reply(version, 200 if version.reused else 201)
 
 
 class DataHandler(ApiHandler):

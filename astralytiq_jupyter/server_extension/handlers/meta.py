@@ -6,13 +6,19 @@ from pathlib import Path
 
 from ..._version import __version__
 from ...core import db
-from ..base import ApiHandler
+from ..base import ApiHandler, public_request
 
 OPENAPI = Path(__file__).resolve().parent.parent / "openapi.json"
 
 
 class HealthHandler(ApiHandler):
+    """Liveness for anyone (monitoring probes carry no credentials): the server answers.
+    Authenticated callers also get the version and the database schema revision."""
+
     async def get(self) -> None:
+        if public_request(self):
+            self.reply({"status": "ok"})
+            return
         schema = await self.run(db.current_revision, self.app.store.engine)
         self.reply({"status": "ok", "version": __version__, "schema": schema})
 
