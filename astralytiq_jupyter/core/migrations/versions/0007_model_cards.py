@@ -1,8 +1,8 @@
 """Model cards: each model version keeps the evaluation of the training run that produced it
 (leaderboard, holdout and CV metrics, plots' data, spec, notes) as JSON.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-02 07:00:00
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
