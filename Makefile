@@ -15,9 +15,13 @@ $(VENV)/.installed: $(BIN)/activate pyproject.toml
 
 install: $(VENV)/.installed
 
+# The demo content first (idempotent), then JupyterLab opening the app's Voila page; the
+# apps in notebooks/ (the package's own, astralytiq_jupyter/apps/notebooks) and JupyterLab
+# at /lab (Launcher tile "AstralytiQ"). Both use the one store home (`astralytiq info`).
 run: install
+	$(BIN)/astralytiq demo seed
 	$(BIN)/jupyter lab --ip=127.0.0.1 --allow-root --ServerApp.root_dir=$(CURDIR)/notebooks \
-		--ServerApp.default_url=/lab/tree/demo.ipynb
+		--LabApp.default_url=/voila/render/astralytiq.ipynb
 
 # Notebooks run under nbval against a throwaway store, never the developer's own.
 test: install

@@ -82,9 +82,26 @@ def main(argv: list[str] | None = None) -> int:
     comp.add_argument("--tenant", help="only this tenant (slug)")
     comp.add_argument("--all", action="store_true", help="recompile compiled versions too")
 
+    demo = sub.add_parser("demo", help="demo content for newcomers")
+    demo.add_subparsers(dest="demo_command", required=True).add_parser(
+        "seed",
+        help="the sample sales data, a registered revenue model and a dashboard in tenant "
+        "'default' (idempotent: what exists is kept)",
+    )
+    apps = sub.add_parser("apps", help="the Voila apps (notebooks) shipped with the package")
+    install = apps.add_subparsers(dest="apps_command", required=True).add_parser(
+        "install", help="copy the apps into a folder, e.g. the Jupyter server's root"
+    )
+    install.add_argument("folder", nargs="?", default=".", help="target folder (default: .)")
+    install.add_argument("--overwrite", action="store_true", help="replace files already there")
+
     args = parser.parse_args(argv)
+    if args.command == "apps":
+        return _install_apps(args.folder, overwrite=args.overwrite)
     config = _config(args)
     try:
+        if args.command == "demo":
+            return _seed_demo(config)
         if args.command == "info":
             return _info(config, explicit_home=bool(args.home))
         if args.command == "db":
@@ -97,6 +114,36 @@ def main(argv: list[str] | None = None) -> int:
     except AstralytiqError as exc:
         print(f"astralytiq: {exc.message}", file=sys.stderr)
         return 2
+
+
+def _seed_demo(config: StoreConfig) -> int:
+    """Seed the embedded store as its local user (admin of tenant 'default')."""
+    from .client import LocalBackend, Workspace
+    from .demo import seed
+
+    backend = LocalBackend.open(config=config)
+    try:
+        done = seed(Workspace(backend), say=print)
+    finally:
+        backend.close()
+    made = ", ".join(done.created) or "nothing new (already there)"
+    print(f"Demo: dataset {done.dataset}, model {done.model}, dashboard {done.dashboard}; "
+          f"created {made}.")  # fmt: skip
+    return 0
+
+
+def _install_apps(folder: str, *, overwrite: bool) -> int:
+    from .apps import install, names
+
+    written = install(folder, overwrite=overwrite)
+    for path in written:
+        print(f"  {path}")
+    kept = len(names()) - len(written)
+    print(
+        f"{len(written)} app(s) written to {folder}"
+        + (f", {kept} kept as they were." if kept else ".")
+    )
+    return 0
 
 
 def _info(config: StoreConfig, *, explicit_home: bool) -> int:

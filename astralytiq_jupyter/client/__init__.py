@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..core.config import StoreConfig
 from .local import LocalBackend
+from .session import env_expiry
 from .workspace import Workspace
 
 __all__ = ["LocalBackend", "RemoteBackend", "Workspace", "connect"]
@@ -25,8 +26,10 @@ def connect(
 
     With ``url`` (or ``$ASTRALYTIQ_URL``, which the server extension sets for the kernels it
     starts) the workspace talks to that server's REST API, authenticated by ``token``, else
-    ``$ASTRALYTIQ_TOKEN``, else ``$JUPYTERHUB_API_TOKEN``; ``tenant`` picks one of several
-    tenants. Otherwise, or when ``home``/``config`` name a local store, it opens the
+    ``$ASTRALYTIQ_TOKEN`` (the kernel's own platform token: it acts as the user who started
+    the kernel, or as a Voila page's viewer, and is extended while the kernel runs), else
+    ``$JUPYTERHUB_API_TOKEN``; ``tenant`` picks one of several tenants. Otherwise, or when
+    ``home``/``config`` name a local store, it opens the
     embedded store (``home`` defaults to ``$ASTRALYTIQ_HOME`` or
     ``{jupyter_data_dir}/astralytiq``), where the local user is admin of tenant ``default``.
     """
@@ -41,7 +44,7 @@ def connect(
             or os.environ.get("JUPYTERHUB_API_TOKEN")
             or None
         )
-        return Workspace(RemoteBackend(url, token, tenant=tenant))
+        return Workspace(RemoteBackend(url, token, tenant=tenant, expires_at=env_expiry(token)))
     return Workspace(LocalBackend.open(home, user=user, tenant=tenant, config=config))
 
 

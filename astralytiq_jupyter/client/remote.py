@@ -40,6 +40,7 @@ from ..core.recipebook import SavedRecipe
 from ..core.registry import AliasMove, ModelSummary, ModelVersion
 from ..core.tenancy import Member, Quotas, Tenant
 from ..core.tokens import ApiToken, IssuedToken
+from .session import EXPIRED, NOT_SIGNED_IN, TokenLease
 
 if TYPE_CHECKING:
     from ..core.aggregate import Aggregate
@@ -119,25 +120,36 @@ def _frame_bytes(df: pd.DataFrame) -> bytes:
 
 
 class RemoteClient:
-    """HTTP plumbing: base URL, credentials, error translation."""
+    """HTTP plumbing: base URL, credentials (a kernel's token is extended before it runs out:
+    ``session.TokenLease``), error translation."""
 
     def __init__(
-        self, url: str, token: str | None, *, tenant: str | None = None, timeout: float = 300.0
+        self,
+        url: str,
+        token: str | None,
+        *,
+        tenant: str | None = None,
+        timeout: float = 300.0,
+        expires_at: float | None = None,
     ) -> None:
         self.base = url.rstrip("/") + "/astralytiq/api"
         self.session = requests.Session()
+        self.signed_in = bool(token)
         if token:
             scheme = "Bearer" if token.startswith("aqt_") else "token"
             self.session.headers["Authorization"] = f"{scheme} {token}"
         if tenant:
             self.session.headers["X-AstralytiQ-Tenant"] = tenant
         self.timeout = timeout
+        self.lease = TokenLease(token, expires_at) if token and expires_at else None
 
     def url(self, *parts: str | int) -> str:
         return self.base + "".join("/" + quote(str(p), safe="@") for p in parts)
 
     def request(self, method: str, *parts: str | int, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
+        if self.lease is not None and self.lease.due():
+            self.lease.renew(self.session, self.url("session"), min(self.timeout, 30.0))
         response = self.session.request(method, self.url(*parts), **kwargs)
         if response.status_code >= 400:
             raise self._error(response)
@@ -179,13 +191,19 @@ class RemoteClient:
         clean = {k: v for k, v in params.items() if v is not None}
         return self.json("GET", *parts, params=clean)["items"]
 
-    @staticmethod
-    def _error(response: requests.Response) -> errors.AstralytiqError:
+    def _error(self, response: requests.Response) -> errors.AstralytiqError:
         try:
             body = response.json()
         except ValueError:
             body = {}
-        return error_from_reply(response.status_code, body, response.url)
+        error = error_from_reply(response.status_code, body, response.url)
+        if response.status_code == 403:
+            # Without credentials every request is refused before any role check.
+            if not self.signed_in:
+                error = type(error)(NOT_SIGNED_IN)
+            elif self.lease is not None and self.lease.expired():
+                error = type(error)(EXPIRED)
+        return error
 
     def close(self) -> None:
         self.session.close()
@@ -904,8 +922,11 @@ class RemoteBackend:
         *,
         tenant: str | None = None,
         timeout: float = 300.0,
+        expires_at: float | None = None,
     ) -> None:
-        self.client = RemoteClient(url, token, tenant=tenant, timeout=timeout)
+        self.client = RemoteClient(
+            url, token, tenant=tenant, timeout=timeout, expires_at=expires_at
+        )
         self.url = url
         self.datasets = RemoteDatasets(self.client)
         self.recipes = RemoteRecipes(self.client)

@@ -36,6 +36,9 @@ _TOKEN = re.compile(r"^aqt_([0-9a-f]{32})_([A-Za-z0-9_\-]{43})$")
 DEFAULT_TTL = timedelta(days=30)
 MIN_TTL = timedelta(seconds=60)
 MAX_TTL = timedelta(days=365)
+#: Names of the tokens the server mints for kernels (``server_extension.kernels``); no one
+#: else may use it, so a kernel token is told apart from the API tokens admins create.
+KERNEL_TOKEN_PREFIX = "kernel: "  # noqa: S105 - a name prefix, not a secret
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,11 @@ class TokenService:
         never higher)."""
         with self.store.audit.action(principal, "token.create", f"token:{name}") as act:
             require(principal, Permission.TOKEN_MANAGE)
+            if isinstance(name, str) and name.strip().startswith(KERNEL_TOKEN_PREFIX.strip()):
+                raise Invalid(
+                    f"Token names starting with {KERNEL_TOKEN_PREFIX.strip()!r} are reserved "
+                    "for the tokens the server gives kernels."
+                )
             issued = self.issue(
                 principal.tenant,
                 principal.user,
@@ -238,6 +246,36 @@ class TokenService:
                     row.revoked_at = datetime.now(timezone.utc)
                     row.revoked_by = principal.user
                 return ApiToken.from_record(row)
+
+    def retire(self, token_id: str) -> None:
+        """Revoke a token the server minted for itself (a kernel's, when the kernel stops):
+        no permission check, no audit event (nobody acted)."""
+        with self.store.membership_change(), self.store.transaction() as session:
+            row = session.get(ApiTokenRecord, token_id)
+            if row is not None and row.revoked_at is None:
+                row.revoked_at = datetime.now(timezone.utc)
+                row.revoked_by = "astralytiq"
+
+    def extend(self, token: str, ttl: float | timedelta) -> datetime:
+        """Push a kernel token's expiry to ``ttl`` from now, for the kernel holding it while it
+        runs; the secret stays the same. Only a live kernel token of a member-table identity
+        may be extended (a hub identity's groups cannot be checked again here), and its role
+        is the member's current one, never more. The new expiry."""
+        found = self.authenticate_until(token)
+        match = _TOKEN.match(token or "")
+        if found is None or match is None:
+            raise Forbidden("The API token is invalid, expired or revoked.")
+        new_expiry = datetime.now(timezone.utc) + _ttl(ttl)
+        with self.store.transaction() as session:
+            row = session.get(ApiTokenRecord, match.group(1))
+            assert row is not None
+            if not row.name.startswith(KERNEL_TOKEN_PREFIX) or not row.requires_membership:
+                raise Forbidden(
+                    "Only the token the server gave a kernel can be extended, and only for a "
+                    "member of the tenant; this one expires as it is."
+                )
+            row.expires_at = max(row.expires_at, new_expiry)
+            return row.expires_at
 
     def authenticate(self, token: str) -> Principal | None:
         """The principal a token acts as, or ``None`` if it is unknown, expired, revoked,

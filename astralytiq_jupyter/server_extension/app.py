@@ -1,5 +1,5 @@
 """The ``AstralytiQ`` ExtensionApp: configuration, the shared store, identity, the routes,
-and the environment that kernels inherit."""
+and what kernels and Voila pages need to act as their users (``kernels.py``)."""
 
 from __future__ import annotations
 
@@ -25,12 +25,11 @@ from ..core.permissions import Role
 from ..core.store import Store
 from ..core.workspace_files import WorkspaceFiles
 from .admission import TenantGate
+from .apps import APPS_PATH, app_handlers
 from .base import UnknownPathHandler
 from .identity import PrincipalResolver
+from .kernels import ENV_URL, PROVISIONER, KernelCredentials
 from .routes import API_PREFIX, api_routes
-
-ENV_URL = "ASTRALYTIQ_URL"
-ENV_TOKEN = "ASTRALYTIQ_TOKEN"  # noqa: S105 - a variable name, not a secret
 
 
 def _local_path(url: str) -> str | None:
@@ -188,14 +187,23 @@ class AstralytiQ(ExtensionApp):
         help="Maps jupyter_server users to principals (user, tenant, role).",
     ).tag(config=True)
     dashboard_app = Unicode(
-        "dashboard.ipynb",
-        help="Path of the dashboard app notebook, relative to the Jupyter contents root; "
-        "published dashboards open at {base_url}voila/render/<this>?name=<dashboard>.",
+        "",
+        help="Path of a dashboard app notebook relative to the Jupyter contents root: "
+        "published dashboards open at {base_url}voila/render/<this>?name=<dashboard>. Empty "
+        "(default): the packaged app, {base_url}astralytiq/apps/dashboard.ipynb?name=..., "
+        "which needs no file in the workspace.",
     ).tag(config=True)
     set_kernel_env = Bool(
         True,
-        help=f"Once listening, set {ENV_URL}/{ENV_TOKEN} in the server's environment so "
-        "that kernels it starts connect to this API.",
+        help=f"Once listening, set {ENV_URL} (never a credential) in the server's "
+        "environment, so that a kernel started without AstralytiQ's kernel provisioner "
+        "connects to this API and is refused, rather than opening the embedded store.",
+    ).tag(config=True)
+    kernel_token_seconds = Float(
+        3600.0,
+        help="Lifetime of the platform token each kernel gets (a Voila page's kernel acts as "
+        "its viewer, any other as the user who started it). A running kernel extends it "
+        "while its user is a member; it is revoked when the kernel stops.",
     ).tag(config=True)
 
     @default("home")
@@ -232,8 +240,10 @@ class AstralytiQ(ExtensionApp):
             default_tenant=self.default_tenant,
             compile_models=self.compile_models,
             predict_cache_seconds=self.predict_cache_seconds,
-            dashboard_app_url=url_path_join(
-                self.serverapp.base_url, "voila/render", self.dashboard_app
+            dashboard_app_url=(
+                url_path_join(self.serverapp.base_url, "voila/render", self.dashboard_app)
+                if self.dashboard_app
+                else url_path_join(self.serverapp.base_url, APPS_PATH, "dashboard.ipynb")
             ),
             max_json_bytes=self.max_json_bytes,
             max_json_depth=self.max_json_depth,
@@ -268,6 +278,48 @@ class AstralytiQ(ExtensionApp):
             enabled=self.workspace_file_import,
         )
 
+    def _link_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Before any extension loads or kernel manager exists: make this package's kernel
+        provisioner the default, and make Voila (when it runs in this server) resolve each
+        page's viewer first and load nothing from a CDN, keeping the hooks the deployment
+        configured."""
+        super()._link_jupyter_server_extension(serverapp)
+        # Kernels get their identity from this package's provisioner (kernels.py). Server
+        # config files of the ``.d`` folders only enable extensions, so it is chosen here,
+        # before the kernel managers exist, unless the deployment chose another.
+        factory = serverapp.config.KernelProvisionerFactory
+        if "default_provisioner_name" in factory or os.environ.get(
+            "JUPYTER_DEFAULT_PROVISIONER_NAME"
+        ):
+            self.log.warning(
+                "A default kernel provisioner is configured: kernels it starts get no "
+                "AstralytiQ credentials unless it is %r.",
+                PROVISIONER,
+            )
+        else:
+            factory.default_provisioner_name = PROVISIONER
+        voila = serverapp.config.VoilaConfiguration
+        configured = voila.get("prelaunch_hook") if "prelaunch_hook" in voila else None
+
+        def prelaunch_hook(handler: Any, notebook: Any, cwd: str) -> Any:
+            self.kernel_credentials.voila_prelaunch(handler, notebook, cwd)
+            if callable(configured):
+                return configured(handler, notebook=notebook, cwd=cwd)
+            return None
+
+        voila.prelaunch_hook = prelaunch_hook
+        configured_page = voila.get("page_config_hook") if "page_config_hook" in voila else None
+
+        def page_config_hook(page_config: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+            # Null MathJax settings make Voila's front-end use the MathJax it bundles
+            # instead of fetching it from a CDN (a page offline logs a console error).
+            page_config.update(fullMathjaxUrl=None, mathjaxConfig=None)
+            if callable(configured_page):
+                return configured_page(page_config, **kwargs)
+            return page_config
+
+        voila.page_config_hook = page_config_hook
+
     def initialize_settings(self) -> None:
         self.store = Store(self.store_config())
         if self.bootstrap_owner:
@@ -285,6 +337,7 @@ class AstralytiQ(ExtensionApp):
             max_workers=max(1, self.compiled_predict_threads),
             thread_name_prefix="astralytiq-predict-onnx",
         )
+        self.kernel_credentials = KernelCredentials(self)
         self.long_executor = ThreadPoolExecutor(
             max_workers=max(1, self.long_request_threads), thread_name_prefix="astralytiq-long"
         )
@@ -316,6 +369,7 @@ class AstralytiQ(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(route.spec() for route in api_routes())
+        self.handlers.extend(app_handlers(self))
         # Last: any other path under the API's prefix answers a JSON 404.
         self.handlers.append((API_PREFIX + r"(?:/.*)?", UnknownPathHandler))
 
@@ -339,10 +393,8 @@ class AstralytiQ(ExtensionApp):
         self.freeze_long_lived()
         if not self.set_kernel_env:
             return
+        # Only the URL: credentials go into each kernel's own environment (kernels.py).
         values = {ENV_URL: self.serverapp.connection_url}
-        token = getattr(self.serverapp.identity_provider, "token", "")
-        if token:
-            values[ENV_TOKEN] = token
         os.environ.update(values)
         self._env_set = values
 

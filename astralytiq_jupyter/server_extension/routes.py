@@ -147,6 +147,19 @@ def api_routes() -> list[Route]:
             {"GET": _op("me", None, "The caller: user, tenant, role, permissions, branding")},
         ),
         Route(
+            "/session",
+            meta.SessionHandler,
+            {
+                "POST": _op(
+                    "session.extend",
+                    None,
+                    "Extend the expiry of the calling kernel's own token (while its user is a "
+                    "member)",
+                    body=(),
+                )
+            },
+        ),
+        Route(
             "/openapi.json",
             meta.OpenAPIHandler,
             {"GET": _op("openapi", None, "This API's OpenAPI document")},

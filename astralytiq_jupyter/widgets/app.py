@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
+from ..apps import app_url
 from ..core.permissions import Permission
 from .base import BrandHeader, Wizard, theme_of, warm_up
 from .theme import style_widget
@@ -111,7 +112,7 @@ class App(W.VBox):
         nav = W.VBox(list(self.buttons.values()), layout=W.Layout(min_width="150px"))
         nav.add_class("aq-nav")
         self.main = W.Box(layout=W.Layout(flex="1 1 auto", min_width="0", width="100%"))
-        self.header = BrandHeader(ws, self.theme)
+        self.header = BrandHeader(ws, self.theme, link=app_url("astralytiq.ipynb"))
         super().__init__(
             [
                 style_widget(self.theme),

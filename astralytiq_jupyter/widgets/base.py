@@ -52,9 +52,12 @@ def empty_state(message: str, *buttons: W.Button) -> W.VBox:
 
 
 class BrandHeader(W.HBox):
-    """The tenant's name and logo, the user, their tenant and a role badge."""
+    """The tenant's name and logo, the user, their tenant and a role badge (and ``link``, a
+    link to open the screen as a dashboard)."""
 
-    def __init__(self, ws: Workspace, theme: Theme, title: str | None = None) -> None:
+    def __init__(
+        self, ws: Workspace, theme: Theme, title: str | None = None, link: str | None = None
+    ) -> None:
         me = ws.me
         logo = f'<img src="{fmt.escape(theme.logo_url)}" alt="">' if theme.logo_url else ""
         subtitle = f" · {fmt.escape(title)}" if title else ""
@@ -66,6 +69,12 @@ class BrandHeader(W.HBox):
             f"{fmt.escape(me.tenant)} "
             f'<span class="aq-badge" title="your role">{fmt.escape(me.role.value)}</span></span>'
         )
+        if link:  # e.g. the app's own Voila page, from the app shown in a notebook
+            user.value += (
+                f' <a class="aq-muted" href="{fmt.escape(link)}" target="_blank" '
+                'rel="noopener" title="Open this app as a dashboard (Voila) in a new tab">'
+                "Open as dashboard ↗</a>"
+            )
         super().__init__(
             [brand, user], layout=W.Layout(justify_content="space-between", width="100%")
         )

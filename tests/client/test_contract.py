@@ -440,9 +440,9 @@ def test_dashboards(ws: Workspace, make: Factory) -> None:
         ws.dashboards.save({**_spec("x"), "layout": [{"item": "ghost"}]})
     assert [d.name for d in ws.dashboards.list()] == ["overview"]
     url = ws.dashboards.publish("overview")
-    assert url.endswith("voila/render/dashboard.ipynb?name=overview")
-    if make.kind == "remote":  # the server's address of its app, from its base URL
-        assert url.startswith("/a%40b/voila/render/")
+    assert url.endswith("/dashboard.ipynb?name=overview")
+    if make.kind == "remote":  # the server's packaged app, under its base URL
+        assert url == "/a%40b/astralytiq/apps/dashboard.ipynb?name=overview"
     with pytest.raises(NotFound):
         ws.dashboards.publish("ghost")
     viewer = make("val", Role.VIEWER)

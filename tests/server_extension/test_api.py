@@ -308,8 +308,9 @@ def test_concurrent_requests_do_not_stall_the_server(single: LiveServer) -> None
 
 
 def test_once_listening_the_extension_starts_its_services(tmp_path: Path) -> None:
-    """jupyter_server's start hook (not a test calling it) exports ASTRALYTIQ_URL/TOKEN for
-    kernels, where ``aq.connect()`` then uses the RemoteBackend; starts the periodic usage
+    """jupyter_server's start hook (not a test calling it) exports ASTRALYTIQ_URL, and never a
+    credential, for kernels, where ``aq.connect()`` then uses the RemoteBackend (each kernel
+    gets its own token from the provisioner: test_kernels.py); starts the periodic usage
     flush; and freezes the long-lived objects out of the garbage collector's reach."""
     import gc
     from datetime import datetime, timezone
@@ -319,9 +320,10 @@ def test_once_listening_the_extension_starts_its_services(tmp_path: Path) -> Non
         try:
             url = os.environ["ASTRALYTIQ_URL"]
             assert url.endswith("/") and str(server.port) in url
-            assert os.environ["ASTRALYTIQ_TOKEN"] == server.token
+            assert "ASTRALYTIQ_TOKEN" not in os.environ
+            assert server.token not in "".join(os.environ.values())
             assert gc.get_freeze_count() > 0
-            ws = aq.connect()
+            ws = aq.connect(token=server.token)
             assert type(ws.backend).__name__ == "RemoteBackend"
             me_ = ws.me
             assert (me_.user, me_.tenant, me_.role) == ("owner", "default", Role.ADMIN)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..._version import __version__
 from ...core import db
+from ...core.errors import Invalid
 from ..base import ApiHandler, public_request
 
 OPENAPI = Path(__file__).resolve().parent.parent / "openapi.json"
@@ -34,6 +35,22 @@ class MeHandler(ApiHandler):
                 "branding": tenant.branding,
             }
         )
+
+
+class SessionHandler(ApiHandler):
+    """A kernel keeps its platform token alive while it runs (``server_extension.kernels``)."""
+
+    async def post(self) -> None:
+        self.json_body()  # an empty object: the token says whose session it is
+        token = self._bearer()
+        if token is None:
+            raise Invalid(
+                "Only a kernel's platform token (Authorization: Bearer aqt_...) is extended."
+            )
+        expires_at = await self.run(
+            self.app.store.tokens.extend, token, self.app.kernel_token_seconds
+        )
+        self.reply({"expires_at": expires_at.isoformat()})
 
 
 class OpenAPIHandler(ApiHandler):
