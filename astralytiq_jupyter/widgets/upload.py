@@ -48,7 +48,7 @@ SOURCES = [
     ("Web address", "url"),
     ("SQL query", "sql"),
 ]
-_FORMATS = [("Detect", None), ("CSV", "csv"), ("TSV", "tsv"), ("Excel", "excel"),
+_FORMATS = [("Detect", ""), ("CSV", "csv"), ("TSV", "tsv"), ("Excel", "excel"),
             ("JSON", "json"), ("JSON lines", "jsonl"), ("Parquet", "parquet"),
             ("Arrow", "arrow")]  # fmt: skip
 _LABEL = {"description_width": "140px"}
@@ -510,7 +510,11 @@ class UploadWizard(Wizard):
             if not re.match(r"(?i)https?://", address):
                 raise Invalid("Give a web address starting with https:// (or http://).")
             return datasets.ingest(
-                address, name=name, format=self.url_format.value, description=description, **options
+                address,
+                name=name,
+                format=self.url_format.value or None,
+                description=description,
+                **options,
             )
         from ..core.ingest import SqlSource
 

@@ -120,8 +120,9 @@ class WorkspaceBrowser(W.VBox):
             callback(self.path)
 
 
+# "" not None for "detect": a Dropdown whose value is None shows a blank box
 _DELIMITERS = [
-    ("Detect", None),
+    ("Detect", ""),
     ("Comma  ,", ","),
     ("Semicolon  ;", ";"),
     ("Tab", "\t"),
@@ -226,7 +227,7 @@ class ParseOptions(W.VBox):
         """The read options chosen (defaults left out), for ``ws.datasets.ingest``."""
         names = _OPTIONS_OF.get(self.format, ())
         out: dict[str, Any] = {}
-        if "delimiter" in names and self.delimiter.value is not None:
+        if "delimiter" in names and self.delimiter.value:
             out["delimiter"] = self.delimiter.value
         if "encoding" in names and self.encoding.value.strip():
             out["encoding"] = self.encoding.value.strip()

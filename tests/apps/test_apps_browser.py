@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +76,10 @@ def _wait_until_serving(server: subprocess.Popen, tmp: Path) -> str:
     raise RuntimeError((tmp / "server.log").read_text()[-3000:])
 
 
-@pytest.fixture(scope="module")
-def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    tmp = tmp_path_factory.mktemp("apps-browser")
+@contextmanager
+def serving(tmp: Path) -> Iterator[dict[str, Any]]:
+    """The seeded ``jupyter server`` (extension, Voila, JupyterLab, the users of ``USERS``)
+    with its state under ``tmp``: its URL and ``tmp``. Also used by docs/screenshots."""
     root, config = tmp / "root", tmp / "config"
     config.mkdir()
     assert cli(["apps", "install", str(root)]) == 0  # what a pip user does
@@ -134,6 +136,12 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         server.terminate()
         server.wait(30)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    with serving(tmp_path_factory.mktemp("apps-browser")) as server:
+        yield server
 
 
 @pytest.fixture

@@ -99,6 +99,15 @@ def _description(ws: Workspace, name: str) -> str:
     return summary.description
 
 
+def test_detect_choices_are_shown_chosen(ws: Workspace) -> None:
+    """"Detect" is the value of the delimiter and URL format boxes (a Dropdown shows a value
+    of None as a blank box) and sends no option."""
+    wizard = UploadWizard(ws, background=False)
+    assert wizard.options.delimiter.label == "Detect" and wizard.url_format.label == "Detect"
+    wizard.options.show_for("csv")
+    assert "delimiter" not in wizard.options.values()
+
+
 # -- every source on both backends ----------------------------------------------------------
 def test_workspace_file_with_parse_options_types_and_lineage(ws: Workspace, tmp_path: Path) -> None:
     (tmp_path / "exports").mkdir()
