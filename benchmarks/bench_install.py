@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -57,20 +58,30 @@ def distributions(venv: Path) -> set[str]:
     return {line.split("==")[0].lower() for line in listed.splitlines() if "==" in line}
 
 
-def import_seconds(venv: Path, runs: int, pythonpath: str | None = None) -> float:
-    """Median wall time of a fresh interpreter importing the package (caches warm: one run
-    first is discarded)."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
-    cmd = [str(venv / "bin" / "python"), "-c", "import astralytiq_jupyter"]
-    subprocess.run(cmd, check=True, env=env, cwd=tempfile.gettempdir())
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, env=env, cwd=tempfile.gettempdir())
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def import_seconds(cases: list[tuple[Path, str | None]], runs: int) -> list[tuple[float, float]]:
+    """Median wall and CPU (user + system) seconds of a fresh interpreter importing the
+    package, per ``(venv, PYTHONPATH)`` case. The cases take turns run after run, so that they
+    meet the same machine load, after one untimed run each (warm file caches); CPU time is
+    the steadier of the two on a shared machine."""
+    commands = []
+    for venv, pythonpath in cases:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        if pythonpath:
+            env["PYTHONPATH"] = pythonpath
+        commands.append(([str(venv / "bin" / "python"), "-c", "import astralytiq_jupyter"], env))
+    wall: list[list[float]] = [[] for _ in cases]
+    cpu: list[list[float]] = [[] for _ in cases]
+    for round_ in range(runs + 1):
+        for i, (cmd, env) in enumerate(commands):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True, env=env, cwd=tempfile.gettempdir())
+            took = time.perf_counter() - start
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if round_:
+                wall[i].append(took)
+                cpu[i].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return [(statistics.median(w), statistics.median(c)) for w, c in zip(wall, cpu, strict=True)]
 
 
 def main() -> None:
@@ -91,11 +102,11 @@ def main() -> None:
             rows.append(
                 ("before (required runtime), same packages as the extra", serving, args.before)
             )
-        print("| environment | venv (MB) | `import astralytiq_jupyter` (s, median) |")
-        print("| --- | ---: | ---: |")
-        for label, venv, pythonpath in rows:
-            seconds = import_seconds(venv, args.runs, pythonpath)
-            print(f"| {label} | {size_mb(venv):,.0f} | {seconds:.3f} |")
+        seconds = import_seconds([(venv, pythonpath) for _, venv, pythonpath in rows], args.runs)
+        print("| environment | venv (MB) | `import astralytiq_jupyter`: wall (s) | CPU (s) |")
+        print("| --- | ---: | ---: | ---: |")
+        for (label, venv, _), (took, cpu) in zip(rows, seconds, strict=True):
+            print(f"| {label} | {size_mb(venv):,.0f} | {took:.3f} | {cpu:.3f} |")
         extra = sorted(distributions(serving) - distributions(base))
         print(
             f"\nThe extra adds {size_mb(serving) - size_mb(base):,.0f} MB in "

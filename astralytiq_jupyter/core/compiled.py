@@ -132,6 +132,7 @@ _ML_OPSET = 3
 #: What the compiled runtime imports; the ``serving`` extra installs them (numba brings llvmlite).
 SERVING_MODULES = ("onnx", "onnxruntime", "skl2onnx", "numba")
 INSTALL_HINT = "pip install 'astralytiq-jupyter[serving]'"
+_INSTALLED: set[str] = set()  # modules of SERVING_MODULES found installed in this process
 
 
 def missing_modules() -> list[str]:
@@ -143,11 +144,15 @@ def missing_modules() -> list[str]:
             if sys.modules[name] is None:
                 missing.append(name)
             continue
+        if name in _INSTALLED:
+            continue
         try:
             found = importlib.util.find_spec(name) is not None
         except (ImportError, ValueError):
             found = False
-        if not found:
+        if found:
+            _INSTALLED.add(name)  # spares the path search next time (versions list often)
+        else:
             missing.append(name)
     return missing
 
