@@ -100,7 +100,7 @@ def _description(ws: Workspace, name: str) -> str:
 
 
 def test_detect_choices_are_shown_chosen(ws: Workspace) -> None:
-    """"Detect" is the value of the delimiter and URL format boxes (a Dropdown shows a value
+    """ "Detect" is the value of the delimiter and URL format boxes (a Dropdown shows a value
     of None as a blank box) and sends no option."""
     wizard = UploadWizard(ws, background=False)
     assert wizard.options.delimiter.label == "Detect" and wizard.url_format.label == "Detect"
