@@ -730,11 +730,16 @@ class RemoteTraining:
         """Train and compare models on a dataset version; the result records the version."""
         from ..core.training import train as train_models
 
-        ref = self._version(dataset)
+        version = self._version(dataset)
         with self._slot():
-            frame = self._backend.datasets.load(ref)
+            frame = self._backend.datasets.load(version.ref)
             return train_models(
-                frame, spec, progress=progress, cancel=cancel, **{**options, "dataset": ref}
+                frame,
+                spec,
+                progress=progress,
+                cancel=cancel,
+                model_columns=version.model_columns,
+                **{**options, "dataset": version.ref},
             )
 
     def compare(
@@ -749,17 +754,22 @@ class RemoteTraining:
         """Only the cross-validated leaderboard, a DataFrame (no tuning, no refit)."""
         from ..core.training import compare as compare_models
 
-        ref = self._version(dataset)
+        version = self._version(dataset)
         with self._slot():
-            frame = self._backend.datasets.load(ref)
+            frame = self._backend.datasets.load(version.ref)
             return compare_models(
-                frame, spec, progress=progress, cancel=cancel, **{**options, "dataset": ref}
+                frame,
+                spec,
+                progress=progress,
+                cancel=cancel,
+                model_columns=version.model_columns,
+                **{**options, "dataset": version.ref},
             )
 
-    def _version(self, dataset: str) -> str:
+    def _version(self, dataset: str) -> DatasetVersion:
         """The exact version to train on (lineage), once training is allowed."""
         require(self._backend.me, Permission.MODEL_TRAIN)
-        return self._backend.datasets.get(dataset).ref
+        return self._backend.datasets.get(dataset)
 
     @contextmanager
     def _slot(self) -> Iterator[None]:

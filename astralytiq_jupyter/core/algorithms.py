@@ -3,10 +3,15 @@
 Adding an algorithm here is all the engine needs; ``tests/core/test_artifacts.py`` then checks that
 its fitted pipeline round-trips through skops with ``DEFAULT_TRUSTED_TYPES``, so a new estimator
 cannot ship without its types being trusted.
+
+The ``voting`` ensemble is built from other algorithms: its parameters name its ``members``
+(algorithm name -> parameters, chosen by the engine as the top models of a comparison unless
+given) and their ``weights``; it averages their probabilities (classification) or predictions.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,24 +22,33 @@ from sklearn.base import BaseEstimator
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.cluster import KMeans
 from sklearn.compose import TransformedTargetRegressor
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     ExtraTreesRegressor,
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
     RandomForestClassifier,
     RandomForestRegressor,
+    VotingClassifier,
+    VotingRegressor,
 )
-from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression, Ridge
+from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, LogisticRegression, Ridge
+from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from .errors import Invalid
 from .forecasting import FORECAST_ALGORITHMS
 
 TASKS = ("classification", "regression", "clustering", "forecasting")
+#: How many of a comparison's best models the voting ensemble combines by default.
+ENSEMBLE_SIZE = 3
 
 
 @dataclass(frozen=True)
@@ -44,7 +58,8 @@ class Algorithm:
     ``param_prefix`` routes user parameters and search spaces to the core estimator when it is
     wrapped (calibrated SVM, target-scaled regressors), so users write ``C``, not
     ``estimator__C``. ``max_default_rows`` leaves slow algorithms out of the *default* list on
-    large data; asking for them by name still works.
+    large data; asking for them by name still works. ``ensemble`` marks an algorithm built from
+    other algorithms' models (its ``members`` parameter), trained after them.
     """
 
     name: str
@@ -53,6 +68,7 @@ class Algorithm:
     search_space: Mapping[str, Any]
     param_prefix: str = ""
     max_default_rows: int | None = None
+    ensemble: bool = False
 
 
 def _scaled_target(regressor: BaseEstimator) -> TransformedTargetRegressor:
@@ -89,6 +105,21 @@ MLP_SPACE = {
     "learning_rate_init": loguniform(1e-4, 1e-2),
 }
 SVM_SPACE = {"C": loguniform(0.1, 100.0), "gamma": ["scale", 0.001, 0.01, 0.1, 1.0]}
+TREE_SPACE = {
+    "max_depth": [None, 3, 5, 8, 12, 20],
+    "min_samples_leaf": [1, 2, 5, 10, 20],
+    "max_features": [None, "sqrt", 0.5],
+}
+GB_SPACE = {
+    "n_estimators": [100, 200, 400],
+    "learning_rate": loguniform(0.02, 0.3),
+    "max_depth": [2, 3, 4, 5],
+    "subsample": [0.6, 0.8, 1.0],
+    "min_samples_leaf": [1, 5, 20],
+}
+# The lsqr solver is the one that takes shrinkage (the default svd solver does not).
+LDA_SPACE = {"solver": ["lsqr"], "shrinkage": [None, "auto", 0.001, 0.01, 0.1, 0.3, 0.6, 0.9]}
+NB_SPACE = {"var_smoothing": loguniform(1e-12, 1e-3)}
 
 _CLS, _REG = "classification", "regression"
 _CATALOGUE = [
@@ -116,6 +147,20 @@ _CATALOGUE = [
         lambda rs: MLPClassifier(max_iter=500, early_stopping=True, random_state=rs),
         MLP_SPACE,
     ),
+    Algorithm(
+        "decision_tree", _CLS, lambda rs: DecisionTreeClassifier(random_state=rs), TREE_SPACE
+    ),
+    Algorithm("naive_bayes", _CLS, lambda rs: GaussianNB(), NB_SPACE),
+    Algorithm("linear_discriminant", _CLS, lambda rs: LinearDiscriminantAnalysis(), LDA_SPACE),
+    Algorithm(
+        "gradient_boosting",
+        _CLS,
+        lambda rs: GradientBoostingClassifier(random_state=rs),
+        GB_SPACE,
+        "",
+        100_000,
+    ),
+    Algorithm("voting", _CLS, lambda rs: VotingClassifier([], voting="soft"), {}, ensemble=True),
     Algorithm(
         "linear_regression", _REG, lambda rs: LinearRegression(), {"fit_intercept": [True, False]}
     ),
@@ -152,6 +197,22 @@ _CATALOGUE = [
         MLP_SPACE,
         "regressor__",
     ),
+    Algorithm(
+        "elastic_net",
+        _REG,
+        lambda rs: ElasticNet(max_iter=5000, random_state=rs),
+        {"alpha": loguniform(1e-4, 1e1), "l1_ratio": [0.1, 0.3, 0.5, 0.7, 0.9]},
+    ),
+    Algorithm("decision_tree", _REG, lambda rs: DecisionTreeRegressor(random_state=rs), TREE_SPACE),
+    Algorithm(
+        "gradient_boosting",
+        _REG,
+        lambda rs: GradientBoostingRegressor(random_state=rs),
+        GB_SPACE,
+        "",
+        100_000,
+    ),
+    Algorithm("voting", _REG, lambda rs: VotingRegressor([]), {}, ensemble=True),
     Algorithm("kmeans", "clustering", lambda rs: KMeans(random_state=rs), {}),
 ]
 ALGORITHMS: dict[tuple[str, str], Algorithm] = {(a.task, a.name): a for a in _CATALOGUE}
@@ -179,7 +240,12 @@ def get_algorithm(task: str, name: str) -> Algorithm:
 
 
 def build_estimator(algorithm: Algorithm, params: Mapping[str, Any], random_state: int) -> Any:
-    """The algorithm's estimator with ``params`` (named on the core estimator) applied."""
+    """The algorithm's estimator with ``params`` (named on the core estimator) applied.
+
+    An ensemble without ``members`` is returned empty: the engine names them after the
+    comparison (see ``training``)."""
+    if algorithm.ensemble:
+        return _build_ensemble(algorithm, params, random_state)
     estimator = algorithm.build(random_state)
     if params:
         try:
@@ -189,6 +255,68 @@ def build_estimator(algorithm: Algorithm, params: Mapping[str, Any], random_stat
                 f"Invalid parameter for '{algorithm.name}': {exc}", algorithm=algorithm.name
             ) from exc
     return estimator
+
+
+def ensemble_members(
+    algorithm: Algorithm, members: Any, fixed: Mapping[str, Mapping[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """An ensemble's ``members`` as {algorithm name: parameters}: a list of names takes each
+    one's parameters from ``fixed`` (the spec's ``params``); a mapping is taken as given."""
+    if isinstance(members, (list, tuple)):
+        members = {name: dict(fixed.get(name, {})) for name in members}
+    if not isinstance(members, Mapping) or not all(
+        isinstance(name, str) and isinstance(p, Mapping) for name, p in members.items()
+    ):
+        raise Invalid(
+            f"'{algorithm.name}' members must be a list of algorithm names or a mapping of "
+            "names to parameters.",
+            algorithm=algorithm.name,
+        )
+    if len(members) < 2:
+        raise Invalid(f"'{algorithm.name}' needs at least two member algorithms.")
+    for name in members:
+        if get_algorithm(algorithm.task, name).ensemble:
+            raise Invalid(f"'{algorithm.name}' cannot contain another ensemble ('{name}').")
+    return {name: dict(p) for name, p in members.items()}
+
+
+def _build_ensemble(algorithm: Algorithm, params: Mapping[str, Any], random_state: int) -> Any:
+    estimator = algorithm.build(random_state)
+    unknown = sorted(set(params) - {"members", "weights"})
+    if unknown:
+        raise Invalid(
+            f"Invalid parameter for '{algorithm.name}': {', '.join(unknown)} (it takes "
+            "'members' and 'weights').",
+            algorithm=algorithm.name,
+        )
+    if params.get("members") is None:
+        return estimator
+    members = ensemble_members(algorithm, params["members"], {})
+    weights = params.get("weights")
+    if weights is not None and (
+        not isinstance(weights, (list, tuple))
+        or len(weights) != len(members)
+        or not all(isinstance(w, (int, float)) and w >= 0 for w in weights)
+    ):
+        raise Invalid(
+            f"'{algorithm.name}' weights must be {len(members)} non-negative numbers, one per "
+            "member.",
+            algorithm=algorithm.name,
+        )
+    estimators = [
+        (name, build_estimator(get_algorithm(algorithm.task, name), p, random_state))
+        for name, p in members.items()
+    ]
+    return estimator.set_params(
+        estimators=estimators, weights=None if weights is None else list(weights)
+    )
+
+
+def ensemble_weights(n_members: int) -> list[tuple[int, ...]]:
+    """The tuning grid of an ensemble's weights: equal weights, then every other mix of 1
+    and 2 per member."""
+    mixes = [w for w in itertools.product((1, 2), repeat=n_members) if len(set(w)) > 1]
+    return [(1,) * n_members, *mixes]
 
 
 def search_space(algorithm: Algorithm, override: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -64,6 +64,8 @@ DEFAULT_TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.neighbors._kd_tree.KDTree",
     "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
     "sklearn.tree._tree.Tree",
+    # A voting ensemble's members by name (a dict with attribute access).
+    "sklearn.utils._bunch.Bunch",
 )
 
 

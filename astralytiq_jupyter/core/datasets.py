@@ -64,6 +64,9 @@ class DatasetVersion:
     created_at: datetime
     note: str = ""
     model: str | None = None  # the model version whose predictions these are
+    #: Columns holding a model's predictions (column -> model version), written by this
+    #: version's scoring or an ancestor's: training leaves them out unless asked.
+    model_columns: dict[str, str] = field(default_factory=dict)
     # True when an ingest or save found this content already stored as the latest version
     # and returned it instead of making a new one (a fact about the answer, not the version).
     reused: bool = field(default=False, compare=False)
@@ -96,6 +99,7 @@ class DatasetVersion:
             "created_at": self.created_at.isoformat(),
             "note": self.note,
             "model": self.model,
+            "model_columns": self.model_columns,
             "reused": self.reused,
         }
 
@@ -225,24 +229,31 @@ class DatasetService:
         note: str = "",
         description: str | None = None,
         model: str | None = None,
+        model_columns: Sequence[str] = (),
         force: bool = False,
     ) -> DatasetVersion:
-        """Store a DataFrame as a new version; ``parent``/``recipe`` (and ``model`` for
-        batch predictions) record its lineage. What is stored, and which frames are refused,
-        is :mod:`.frames`' rule; an equal frame with the same lineage as the latest version
-        returns that version (``reused=True``) unless ``force``."""
+        """Store a DataFrame as a new version; ``parent``/``recipe`` (and ``model`` with the
+        ``model_columns`` its batch predictions wrote) record its lineage. Columns a model wrote
+        into the parent, still present, stay recorded as such. What is stored, and which
+        frames are refused, is :mod:`.frames`' rule; an equal frame with the same lineage as
+        the latest version returns that version (``reused=True``) unless ``force``."""
         with self.store.audit.action(principal, "dataset.save", f"dataset:{name}") as act:
             require(principal, Permission.DATASET_WRITE)
             check_name(name, "dataset name")
             if not isinstance(df, pd.DataFrame):
                 raise Invalid("save() takes a pandas DataFrame; use ingest() for files and URLs.")
             parent_id = model_version_id = None
+            written: dict[str, str] = {}
             with self.store.session() as session:
                 repo = self.store.repo(session, principal)
                 if parent is not None:
-                    parent_id = self._version_row(repo, parent)[1].id
+                    parent_row = self._version_row(repo, parent)[1]
+                    parent_id = parent_row.id
+                    inherited = parent_row.model_columns or {}
+                    written = {c: m for c, m in inherited.items() if c in df.columns}
                 if model is not None:
                     model_version_id = self.store.models.version_id(repo, model)
+                    written.update(dict.fromkeys(model_columns, model))
             version = self._write_version(
                 principal,
                 name,
@@ -252,6 +263,7 @@ class DatasetService:
                 parent_version_id=parent_id,
                 recipe=recipe,
                 model_version_id=model_version_id,
+                model_columns=written,
                 source_kind="derived" if parent_id else None,
                 force=force,
             )
@@ -628,6 +640,7 @@ class DatasetService:
             created_at=row.created_at,
             note=row.note,
             model=model,
+            model_columns=dict(row.model_columns or {}),
         )
 
     def _write_version(
@@ -645,6 +658,7 @@ class DatasetService:
         parent_version_id: str | None = None,
         recipe: list[dict[str, Any]] | None = None,
         model_version_id: str | None = None,
+        model_columns: dict[str, str] | None = None,
         source_kind: str | None = None,
         force: bool = False,
     ) -> DatasetVersion:
@@ -703,6 +717,7 @@ class DatasetService:
                 parent_version_id=parent_version_id,
                 recipe=recipe,
                 model_version_id=model_version_id,
+                model_columns=model_columns,
                 source_kind=source_kind or result.source_kind,
                 force=force,
             )
@@ -725,6 +740,7 @@ class DatasetService:
         model_version_id: str | None,
         source_kind: str,
         force: bool,
+        model_columns: dict[str, str] | None = None,
     ) -> DatasetVersion:
         with self.store.transaction() as session:
             repo = self.store.repo(session, principal)
@@ -765,6 +781,7 @@ class DatasetService:
                     parent_version_id=parent_version_id,
                     recipe=recipe,
                     model_version_id=model_version_id,
+                    model_columns=model_columns or None,
                     note=note,
                     created_by=principal.user,
                 )

@@ -124,8 +124,10 @@ def fit_fold(
     task: str,
     classes: list[Any] | None,
     seed: int,
+    keep_predictions: bool = False,
 ) -> dict[str, Any]:
-    """Fit a fresh clone on one fold's training rows and score it on its validation rows."""
+    """Fit a fresh clone on one fold's training rows and score it on its validation rows
+    (returning its ``predictions`` there too when asked: labels or values, probabilities)."""
 
     def run() -> dict[str, Any]:
         start = time.perf_counter()
@@ -141,7 +143,13 @@ def fit_fold(
             assert y is not None
             y_pred, proba = mt.predict_outputs(fitted, X_valid, task, classes)
             scores = mt.score_predictions(task, y[valid_idx], y_pred, proba, classes)
-        return {"metrics": scores, "fit_time": fit_time, "score_time": time.perf_counter() - start}
+            if keep_predictions:
+                kept = (y_pred, proba)
+        outcome = {"metrics": scores, "fit_time": fit_time}
+        outcome["score_time"] = time.perf_counter() - start
+        if keep_predictions and task != "clustering":
+            outcome["predictions"] = kept
+        return outcome
 
     return captured(run)
 

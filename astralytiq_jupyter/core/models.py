@@ -137,6 +137,9 @@ class DatasetVersionRecord(Base):
     model_version_id: Mapped[str | None] = mapped_column(
         ForeignKey("model_versions.id", ondelete="SET NULL", use_alter=True)
     )
+    # Columns holding a model's predictions (column -> model version ref), from this version's
+    # scoring and its ancestors': training leaves them out (they leak the model's answers).
+    model_columns: Mapped[dict[str, Any] | None] = mapped_column()
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(200))
@@ -234,6 +237,8 @@ class ModelVersionRecord(Base):
     compiled_key: Mapped[str | None] = mapped_column(String(255))
     compiled_sha256: Mapped[str | None] = mapped_column(String(64))
     compiled_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The training run's evaluation (``core.model_card``); deferred: listings do not read it.
+    card: Mapped[dict[str, Any] | None] = mapped_column(deferred=True)
 
 
 class VersionCounterRecord(Base):

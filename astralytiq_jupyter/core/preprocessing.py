@@ -465,3 +465,64 @@ def build_preprocessor(plan: PreprocessPlan) -> ColumnTransformer:
         ]
         transformers.append(("datetime", Pipeline(steps), plan.datetime))
     return ColumnTransformer(transformers, remainder="drop")
+
+
+def feature_columns(
+    df: pd.DataFrame,
+    target: str | None,
+    features: Sequence[str] | None,
+    model_columns: Mapping[str, str],
+    *,
+    include_model_columns: bool = False,
+) -> tuple[list[str], list[str], list[dict[str, str]]]:
+    """The feature columns to plan from (``features``, else every column but the target), with
+    notes and the columns dropped. ``model_columns`` (column -> model version) hold a model's
+    predictions (batch scoring, by lineage): they are left out unless
+    ``include_model_columns``, and naming one as a feature without it is an error."""
+    written = {c: m for c, m in model_columns.items() if c in df.columns and c != target}
+    if features is None:
+        chosen = [c for c in df.columns if c != target]
+        if written and include_model_columns:
+            note = (
+                f"Included {_by_model(written)} as features (include_model_columns=True): a "
+                "model's predictions on these rows, so scores may be optimistic."
+            )
+            return chosen, [note], []
+        if written:
+            note = (
+                f"Left out {_by_model(written)}: they hold a model's predictions (batch "
+                "scoring), which would leak into training and inflate every score. Pass "
+                "include_model_columns=True to use them."
+            )
+            dropped = [
+                {"column": c, "reason": f"predictions written by model {m}"}
+                for c, m in written.items()
+            ]
+            return [c for c in chosen if c not in written], [note], dropped
+        return chosen, [], []
+    named = {f: written[f] for f in features if f in written}
+    if named and not include_model_columns:
+        raise Invalid(
+            f"Feature(s) {_by_model(named)}: a model's predictions would leak into training. "
+            "Leave them out, or pass include_model_columns=True.",
+            columns=list(named),
+        )
+    missing = [f for f in features if f not in df.columns]
+    if missing:
+        raise Invalid(
+            "Feature column(s) not in the data: " + ", ".join(repr(m) for m in missing),
+            missing=missing,
+        )
+    if target is not None and target in features:
+        raise Invalid(f"The target '{target}' cannot also be a feature.")
+    return list(dict.fromkeys(features)), [], []
+
+
+def _by_model(written: Mapping[str, str]) -> str:
+    """``'prediction', 'proba_yes' (written by model churn@1)`` for notes and errors."""
+    groups: dict[str, list[str]] = {}
+    for column, model in written.items():
+        groups.setdefault(model, []).append(repr(column))
+    return "; ".join(
+        f"{', '.join(columns)} (written by model {model})" for model, columns in groups.items()
+    )

@@ -19,6 +19,7 @@ from sqlalchemy import func
 from . import artifacts, compiled
 from .errors import FileMissing, Invalid, NotFound
 from .limits import MAX_INT32, JsonLimits, check_int, check_json, check_text
+from .model_card import ModelCard
 from .models import (
     AliasEventRecord,
     DatasetRecord,
@@ -54,6 +55,7 @@ REGISTRATION_FIELDS = frozenset(
         "description",
         "note",
         "input_example",
+        "card",
     }
 )
 log = logging.getLogger(__name__)
@@ -88,6 +90,9 @@ class ModelVersion:
     runtime: str = compiled.RUNTIME_SKLEARN
     #: Why the version is (not) compiled.
     runtime_note: str = ""
+    #: The evaluation of the training run that produced it (registered from a training
+    #: result); given by ``get`` and ``register``, left out (``None``) of listings.
+    card: ModelCard | None = None
 
     @property
     def ref(self) -> str:
@@ -95,6 +100,7 @@ class ModelVersion:
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        data["card"] = self.card.to_dict() if self.card is not None else None
         data["created_at"] = self.created_at.isoformat()
         data["ref"] = self.ref
         return data
@@ -200,6 +206,7 @@ def registration_metadata(result: TrainingResult) -> dict[str, Any]:
         "dataset": result.spec.dataset,
         "training_spec": result.spec.to_dict(),
         "library_versions": result.library_versions,
+        "card": ModelCard.from_result(result).to_dict(),
     }
 
 
@@ -302,12 +309,14 @@ class ModelRegistry:
         description: str | None = None,
         note: str = "",
         input_example: pd.DataFrame | None = None,
+        card: ModelCard | dict[str, Any] | None = None,
     ) -> ModelVersion:
         """Store ``model`` (a :class:`~.training.TrainingResult`, or a fitted estimator with
         ``task``, ``algorithm`` and ``signature``) as the next version of ``name``.
 
         A training result brings its own metadata (holdout and CV metrics, signature, spec,
-        dataset version); the recipe that produced that dataset version is recorded too.
+        dataset version) and its model card (the run's evaluation); the recipe that produced
+        that dataset version is recorded too.
         The model is also compiled for serving (see :mod:`.compiled`) and verified on
         ``input_example`` rows, else on rows of its training dataset, else on synthesised rows.
         """
@@ -323,6 +332,7 @@ class ModelRegistry:
             dataset = dataset or meta["dataset"]
             training_spec = training_spec or meta["training_spec"]
             library_versions = library_versions or meta["library_versions"]
+            card = card or meta["card"]
         if dataset and recipe is None:
             recipe = self.store.datasets.get(principal, dataset).recipe
         with self.store.audit.action(principal, "model.register", f"model:{name}") as act:
@@ -369,6 +379,7 @@ class ModelRegistry:
                 library_versions=library_versions or artifacts.library_versions(),
                 description=description,
                 note=note,
+                card=_card(card),
             )
             act.resource = f"model:{version.ref}"
             act.detail.update(
@@ -396,6 +407,7 @@ class ModelRegistry:
                 isinstance(example, list) and all(isinstance(r, dict) for r in example)
             ):
                 raise Invalid("input_example must be a list of {column: value} records.")
+            card = _card(meta.get("card"))
             model = artifacts.load_model(data, trusted=self.trusted_types)
             meta["signature"] = self._described(principal, meta["signature"], meta.get("dataset"))
             compilation = self._compile(
@@ -422,7 +434,8 @@ class ModelRegistry:
                 training_spec=meta.get("training_spec") or {},
                 library_versions=meta.get("library_versions") or {},
                 description=meta.get("description"),
-                note=meta.get("note") or "",
+                note=str(meta.get("note") or ""),
+                card=card,
             )
             act.resource = f"model:{version.ref}"
             act.detail.update(runtime=version.runtime)
@@ -675,7 +688,7 @@ class ModelRegistry:
         with self.store.session() as session:
             repo = self.store.repo(session, principal)
             model, row = self._resolve(repo, ref)
-            return self._to_version(repo, model, row)
+            return self._to_version(repo, model, row, card=True)
 
     def versions(self, principal: Principal, name: str) -> list[ModelVersion]:
         self.store.audit.authorize(principal, Permission.MODEL_READ, "model.versions")
@@ -915,6 +928,7 @@ class ModelRegistry:
             parent=source.ref,
             note=note or f"Predictions of {version.ref}",
             model=version.ref,
+            model_columns=list(predictions.columns),
         )
 
     # -- lineage helpers for other services ----------------------------------------------
@@ -1002,10 +1016,11 @@ class ModelRegistry:
                         compiled_key=compiled_key,
                         compiled_sha256=staged_compiled.sha256 if staged_compiled else None,
                         compiled_bytes=staged_compiled.size if staged_compiled else 0,
+                        card=meta["card"].to_dict() if meta["card"] is not None else None,
                     )
                 )
                 session.flush()
-                stored = self._to_version(repo, model, row)
+                stored = self._to_version(repo, model, row, card=True)
         except BaseException:
             staged.discard()
             if staged_compiled is not None:
@@ -1085,9 +1100,17 @@ class ModelRegistry:
         return {alias: version for alias, version in rows}
 
     def _to_version(
-        self, repo: TenantRepository, model: ModelRecord, row: ModelVersionRecord
+        self,
+        repo: TenantRepository,
+        model: ModelRecord,
+        row: ModelVersionRecord,
+        *,
+        card: bool = False,
     ) -> ModelVersion:
+        """The public view of a version row; with its model card (a read of its own) when
+        ``card``."""
         aliases = sorted(a for a, v in self._aliases(repo, model).items() if v == row.version)
+        stored_card = row.card if card else None
         return ModelVersion(
             name=model.name,
             version=row.version,
@@ -1109,4 +1132,12 @@ class ModelRegistry:
             note=row.note,
             runtime=row.runtime,
             runtime_note=row.runtime_note,
+            card=ModelCard(**stored_card) if stored_card else None,
         )
+
+
+def _card(card: ModelCard | dict[str, Any] | None) -> ModelCard | None:
+    """A card given to ``register``, as a checked and bounded :class:`ModelCard`."""
+    if card is None or isinstance(card, ModelCard):
+        return card.bounded() if card is not None else None
+    return ModelCard.from_dict(card)

@@ -22,7 +22,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,14 +30,15 @@ import pandas as pd
 from sklearn.model_selection import KFold, ParameterSampler, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 
+from . import ensembles
 from . import metrics as mt
 from . import model_selection as ms
 from . import preprocessing as pp
 from .algorithms import (
-    TASKS,
     Algorithm,
     available_algorithms,
     build_estimator,
+    ensemble_weights,
     get_algorithm,
     plain,
     search_space,
@@ -45,11 +46,10 @@ from .algorithms import (
 from .artifacts import library_versions
 from .errors import Invalid
 from .forecasting import forecast, run_forecasting
-from .limits import MAX_SEED, check_int, check_number
 from .model_selection import TrainingProgress
 from .preprocessing import infer_task
-from .profiling_clusters import MAX_CLUSTERS
 from .training_code import forecast_script, supervised_script
+from .training_spec import TrainingSpec, check_rows
 
 __all__ = [
     "TrainingProgress",
@@ -62,116 +62,7 @@ __all__ = [
     "train",
 ]
 
-TUNING = (None, "random", "halving")
-MAX_CV_FOLDS = 50
-MAX_N_ITER = 1000
-MAX_N_JOBS = 1024
-MAX_HORIZON = 100_000
-K_RULES = ("silhouette", "elbow")
 HALVING_FACTOR = 3
-
-
-@dataclass
-class TrainingSpec:
-    """What to train. JSON-safe through ``to_dict``/``from_dict`` so wizards can store it.
-
-    ``params`` fixes hyperparameters per algorithm (``{"random_forest": {"n_estimators": 300}}``);
-    ``search_space`` overrides the tuning grid per algorithm, each parameter a list of values or
-    ``{"low": .., "high": .., "log": true}``; ``tune`` searches the best algorithm's grid with
-    ``n_iter`` candidates. ``metric`` ranks the leaderboard and picks the best model (default:
-    the task's primary metric, balanced accuracy for classification). ``k_range`` is the
-    inclusive range of cluster counts compared; ``k_rule`` picks k among them by the highest
-    held-out ``"silhouette"`` or at the ``"elbow"`` of the inertia curve; ``n_clusters`` forces
-    it. ``dataset`` records the dataset version trained on (lineage).
-    """
-
-    target: str | None = None
-    features: list[str] | None = None
-    task: str | None = None
-    algorithms: list[str] | None = None
-    params: dict[str, dict[str, Any]] = field(default_factory=dict)
-    search_space: dict[str, dict[str, Any]] = field(default_factory=dict)
-    tune: str | None = None
-    n_iter: int = 10
-    metric: str | None = None
-    holdout: float = 0.2
-    cv_folds: int = 5
-    random_state: int = 0
-    n_jobs: int = 1
-    joblib_backend: str | None = None
-    dataset: str | None = None
-    date_column: str | None = None
-    horizon: int | None = None
-    frequency: str | None = None
-    interval_level: float = 0.9
-    n_clusters: int | None = None
-    k_range: tuple[int, int] = (2, 10)
-    k_rule: str = "silhouette"
-
-    def to_dict(self) -> dict[str, Any]:
-        return mt.json_safe(dataclasses.asdict(self))
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TrainingSpec:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise Invalid(f"Unknown training option(s): {', '.join(unknown)}.", options=unknown)
-        values = dict(data)
-        for name in ("params", "search_space"):
-            if values.get(name) is None:
-                values.pop(name, None)
-        if values.get("k_range") is not None:
-            values["k_range"] = tuple(values["k_range"])
-        spec = cls(**values)
-        spec.validate()
-        return spec
-
-    def validate(self) -> None:
-        """Check the option values that do not depend on the data."""
-        if self.task is not None and self.task not in TASKS:
-            raise Invalid(f"Unknown task {self.task!r}; choose one of {', '.join(TASKS)}.")
-        known = {m for names in mt.METRICS.values() for m in names}
-        if self.metric is not None and self.metric not in known:
-            raise Invalid(
-                f"Unknown metric {self.metric!r}; choose one of {', '.join(sorted(known))}.",
-                metric=self.metric,
-            )
-        if self.k_rule not in K_RULES:
-            raise Invalid(f"k_rule must be 'silhouette' or 'elbow', not {self.k_rule!r}.")
-        if self.tune not in TUNING:
-            raise Invalid(f"tune must be None, 'random' or 'halving', not {self.tune!r}.")
-        # Every number is bounded, so that no option can ask for unbounded work.
-        check_int(self.cv_folds, "cv_folds", 2, MAX_CV_FOLDS)
-        check_number(self.holdout, "holdout", 0, 0.9)
-        if not 0 < self.holdout < 0.9:
-            raise Invalid("holdout must be a fraction between 0 and 0.9.", holdout=self.holdout)
-        check_int(self.n_iter, "n_iter", 1, MAX_N_ITER)
-        check_int(self.random_state, "random_state", 0, MAX_SEED)
-        if check_int(self.n_jobs, "n_jobs", -1, MAX_N_JOBS) == 0:
-            raise Invalid("n_jobs must be a positive number or -1 (all cores).")
-        check_number(self.interval_level, "interval_level", 0, 1)
-        if not 0 < self.interval_level < 1:
-            raise Invalid("interval_level must be between 0 and 1.")
-        if self.horizon is not None:
-            check_int(self.horizon, "horizon", 1, MAX_HORIZON)
-        if not isinstance(self.k_range, (tuple, list)) or len(self.k_range) != 2:
-            raise Invalid("k_range must be (low, high) with 2 <= low <= high.")
-        low, high = (check_int(k, "k_range", 2, MAX_CLUSTERS) for k in self.k_range)
-        if not low <= high:
-            raise Invalid("k_range must be (low, high) with 2 <= low <= high.")
-        if self.n_clusters is not None:
-            check_int(self.n_clusters, "n_clusters", 2, MAX_CLUSTERS)
-        if self.k_rule == "elbow" and self.n_clusters is None and high - low < 2:
-            raise Invalid("k_rule='elbow' needs a k_range of at least three values of k.")
-        if self.features is not None and len(self.features) == 0:
-            raise Invalid("The feature list is empty; choose at least one feature column.")
-        for name in ("params", "search_space"):
-            value = getattr(self, name)
-            if not isinstance(value, Mapping) or not all(
-                isinstance(v, Mapping) for v in value.values()
-            ):
-                raise Invalid(f"{name} must map algorithm names to dicts of parameters.")
 
 
 @dataclass
@@ -247,10 +138,18 @@ class TrainingResult:
 class _Run:
     """One supervised or clustering run (the steps in the module docstring)."""
 
-    def __init__(self, df: pd.DataFrame, spec: TrainingSpec, tracker: ms.ProgressTracker) -> None:
+    def __init__(
+        self,
+        df: pd.DataFrame,
+        spec: TrainingSpec,
+        tracker: ms.ProgressTracker,
+        model_columns: Mapping[str, str] | None = None,
+    ) -> None:
         self.df = df
         self.spec = spec
         self.tracker = tracker
+        self.model_columns = dict(model_columns or {})
+        self.dropped: list[dict[str, str]] = []
         self.notes: list[str] = []
         self.warnings: dict[str, list[str]] = {}
         self.selection: dict[str, Any] = {}
@@ -286,7 +185,14 @@ class _Run:
                 f"Models ranked by {self.metric} ({why}; mean over {spec.cv_folds} "
                 f"cross-validation folds of the training split, {better} is better)."
             )
-        features = self._feature_names()
+        features, notes, self.dropped = pp.feature_columns(
+            df,
+            spec.target,
+            spec.features,
+            self.model_columns,
+            include_model_columns=spec.include_model_columns,
+        )
+        self.notes.extend(notes)
         data = df
         if spec.target is not None and task != "clustering":
             keep = df[spec.target].notna()
@@ -295,7 +201,8 @@ class _Run:
                 self.notes.append(f"Dropped {dropped} row(s) without a value for '{spec.target}'.")
                 data = df[keep].reset_index(drop=True)
         self.y = None if task == "clustering" else pp.target_array(data[spec.target], task)
-        self._check_target_and_size(len(data))
+        target = None if self.y is None else data[spec.target]
+        self.classes = check_rows(spec, task, len(data), self.y, target)
         self.plan = pp.plan_preprocessing(data, features, explicit=spec.features is not None)
         self.notes.extend(self.plan.notes())
         self.signature = pp.input_signature(data, self.plan)
@@ -304,20 +211,6 @@ class _Run:
         self.signature = pp.describe_inputs(self.X, self.signature)
         self._split()
         self.algorithms = self._choose_algorithms()
-
-    def _feature_names(self) -> list[str]:
-        spec, df = self.spec, self.df
-        if spec.features is None:
-            return [c for c in df.columns if c != spec.target]
-        missing = [f for f in spec.features if f not in df.columns]
-        if missing:
-            raise Invalid(
-                "Feature column(s) not in the data: " + ", ".join(repr(m) for m in missing),
-                missing=missing,
-            )
-        if spec.target is not None and spec.target in spec.features:
-            raise Invalid(f"The target '{spec.target}' cannot also be a feature.")
-        return list(dict.fromkeys(spec.features))
 
     def _choose_algorithms(self) -> list[Algorithm]:
         spec, task = self.spec, self.task
@@ -337,9 +230,20 @@ class _Run:
                     )
                 else:
                     chosen.append(algorithm)
+        used = {a.name for a in chosen}
         for algorithm in chosen:  # fail on bad parameters before any training
-            build_estimator(algorithm, spec.params.get(algorithm.name, {}), spec.random_state)
-        stray = sorted(set(spec.params) - {a.name for a in chosen})
+            params = spec.params.get(algorithm.name, {})
+            build_estimator(algorithm, params, spec.random_state)
+            if algorithm.ensemble and params.get("members") is not None:
+                used |= set(params["members"])
+            elif algorithm.ensemble and sum(not a.ensemble for a in chosen) < 2:
+                raise Invalid(
+                    f"'{algorithm.name}' combines the best models of the comparison: list at "
+                    "least two other algorithms, or name its members with params="
+                    f"{{'{algorithm.name}': {{'members': [...]}}}}.",
+                    algorithm=algorithm.name,
+                )
+        stray = sorted(set(spec.params) - used)
         if stray:
             self.notes.append(f"Ignored parameters for algorithms not trained: {', '.join(stray)}.")
         return chosen
@@ -347,66 +251,6 @@ class _Run:
     def _pipeline(self, algorithm: Algorithm, params: Mapping[str, Any]) -> Pipeline:
         model = build_estimator(algorithm, params, self.spec.random_state)
         return Pipeline([("preprocess", pp.build_preprocessor(self.plan)), ("model", model)])
-
-    def _check_target_and_size(self, n: int) -> None:
-        spec = self.spec
-        n_holdout = math.ceil(n * spec.holdout)
-        if n - n_holdout < spec.cv_folds:
-            raise Invalid(
-                f"Only {n} usable row(s): after holding out {spec.holdout:.0%} for evaluation, "
-                f"{n - n_holdout} remain, fewer than the {spec.cv_folds} cross-validation folds. "
-                "Use more data or fewer folds.",
-                rows=n,
-                cv_folds=spec.cv_folds,
-            )
-        if self.task == "classification":
-            self._check_classes(n_holdout)
-        elif self.task == "regression":
-            assert self.y is not None
-            if np.isnan(self.y).any():
-                values = self.df[spec.target].dropna()
-                example = values[pd.to_numeric(values, errors="coerce").isna()].iloc[0]
-                raise Invalid(
-                    f"Regression needs a numeric target; '{spec.target}' contains {example!r}.",
-                    column=spec.target,
-                )
-            if np.unique(self.y).size < 2:
-                raise Invalid(f"The target '{spec.target}' is constant; there is nothing to learn.")
-        else:
-            fold_rows = (n - n_holdout) - math.ceil((n - n_holdout) / spec.cv_folds)
-            most = max(spec.k_range[1], spec.n_clusters or 0)
-            if fold_rows <= most:
-                raise Invalid(
-                    f"Too few rows ({n}) to compare up to {most} clusters with "
-                    f"{spec.cv_folds}-fold cross-validation; lower k_range or add data."
-                )
-
-    def _check_classes(self, n_holdout: int) -> None:
-        spec = self.spec
-        counts = pd.Series(self.y).value_counts()
-        if len(counts) < 2:
-            raise Invalid(
-                f"The target '{spec.target}' has only one class ({counts.index[0]!r}); a "
-                "classifier needs at least two.",
-                column=spec.target,
-            )
-        self.classes = sorted(counts.index.tolist())
-        needed = math.ceil(spec.cv_folds / (1 - spec.holdout)) + 1
-        rare = counts[counts < needed]
-        if len(rare):
-            shown = ", ".join(f"{k!r} ({v})" for k, v in rare.head(5).items())
-            raise Invalid(
-                f"Some classes of '{spec.target}' are too rare for a {spec.holdout:.0%} holdout "
-                f"and {spec.cv_folds}-fold cross-validation (each needs at least {needed} rows): "
-                f"{shown}. Merge or remove them, or use fewer folds.",
-                column=spec.target,
-                classes=[str(k) for k in rare.index],
-            )
-        if n_holdout < len(counts):
-            raise Invalid(
-                f"The holdout ({n_holdout} rows) is smaller than the number of classes "
-                f"({len(counts)}); increase holdout or add data."
-            )
 
     def _split(self) -> None:
         spec = self.spec
@@ -438,20 +282,23 @@ class _Run:
         candidates: list[tuple[Algorithm, dict[str, Any]]],
         X: pd.DataFrame,
         y: np.ndarray | None,
+        *,
+        kept: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] | None = None,
         **row_extra: Any,
     ) -> list[dict[str, Any]]:
-        """CV every candidate on (X, y); a progress event per fold and per finished model."""
+        """CV every candidate on (X, y); a progress event per fold and per finished model.
+        ``kept``, when given, receives each algorithm's parameters and per-fold outcomes with
+        their out-of-fold predictions (what an ensemble of them is scored from)."""
         spec = self.spec
-        if self.task == "classification":
-            splitter: Any = StratifiedKFold(
-                spec.cv_folds, shuffle=True, random_state=spec.random_state
-            )
-        else:
-            splitter = KFold(spec.cv_folds, shuffle=True, random_state=spec.random_state)
-        folds = list(splitter.split(X, y))
+        folds = self._folds(X, y)
         pipelines = [self._pipeline(a, p) for a, p in candidates]
+        keep = kept is not None
         jobs = [
-            ((i, f), ms.fit_fold, (pipe, X, y, tr, va, self.task, self.classes, spec.random_state))
+            (
+                (i, f),
+                ms.fit_fold,
+                (pipe, X, y, tr, va, self.task, self.classes, spec.random_state, keep),
+            )
             for i, pipe in enumerate(pipelines)
             for f, (tr, va) in enumerate(folds)
         ]
@@ -463,6 +310,8 @@ class _Run:
             i, f = key
             algorithm, params = candidates[i]
             outcomes[i].append(outcome)
+            if kept is not None:
+                kept.setdefault(algorithm.name, (params, [{}] * len(folds)))[1][f] = outcome
             seen = self.warnings.setdefault(algorithm.name, [])
             seen.extend(t for t in outcome.get("warnings", []) if t not in seen)
             label = self._label(algorithm, params, i, len(candidates), stage)
@@ -500,6 +349,16 @@ class _Run:
         )
         return [rows[i] for i in sorted(rows)]
 
+    def _folds(self, X: pd.DataFrame, y: np.ndarray | None) -> list[tuple[np.ndarray, ...]]:
+        spec = self.spec
+        if self.task == "classification":
+            splitter: Any = StratifiedKFold(
+                spec.cv_folds, shuffle=True, random_state=spec.random_state
+            )
+        else:
+            splitter = KFold(spec.cv_folds, shuffle=True, random_state=spec.random_state)
+        return list(splitter.split(X, y))
+
     def _label(
         self, algorithm: Algorithm, params: Mapping[str, Any], i: int, n: int, stage: str
     ) -> str:
@@ -513,7 +372,26 @@ class _Run:
         return {m: row.get(f"{m}_mean") for m in mt.METRICS[self.task]}
 
     def compare(self) -> list[dict[str, Any]]:
-        rows = self.cross_validate("compare", self.candidates(), self.X_train, self.y_train)
+        """CV every candidate; ensembles last, combining the best of the others."""
+        candidates = self.candidates()
+        single = [c for c in candidates if not c[0].ensemble]
+        combined = [c for c in candidates if c[0].ensemble]
+        kept: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+        width = len(self.classes) if self.classes else 1
+        keep = bool(combined) and ensembles.affordable(len(self.X_train) * width * len(single))
+        rows = self.cross_validate(
+            "compare", single, self.X_train, self.y_train, kept=kept if keep else None
+        )
+        for algorithm, params in combined:
+            ranked = ms.rank_rows(rows, f"{self.metric}_mean", self.metric)
+            members, note = ensembles.choose_members(
+                algorithm, params, ranked, self.spec.params, self.metric
+            )
+            self.notes.append(note)
+            if members is not None:
+                rows += self._cross_validate_ensemble(
+                    algorithm, {**params, "members": members}, kept
+                )
         rows = [{**r, "tuned": False} for r in rows]
         if all(r["error"] for r in rows):
             raise Invalid(
@@ -523,12 +401,52 @@ class _Run:
             )
         return ms.rank_rows(rows, f"{self.metric}_mean", self.metric)
 
+    def _cross_validate_ensemble(
+        self,
+        algorithm: Algorithm,
+        params: dict[str, Any],
+        kept: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]],
+    ) -> list[dict[str, Any]]:
+        """The ensemble's CV row, from its members' out-of-fold predictions when the comparison
+        has them, else by fitting it on every fold."""
+        assert self.y_train is not None
+        folds = self._folds(self.X_train, self.y_train)
+        outcomes = ensembles.fold_outcomes(
+            self.task,
+            params["members"],
+            params.get("weights"),
+            kept,
+            folds,
+            self.y_train,
+            self.classes,
+        )
+        if outcomes is None:
+            return self.cross_validate("compare", [(algorithm, params)], self.X_train, self.y_train)
+        row = ms.summarize(algorithm.name, params, outcomes, mt.METRICS[self.task])
+        mean = row[f"{self.metric}_mean"]
+        shown = "failed" if mean is None else f"{self.metric} {mean:.4f}"
+        self.tracker.emit(
+            "compare",
+            f"{algorithm.name} done (from its members' folds): {shown}",
+            advance=len(folds),
+            algorithm=algorithm.name,
+            metrics=self._row_metrics(row),
+            label=algorithm.name,
+        )
+        return [row]
+
     # -- 3. tune --------------------------------------------------------------------------------
 
-    def tuning_candidates(self, algorithm: Algorithm) -> list[dict[str, Any]]:
-        """Parameter sets to try; parameters the user fixed in ``params`` are not searched."""
+    def tuning_candidates(
+        self, algorithm: Algorithm, compared: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Parameter sets to try; parameters the user fixed in ``params`` are not searched. An
+        ensemble keeps the members it was compared with and searches their weights."""
         fixed = dict(self.spec.params.get(algorithm.name, {}))
         space = search_space(algorithm, self.spec.search_space.get(algorithm.name))
+        if algorithm.ensemble:
+            fixed["members"] = compared["members"]
+            space = {"weights": ensemble_weights(len(compared["members"])), **space}
         space = {k: v for k, v in space.items() if k not in fixed}
         if not space:
             return []
@@ -564,7 +482,7 @@ class _Run:
         """Search the best algorithm's grid; return the best tuned row and a summary."""
         algorithm = get_algorithm(self.task, best_row["algorithm"])
         summary: dict[str, Any] = {"method": self.spec.tune, "algorithm": algorithm.name}
-        candidates = self.tuning_candidates(algorithm)
+        candidates = self.tuning_candidates(algorithm, best_row["params"])
         if not candidates:
             self.notes.append(f"'{algorithm.name}' has no hyperparameters to tune.")
             return None, summary
@@ -724,7 +642,7 @@ class _Run:
             "cv_metrics": self._row_metrics(best),
             "plots": plots,
             "notes": self.notes,
-            "dropped_columns": self.plan.dropped,
+            "dropped_columns": self.dropped + self.plan.dropped,
             "signature": self.signature,
             "output": self.output(model),
             "n_rows": {"train": len(self.X_train), "holdout": len(self.X_test)},
@@ -772,6 +690,7 @@ def train(
     *,
     progress: Callable[[TrainingProgress], None] | None = None,
     cancel: threading.Event | None = None,
+    model_columns: Mapping[str, str] | None = None,
     **options: Any,
 ) -> TrainingResult:
     """Train, compare and evaluate models on ``df`` (see the module docstring for the flow).
@@ -779,7 +698,9 @@ def train(
     ``spec`` is a TrainingSpec, its dict form, or left out in favour of keyword options
     (``train(df, target="churn", algorithms=["random_forest"])``); keywords override the spec.
     ``progress`` is called after every fold and model; setting ``cancel`` stops the run at the
-    next fold with ``Cancelled``. Unusable data or options raise ``Invalid``.
+    next fold with ``Cancelled``. ``model_columns`` (column -> model version, from the dataset
+    version's lineage) are columns a model wrote: left out unless ``include_model_columns``.
+    Unusable data or options raise ``Invalid``.
     """
     started = time.perf_counter()
     resolved = _resolve_spec(spec, options)
@@ -790,7 +711,7 @@ def train(
         if _is_forecast(resolved):
             fields = run_forecasting(df, resolved, tracker)
         else:
-            run = _Run(df, resolved, tracker)
+            run = _Run(df, resolved, tracker, model_columns)
             run.prepare()
             fields = run.run()
     fields["leaderboard"] = ms.leaderboard_frame(fields["leaderboard"], fields["primary_metric"])
@@ -810,6 +731,7 @@ def compare(
     *,
     progress: Callable[[TrainingProgress], None] | None = None,
     cancel: threading.Event | None = None,
+    model_columns: Mapping[str, str] | None = None,
     **options: Any,
 ) -> pd.DataFrame:
     """Only the cross-validated leaderboard of the spec's algorithms (a DataFrame, as
@@ -823,11 +745,12 @@ def compare(
     _check_frame(df)
     tracker = ms.ProgressTracker(progress, cancel)
     tracker.check()
-    run = _Run(df, resolved, tracker)
+    run = _Run(df, resolved, tracker, model_columns)
     run.prepare()
     tracker.total = 1 + len(run.candidates()) * resolved.cv_folds
     tracker.emit("prepare", "Data checked and preprocessing planned", advance=1)
     with ms.limited_threads(ms.thread_limit(len(df))):
         leaderboard = ms.leaderboard_frame(mt.json_safe(run.compare()), run.metric)
+    tracker.total = tracker.step  # an ensemble left out counted steps that never came
     tracker.emit("done", "Comparison finished")
     return leaderboard

@@ -75,7 +75,12 @@ class TrainingRuns:
         with self._slot(principal):
             frame = self.store.datasets.load(principal, version.ref)
             return engine(
-                frame, spec, progress=progress, cancel=cancel, **{**options, "dataset": version.ref}
+                frame,
+                spec,
+                progress=progress,
+                cancel=cancel,
+                model_columns=version.model_columns,
+                **{**options, "dataset": version.ref},
             )
 
     @contextmanager

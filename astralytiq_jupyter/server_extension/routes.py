@@ -365,7 +365,12 @@ def api_routes() -> list[Route]:
             "/models/{ref}",
             models.ModelHandler,
             {
-                "GET": _op("model.get", P.MODEL_READ, "Metadata of a version (number or alias)"),
+                "GET": _op(
+                    "model.get",
+                    P.MODEL_READ,
+                    "Metadata of a version (number or alias), with its model card: the "
+                    "evaluation of the run that trained it",
+                ),
                 "DELETE": _op(
                     "model.delete", P.MODEL_DELETE, "Delete a model (name) or one version (name@N)"
                 ),

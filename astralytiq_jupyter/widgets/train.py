@@ -279,7 +279,7 @@ class TrainWizard(Wizard):
         tasks, algorithms, metrics, primary = _catalogue()
         self._tasks, self._algorithms_of = tasks, algorithms
         self._metrics, self._primary = metrics, primary
-        from ..core.training import K_RULES
+        from ..core.training_spec import K_RULES
 
         self._k_rules: tuple[str, ...] = tuple(K_RULES)
 

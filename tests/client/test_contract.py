@@ -23,6 +23,7 @@ from astralytiq_jupyter.client import Workspace, local, remote
 from astralytiq_jupyter.core.dashboards import Dashboard
 from astralytiq_jupyter.core.datasets import DatasetSummary, DatasetVersion
 from astralytiq_jupyter.core.errors import Conflict, Forbidden, Invalid, NotFound
+from astralytiq_jupyter.core.model_card import ModelCard
 from astralytiq_jupyter.core.permissions import Principal, Role
 from astralytiq_jupyter.core.profiling import Profile
 from astralytiq_jupyter.core.recipes import RecipePreview
@@ -603,6 +604,52 @@ def _regression_frame(n: int = 60) -> pd.DataFrame:
     return pd.DataFrame({"x": x, "noise": noise, "y": 3 * x + 1 + 0.05 * rng.normal(size=n)})
 
 
+def _churn_frame(n: int = 240) -> pd.DataFrame:
+    rng = np.random.default_rng(4)
+    x, z = rng.normal(size=n), rng.normal(size=n)
+    score = x + 0.5 * z + rng.normal(scale=0.8, size=n)
+    return pd.DataFrame({"x": x, "z": z, "churn": np.where(score > 0, "yes", "no")})
+
+
+def test_training_leaves_out_what_a_model_wrote(ws: Workspace) -> None:
+    """Scoring a dataset into a new version of itself adds the model's predictions; training
+    on that version again leaves them out and says so. With them in, the cross-validated
+    score is a leak: the forest's predictions on its own training rows."""
+    ws.datasets.save(_churn_frame(), "churn")
+    options = {
+        "target": "churn",
+        "algorithms": ["random_forest"],
+        "params": {"random_forest": {"n_estimators": 25}},
+        "cv_folds": 2,
+    }
+    first = ws.train("churn", **options)
+    version = ws.models.register("churn", first)
+    plots = ws.models.get(version.ref).card.plots
+    assert {"confusion_matrix", "roc", "precision_recall", "feature_importance"} <= set(plots)
+    scored = ws.models.score(version.ref, "churn", save_as="churn")
+    assert scored.ref == "churn@2" and set(scored.model_columns) == {
+        "prediction",
+        "proba_no",
+        "proba_yes",
+    }
+    assert ws.datasets.get("churn").model_columns == scored.model_columns
+    again = ws.train("churn", **options)
+    assert again.features == ["x", "z"]
+    assert [d["column"] for d in again.dropped_columns[:3]] == [
+        "prediction",
+        "proba_no",
+        "proba_yes",
+    ]
+    note = next(n for n in again.notes if n.startswith("Left out"))
+    assert "written by model churn@1" in note and "include_model_columns=True" in note
+    leaky = ws.compare("churn", include_model_columns=True, **options)
+    honest = again.cv_metrics["balanced_accuracy"]
+    assert leaky["balanced_accuracy_mean"].iloc[0] > honest + 0.1
+    assert honest == pytest.approx(first.cv_metrics["balanced_accuracy"])
+    with pytest.raises(Invalid, match="'proba_yes' \\(written by model churn@1\\)"):
+        ws.train("churn", features=["x", "proba_yes"], **options)
+
+
 def test_registered_signature_records_training_ranges(ws: Workspace, make: Factory) -> None:
     """A registered version's signature says what the training data held per input column
     (range and median of numbers, categories, date range), for prediction forms: from the
@@ -661,6 +708,22 @@ def test_train_compare_register(ws: Workspace, make: Factory) -> None:
         "regression",
         "linear_regression",
     )
+    # The version keeps the run's evaluation: its model card, the same through both backends.
+    card = ws.models.get("line").card
+    assert isinstance(card, ModelCard) and version.card == card
+    assert card == make.local().models.get("line@1").card
+    expected = result.to_dict()
+    assert (card.leaderboard, card.plots) == (expected["leaderboard"], expected["plots"])
+    assert {"residuals", "predicted_vs_actual", "feature_importance"} <= set(card.plots)
+    assert (card.holdout_metrics, card.cv_metrics) == (result.holdout_metrics, result.cv_metrics)
+    assert (card.training_spec, card.notes, card.n_rows) == (
+        result.spec.to_dict(),
+        result.notes,
+        result.n_rows,
+    )
+    assert card.duration_seconds == result.duration_seconds and card.selection["metric"] == "r2"
+    pd.testing.assert_frame_equal(card.leaderboard_frame(), result.leaderboard)
+    assert ws.models.versions("line")[0].card is None  # listings leave the cards out
     assert ws.models.load("line").predict(pd.DataFrame({"x": [2.0], "noise": [0.0]}))[0] == (
         pytest.approx(7.0, abs=0.2)
     )

@@ -62,7 +62,10 @@ def _every_column_kind(n: int = 48) -> pd.DataFrame:
 
 def _variants(algorithm) -> list[dict]:
     """Default parameters, plus every value of the grid parameters that change which classes a
-    fitted model holds (the neighbours' distance metric)."""
+    fitted model holds (the neighbours' distance metric). An ensemble gets two members."""
+    if algorithm.ensemble:
+        first = "logistic_regression" if algorithm.task == "classification" else "ridge"
+        return [{"members": {first: {}, "decision_tree": {}}, "weights": [2, 1]}]
     variants = [{}]
     variants += [{"p": p} for p in algorithm.search_space.get("p", [])]
     return variants

@@ -347,6 +347,9 @@ def test_engine_models_with_dates_categories_and_gaps_are_compiled(ws) -> None:
         ("regression", "revenue", "random_forest"),
         ("regression", "revenue", "hist_gradient_boosting"),
         ("regression", "revenue", "mlp"),  # a scaled target: the scaler's inverse compiled
+        ("classification", "channel", "decision_tree"),
+        ("regression", "revenue", "decision_tree"),
+        ("regression", "revenue", "elastic_net"),
     ):
         result = ws.train(
             "gappy", target=target, algorithms=[algorithm], task=task, cv_folds=2, params=SMALL
@@ -360,6 +363,25 @@ def test_engine_models_with_dates_categories_and_gaps_are_compiled(ws) -> None:
             np.testing.assert_allclose(got.iloc[:, 1:], expected.iloc[:, 1:], atol=1e-12)
         else:
             np.testing.assert_allclose(got["prediction"], expected["prediction"], rtol=1e-12)
+
+
+def test_engine_models_outside_the_compiled_runtime_say_why(ws) -> None:
+    """Naive Bayes, linear discriminant, classic gradient boosting and the voting ensemble are
+    not proven exact compiled: scikit-learn serves them, and the note names the estimator."""
+    _gappy_sales(ws)
+    small = {"gradient_boosting": {"n_estimators": 10}, "voting": {"members": ["ridge", "lasso"]}}
+    for task, target, algorithm, estimator in (
+        ("classification", "channel", "naive_bayes", "GaussianNB"),
+        ("classification", "channel", "linear_discriminant", "LinearDiscriminantAnalysis"),
+        ("classification", "channel", "gradient_boosting", "GradientBoostingClassifier"),
+        ("regression", "revenue", "voting", "VotingRegressor"),
+    ):
+        result = ws.train(
+            "gappy", target=target, algorithms=[algorithm], task=task, cv_folds=2, params=small
+        )
+        compilation = compiled.compile_model(result.model, result.signature, result.output)
+        assert compilation.runtime == "sklearn" and compilation.data is None
+        assert compilation.note.startswith(f"Not compiled: {estimator} is served by scikit-learn")
 
 
 def _fast_if_same(ws, ref: str, records: list[dict]) -> list[dict] | None:

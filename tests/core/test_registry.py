@@ -132,6 +132,74 @@ def test_batch_scoring_saves_predictions_with_lineage(store, admin, iris):
     assert df["prediction"].tolist() == model.predict(frame[features]).tolist()
 
 
+def test_columns_a_model_wrote_are_recorded_along_the_lineage(store, admin, iris):
+    """Scoring records the columns it wrote; versions derived from it keep the record for the
+    columns still there; a plain save knows nothing of them."""
+    frame, features, _, _ = iris
+    store.datasets.save(admin, frame, "iris-data")
+    register(store, admin, iris)
+    scored = store.models.score_dataset(admin, "iris@1", "iris-data", "iris-data")
+    written = {c: "iris@1" for c in ("prediction", "proba_0", "proba_1", "proba_2")}
+    assert scored.ref == "iris-data@2" and scored.model_columns == written
+    assert store.datasets.get(admin, "iris-data@2").to_dict()["model_columns"] == written
+    assert store.datasets.get(admin, "iris-data@1").model_columns == {}
+    steps = [
+        {"op": "drop_columns", "columns": ["proba_0"]},
+        {"op": "filter_rows", "conditions": [{"column": "target", "op": ">", "value": 0}]},
+    ]
+    derived = store.recipes.apply(admin, steps, scored.ref, save_as="iris-kept")
+    assert derived.model_columns == {c: m for c, m in written.items() if c != "proba_0"}
+    loaded = store.datasets.load(admin, derived.ref)
+    assert store.datasets.save(admin, loaded, "copied").model_columns == {}
+
+
+def _card(**changes) -> dict:
+    card = {
+        "task": "classification",
+        "best_algorithm": "logistic_regression",
+        "primary_metric": "balanced_accuracy",
+        "selection": {"metric": "balanced_accuracy"},
+        "leaderboard": [{"rank": 1, "algorithm": "logistic_regression"}],
+        "holdout_metrics": {"accuracy": 0.97},
+        "cv_metrics": {"accuracy": 0.95},
+        "plots": {"confusion_matrix": {"kind": "confusion_matrix", "z": [[10, 0], [1, 9]]}},
+        "notes": ["Models ranked by balanced_accuracy."],
+        "dropped_columns": [],
+        "training_spec": {"target": "target"},
+        "n_rows": {"train": 120, "holdout": 30},
+    }
+    return {**card, **changes}
+
+
+def test_model_cards_are_checked_and_bounded(store, admin, iris):
+    """A card is stored with its version (and listings leave it out); one too large loses its
+    largest plots, named; a malformed one is refused and nothing is stored."""
+    from astralytiq_jupyter.core.artifacts import dump_model
+    from astralytiq_jupyter.core.model_card import MAX_CARD_BYTES
+
+    v1 = register(store, admin, iris, card=_card())
+    assert v1.card.holdout_metrics == {"accuracy": 0.97} and v1.card.omitted_plots == []
+    assert store.models.get(admin, "iris@1").card == v1.card
+    assert store.models.versions(admin, "iris")[0].card is None
+    huge = {"kind": "residuals", "x": [0.123456789] * (MAX_CARD_BYTES // 10)}
+    plots = {**_card()["plots"], "residuals": huge}
+    v2 = register(store, admin, iris, card=_card(plots=plots))
+    stored = store.models.get(admin, v2.ref).card
+    assert stored.omitted_plots == ["residuals"] and list(stored.plots) == ["confusion_matrix"]
+    _, _, model, signature = iris
+    meta = {"task": "classification", "algorithm": "lr", "signature": signature}
+    for bad, message in (
+        (_card(task=3), "'task' has the wrong type"),
+        (_card(plots={"roc": [1, 2]}), "'plots' has the wrong type"),
+        ({**_card(), "secret": 1}, "Unknown model card field"),
+        ({"task": "classification"}, "lacks: best_algorithm"),
+        ([1], "must be a JSON object"),
+    ):
+        with pytest.raises(Invalid, match=message):
+            store.models.register_artifact(admin, "iris", dump_model(model), {**meta, "card": bad})
+    assert [v.version for v in store.models.versions(admin, "iris")] == [1, 2]
+
+
 def test_predict_validates_signature(store, admin, iris):
     frame, features, _, _ = iris
     register(store, admin, iris)

@@ -19,6 +19,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
+from astralytiq_jupyter.core.algorithms import get_algorithm
 from astralytiq_jupyter.core.errors import Cancelled, Invalid
 from astralytiq_jupyter.core.training import (
     TrainingProgress,
@@ -507,8 +508,27 @@ def test_defaults_cover_the_catalogue():
         "extra_trees",
         "hist_gradient_boosting",
         "mlp",
+        "decision_tree",
+        "naive_bayes",
+        "linear_discriminant",
+        "gradient_boosting",
+        "voting",
     ]
-    assert "lasso" in available_algorithms("regression")
+    assert available_algorithms("regression") == [
+        "linear_regression",
+        "ridge",
+        "lasso",
+        "knn",
+        "svm",
+        "random_forest",
+        "extra_trees",
+        "hist_gradient_boosting",
+        "mlp",
+        "elastic_net",
+        "decision_tree",
+        "gradient_boosting",
+        "voting",
+    ]
     assert available_algorithms("clustering") == ["kmeans"]
     assert "ets" in available_algorithms("forecasting")
 
@@ -528,6 +548,52 @@ def test_failing_algorithm_is_reported_not_fatal():
     assert result.best_algorithm == "logistic_regression"
 
 
+def test_voting_ensemble_combines_the_top_models_scored_from_their_folds():
+    """The ensemble's CV comes from its members' out-of-fold predictions (no refit) and equals
+    cross-validating the fitted ensemble itself on the same folds."""
+    frame = _mixed()
+    algorithms = ["logistic_regression", "decision_tree", "naive_bayes", "knn", "voting"]
+    events: list[TrainingProgress] = []
+    board = compare(
+        frame, target="churn", algorithms=algorithms, cv_folds=3, progress=events.append
+    )
+    rows = board.set_index("algorithm")
+    members = rows.loc["voting", "params"]["members"]
+    top = [a for a in board["algorithm"] if a != "voting"][:3]
+    assert list(members) == top and all(p == {} for p in members.values())
+    assert rows.loc["voting", "fit_time"] == pytest.approx(
+        sum(rows.loc[a, "fit_time"] for a in top)
+    )
+    assert events[-1].fraction == 1.0
+    refitted = compare(
+        frame,
+        target="churn",
+        algorithms=["voting"],
+        params={"voting": {"members": top}},
+        cv_folds=3,
+    )
+    for metric in ("balanced_accuracy", "roc_auc", "log_loss"):
+        assert refitted[f"{metric}_mean"].iloc[0] == pytest.approx(
+            rows.loc["voting", f"{metric}_mean"], abs=1e-12
+        )
+    with pytest.raises(Invalid, match="'voting' combines the best models"):
+        train(frame, target="churn", algorithms=["knn", "voting"])
+    with pytest.raises(Invalid, match="weights must be 2 non-negative numbers"):
+        train(
+            frame,
+            target="churn",
+            algorithms=["voting"],
+            params={"voting": {"members": ["knn", "naive_bayes"], "weights": [1]}},
+        )
+    with pytest.raises(Invalid, match="cannot contain another ensemble"):
+        train(
+            frame,
+            target="churn",
+            algorithms=["voting"],
+            params={"voting": {"members": ["knn", "voting"]}},
+        )
+
+
 # --- exported code --------------------------------------------------------------------------------
 
 
@@ -543,6 +609,75 @@ def _run_script(code: str, data: Path, tmp_path: Path) -> dict:
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+#: Runs several exported scripts in one interpreter (start-up and imports once): each one's
+#: ``main(data)`` prints its holdout metrics as JSON.
+DRIVER = """
+import contextlib, io, json, runpy, sys
+out = {}
+for name, (script, data) in json.loads(sys.argv[1]).items():
+    module = runpy.run_path(script, run_name="exported")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        module["main"](data)
+    out[name] = json.loads(printed.getvalue())
+print(json.dumps(out))
+"""
+
+#: The newer algorithms of the catalogue, each tuned over (a small part of) its grid.
+NEW_ALGORITHMS = [
+    ("classification", "decision_tree", {}),
+    ("classification", "naive_bayes", {}),
+    ("classification", "linear_discriminant", {}),
+    ("classification", "gradient_boosting", {"n_estimators": [10, 20]}),
+    ("classification", "voting", {}),
+    ("regression", "elastic_net", {}),
+    ("regression", "decision_tree", {}),
+    ("regression", "gradient_boosting", {"n_estimators": [10, 20]}),
+    ("regression", "voting", {}),
+]
+
+
+def test_new_algorithms_tune_over_their_grid_and_export_exact_code(tmp_path):
+    data = {"classification": tmp_path / "churn.csv", "regression": tmp_path / "diabetes.csv"}
+    _mixed().to_csv(data["classification"], index=False)
+    load_diabetes(as_frame=True).frame.to_csv(data["regression"], index=False)
+    targets = {"classification": "churn", "regression": "target"}
+    results, scripts = {}, {}
+    for task, name, space in NEW_ALGORITHMS:
+        first = "logistic_regression" if task == "classification" else "ridge"
+        params = {"voting": {"members": [first, "decision_tree"]}}
+        result = train(
+            pd.read_csv(data[task]),
+            target=targets[task],
+            task=task,
+            algorithms=[name],
+            params=params if name == "voting" else {},
+            search_space={name: space} if space else {},
+            tune="random",
+            n_iter=2,
+            cv_folds=2,
+        )
+        tuned = result.leaderboard[result.leaderboard["tuned"]]
+        assert len(tuned) == 1, (name, result.notes)
+        grid = {"weights"} if name == "voting" else set(get_algorithm(task, name).search_space)
+        assert set(tuned["params"].iloc[0]) - {"members"} <= grid
+        key = f"{task}-{name}"
+        results[key] = result
+        script = tmp_path / f"{key}.py"
+        script.write_text(result.to_code())
+        scripts[key] = (str(script), str(data[task]))
+    done = subprocess.run(
+        [sys.executable, "-c", DRIVER, json.dumps(scripts)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=SCRIPT_ENV,
+    )
+    assert done.returncode == 0, done.stderr
+    for key, metrics in json.loads(done.stdout).items():
+        assert metrics == pytest.approx(results[key].holdout_metrics, abs=1e-9), key
 
 
 def test_to_code_reproduces_the_classifier_from_csv(tmp_path):
