@@ -126,6 +126,10 @@ def test_excel_sheets_header_and_missing_sheet(tmp_path):
         ingest(path, sheet="Nope")
     with pytest.raises(Invalid, match=r"no sheet number 5.*'First', 'Second'"):
         ingest(path, sheet=5)
+    # The header option is read by the one rule CSV files use, with the same message.
+    with pytest.raises(Invalid, match="header option must be True, False or a row") as bad:
+        ingest(path, header=-1)
+    assert bad.value.detail == {"option": "header"}
 
 
 def test_excel_duplicate_header_and_not_a_workbook(tmp_path):

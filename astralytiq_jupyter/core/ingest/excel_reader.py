@@ -12,19 +12,13 @@ import pandas as pd
 
 from ..errors import Invalid
 from ..quality import check_column_names
-from .options import _int_option
+from .options import _header_row, _int_option
 from .sources import _ByteSource, _clean
 
 
 def _read_excel(src: _ByteSource, opts: dict[str, Any]) -> pd.DataFrame:
     skip = _int_option(opts, "skip_rows", 0)
-    header_opt = opts.get("header", True)
-    if isinstance(header_opt, bool):
-        header_index = 0 if header_opt else None
-    elif isinstance(header_opt, int) and header_opt >= 0:
-        header_index = header_opt
-    else:
-        raise Invalid("The header option must be True, False or a row number (0 or more).")
+    header_index = _header_row(opts)
     null_values = opts.get("null_values")
     with src.open() as f:
         try:

@@ -125,6 +125,20 @@ def _int_option(
     return value
 
 
+def _header_row(opts: dict[str, Any]) -> int | None:
+    """The ``header`` option of CSV and Excel as the index of the row holding the names
+    (after ``skip_rows``), or ``None`` when there is no header row."""
+    header = opts.get("header", True)
+    if isinstance(header, bool):
+        return 0 if header else None
+    if isinstance(header, int) and header >= 0:
+        return header
+    raise Invalid(
+        "The header option must be True, False or a row number (0 or more).",
+        option="header",
+    )
+
+
 #: Every read option of any source, and the URL download's ``timeout``.
 READ_OPTIONS = frozenset({"timeout"}.union(*_OPTIONS.values()))
 

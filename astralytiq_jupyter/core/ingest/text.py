@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from ..errors import Invalid
 from ..quality import check_column_names
-from .options import _int_option
+from .options import _header_row, _int_option
 from .sources import _ByteSource, _read_head
 
 #: The longest CSV row, and so the longest single value, accepted: every reader is given
@@ -251,16 +251,7 @@ def _plan_csv(src: _ByteSource, fmt: str, opts: dict[str, Any]) -> _CsvPlan:
         text = text[: cut + 1] if cut >= 0 else text
 
     skip = _int_option(opts, "skip_rows", 0)
-    header_opt = opts.get("header", True)
-    if isinstance(header_opt, bool):
-        header_index = 0 if header_opt else None
-    elif isinstance(header_opt, int) and header_opt >= 0:
-        header_index = header_opt
-    else:
-        raise Invalid(
-            "The header option must be True, False or a row number (0 or more).",
-            option="header",
-        )
+    header_index = _header_row(opts)
 
     records_text = text
     if skip:
