@@ -215,7 +215,7 @@ def cases(ws: Any, folder: Path) -> list[Case]:
     ]
 
 
-def bench_open(rows: int, repeat: int) -> list[dict[str, Any]]:
+def bench_open(rows: int, repeat: int, only: str = "") -> list[dict[str, Any]]:
     import astralytiq_jupyter as aq
     from astralytiq_jupyter.widgets.explore import ExploreWizard
 
@@ -232,13 +232,15 @@ def bench_open(rows: int, repeat: int) -> list[dict[str, Any]]:
     print(f"stored {rows:,} + 1,000 rows in {time.perf_counter() - started:.1f} s", flush=True)
     results = []
     for case in cases(ws, folder):
+        if not case.what.startswith(only):
+            continue
         timed(1, case, "small", recorder)  # warm-up: first-use imports and caches, not timed
         small = timed(repeat, case, "small", recorder)
         big = timed(repeat, case, "big", recorder)
         results.append({"what": case.what, "small": small, "big": big})
         print(case.what, small, big, flush=True)
     # the full profile in the background, for the record (not part of "opening")
-    for ref in ("small", "big"):
+    for ref in ("small", "big") if not only else ():
         wizard = ExploreWizard(ref, ws)
         start = time.perf_counter()
         wizard.loads.wait(600)
@@ -323,9 +325,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--only", default="", help="run only the actions starting with this (e.g. Dashboard)"
+    )
     args = parser.parse_args()
     load = _load()
-    opened = bench_open(args.rows, args.repeat)
+    opened = bench_open(args.rows, args.repeat, args.only)
+    if args.only:
+        update_rows(opened, args, load)
+        return
     app = bench_app(args.repeat)
     load_end = _load()
 
@@ -351,13 +359,7 @@ def main() -> None:
     for r in opened:
         if "what" not in r:
             continue
-        (ts, ms), (tb, mb) = r["small"], r["big"]
-        ratio = tb / ts
-        ok = ratio <= 2 and max(ms, mb) <= 1_000_000
-        lines.append(
-            f"| {r['what']} | {ts:.3f} | {ms / 1000:.1f} kB | {tb:.3f} | {mb / 1000:.1f} kB | "
-            f"{ratio:.2f}x | <= 2x, <= 1 MB | {'yes' if ok else 'no'} |"
-        )
+        lines.append(_row(r))
     profiles = {r["profile"]: r["seconds"] for r in opened if "profile" in r}
     lines += [
         "",
@@ -390,6 +392,47 @@ def main() -> None:
     ]
     write_section(SECTION, "\n".join(lines))
     print("\n".join(lines))
+
+
+def _row(r: dict[str, Any]) -> str:
+    (ts, ms), (tb, mb) = r["small"], r["big"]
+    ratio = tb / ts
+    ok = ratio <= 2 and max(ms, mb) <= 1_000_000
+    return (
+        f"| {r['what']} | {ts:.3f} | {ms / 1000:.1f} kB | {tb:.3f} | {mb / 1000:.1f} kB | "
+        f"{ratio:.2f}x | <= 2x, <= 1 MB | {'yes' if ok else 'no'} |"
+    )
+
+
+def update_rows(opened: list[dict[str, Any]], args: argparse.Namespace, load: str) -> None:
+    """Replace the rows of the actions run (``--only``) in the section's table, and say when
+    and how they were measured under it; the other rows stay as measured before."""
+    from _results import RESULTS
+
+    lines = RESULTS.read_text().splitlines()
+    start = lines.index(SECTION)
+    measured = [r for r in opened if "what" in r]
+    for r in measured:
+        at = next(i for i in range(start, len(lines)) if lines[i].startswith(f"| {r['what']} |"))
+        lines[at] = _row(r)
+    end = max(
+        i
+        for i in range(start, len(lines))
+        if any(lines[i].startswith(f"| {r['what']} |") for r in measured)
+    )
+    note = (
+        f"Rows starting with '{args.only}' re-measured by `python benchmarks/bench_widgets.py "
+        f"--rows {args.rows} --repeat {args.repeat} --only {args.only}` (median of "
+        f"{args.repeat}); {machine_line()} Load average (1 min) at start / end: {load} / "
+        f"{_load()}."
+    )
+    if lines[end + 2].startswith(f"Rows starting with '{args.only}'"):
+        lines[end + 2] = note
+    else:
+        lines[end + 1 : end + 1] = ["", note]
+    RESULTS.write_text("\n".join(lines) + "\n")
+    for r in measured:
+        print(_row(r))
 
 
 def _load() -> str:

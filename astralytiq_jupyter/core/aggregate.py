@@ -9,8 +9,16 @@ A query is structured, never code::
 
 Rows are filtered with the recipes' own condition semantics (``recipe_conditions``: one
 meaning of ``between``, ``in``, missing values... everywhere), then grouped by DuckDB over the
-Arrow columns read from the stored Parquet. Column names reach SQL only as quoted identifiers
-checked against the version's schema; functions and units come from fixed tables.
+Arrow columns read from the stored Parquet. Filters become a parameterised WHERE clause of the
+same query (:func:`conditions_sql`) whenever SQL means exactly what the pandas mask means, so a
+query is one pass over the rows; the rare condition without such a form (case-insensitive text
+matching, categories) falls back to the pandas mask. Column names reach SQL only as quoted
+identifiers checked against the version's schema, values only as parameters; functions and
+units come from fixed tables.
+
+``{"compare": {"column": "date", "unit": "month"}, "metrics": [...]}`` answers a KPI's period
+comparison in one query: the metrics over the period holding the latest date the filters keep
+and over the period before it (two rows, oldest first, keyed by the period's start).
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -27,7 +35,7 @@ import pyarrow as pa
 
 from .errors import Invalid
 from .limits import MAX_SEED, check_int
-from .recipe_base import Schema, kind_of, need_column
+from .recipe_base import Schema, _is_number, kind_of, need_column
 from .recipe_conditions import conditions_mask, parse_conditions, validate_conditions
 
 __all__ = [
@@ -53,6 +61,15 @@ FUNCTIONS: Mapping[str, tuple[str, tuple[str, ...], bool]] = {
     "max": ("max({c})", ("numeric", "datetime", "text", "boolean"), True),
 }
 UNITS = ("hour", "day", "week", "month", "quarter", "year")
+#: compare unit -> the SQL interval of one period (weeks start on Monday, as pandas' W-SUN)
+PERIODS = {
+    "day": "INTERVAL 1 DAY",
+    "week": "INTERVAL 7 DAY",
+    "month": "INTERVAL 1 MONTH",
+    "quarter": "INTERVAL 3 MONTH",
+    "year": "INTERVAL 1 YEAR",
+}
+_HIDDEN = "__aq_"  # prefix of the query's own bookkeeping columns
 MAX_GROUPS = 10_000
 MAX_METRICS = 20
 MAX_GROUP_COLUMNS = 4
@@ -82,13 +99,16 @@ class AggregateQuery:
     filters: tuple[dict[str, Any], ...] = ()
     combine: str = "all"
     limit: int = 1000
+    compare: tuple[str, str] | None = None  # (date column, period unit)
+    schema: tuple[tuple[str, str], ...] = ()  # the version's columns the query reads
 
     @classmethod
     def parse(cls, spec: Mapping[str, Any], schema: Mapping[str, str]) -> AggregateQuery:
         """Check a JSON query against a version's ``schema``; errors say what to change."""
         if not isinstance(spec, Mapping):
             raise Invalid("An aggregation must be an object with 'metrics', 'group_by'...")
-        unknown = set(spec) - {"group_by", "time", "metrics", "filters", "combine", "limit"}
+        fields = {"group_by", "time", "metrics", "filters", "combine", "limit", "compare"}
+        unknown = set(spec) - fields
         if unknown:
             raise Invalid(f"Unknown aggregation field(s): {', '.join(sorted(unknown))}.")
         schema = Schema(schema)
@@ -119,13 +139,17 @@ class AggregateQuery:
         parsed_metrics = []
         for i, metric in enumerate(metrics):
             parsed_metrics.append(_parse_metric(metric, i, schema))
+        parsed_compare = _parse_compare(spec.get("compare"), schema, group_by, parsed_time)
         names = [
             *group_by,
+            *([parsed_compare[0]] if parsed_compare else []),
             *([parsed_time[0]] if parsed_time else []),
             *(m[2] for m in parsed_metrics),
         ]
         if len(set(names)) != len(names):
             raise Invalid("Output names repeat; give metrics distinct 'as' names.")
+        if any(n.startswith(_HIDDEN) for n in names):
+            raise Invalid(f"Output names may not start with '{_HIDDEN}'.")
         parsed_filters = parse_filters(spec.get("filters"), schema)
         combine = spec.get("combine", "all")
         if combine not in ("all", "any"):
@@ -133,14 +157,16 @@ class AggregateQuery:
         limit = spec.get("limit", 1000)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_GROUPS:
             raise Invalid(f"'limit' must be a whole number from 1 to {MAX_GROUPS:,}.")
-        return cls(
+        query = cls(
             tuple(group_by),
             parsed_time,
             tuple(parsed_metrics),
             tuple(parsed_filters),
             combine,
             limit,
+            parsed_compare,
         )
+        return replace(query, schema=tuple((c, schema[c]) for c in query.columns))
 
     @property
     def columns(self) -> list[str]:
@@ -148,6 +174,8 @@ class AggregateQuery:
         wanted = [*self.group_by]
         if self.time:
             wanted.append(self.time[0])
+        if self.compare:
+            wanted.append(self.compare[0])
         wanted += [c for _f, c, _n in self.metrics if c is not None]
         wanted += [f["column"] for f in self.filters]
         return list(dict.fromkeys(wanted))
@@ -160,6 +188,11 @@ class AggregateQuery:
             "filters": [dict(f) for f in self.filters],
             "combine": self.combine,
             "limit": self.limit,
+            **(
+                {"compare": {"column": self.compare[0], "unit": self.compare[1]}}
+                if self.compare
+                else {}
+            ),
         }
 
 
@@ -175,14 +208,148 @@ def parse_filters(filters: Any, schema: Mapping[str, str]) -> list[dict[str, Any
 
 
 def apply_filters(
-    table: pa.Table, conditions: Sequence[dict[str, Any]], combine: str = "all"
+    table: pa.Table,
+    conditions: Sequence[dict[str, Any]],
+    combine: str = "all",
+    schema: Mapping[str, str] | None = None,
 ) -> pa.Table:
-    """The rows of ``table`` meeting the conditions, with the recipes' own semantics."""
+    """The rows of ``table`` meeting the conditions, with the recipes' own semantics: the mask
+    is computed by DuckDB when ``schema`` is given and the conditions have an exact SQL form,
+    else by pandas (which converts the conditions' columns first)."""
     if not conditions:
         return table
-    frame = table.select(list(dict.fromkeys(c["column"] for c in conditions))).to_pandas()
-    mask = conditions_mask(frame, list(conditions), combine)
-    return table.filter(pa.array(mask.to_numpy(dtype=bool)))
+    where = conditions_sql(conditions, combine, schema) if schema is not None else None
+    if where is None:
+        frame = table.select(list(dict.fromkeys(c["column"] for c in conditions))).to_pandas()
+        mask = conditions_mask(frame, list(conditions), combine)
+        return table.filter(pa.array(mask.to_numpy(dtype=bool)))
+    sql, params = where
+    with _connect(table.select(list(dict.fromkeys(c["column"] for c in conditions)))) as con:
+        # a plain projection keeps the rows' order, so the mask lines up with ``table``
+        mask = con.sql(f"SELECT {sql} FROM data", params=params).to_arrow_table()  # noqa: S608
+    return table.filter(mask.column(0))
+
+
+_DATABASE: Any = None
+_DATABASE_LOCK = threading.Lock()
+
+
+def _connect(table: pa.Table) -> Any:
+    """A DuckDB cursor that can read only ``table`` (registered as ``data``): a cursor of one
+    in-memory database per process, as opening a database costs ~50 ms and a cursor ~1 ms;
+    each cursor sees only its own registration, so threads do not see each other's tables."""
+    global _DATABASE
+    import duckdb
+
+    with _DATABASE_LOCK:
+        if _DATABASE is None:
+            # No file system access, whatever the SQL: only registered tables can be read.
+            _DATABASE = duckdb.connect(config={"enable_external_access": False})
+        con = _DATABASE.cursor()
+    if table.num_columns == 0:  # only count(*): DuckDB needs a column to scan
+        table = pa.table({f"{_HIDDEN}row": pa.nulls(table.num_rows)})
+    con.register("data", table)
+    return con
+
+
+def conditions_sql(
+    conditions: Sequence[dict[str, Any]], combine: str, schema: Mapping[str, str]
+) -> tuple[str, list[Any]] | None:
+    """A DuckDB boolean expression (never NULL) and its ``$n`` parameters meaning exactly what
+    :func:`conditions_mask` means for these (validated) conditions, or None when one of them
+    has no such form here (the caller then uses the pandas mask)."""
+    if not conditions:
+        return "true", []
+    params: list[Any] = []
+
+    def param(value: Any, cast: str = "") -> str:
+        params.append(value)
+        return f"CAST(${len(params)} AS {cast})" if cast else f"${len(params)}"
+
+    parts = []
+    for cond in conditions:
+        part = _condition_sql(cond, schema.get(cond["column"], ""), param)
+        if part is None:
+            return None
+        parts.append(f"COALESCE({part}, false)")
+    return "(" + (" AND " if combine == "all" else " OR ").join(parts) + ")", params
+
+
+def _condition_sql(cond: dict[str, Any], dtype: str, param: Callable[..., str]) -> str | None:
+    op, value = cond["op"], cond.get("value")
+    kind = kind_of(dtype)
+    if kind not in ("numeric", "text", "datetime", "boolean"):
+        return None  # categories (dictionary columns) and others keep the pandas mask
+    column = _quote(cond["column"])
+    if kind == "numeric" and pd.api.types.is_float_dtype(pd.api.types.pandas_dtype(dtype)):
+        # NaN is missing to pandas, but compares greater than every number in DuckDB
+        column = f"(CASE WHEN isnan({column}) THEN NULL ELSE {column} END)"
+    if op == "is missing":
+        return f"({column} IS NULL)"
+    if op == "is not missing":
+        return f"({column} IS NOT NULL)"
+    if op in ("contains", "starts with"):
+        if kind != "text" or not cond.get("case_sensitive", True):
+            return None  # case folding differs between engines: keep pandas' own
+        function = "contains" if op == "contains" else "starts_with"
+        return f"{function}({column}, {param(value)})"
+    values = value if isinstance(value, list) else [value]
+    cast = ""
+    if kind == "datetime":
+        dt = pd.api.types.pandas_dtype(dtype)
+        tz = getattr(dt, "tz", None)
+        stamps = []
+        for v in values:
+            ts = pd.Timestamp(v)  # naive text means the column's zone, as in the mask
+            if tz is not None:
+                ts = ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
+            stamps.append(ts.isoformat())
+        values = stamps
+        if tz is not None:
+            cast = "TIMESTAMPTZ"
+        else:  # numpy's datetime64[unit]
+            import numpy as np
+
+            cast = _TIMESTAMPS.get(np.datetime_data(dt)[0], "")
+        if not cast:
+            return None
+    elif kind == "text" and not all(isinstance(v, str) for v in values):
+        return None  # pandas answers text against a number its own way
+    elif kind == "boolean" and not all(isinstance(v, bool) for v in values):
+        return None  # (validated already; kept so that no other value reaches SQL)
+    elif kind == "numeric" and not all(_is_number(v) for v in values):  # noqa: SIM114
+        return None
+    placeholders = [param(v, cast) for v in values]
+    if op == "between":
+        return f"({column} BETWEEN {placeholders[0]} AND {placeholders[1]})"
+    if op in ("in", "not in"):
+        return f"({column} {op.upper()} ({', '.join(placeholders)}))"
+    sql_op = {"==": "=", "!=": "<>"}.get(op, op)
+    if sql_op not in ("=", "<>", ">", ">=", "<", "<="):
+        return None
+    return f"({column} {sql_op} {placeholders[0]})"
+
+
+#: pandas datetime unit -> the DuckDB type its text parameters are cast to (the column's own)
+_TIMESTAMPS = {"s": "TIMESTAMP_S", "ms": "TIMESTAMP_MS", "us": "TIMESTAMP", "ns": "TIMESTAMP_NS"}
+
+
+def _parse_compare(
+    compare: Any, schema: Schema, group_by: list[str], time: tuple[str, str] | None
+) -> tuple[str, str] | None:
+    if compare is None:
+        return None
+    if not isinstance(compare, Mapping) or set(compare) - {"column", "unit"}:
+        raise Invalid("'compare' must be {'column': <date column>, 'unit': 'month'}.")
+    column, unit = compare.get("column"), compare.get("unit", "month")
+    if not isinstance(column, str):
+        raise Invalid("'compare' needs the 'column' of dates whose periods are compared.")
+    need_column(schema, column, ("datetime",), "date")
+    if unit not in PERIODS:
+        raise Invalid(f"Unknown period {unit!r}; use one of {', '.join(PERIODS)}.")
+    if group_by or time is not None:
+        raise Invalid("'compare' takes no 'group_by' or 'time': it answers one value per period.")
+    return column, unit
 
 
 def _parse_metric(metric: Any, i: int, schema: Schema) -> tuple[str, str | None, str]:
@@ -279,12 +446,16 @@ def _json_cell(v: Any) -> Any:
 
 
 def aggregate(table: pa.Table, query: AggregateQuery) -> Aggregate:
-    """Run ``query`` over ``table`` (which holds at least ``query.columns``)."""
-    import duckdb
-
+    """Run ``query`` over ``table`` (which holds at least ``query.columns``) in one DuckDB
+    query: filters, groups, the number of groups and of rows matched together."""
     total = table.num_rows
-    table = apply_filters(table, query.filters, query.combine)
-    matched = table.num_rows
+    where = conditions_sql(query.filters, query.combine, dict(query.schema))
+    if where is None:  # a condition without an exact SQL form: filter with the pandas mask
+        table = apply_filters(table, query.filters, query.combine)
+        where = ("true", [])
+    if query.compare is not None:
+        return _compare(table, query, total, *where)
+    condition, params = where
     # keys and ordering by position: a time bucket keeps its column's name, and by name
     # GROUP BY would mean the raw column rather than the bucket
     select = [_quote(c) for c in query.group_by]
@@ -292,9 +463,8 @@ def aggregate(table: pa.Table, query: AggregateQuery) -> Aggregate:
         column, unit = query.time
         select.append(f"date_trunc('{unit}', {_quote(column)}) AS {_quote(column)}")
     keys = [str(i + 1) for i in range(len(select))]
-    for function, column, name in query.metrics:
-        template = FUNCTIONS[function][0]
-        select.append(template.format(c=_quote(column) if column else "") + f" AS {_quote(name)}")
+    select += _metrics_sql(query)
+    select.append(f"count(*) AS {_HIDDEN}rows")
     group = f" GROUP BY {', '.join(keys)}" if keys else ""
     if query.time is not None:  # along the time axis, then by group
         order = f" ORDER BY {keys[-1]}" + "".join(f", {k}" for k in keys[:-1])
@@ -302,19 +472,75 @@ def aggregate(table: pa.Table, query: AggregateQuery) -> Aggregate:
         order = f" ORDER BY {len(keys) + 1} DESC NULLS LAST, " + ", ".join(keys)
     else:
         order = ""
-    sql = f"SELECT {', '.join(select)} FROM data{group}{order}"  # noqa: S608 - quoted, checked
-    if table.num_columns == 0:  # only count(*): DuckDB needs a column to scan
-        table = pa.table({"__row": pa.nulls(table.num_rows)})
-    # No file system access, whatever the SQL: only the registered table can be read.
-    with duckdb.connect(config={"enable_external_access": False}) as con:
-        con.register("data", table)
-        groups = con.sql(f"SELECT count(*) FROM ({sql})").fetchall()[0][0]  # noqa: S608
-        frame = con.sql(f"{sql} LIMIT {int(query.limit)}").to_arrow_table().to_pandas()
+    inner = f"SELECT {', '.join(select)} FROM data WHERE {condition}{group}"  # noqa: S608
+    # the windows count every group and row before LIMIT keeps the first ones
+    sql = (
+        f"SELECT *, count(*) OVER () AS {_HIDDEN}groups, "  # noqa: S608 - quoted, checked
+        f"sum({_HIDDEN}rows) OVER () AS {_HIDDEN}matched FROM ({inner}){order} "
+        f"LIMIT {int(query.limit)}"
+    )
+    with _connect(table) as con:
+        result = con.sql(sql, params=params).to_arrow_table()
+    groups, matched = 0, 0
+    if result.num_rows:
+        groups = int(result.column(f"{_HIDDEN}groups")[0].as_py())
+        matched = int(result.column(f"{_HIDDEN}matched")[0].as_py() or 0)
+    frame = result.drop_columns(
+        [f"{_HIDDEN}rows", f"{_HIDDEN}groups", f"{_HIDDEN}matched"]
+    ).to_pandas()
     if query.time is not None:
         column = query.time[0]
         # DuckDB answers the bucket of a zone-less timestamp as a date for day-sized units
         frame[column] = pd.to_datetime(frame[column])
-    return Aggregate(frame, total, matched, int(groups), groups > query.limit, query.to_dict())
+    return Aggregate(frame, total, matched, groups, groups > query.limit, query.to_dict())
+
+
+def _metrics_sql(query: AggregateQuery, where: str = "", alias: str = "") -> list[str]:
+    """The metrics' SELECT items, named as asked (or ``alias`` + position), each over the rows
+    ``where`` keeps when given."""
+    items = []
+    for i, (function, column, name) in enumerate(query.metrics):
+        template = FUNCTIONS[function][0]
+        only = f" FILTER (WHERE {where})" if where else ""
+        label = _quote(f"{_HIDDEN}{alias}{i}" if alias else name)
+        items.append(template.format(c=_quote(column) if column else "") + f"{only} AS {label}")
+    return items
+
+
+def _compare(
+    table: pa.Table, query: AggregateQuery, total: int, condition: str, params: list[Any]
+) -> Aggregate:
+    """The metrics over the period holding the latest date the filters keep and over the
+    period before it, in one query (see the module docstring)."""
+    assert query.compare is not None
+    column, unit = query.compare
+    date, step = _quote(column), PERIODS[unit]
+    current = "(SELECT start FROM latest)"
+    now = f"{date} >= {current} AND {date} < {current} + {step}"
+    before = f"{date} >= {current} - {step} AND {date} < {current}"
+    sql = (
+        f"WITH kept AS (SELECT * FROM data WHERE {condition}), "  # noqa: S608 - quoted, checked
+        f"latest AS (SELECT date_trunc('{unit}', max({date})) AS start FROM kept) "
+        f"SELECT {current} - {step} AS {_HIDDEN}before, {current} AS {_HIDDEN}now, "
+        f"count(*) AS {_HIDDEN}matched, "
+        + ", ".join(_metrics_sql(query, before, "b") + _metrics_sql(query, now, "n"))
+        + " FROM kept"
+    )
+    with _connect(table) as con:
+        row = con.sql(sql, params=params).to_arrow_table().to_pylist()[0]
+    frame = pd.DataFrame(
+        {
+            column: pd.to_datetime([row[f"{_HIDDEN}before"], row[f"{_HIDDEN}now"]]),
+            **{
+                name: [row[f"{_HIDDEN}b{i}"], row[f"{_HIDDEN}n{i}"]]
+                for i, (_f, _c, name) in enumerate(query.metrics)
+            },
+        }
+    )
+    if frame[column].isna().any():  # no dates among the rows kept: no period to compare
+        frame = frame.iloc[0:0]
+    matched = int(row[f"{_HIDDEN}matched"])
+    return Aggregate(frame, total, matched, len(frame), False, query.to_dict())
 
 
 class ColumnCache:

@@ -503,9 +503,8 @@ class DatasetService:
         wanted = _checked_read(version, columns, None) or list(version.schema)
         conditions = parse_filters(filters, version.schema)
         read = list(dict.fromkeys([*wanted, *(c["column"] for c in conditions)]))
-        with self.store.storage.open(key, label=f"dataset {version.ref}") as fh:
-            table = pq.read_table(fh, columns=read)
-        table = apply_filters(table, conditions).select(wanted)
+        table = self._cached_columns(version, key, read)
+        table = apply_filters(table, conditions, "all", version.schema).select(wanted)
         if table.num_rows > n:
             import numpy as np
 
@@ -517,19 +516,26 @@ class DatasetService:
         """Group, bucket by time, filter and summarise a version next to its data (see
         :mod:`.aggregate`); only the columns the query names are read, and kept in a small
         cache for the next query on the same version."""
-        from .aggregate import AggregateQuery, ColumnCache, aggregate
+        from .aggregate import AggregateQuery, aggregate
 
         self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.aggregate")
         version, key = self._pinned(principal, ref)
         parsed = AggregateQuery.parse(query, version.schema)
+        return aggregate(self._cached_columns(version, key, parsed.columns), parsed)
+
+    def _cached_columns(self, version: DatasetVersion, key: str, columns: list[str]) -> pa.Table:
+        """Columns of a stored version, from the cache shared by aggregations and samples
+        (a dashboard's charts and filter changes read each column once)."""
+        from .aggregate import ColumnCache
+
         if self._columns is None:
             self._columns = ColumnCache()
 
-        def read(columns: list[str]) -> pa.Table:
+        def read(wanted: list[str]) -> pa.Table:
             with self.store.storage.open(key, label=f"dataset {version.ref}") as fh:
-                return pq.read_table(fh, columns=columns)
+                return pq.read_table(fh, columns=wanted)
 
-        return aggregate(self._columns.get(version.sha256, parsed.columns, read), parsed)
+        return self._columns.get(version.sha256, columns, read)
 
     def _pinned(self, principal: Principal, ref: str) -> tuple[DatasetVersion, str]:
         """A version and its storage key, resolved in one session (never a mismatched pair)."""

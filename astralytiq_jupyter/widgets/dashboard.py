@@ -326,34 +326,46 @@ class Dashboard(Wizard):
         )
 
     def _compute(self, jobs: list[tuple[str, dict[str, Any]]]) -> int:
-        from . import figures
+        """Compute every item's KPI or figure concurrently (each waits on its own query next
+        to the data, which releases the GIL), then show them in the page's order."""
+        from concurrent.futures import ThreadPoolExecutor
 
-        for key, item in jobs:
+        from .plotly_import import figures as _figures
+
+        figures = _figures()
+        conditions = {local: self.conditions(local) for local in self.refs}
+
+        def one(key: str, item: dict[str, Any]) -> Any:
             local = item["dataset"]
             ref, schema = self.refs[local], self.schemas[local]
-            widget = self.items[item["id"]]
             try:
                 if key == "kpis":
-                    widget.value = _kpi_html(
-                        item, kpi_value(self.ws, ref, item, self.conditions(local))
-                    )
-                else:
-                    fig = chart_figure(
-                        self.ws, ref, schema, item, self.conditions(local), self.theme
-                    )
-                    fig.update_layout(height=self._heights.get(item["id"], 380))
-                    figures.show(widget, fig)
+                    return _kpi_html(item, kpi_value(self.ws, ref, item, conditions[local]))
+                fig = chart_figure(self.ws, ref, schema, item, conditions[local], self.theme)
+                fig.update_layout(height=self._heights.get(item["id"], 380))
+                return fig
             except Exception as error:  # noqa: BLE001 - one broken item must not hide the rest
-                message = describe_error(error)[0]
-                html = f'<div class="aq-status-error">⚠ {fmt.escape(message)}</div>'
-                if key == "kpis":
-                    widget.value = html
+                return error
+
+        with ThreadPoolExecutor(max_workers=max(1, min(4, len(jobs)))) as pool:
+            futures = [pool.submit(one, key, item) for key, item in jobs]
+            for (key, item), future in zip(jobs, futures, strict=True):
+                widget, result = self.items[item["id"]], future.result()
+                if isinstance(result, Exception):
+                    message = describe_error(result)[0]
+                    html = f'<div class="aq-status-error">⚠ {fmt.escape(message)}</div>'
+                    if key == "kpis":
+                        widget.value = html
+                    else:
+                        widget.outputs = (
+                            {
+                                "output_type": "display_data",
+                                "data": {"text/html": html, "text/plain": message},
+                                "metadata": {},
+                            },
+                        )
+                elif key == "kpis":
+                    widget.value = result
                 else:
-                    widget.outputs = (
-                        {
-                            "output_type": "display_data",
-                            "data": {"text/html": html, "text/plain": message},
-                            "metadata": {},
-                        },
-                    )
+                    figures.show(widget, result)
         return len(jobs)

@@ -25,8 +25,6 @@ __all__ = ["KpiValue", "chart_figure", "filter_domain", "kpi_value"]
 
 SCATTER_SAMPLE = 5000
 HISTOGRAM_SAMPLE = 50_000
-#: pandas period codes of the dashboard periods (weeks start on Monday, as DuckDB's do)
-_PERIOD_CODES = {"day": "D", "week": "W-SUN", "month": "M", "quarter": "Q", "year": "Y"}
 
 
 def _metric(chart: dict[str, Any], schema: dict[str, str]) -> dict[str, Any]:
@@ -59,9 +57,12 @@ def chart_figure(
     theme: Theme,
 ) -> go.Figure:
     """The figure of one dashboard chart over the rows ``filters`` keep."""
-    import plotly.graph_objects as go
 
-    from . import figures
+    from .plotly_import import figures as _figures
+    from .plotly_import import plotly
+
+    figures = _figures()
+    go, _pio = plotly()
 
     kind, x, color = chart["type"], chart.get("x"), chart.get("color")
     title = chart.get("title") or kind.title()
@@ -145,9 +146,12 @@ def _aggregated(
     theme: Theme,
     title: str,
 ) -> go.Figure:
-    import plotly.graph_objects as go
 
-    from . import figures
+    from .plotly_import import figures as _figures
+    from .plotly_import import plotly
+
+    figures = _figures()
+    go, _pio = plotly()
 
     kind, x, color = chart["type"], chart.get("x"), chart.get("color")
     if not x:
@@ -282,35 +286,22 @@ def kpi_value(
     )
     label = kpi.get("title") or (f"{agg} of {column}" if column else "rows")
 
-    def one(extra: list[dict[str, Any]]) -> float | None:
-        frame = ws.datasets.aggregate(ref, {"metrics": [metric], "filters": filters + extra}).frame
-        v = frame["v"].iloc[0] if len(frame) else None
+    def number(v: Any) -> float | None:
         return None if v is None or pd.isna(v) else float(v)
 
     date, period = kpi.get("date_column"), kpi.get("period")
     if not date or not period:
-        return KpiValue(one([]), label)
-    last = (
-        ws.datasets.aggregate(
-            ref,
-            {"metrics": [{"function": "max", "column": date, "as": "last"}], "filters": filters},
-        )
-        .frame["last"]
-        .iloc[0]
-    )
-    if last is None or pd.isna(last):
+        frame = ws.datasets.aggregate(ref, {"metrics": [metric], "filters": filters}).frame
+        return KpiValue(number(frame["v"].iloc[0]) if len(frame) else None, label)
+    # one query answers both periods: the one holding the latest date kept, and the one before
+    frame = ws.datasets.aggregate(
+        ref,
+        {"metrics": [metric], "filters": filters, "compare": {"column": date, "unit": period}},
+    ).frame
+    if len(frame) != 2:  # no dates among the rows kept
         return KpiValue(None, label, None, period)
-    current = pd.Timestamp(last).to_period(_PERIOD_CODES[period])
-    bounds = [(current - 1).start_time, current.start_time, (current + 1).start_time]
-    iso = [b.isoformat() for b in bounds]
-
-    def within(start: str, end: str) -> list[dict[str, Any]]:
-        return [
-            {"column": date, "op": ">=", "value": start},
-            {"column": date, "op": "<", "value": end},
-        ]
-
-    return KpiValue(one(within(iso[1], iso[2])), label, one(within(iso[0], iso[1])), period)
+    previous, current = (number(v) for v in frame["v"])
+    return KpiValue(current, label, previous, period)
 
 
 def filter_domain(

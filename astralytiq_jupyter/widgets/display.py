@@ -188,7 +188,9 @@ def show_training_result(r: TrainingResult) -> None:
     """Display a training result: summary, leaderboard (a DataFrame), then its figures."""
     from IPython.display import HTML, display
 
-    from . import figures
+    from .plotly_import import figures as _figures
+
+    figures = _figures()
 
     display(HTML(training_summary_html(r)))
     display(r.leaderboard)

@@ -364,7 +364,9 @@ class ExploreWizard(Wizard):
             return
         column = self.profile.column(name)
         self.column_stats.value = column_table(column.__dict__)
-        from . import figures
+        from .plotly_import import figures as _figures
+
+        figures = _figures()
 
         figures.show(self.column_charts, *column_figures(column.__dict__, self.theme))
 

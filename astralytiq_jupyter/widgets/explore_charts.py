@@ -46,7 +46,9 @@ _STYLE = {"description_width": "initial"}
 def column_figures(column: dict[str, Any], theme: Theme) -> list[go.Figure]:
     """The charts of one column's profile: its distribution (and quartiles for numbers), or
     its most frequent values."""
-    from . import figures
+    from .plotly_import import figures as _figures
+
+    figures = _figures()
 
     if column.get("histogram"):
         out = [figures.histogram(column, theme)]
@@ -201,7 +203,9 @@ class ChartBuilder(W.VBox):
             )
             return
         self.note.value = ""
-        from . import figures
+        from .plotly_import import figures as _figures
+
+        figures = _figures()
 
         self.loads.run(
             f"Drawing the {kind.lower()}",
@@ -211,7 +215,9 @@ class ChartBuilder(W.VBox):
         )
 
     def _figure(self, kind: str, version: DatasetVersion) -> go.Figure:
-        from . import figures
+        from .plotly_import import figures as _figures
+
+        figures = _figures()
 
         theme, ws, x = self.owner.theme, self.owner.ws, self.x.value
         if kind in ("Histogram", "Box", "Top values"):
@@ -259,7 +265,9 @@ class ChartBuilder(W.VBox):
         return self._time_series(version)
 
     def _time_series(self, version: DatasetVersion) -> go.Figure:
-        from . import figures
+        from .plotly_import import figures as _figures
+
+        figures = _figures()
 
         query = self.time_query()
         result = self.owner.ws.datasets.aggregate(version.ref, query)
@@ -407,7 +415,9 @@ class ClusterView(W.VBox):
         )
 
     def _show(self, result: dict[str, Any], forced: int | None) -> None:
-        from . import figures
+        from .plotly_import import figures as _figures
+
+        figures = _figures()
 
         if forced is None:
             self.result = result

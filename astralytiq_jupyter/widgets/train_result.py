@@ -150,7 +150,9 @@ class ModelPage(W.VBox):
 
     def show(self, result: Any, label: str, *, chosen: bool) -> None:
         """The model page of an evaluated result."""
-        from . import figures
+        from .plotly_import import figures as _figures
+
+        figures = _figures()
 
         theme = self.wizard.theme
         n_holdout = result.n_rows.get("holdout")
