@@ -230,9 +230,14 @@ def _compile_models(config: StoreConfig, tenant: str | None, *, recompile: bool)
     Acts as an admin of each tenant named ``astralytiq-cli`` in the audit log."""
     from sqlalchemy import select
 
+    from .core.compiled import unavailable_note
     from .core.models import ModelRecord, ModelVersionRecord, TenantRecord
     from .core.permissions import Principal, Role
 
+    unavailable = unavailable_note()
+    if unavailable is not None:
+        print(f"error: {unavailable}", file=sys.stderr)
+        return 1
     failures = 0
     with _open(config) as store:
         with store.session() as session:

@@ -73,3 +73,42 @@ def test_jupyterlab_lists_the_installed_extension() -> None:
     )
     text = re.sub(r"\x1b\[[0-9;]*m", "", out.stdout + out.stderr)
     assert re.search(rf"astralytiq-jupyter v{re.escape(__version__)} enabled\s+OK", text), text
+
+
+#: The compiled runtime's distributions (numba brings llvmlite): the ``serving`` extra only.
+SERVING_DISTRIBUTIONS = ("onnx", "onnxruntime", "skl2onnx", "numba")
+SERVING_MODULES = (*SERVING_DISTRIBUTIONS, "llvmlite")
+
+
+def test_the_compiled_runtime_is_the_serving_extra(wheel: zipfile.ZipFile) -> None:
+    """A base install brings none of the compiled runtime; ``[serving]`` brings all of it."""
+    metadata_name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+    requires = re.findall(r"^Requires-Dist: (.+)$", wheel.read(metadata_name).decode(), re.M)
+    by_name = {re.match(r"[A-Za-z0-9_.-]+", r).group(0).lower(): r for r in requires}
+    for name in SERVING_DISTRIBUTIONS:
+        assert "extra == 'serving'" in by_name[name].replace('"', "'"), by_name[name]
+    base = [r for r in requires if "extra ==" not in r]
+    assert base and not any(r.lower().startswith(SERVING_MODULES) for r in base)
+
+
+def test_importing_the_package_loads_no_compiled_runtime() -> None:
+    """The package, its server extension and widgets import none of the compiled runtime, and
+    finding out whether it is installed imports none of it either."""
+    code = (
+        "import sys, json\n"
+        "import astralytiq_jupyter, astralytiq_jupyter.server_extension\n"
+        "import astralytiq_jupyter.widgets, astralytiq_jupyter.cli\n"
+        "from astralytiq_jupyter.core import compiled, registry\n"
+        "missing = compiled.missing_modules()\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & set(sys.argv[1:]))\n"
+        "print(json.dumps({'loaded': loaded, 'missing': missing}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, *SERVING_MODULES],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {"loaded": [], "missing": []}  # the test environment has the extra

@@ -15,13 +15,23 @@ the reason recorded for the user.
 
 The compiled file is plain ONNX (a protobuf graph of standard operators): loading it runs no
 Python code, so it needs no trusted-type list.
+
+The runtime is optional: onnx, onnxruntime, skl2onnx and numba come with the ``serving`` extra
+(``pip install 'astralytiq-jupyter[serving]'``), because they weigh hundreds of megabytes and
+the conversion reads internals of scikit-learn (``_predictors``, ``_baseline_prediction`` and
+``_loss`` of histogram gradient boosting) and non-top-level skl2onnx modules (its imputer
+converter and shape calculator, ``concatenate_variables``), which a scikit-learn upgrade may
+break. This module imports them only inside functions, behind :func:`require_runtime`; without
+them every version is served by scikit-learn and ``runtime_note`` says why.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import logging
 import operator
+import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -119,6 +129,62 @@ _ONNX_OPSET = 18
 _ML_OPSET = 3
 
 
+#: What the compiled runtime imports; the ``serving`` extra installs them (numba brings llvmlite).
+SERVING_MODULES = ("onnx", "onnxruntime", "skl2onnx", "numba")
+INSTALL_HINT = "pip install 'astralytiq-jupyter[serving]'"
+_INSTALLED: set[str] = set()  # modules of SERVING_MODULES found installed in this process
+
+
+def missing_modules() -> list[str]:
+    """The compiled runtime's modules that are not installed (none with the ``serving``
+    extra), found without importing them: a base install pays nothing for what it lacks."""
+    missing = []
+    for name in SERVING_MODULES:
+        if name in sys.modules:  # imported already, or blocked (None), without a path search
+            if sys.modules[name] is None:
+                missing.append(name)
+            continue
+        if name in _INSTALLED:
+            continue
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if found:
+            _INSTALLED.add(name)  # spares the path search next time (versions list often)
+        else:
+            missing.append(name)
+    return missing
+
+
+def unavailable_note() -> str | None:
+    """Why nothing can be compiled or served compiled here; ``None`` when the runtime is
+    installed."""
+    missing = missing_modules()
+    if not missing:
+        return None
+    return (
+        f"Not compiled: compiled serving is not installed (missing {', '.join(missing)}), "
+        f"so scikit-learn serves this version: {INSTALL_HINT}"
+    )
+
+
+class NotCompilable(Exception):
+    """The model cannot be served by the compiled runtime; the message says why."""
+
+
+class RuntimeUnavailable(NotCompilable):
+    """The compiled runtime is not installed (or cannot be imported) in this environment."""
+
+
+def require_runtime() -> None:
+    """The one gate in front of every import of the compiled runtime's modules: raises
+    :class:`RuntimeUnavailable`, saying how to install them, when any is missing."""
+    note = unavailable_note()
+    if note is not None:
+        raise RuntimeUnavailable(note)
+
+
 @dataclass(frozen=True)
 class Compilation:
     """The outcome of :func:`compile_model`: ONNX bytes, or ``None`` and why not."""
@@ -131,10 +197,6 @@ class Compilation:
         return RUNTIME_ONNX if self.data is not None else RUNTIME_SKLEARN
 
 
-class NotCompilable(Exception):
-    """The model cannot be served by the compiled runtime; the message says why."""
-
-
 def compile_model(
     model: Any,
     signature: Sequence[Mapping[str, Any]],
@@ -142,14 +204,21 @@ def compile_model(
     examples: pd.DataFrame | None = None,
 ) -> Compilation:
     """Convert ``model`` to ONNX and verify it against scikit-learn on ``examples`` (coerced
-    input rows; synthesised from the signature when ``None``)."""
+    input rows; synthesised from the signature when ``None``). Without the compiled runtime,
+    the reason and how to install it."""
     try:
+        require_runtime()
         data = _convert(model, signature)
         compiled = CompiledModel(data, signature)
         rows = examples if examples is not None else _accepted(model, signature, output)
         _verify(model, compiled, rows, output)
     except NotCompilable as exc:
         return Compilation(None, str(exc))
+    except ImportError as exc:  # installed, but broken (e.g. by a scikit-learn upgrade)
+        log.warning("compiled runtime unusable", exc_info=True)
+        return Compilation(
+            None, f"Not compiled: the compiled runtime cannot be imported ({exc})."[:500]
+        )
     except Exception as exc:  # noqa: BLE001 - the converter raises anything; serving falls back
         log.info("model not compiled", exc_info=True)
         return Compilation(None, f"The ONNX converter failed: {type(exc).__name__}: {exc}"[:500])
@@ -219,7 +288,11 @@ class CompiledModel:
     :class:`~.trees.TreeEnsemble` its trees, if any."""
 
     def __init__(self, data: bytes, signature: Sequence[Mapping[str, Any]]) -> None:
-        import onnxruntime as ort
+        require_runtime()
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:  # installed, but broken
+            raise RuntimeUnavailable(f"The compiled runtime cannot be imported: {exc}") from exc
 
         model = _parse(data)
         self.ensemble, self.baseline, kind = _take_ensemble(model)

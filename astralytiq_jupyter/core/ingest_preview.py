@@ -22,7 +22,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import Invalid
-from .ingest import _normalize_format, detect_format, ingest_to_parquet
+from .ingest import detect_format, ingest_to_parquet
+from .ingest.options import _normalize_format
 
 __all__ = [
     "HEAD_BYTES",

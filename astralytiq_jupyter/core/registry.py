@@ -210,6 +210,21 @@ def registration_metadata(result: TrainingResult) -> dict[str, Any]:
     }
 
 
+def _runtime_here(runtime: str, note: str) -> dict[str, str]:
+    """The runtime serving a version in this process: a version compiled where the ``serving``
+    extra is installed is served by scikit-learn where it is not, and its note says so."""
+    if runtime != compiled.RUNTIME_ONNX:
+        return {"runtime": runtime, "runtime_note": note}
+    unavailable = compiled.unavailable_note()
+    if unavailable is None:
+        return {"runtime": runtime, "runtime_note": note}
+    why = unavailable.removeprefix("Not compiled: ")
+    return {
+        "runtime": compiled.RUNTIME_SKLEARN,
+        "runtime_note": f"{note} Here {why}".strip(),
+    }
+
+
 class _Resolved(NamedTuple):
     """What serving a ref needs from its version row."""
 
@@ -492,6 +507,10 @@ class ModelRegistry:
         Whatever the outcome, ``runtime`` and ``runtime_note`` say which runtime serves it."""
         with self.store.audit.action(principal, "model.compile", f"model:{ref}") as act:
             require(principal, Permission.MODEL_WRITE)
+            unavailable = compiled.unavailable_note()
+            if unavailable is not None and self.store.config.compile_models:
+                # Compiling here would only drop the compiled file another install wrote.
+                raise Invalid(unavailable)
             version, model = self.load(principal, ref)
             compilation = self._compile(
                 principal, model, version.signature, version.output, version.dataset, None
@@ -1130,8 +1149,7 @@ class ModelRegistry:
             created_by=row.created_by,
             created_at=row.created_at,
             note=row.note,
-            runtime=row.runtime,
-            runtime_note=row.runtime_note,
+            **_runtime_here(row.runtime, row.runtime_note),
             card=ModelCard(**stored_card) if stored_card else None,
         )
 

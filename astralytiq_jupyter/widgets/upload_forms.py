@@ -10,7 +10,7 @@ from typing import Any
 
 import ipywidgets as W
 
-from ..core.ingest import _EXTENSIONS
+from ..core.ingest.options import _EXTENSIONS
 from . import format as fmt
 
 __all__ = [

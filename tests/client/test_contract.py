@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import io
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -409,6 +410,32 @@ def test_registration_compiles_for_serving(ws: Workspace) -> None:
     assert out["prediction"].tolist() == pytest.approx([8.0, 3.0])
     with pytest.raises(Invalid, match="missing values"):
         ws.models.predict("fast", pd.DataFrame({"x": [None]}, dtype="float64"))
+
+
+def test_without_the_serving_extra_scikit_learn_serves_and_says_why(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A base install (no ``serving`` extra; simulated by blocking its imports in the process
+    that runs core): both backends register and predict, and the version says why it is not
+    compiled and how to install the extra."""
+    for module in ("onnx", "onnxruntime", "skl2onnx", "numba", "llvmlite"):
+        monkeypatch.setitem(sys.modules, module, None)
+    version = ws.models.register(
+        "plain",
+        _model(),
+        task="regression",
+        algorithm="linear_regression",
+        signature=SIGNATURE,
+        input_example=pd.DataFrame({"x": [0.5, 1.0, 2.0]}),
+    )
+    assert version.runtime == "sklearn"
+    assert "compiled serving is not installed" in version.runtime_note
+    assert version.runtime_note.endswith("pip install 'astralytiq-jupyter[serving]'")
+    assert ws.models.get("plain") == version
+    out = ws.models.predict("plain", pd.DataFrame({"x": [4.0, 1.5]}))
+    assert out["prediction"].tolist() == pytest.approx([8.0, 3.0])
+    with pytest.raises(Invalid, match="missing values"):
+        ws.models.predict("plain", pd.DataFrame({"x": [None]}, dtype="float64"))
 
 
 def _spec(name: str = "overview") -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -636,3 +638,76 @@ def test_gradient_boosting_regressors_match_to_the_bit(loss: str) -> None:
     runtime = compiled.CompiledModel(result.data, SIGNATURE)
     got = artifacts.predict_frame(model, X[400:], SIGNATURE, {"kind": "regression"}, runtime)
     np.testing.assert_array_equal(got["prediction"].to_numpy(), model.predict(X[400:]))
+
+
+def block_serving_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make this process look like a base install: importing any module of the ``serving``
+    extra raises ImportError, as ``None`` in ``sys.modules`` makes it."""
+    for name in (*compiled.SERVING_MODULES, "llvmlite"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def test_without_the_serving_extra_nothing_is_compiled_and_the_note_says_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    X, y = _classification(2)
+    model = LogisticRegression().fit(X, y)
+    block_serving_extra(monkeypatch)
+    assert compiled.missing_modules() == list(compiled.SERVING_MODULES)
+    result = compiled.compile_model(model, SIGNATURE, {"kind": "classification"}, X[:50])
+    assert (result.data, result.runtime) == (None, "sklearn")
+    assert result.note == (
+        "Not compiled: compiled serving is not installed (missing onnx, onnxruntime, skl2onnx, "
+        "numba), so scikit-learn serves this version: pip install 'astralytiq-jupyter[serving]'"
+    )
+    with pytest.raises(compiled.RuntimeUnavailable, match=r"astralytiq-jupyter\[serving\]"):
+        compiled.require_runtime()
+
+
+def test_versions_compiled_elsewhere_are_served_by_scikit_learn_without_the_extra(
+    store, store_config, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """A store shared with an install that has the extra: its compiled versions are served by
+    scikit-learn here, say so, and are neither recompiled nor stripped of their file."""
+    from astralytiq_jupyter import cli
+    from astralytiq_jupyter.core.models import ModelVersionRecord
+
+    owner = principal_for(store, "acme", "ana", Role.ADMIN)
+    X, y = _classification(2)
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+    output = {"kind": "classification", "classes": [0, 1]}
+    registered = store.models.register(
+        owner,
+        "churn",
+        model,
+        task="classification",
+        algorithm="random_forest",
+        signature=SIGNATURE,
+        output=output,
+        input_example=X[:100],
+    )
+    assert registered.runtime == "onnx"
+
+    block_serving_extra(monkeypatch)
+    here = type(store.models)(store)  # a process that never loaded the compiled runtime
+    version = here.get(owner, "churn")
+    assert version.runtime == "sklearn"
+    assert version.runtime_note.startswith(registered.runtime_note + " Here compiled serving")
+    assert version.runtime_note.endswith("pip install 'astralytiq-jupyter[serving]'")
+    assert here.serving(owner, "churn").compiled is None
+    assert here.runtime_of(owner, "churn") == "sklearn"
+    expected = artifacts.predict_frame(model, X, SIGNATURE, output)
+    pd.testing.assert_frame_equal(here.predict(owner, "churn", X), expected)
+    assert here.predict_records(owner, "churn", X.to_dict(orient="records")) is None
+
+    with pytest.raises(Invalid, match="compiled serving is not installed"):
+        here.compile(owner, "churn@1")
+    args = ["--home", str(store_config.home)]
+    if store_config.database_url:
+        args += ["--database-url", store_config.database_url]
+    assert cli.main([*args, "models", "compile", "--all"]) == 1
+    assert "pip install 'astralytiq-jupyter[serving]'" in capsys.readouterr().err
+    with store.session() as session:
+        row = session.query(ModelVersionRecord).one()
+        assert (row.runtime, row.compiled_key is not None) == ("onnx", True)
+        assert store.storage.exists(row.compiled_key)

@@ -17,14 +17,16 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import pytest
 
-from astralytiq_jupyter.core import ingest as ingest_module
 from astralytiq_jupyter.core.errors import Cancelled, Invalid, QuotaExceeded
 from astralytiq_jupyter.core.ingest import (
     IngestResult,
     SqlSource,
+    csv_reader,
     detect_format,
     ingest_to_parquet,
 )
+from astralytiq_jupyter.core.ingest import sink as ingest_sink
+from astralytiq_jupyter.core.ingest import text as ingest_text
 
 
 def ingest(source, **kwargs) -> tuple[IngestResult, pd.DataFrame]:
@@ -124,6 +126,10 @@ def test_excel_sheets_header_and_missing_sheet(tmp_path):
         ingest(path, sheet="Nope")
     with pytest.raises(Invalid, match=r"no sheet number 5.*'First', 'Second'"):
         ingest(path, sheet=5)
+    # The header option is read by the one rule CSV files use, with the same message.
+    with pytest.raises(Invalid, match="header option must be True, False or a row") as bad:
+        ingest(path, header=-1)
+    assert bad.value.detail == {"option": "header"}
 
 
 def test_excel_duplicate_header_and_not_a_workbook(tmp_path):
@@ -280,7 +286,7 @@ def test_encodings_detected_given_and_wrong(tmp_path):
 
 
 def test_late_non_utf8_byte_after_ascii_sample_switches_encoding(tmp_path, monkeypatch):
-    monkeypatch.setattr(ingest_module, "_SAMPLE_BYTES", 256)
+    monkeypatch.setattr(ingest_text, "_SAMPLE_BYTES", 256)
     body = "".join(f"{i},plain\n" for i in range(200))
     path = tmp_path / "late.csv"
     path.write_bytes(("n,word\n" + body).encode() + "201,café\n".encode("cp1252"))
@@ -289,7 +295,7 @@ def test_late_non_utf8_byte_after_ascii_sample_switches_encoding(tmp_path, monke
 
 
 def test_late_non_utf8_byte_after_utf8_sample_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(ingest_module, "_SAMPLE_BYTES", 256)
+    monkeypatch.setattr(ingest_text, "_SAMPLE_BYTES", 256)
     body = "".join(f"{i},naïve\n" for i in range(200)).encode()
     path = tmp_path / "mixed.csv"
     path.write_bytes(b"n,word\n" + body + "201,café\n".encode("cp1252"))
@@ -371,9 +377,9 @@ def _late_change_csv(tmp_path: Path, late: str, rows: int = 3000) -> Path:
 )
 def test_late_type_changes_restart_without_losing_data(tmp_path, monkeypatch, encoding, engine):
     engines = []
-    choose = ingest_module._csv_engine
+    choose = csv_reader._csv_engine
     monkeypatch.setattr(
-        ingest_module, "_csv_engine", lambda *a: engines.append(choose(*a)) or engines[-1]
+        csv_reader, "_csv_engine", lambda *a: engines.append(choose(*a)) or engines[-1]
     )
     path = _late_change_csv(tmp_path, "abc,1.5,7,é\n")
     path.write_bytes(path.read_text().encode(encoding))
@@ -412,7 +418,7 @@ def test_stray_quotes_and_values_cut_inside_quotes(tmp_path, rows):
 
 
 def test_big_file_streams_in_row_groups(tmp_path, monkeypatch):
-    monkeypatch.setattr(ingest_module, "_ROW_GROUP_BYTES", 64 * 1024)
+    monkeypatch.setattr(ingest_sink, "_ROW_GROUP_BYTES", 64 * 1024)
     n = 40_000
     df = pd.DataFrame(
         {"i": np.arange(n), "f": np.arange(n) / 3, "s": [f"v{i % 7}" for i in range(n)]}
