@@ -544,33 +544,45 @@ def _compare(
 
 
 class ColumnCache:
-    """A small cache of Arrow columns of immutable stored versions (keyed by the version's
-    SHA-256 and the columns), so that a dashboard's filter changes do not re-read Parquet."""
+    """A small cache of Arrow columns of immutable stored versions, one entry per column
+    (keyed by the version's SHA-256 and the column's name), so that a dashboard's charts,
+    KPIs, samples and filter changes read each column from Parquet once, however they
+    combine them (a cache of column sets held a column once per set and evicted itself)."""
 
     def __init__(self, max_bytes: int = 512 * 1024 * 1024) -> None:
         self.max_bytes = max_bytes
-        self._items: OrderedDict[tuple[str, tuple[str, ...]], pa.Table] = OrderedDict()
+        self._items: OrderedDict[tuple[str, str], pa.ChunkedArray] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
     def get(
         self, sha256: str, columns: Sequence[str], read: Callable[[list[str]], pa.Table]
     ) -> pa.Table:
-        key = (sha256, tuple(sorted(columns)))
+        """A table of ``columns`` (in that order); ``read`` reads the ones not cached."""
+        if not columns:  # no column, but the rows still count (a count(*) alone)
+            return read([])
+        found: dict[str, pa.ChunkedArray] = {}
         with self._lock:
-            table = self._items.get(key)
-            if table is not None:
-                self._items.move_to_end(key)
-                return table
-        table = read(list(columns))
-        with self._lock:
-            if key not in self._items and table.nbytes <= self.max_bytes:
-                self._items[key] = table
-                self._bytes += table.nbytes
+            for column in columns:
+                array = self._items.get((sha256, column))
+                if array is not None:
+                    self._items.move_to_end((sha256, column))
+                    found[column] = array
+        missing = [c for c in columns if c not in found]
+        if missing:
+            table = read(missing)
+            fresh = {c: table.column(c) for c in missing}
+            found.update(fresh)
+            with self._lock:
+                for column, array in fresh.items():
+                    key = (sha256, column)
+                    if key not in self._items and array.nbytes <= self.max_bytes:
+                        self._items[key] = array
+                        self._bytes += array.nbytes
                 while self._bytes > self.max_bytes and self._items:
                     _k, old = self._items.popitem(last=False)
                     self._bytes -= old.nbytes
-        return table
+        return pa.table({c: found[c] for c in columns})
 
 
 def column_kinds(schema: Mapping[str, str]) -> dict[str, str]:

@@ -225,3 +225,29 @@ def test_compare_without_dates_and_bad_compare_requests() -> None:
     ]:
         with pytest.raises(Invalid, match=message):
             AggregateQuery.parse(bad, schema)
+
+
+def test_the_column_cache_reads_each_column_once_whatever_the_sets() -> None:
+    """Charts, KPIs and samples ask for overlapping column sets: each column is read from
+    storage once, returned in the order asked, and the cache stays within its bytes."""
+    from astralytiq_jupyter.core.aggregate import ColumnCache
+
+    stored = pa.table({"a": [1, 2, 3], "b": ["x", "y", "z"], "c": [1.0, 2.0, 3.0]})
+    reads: list[list[str]] = []
+
+    def read(columns: list[str]) -> pa.Table:
+        reads.append(columns)
+        return stored.select(columns)
+
+    cache = ColumnCache()
+    assert cache.get("v1", ["b", "a"], read).column_names == ["b", "a"]
+    assert cache.get("v1", ["a", "c"], read).equals(stored.select(["a", "c"]))
+    assert cache.get("v1", ["c", "b", "a"], read).num_rows == 3
+    assert reads == [["b", "a"], ["c"]]
+    assert cache.get("v1", [], read).num_rows == 3  # count(*) alone: rows without columns
+    cache.get("v2", ["a"], read)  # another version is another entry
+    assert reads[-1] == ["a"]
+    small = ColumnCache(max_bytes=stored.column("a").nbytes + stored.column("c").nbytes)
+    for column in ("a", "b", "c"):
+        small.get("v1", [column], read)
+    assert small._bytes <= small.max_bytes
