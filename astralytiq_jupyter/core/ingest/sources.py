@@ -12,6 +12,7 @@ import contextlib
 import io
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -53,6 +54,11 @@ class _Reader(io.RawIOBase):
 
     Seeking is relative to ``base`` so random-access readers (Parquet, Excel) see a file that
     starts at the caller's position. An optional meter counts every byte read.
+
+    On a seekable stream each reader keeps its own position and reads under ``lock``: an
+    upload is one file object that every pass of a restarted read opens again, and a pass
+    that failed may still have a read in flight (pyarrow reads ahead on its own threads
+    and can return the error first), which must not move the next pass's position.
     """
 
     def __init__(
@@ -61,12 +67,25 @@ class _Reader(io.RawIOBase):
         base: int = 0,
         meter: _Meter | None = None,
         watch: _QuoteWatch | None = None,
+        lock: threading.Lock | None = None,
     ) -> None:
         super().__init__()
         self._raw = raw
         self._base = base
         self._meter = meter
         self._watch = watch
+        self._lock = lock if lock is not None else threading.Lock()
+        self._positioned = bool(raw.seekable())
+        self._pos = raw.tell() - base if self._positioned else 0
+
+    def _read_raw(self, read: Callable[[], int | bytes]) -> int | bytes:
+        with self._lock:
+            if self._positioned:
+                self._raw.seek(self._base + self._pos)
+            got = read()
+            size = got if isinstance(got, int) else len(got)
+            self._pos += size
+            return got
 
     def readable(self) -> bool:
         return True
@@ -77,18 +96,23 @@ class _Reader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         reader = getattr(self._raw, "readinto", None)
-        if reader is not None:
-            n = reader(view) or 0
-        else:
+
+        def read_into() -> int:
+            if reader is not None:
+                return int(reader(view) or 0)
             data = self._raw.read(len(view))
-            n = len(data)
-            view[:n] = data
+            view[: len(data)] = data
+            return len(data)
+
+        n = int(self._read_raw(read_into))
         if self._meter is not None:
             self._meter.add(n)
         return n
 
     def read(self, size: int = -1) -> bytes:
-        data = self._raw.read() if size is None or size < 0 else self._raw.read(size)
+        whole = size is None or size < 0
+        data = self._read_raw(lambda: self._raw.read() if whole else self._raw.read(size))
+        assert isinstance(data, bytes)
         if self._meter is not None:
             self._meter.add(len(data))
         if self._watch is not None:
@@ -96,12 +120,16 @@ class _Reader(io.RawIOBase):
         return data
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            offset += self._base
-        return self._raw.seek(offset, whence) - self._base
+        with self._lock:
+            if whence == io.SEEK_CUR:
+                offset, whence = self._pos + offset, io.SEEK_SET
+            if whence == io.SEEK_SET:
+                offset += self._base
+            self._pos = self._raw.seek(offset, whence) - self._base
+            return self._pos
 
     def tell(self) -> int:
-        return self._raw.tell() - self._base
+        return self._pos
 
 
 class _QuoteWatch:
@@ -143,6 +171,8 @@ class _ByteSource:
     size: int | None
     _opener: Callable[[], tuple[IO[bytes], int, bool]]
     _cleanup: list[Callable[[], None]] = field(default_factory=list)
+    # Serialises the readers of a stream that every open() shares (see _Reader).
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @contextlib.contextmanager
     def open(
@@ -150,9 +180,11 @@ class _ByteSource:
     ) -> Iterator[_Reader]:
         raw, base, owned = self._opener()
         try:
-            if raw.seekable():
-                raw.seek(base)
-            yield _Reader(raw, base, meter, watch)
+            with self._lock:
+                if raw.seekable():
+                    raw.seek(base)
+                reader = _Reader(raw, base, meter, watch, self._lock)
+            yield reader
         finally:
             if owned:
                 raw.close()
