@@ -303,6 +303,10 @@ class AstralytiQ(ExtensionApp):
 
         def prelaunch_hook(handler: Any, notebook: Any, cwd: str) -> Any:
             self.kernel_credentials.voila_prelaunch(handler, notebook, cwd)
+            # Reading the token sets the _xsrf cookie (Voila's page handler never does): the
+            # page sends it when it is left, so that its kernel (and token) stop at once
+            # instead of a 403 that leaves the kernel running until culled.
+            _ = handler.xsrf_token
             if callable(configured):
                 return configured(handler, notebook=notebook, cwd=cwd)
             return None

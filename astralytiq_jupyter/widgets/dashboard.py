@@ -1,5 +1,6 @@
 """A saved dashboard, rendered: KPI cards on top, a grid of charts, filters in a side bar that
-update every chart and KPI of their dataset, and prediction panels (``aq.Dashboard("name")``).
+update every chart and KPI of their dataset, and prediction panels (``aq.Dashboard("name")``);
+without a name, the tenant's dashboards as links (``dashboard_index.py``).
 
 The published page (``dashboard.ipynb?name=...`` in Voila) shows exactly this widget: no code
 and no editing controls. Bindings without a version ("sales") are pinned to the latest
@@ -195,13 +196,13 @@ class Dashboard(Wizard):
         self.filters: list[FilterControl] = []
         self.spec: dict[str, Any] = {}
         self._heights: dict[str, int] = {}  # chart id -> figure height in pixels
-        if spec is None and name is None:
-            self.body.children = [
-                W.HTML(
-                    '<div class="aq-empty">Name a dashboard to show: '
-                    'Dashboard("sales-overview").</div>'
-                )
-            ]
+        if spec is None and not name:  # the app's address names none: the tenant's list
+            from .dashboard_index import dashboard_index
+
+            try:
+                self.body.children = [dashboard_index(self.ws)]
+            except Exception as error:  # noqa: BLE001 - the page says what is wrong
+                self.status.fail(error)
             return
         try:
             self.spec = spec if spec is not None else self.ws.dashboards.get(name).spec

@@ -107,3 +107,66 @@ def test_the_quickstart_is_safe_to_run_again(
         assert [v.ref for v in ws.models.versions("revenue")] == ["revenue@1"]
     finally:
         ws.backend.close()
+
+
+def _run_app(name: str, tmp_path: Path, env: dict[str, str]) -> str:
+    """Run the app ``name`` in a real kernel with the page's environment ``env`` (as Voila
+    sets it) and return the HTML its widgets hold (the widget state nbclient records)."""
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the kernel inherits the environment of the test process
+    try:
+        NotebookClient(
+            notebook,
+            timeout=300,
+            store_widget_state=True,
+            resources={"metadata": {"path": str(tmp_path)}},
+        ).execute()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    states = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    return "\n".join(str(s["state"].get("value", "")) for s in states.values())
+
+
+def test_the_dashboard_app_without_a_name_lists_the_tenants_dashboards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``dashboard.ipynb`` with no ``?name=`` in a real kernel: first the empty state saying
+    how to build a dashboard, then, once one is saved, a link to its page (``?name=``)."""
+    from astralytiq_jupyter.client import LocalBackend, Workspace
+
+    from ..widgets.conftest import SAMPLE
+
+    home = tmp_path / "home"
+    for name in ("ASTRALYTIQ_URL", "ASTRALYTIQ_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    page = {
+        "ASTRALYTIQ_HOME": str(home),
+        "QUERY_STRING": "",
+        "VOILA_REQUEST_URL": "http://127.0.0.1:8866/voila/render/dashboard.ipynb",
+    }
+    assert "No dashboards yet. Build one" in _run_app("dashboard.ipynb", tmp_path, page)
+    ws = Workspace(LocalBackend.open(home))
+    try:
+        ws.datasets.ingest(str(SAMPLE), name="sales")
+        spec = {
+            "name": "q3-sales",
+            "title": "Q3 <sales>",
+            "bindings": {"datasets": {"d": "sales"}},
+            "charts": [{"id": "c", "type": "pie", "dataset": "d", "x": "region"}],
+        }
+        ws.dashboards.save(spec)
+    finally:
+        ws.backend.close()
+    shown = _run_app("dashboard.ipynb", tmp_path, page)
+    assert '<a href="?name=q3-sales" target="_self">Q3 &lt;sales&gt;</a>' in shown
+    assert "No dashboards yet" not in shown

@@ -296,3 +296,31 @@ def test_builder_keeps_default_sizes_shows_what_is_open_and_starts_new(ws, sales
     assert ws.dashboards.get("plain").revision == 2
     fresh = DashboardBuilder(ws=ws, background=False)
     assert fresh.existing.label == "(new dashboard)"
+
+
+def test_without_a_name_the_page_lists_the_tenants_dashboards_as_links(both, monkeypatch):
+    """``dashboard.ipynb`` opened without ``?name=``: an empty state saying how to build one
+    (and who may), then every saved dashboard with a link to its page, its last change and
+    who may see it; a viewer reads the same list."""
+    monkeypatch.setenv("VOILA_REQUEST_URL", "http://127.0.0.1:8888/astralytiq/apps/x.ipynb")
+    analyst, viewer = both("ana", "analyst"), both("vic", "viewer")
+    empty = Dashboard(ws=analyst, background=False).body.children[0]
+    assert "aq-empty" in empty._dom_classes and "Build one" in empty.children[0].value
+    empty = Dashboard(ws=viewer, background=False).body.children[0]
+    assert "An analyst or admin of" in empty.children[0].value
+
+    analyst.datasets.ingest(str(SAMPLE), name="sales")
+    assert _build(analyst).save()
+    listing = Dashboard(ws=viewer, background=False)
+    html = listing.body.children[0].value
+    assert listing.status.text == "" and listing.items == {}  # a list, not a dashboard
+    assert '<a href="?name=sales-overview" target="_self">Sales overview</a>' in html
+    saved = viewer.dashboards.get("sales-overview")
+    assert f"{saved.updated_at:%Y-%m-%d %H:%M} by ana" in html
+    assert f"everyone in {viewer.me.tenant} (viewer, analyst, admin)" in html
+
+    # In a notebook of a server with the extension the link is the server's apps route.
+    monkeypatch.delenv("VOILA_REQUEST_URL")
+    monkeypatch.setenv("ASTRALYTIQ_URL", "http://127.0.0.1:8888/user/ann/")
+    html = Dashboard(ws=viewer, background=False).body.children[0].value
+    assert 'href="/user/ann/astralytiq/apps/dashboard.ipynb?name=sales-overview"' in html
