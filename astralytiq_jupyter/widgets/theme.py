@@ -173,6 +173,7 @@ table.aq-table .aq-removed {{ background: #fdecea; text-decoration: line-through
 .aq-steps .aq-step-text {{ font-size: 0.88em; line-height: 1.3; }}
 .aq-steps .aq-step-problem {{ font-size: 0.88em; }}
 .aq-clean-preview .aq-previewing {{ display: block; }}
+.aq-dashboard-index a {{ color: {accent}; text-decoration: underline; }}
 .aq-prediction {{ max-width: 520px; }}
 .aq-prob {{ display: flex; align-items: center; gap: 8px; margin: 2px 0; }}
 .aq-prob-label {{ width: 140px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }}

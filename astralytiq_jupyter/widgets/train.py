@@ -513,10 +513,11 @@ class TrainWizard(Wizard):
 
     @property
     def _controls(self) -> list[W.DOMWidget]:
+        """Disabled while a task runs. Not Register: the model page enables it once complete
+        (the runner would enable it when the work ends, before the page is drawn)."""
         return [
             self.start, self.picker.name, self.picker.version, self.target, self.task,
             self.features, self.algorithms, self.compare_all, self.evaluate,
-            self.page.register_button,
         ]  # fmt: skip
 
     def train(self) -> Any:
@@ -537,6 +538,7 @@ class TrainWizard(Wizard):
         metric = options.get("metric") or self._primary[task]
         self.board.start(metric, options.get("cv_folds", 5), task)
         self.results.layout.display = "none"
+        self.page.register_button.disabled = True  # until the new model's page is complete
         self.result = self.shown = None
         self._evaluated = {}
         self.registered = None

@@ -109,6 +109,9 @@ class ModelPage(W.VBox):
             description="Register", icon="archive", button_style="primary",
             layout=W.Layout(width="auto"),
         )  # fmt: skip
+        # Enabled only once a model's page is complete (show): clicking it while the page is
+        # still being built would register a model the user has not seen yet.
+        self.register_button.disabled = True
         self.register_button.on_click(lambda _b: self.register())
         self.register_box = W.VBox(
             [
@@ -149,7 +152,9 @@ class ModelPage(W.VBox):
     # -- showing a model -------------------------------------------------------------------
 
     def show(self, result: Any, label: str, *, chosen: bool) -> None:
-        """The model page of an evaluated result."""
+        """The model page of an evaluated result; Register becomes clickable when it is
+        complete (metrics, plots, notes)."""
+        self.register_button.disabled = True
         from .plotly_import import figures as _figures
 
         figures = _figures()
@@ -200,6 +205,7 @@ class ModelPage(W.VBox):
         self.register_box.layout.display = None
         self.model_code.set_code(result.to_code)
         self.model_code.layout.display = None
+        self.register_button.disabled = not self.wizard.can(Permission.MODEL_WRITE)
 
     _suggested = ""
 
@@ -230,6 +236,7 @@ class ModelPage(W.VBox):
         self.notes.value = ""
         self.register_box.layout.display = "none"
         self.model_code.layout.display = "none"
+        self.register_button.disabled = True
 
     # -- registering -----------------------------------------------------------------------
 
@@ -270,4 +277,5 @@ class ModelPage(W.VBox):
                 f"Registered {version.ref}{where}, runtime {version.runtime}{hint}", actions
             )
 
-        return wizard.runner.run("Registering", work, done, controls=wizard._controls)
+        controls = [*wizard._controls, self.register_button]
+        return wizard.runner.run("Registering", work, done, controls=controls)

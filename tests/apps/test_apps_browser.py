@@ -330,3 +330,117 @@ def test_a_published_dashboard_opens_for_the_tenant_and_is_not_found_elsewhere(
     finally:
         viewer.context.close()
         other.context.close()
+
+
+PROBE = (
+    "import os\n"
+    "import astralytiq_jupyter as aq\n"
+    "me = aq.connect().me\n"
+    "print('AQPROBE', me.user, me.tenant, me.role.value, os.getpid(), sep='|')\n"
+)
+
+
+def _run_in_kernel(url: str, kernel_id: str, code: str) -> str:
+    """Run ``code`` in a running kernel of the server (its websocket channel, as the owner may
+    for any kernel of their server) and return what it printed."""
+    import uuid
+
+    import websocket
+
+    socket = websocket.create_connection(
+        f"ws{url.removeprefix('http')}api/kernels/{kernel_id}/channels",
+        header=["Authorization: token owner-tok"],
+        timeout=120,
+    )
+    msg_id = uuid.uuid4().hex
+    socket.send(
+        json.dumps(
+            {
+                "header": {
+                    "msg_id": msg_id,
+                    "msg_type": "execute_request",
+                    "session": uuid.uuid4().hex,
+                    "username": "test",
+                    "version": "5.3",
+                },
+                "parent_header": {},
+                "metadata": {},
+                "channel": "shell",
+                "buffers": [],
+                "content": {"code": code, "silent": False, "store_history": False},
+            }
+        )
+    )
+    printed, error = [], None
+    try:
+        while True:
+            msg = json.loads(socket.recv())
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue  # the page's own traffic
+            kind = msg["msg_type"]
+            if kind == "stream":
+                printed.append(msg["content"]["text"])
+            elif kind == "error":
+                error = "\n".join(msg["content"]["traceback"])
+            elif kind == "status" and msg["content"]["execution_state"] == "idle":
+                break
+    finally:
+        socket.close()
+    assert error is None, error
+    return "".join(printed)
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def test_two_users_opening_the_same_page_at_once_each_get_their_own_kernel(
+    browser: Any, jupyter: dict
+) -> None:
+    """The owner and a viewer open the same app page at the same moment, each in their own
+    browser: each page shows its own user, tenant and role; inside each page's kernel
+    ``aq.connect().me`` is that user; no token of the owner's (their kernel's platform token,
+    the server's token, their login token) is in the viewer's kernel's environment."""
+    page_url = f"{jupyter['url']}astralytiq/apps/astralytiq.ipynb"
+    users = {"owner": "owner-tok", "bob": "bob-tok"}
+    opened = {
+        user: Watched(browser.new_context(viewport={"width": 1366, "height": 900}))
+        for user in users
+    }
+    try:
+        for user, token in users.items():  # both requests in flight together
+            opened[user].page.evaluate(f"window.location.assign({page_url + '?token=' + token!r})")
+        seen: dict[str, tuple[str, str, str, int]] = {}
+        for user, watched in opened.items():
+            page = watched.page
+            page.wait_for_selector(".aq-app .aq-badge", timeout=180_000)
+            header = page.locator(".aq-app .aq-header").first.inner_text()
+            kernel_id = page.evaluate(
+                "JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId"
+            )
+            printed = _run_in_kernel(jupyter["url"], kernel_id, PROBE)
+            probe = next(line for line in printed.splitlines() if line.startswith("AQPROBE"))
+            _, name, tenant, role, pid = probe.split("|")
+            seen[user] = (name, tenant, role, int(pid))
+            assert f"{name} · {tenant}" in header and role in header, header
+        assert {u: s[:3] for u, s in seen.items()} == {
+            "owner": ("owner", "default", "admin"),
+            "bob": ("bob", "default", "viewer"),
+        }
+        owner_env, viewer_env = _environ(seen["owner"][3]), _environ(seen["bob"][3])
+        runtime = jupyter["tmp"] / "runtime"
+        (info,) = runtime.glob("jpserver-*.json")
+        owner_secrets = {
+            "the owner's kernel token": owner_env["ASTRALYTIQ_TOKEN"],
+            "the server's token": json.loads(info.read_text())["token"],
+            "the owner's login token": users["owner"],
+        }
+        everything = "\n".join(f"{k}={v}" for k, v in viewer_env.items())
+        for what, secret in owner_secrets.items():
+            assert secret and secret not in everything, f"{what} is in the viewer's kernel"
+        assert viewer_env["ASTRALYTIQ_TOKEN"].startswith("aqt_")
+        assert all(w.problems == [] for w in opened.values()), [w.problems for w in opened.values()]
+    finally:
+        for watched in opened.values():
+            watched.context.close()

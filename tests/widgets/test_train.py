@@ -116,6 +116,47 @@ def test_another_row_is_evaluated_then_registered(make: WorkspaceFactory) -> Non
     assert ws.models.get("spend").algorithm == other
 
 
+def test_register_is_clickable_only_once_the_models_page_is_complete(
+    make: WorkspaceFactory,
+) -> None:
+    """Register stays disabled from the start of training until the trained model's page has
+    its leaderboard, metrics and every plot: each time it becomes clickable, the page is
+    complete (the task runner frees its controls before the page is drawn)."""
+    ws = make("alice", Role.ANALYST)
+    ws.datasets.save(customers(), "customers")
+    wizard = _opened(ws)
+    page = wizard.page
+    assert page.register_button.disabled  # no model yet
+    _quick(wizard, "churn", ("logistic_regression",))
+    seen: list[tuple[bool, bool]] = []
+
+    def complete() -> bool:
+        return (
+            wizard.shown is not None
+            and "logistic_regression" in wizard.leaderboard.value
+            and {"confusion_matrix", "roc"} <= set(page.outputs)
+            and all(o.outputs for o in page.outputs.values())
+            and "balanced_accuracy" in page.cards.value
+        )
+
+    page.register_button.observe(
+        lambda change: seen.append((change["new"], complete())), names="disabled"
+    )
+    wizard.start.click()
+    wizard.wait()
+    assert seen and seen[-1] == (False, True)
+    assert all(ready for disabled, ready in seen if not disabled), seen
+    # Trained again: disabled at once, clickable again only with the new page.
+    seen.clear()
+    wizard.start.click()
+    assert seen[0][0] is True  # disabled before the old page goes
+    wizard.wait()
+    assert seen[-1] == (False, True) and all(ready for d, ready in seen if not d), seen
+    page.register_button.click()  # disabled while registering, then clickable again
+    wizard.wait()
+    assert "Registered" in wizard.status.text and not page.register_button.disabled
+
+
 def test_cancel_mid_way_stops_and_registers_nothing(make: WorkspaceFactory) -> None:
     ws = make("alice", Role.ANALYST)
     ws.datasets.save(customers(), "customers")
