@@ -126,3 +126,45 @@ def test_the_app_and_the_dashboard_list_work_in_the_browser(
         assert [p for p in watched.problems if not any(k in p for k in known)] == []
     finally:
         watched.context.close()
+
+
+#: Per figure of the page: (live graph displayed, PNG snapshot displayed).
+FIGURES = """Array.from(document.querySelectorAll('.jp-RenderedPlotly')).map(n => {
+  const shown = (el) => !!el && getComputedStyle(el).display !== 'none';
+  return [shown(n.querySelector('.plot-container')), shown(n.querySelector('.plot-img'))];
+})"""
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (.ci/run)")
+def test_figures_are_interactive_at_once_when_a_section_is_shown_again(
+    browser: Any,  # noqa: F811
+    voila: dict[str, Any],
+) -> None:
+    """jupyterlab-plotly stores a PNG snapshot of each figure in its output and, when the
+    output is drawn again (the app's section shown again), shows the PNG until the mouse
+    enters it. In Voila the extension's renderer keeps no snapshot: every figure is a live
+    Plotly graph at once, without hovering."""
+    watched = Watched(browser.new_context(viewport={"width": 1366, "height": 900}))
+    page = watched.page
+    try:
+        page.goto(f"{voila['url']}voila/render/astralytiq.ipynb?section=dashboards")
+        page.locator(".aq-app button", has_text="Open").first.click(timeout=300_000)
+        page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=120_000)
+        page.mouse.move(1360, 890)  # away from every figure: nothing may wait for a hover
+        # jupyterlab-plotly takes its snapshot asynchronously after drawing; no event says
+        # that none was taken, so give it the time it needs on a loaded machine.
+        page.wait_for_timeout(5000)
+        first = page.evaluate(FIGURES)
+        assert first and all(live and not png for live, png in first), first
+        page.locator(".aq-nav button", has_text="Datasets").click()
+        page.wait_for_selector(".aq-app >> text=sales", timeout=60_000)
+        page.locator(".aq-nav button", has_text="Dashboards").click()
+        page.mouse.move(1360, 890)
+        page.wait_for_timeout(3000)  # the views of the section drawn again
+        again = page.evaluate(FIGURES)
+        page.screenshot(path=str(voila["tmp"] / "dashboards-again.png"), full_page=True)
+        assert len(again) == len(first) and all(live and not png for live, png in again), again
+        assert watched.problems == []
+    finally:
+        watched.context.close()

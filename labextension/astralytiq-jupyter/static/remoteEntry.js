@@ -3,7 +3,8 @@
  * format JupyterLab loads prebuilt extensions in), so that it needs no build step:
  * `init(shareScope)` receives JupyterLab's shared modules, `get("./extension")` returns the
  * plugin. It adds the command "AstralytiQ" (palette, category AstralytiQ) and a Launcher tile
- * that open the app, served by the server extension at {base_url}astralytiq/apps/.
+ * that open the app, served by the server extension at {base_url}astralytiq/apps/, and, in
+ * Voila pages, draws Plotly figures interactive at once (no stored PNG snapshot: see below).
  * Every JupyterLab service it uses is optional, so it loads quietly where they are absent.
  */
 var _JUPYTERLAB;
@@ -86,6 +87,74 @@ var _JUPYTERLAB;
     };
   }
 
+
+  // Plotly figures in Voila drawn interactive at once. jupyterlab-plotly's renderer stores a
+  // PNG snapshot of each figure into its output (model.setData) and, when a view of that
+  // output is drawn again (a section of the app shown again), shows the PNG until the mouse
+  // enters it. In Voila pages the renderer gets the figure without a snapshot and a model
+  // that keeps none, so every view draws the live figure and no PNG goes back to the kernel.
+  var PLOTLY = "application/vnd.plotly.v1+json";
+
+  function withoutSnapshot(model) {
+    var data = {};
+    Object.keys(model.data || {}).forEach(function (key) {
+      if (key !== "image/png") { data[key] = model.data[key]; }
+    });
+    return {
+      data: data,
+      metadata: model.metadata,
+      trusted: model.trusted,
+      setData: function () {}
+    };
+  }
+
+  function plotlyPlugin(rendermimeModule) {
+    var IRenderMimeRegistry = rendermimeModule && rendermimeModule.IRenderMimeRegistry;
+    if (!IRenderMimeRegistry) {
+      return null;
+    }
+    return {
+      id: NAME + ":plotly-live",
+      description: "Plotly figures in Voila pages drawn interactive at once (no PNG snapshot).",
+      autoStart: true,
+      requires: [IRenderMimeRegistry],
+      activate: function (app, rendermime) {
+        if (app.name !== "Voila") {
+          return;  // JupyterLab keeps its snapshots (exports of notebooks use them)
+        }
+        var original = null;
+        var live = {
+          safe: true,
+          mimeTypes: [PLOTLY],
+          createRenderer: function (options) {
+            var renderer = original.createRenderer(options);
+            var render = renderer.renderModel.bind(renderer);
+            renderer.renderModel = function (model) {
+              return render(withoutSnapshot(model));
+            };
+            return renderer;
+          }
+        };
+        var add = rendermime.addFactory.bind(rendermime);
+        // Ours takes the place of jupyterlab-plotly's factory as soon as that is registered.
+        function adopt(factory) {
+          if (factory && factory !== live && (factory.mimeTypes || []).indexOf(PLOTLY) >= 0) {
+            var first = original === null;
+            original = factory;
+            if (first) {
+              add(live, -10);
+            }
+          }
+        }
+        rendermime.addFactory = function (factory, rank) {
+          add(factory, rank);
+          adopt(factory);
+        };
+        adopt(rendermime.getFactory(PLOTLY));
+      }
+    };
+  }
+
   var container = {
     init: function (shareScope) {
       shared = shareScope || {};
@@ -98,9 +167,11 @@ var _JUPYTERLAB;
       return Promise.all([
         use("@jupyterlab/launcher"),
         use("@jupyterlab/apputils"),
-        use("@jupyterlab/ui-components")
+        use("@jupyterlab/ui-components"),
+        use("@jupyterlab/rendermime")
       ]).then(function (mods) {
-        var exports = { __esModule: true, default: [plugin(mods[0], mods[1], mods[2])] };
+        var plugins = [plugin(mods[0], mods[1], mods[2]), plotlyPlugin(mods[3])];
+        var exports = { __esModule: true, default: plugins.filter(Boolean) };
         return function () {
           return exports;
         };
