@@ -52,34 +52,14 @@ T = TypeVar("T")
 PARQUET = "application/vnd.apache.parquet"
 CHUNK = 1 << 20  # bytes per read of an upload
 READ_CHUNK = 1 << 22  # bytes per read of a download
-_ERRORS: dict[str, type[errors.AstralytiqError]] = {
-    cls.code: cls
-    for cls in (
-        errors.FileMissing,
-        errors.NotFound,
-        errors.Forbidden,
-        errors.Invalid,
-        errors.Conflict,
-        errors.QuotaExceeded,
-        errors.Cancelled,
-    )
-}
-_STATUS_ERRORS = {
-    400: errors.Invalid,
-    403: errors.Forbidden,
-    404: errors.NotFound,
-    409: errors.Conflict,
-    410: errors.FileMissing,
-    413: errors.QuotaExceeded,
-    429: errors.QuotaExceeded,
-}
 
 
 def error_from_reply(status: int, body: Any, where: str) -> errors.AstralytiqError:
     """The core error an API answer of ``status`` with JSON ``body`` stands for (the
-    server names the error class; the status is the fallback)."""
+    server names the error class by its code; the status is the fallback), read from the
+    one table of ``core.errors``."""
     body = body if isinstance(body, dict) else {}
-    cls = _ERRORS.get(body.get("error")) or _STATUS_ERRORS.get(status, errors.AstralytiqError)
+    cls = errors.error_class(body.get("error"), status)
     message = body.get("message") or f"HTTP {status} from {where}"
     detail = body.get("detail")
     return cls(message, **(detail if isinstance(detail, dict) else {}))
