@@ -37,7 +37,6 @@ from ..core.frames import frame_parquet
 from ..core.names import parse_ref
 from ..core.permissions import Permission, Principal, Role, require
 from ..core.recipebook import SavedRecipe
-from ..core.registry import AliasMove, ModelSummary, ModelVersion
 from ..core.tenancy import Member, Quotas, Tenant
 from ..core.tokens import ApiToken, IssuedToken
 from .session import EXPIRED, NOT_SIGNED_IN, TokenLease
@@ -46,6 +45,7 @@ if TYPE_CHECKING:
     from ..core.aggregate import Aggregate
     from ..core.profiling import Profile
     from ..core.recipes import Recipe, RecipePreview
+    from ..core.registry import AliasMove, ModelSummary, ModelVersion
     from ..core.training import TrainingProgress, TrainingResult, TrainingSpec
 
 T = TypeVar("T")
@@ -586,6 +586,15 @@ def _preview(data: dict[str, Any]) -> RecipePreview:
     )
 
 
+def _registry() -> types.ModuleType:
+    """``core.registry``, imported on first use: it brings the ML stack (skops,
+    scikit-learn), which a kernel that never touches models (a Voila page opening on its
+    datasets) should not load."""
+    from ..core import registry
+
+    return registry
+
+
 class RemoteModels:
     """``ws.models`` over HTTP: artifacts go up as skops files, frames as Parquet."""
 
@@ -618,26 +627,28 @@ class RemoteModels:
         files = {"artifact": (f"{name}.skops", data, "application/octet-stream")}
         form = {"metadata": json.dumps(artifacts.json_safe(meta))}
         return _from_dict(
-            ModelVersion, self._c.json("POST", "models", name, "versions", files=files, data=form)
+            _registry().ModelVersion,
+            self._c.json("POST", "models", name, "versions", files=files, data=form),
         )
 
     def list(
         self, *, search: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[ModelSummary]:
         items = self._c.items("models", search=search, limit=limit, offset=offset)
-        return [_from_dict(ModelSummary, d) for d in items]
+        return [_from_dict(_registry().ModelSummary, d) for d in items]
 
     def get(self, ref: str) -> ModelVersion:
-        return _from_dict(ModelVersion, self._c.json("GET", "models", ref))
+        return _from_dict(_registry().ModelVersion, self._c.json("GET", "models", ref))
 
     def versions(self, name: str) -> list[ModelVersion]:
         return [
-            _from_dict(ModelVersion, d) for d in self._c.json("GET", "models", name, "versions")
+            _from_dict(_registry().ModelVersion, d)
+            for d in self._c.json("GET", "models", name, "versions")
         ]
 
     def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
         return _from_dict(
-            ModelVersion,
+            _registry().ModelVersion,
             self._c.json("PUT", "models", name, "aliases", alias, json={"version": version}),
         )
 
@@ -646,7 +657,7 @@ class RemoteModels:
 
     def alias_history(self, name: str) -> list[AliasMove]:
         data = self._c.json("GET", "models", name, "aliases")
-        return [_from_dict(AliasMove, d) for d in data["history"]]
+        return [_from_dict(_registry().AliasMove, d) for d in data["history"]]
 
     def predict(self, ref: str, df: pd.DataFrame) -> pd.DataFrame:
         if not isinstance(df, pd.DataFrame):
