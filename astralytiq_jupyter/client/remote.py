@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import types
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -30,7 +31,6 @@ from ..core.audit import AuditEvent
 from ..core.dashboards import Dashboard
 from ..core.datasets import DatasetVersion
 from ..core.permissions import Permission, Principal, Role, require
-from ..core.registry import AliasMove, ModelSummary, ModelVersion
 from ..core.tenancy import Member, Quotas, Tenant
 from ..core.tokens import ApiToken, IssuedToken
 from .remote_datasets import RemoteDatasets
@@ -39,38 +39,19 @@ from .session import EXPIRED, NOT_SIGNED_IN, TokenLease
 from .wire import from_dict
 
 if TYPE_CHECKING:
+    from ..core.registry import AliasMove, ModelSummary, ModelVersion
     from ..core.training import TrainingProgress, TrainingResult, TrainingSpec
 
 PARQUET = "application/vnd.apache.parquet"
 READ_CHUNK = 1 << 22  # bytes per read of a download
-_ERRORS: dict[str, type[errors.AstralytiqError]] = {
-    cls.code: cls
-    for cls in (
-        errors.FileMissing,
-        errors.NotFound,
-        errors.Forbidden,
-        errors.Invalid,
-        errors.Conflict,
-        errors.QuotaExceeded,
-        errors.Cancelled,
-    )
-}
-_STATUS_ERRORS = {
-    400: errors.Invalid,
-    403: errors.Forbidden,
-    404: errors.NotFound,
-    409: errors.Conflict,
-    410: errors.FileMissing,
-    413: errors.QuotaExceeded,
-    429: errors.QuotaExceeded,
-}
 
 
 def error_from_reply(status: int, body: Any, where: str) -> errors.AstralytiqError:
     """The core error an API answer of ``status`` with JSON ``body`` stands for (the
-    server names the error class; the status is the fallback)."""
+    server names the error class by its code; the status is the fallback), read from the
+    one table of ``core.errors``."""
     body = body if isinstance(body, dict) else {}
-    cls = _ERRORS.get(body.get("error")) or _STATUS_ERRORS.get(status, errors.AstralytiqError)
+    cls = errors.error_class(body.get("error"), status)
     message = body.get("message") or f"HTTP {status} from {where}"
     detail = body.get("detail")
     return cls(message, **(detail if isinstance(detail, dict) else {}))
@@ -172,6 +153,15 @@ class RemoteClient:
         self.session.close()
 
 
+def _registry() -> types.ModuleType:
+    """``core.registry``, imported on first use: it brings the ML stack (skops,
+    scikit-learn), which a kernel that never touches models (a Voila page opening on its
+    datasets) should not load."""
+    from ..core import registry
+
+    return registry
+
+
 class RemoteModels:
     """``ws.models`` over HTTP: artifacts go up as skops files, frames as Parquet."""
 
@@ -204,18 +194,22 @@ class RemoteModels:
         files = {"artifact": (f"{name}.skops", data, "application/octet-stream")}
         form = {"metadata": json.dumps(artifacts.json_safe(meta))}
         return from_dict(
-            ModelVersion, self._c.json("POST", "models", name, "versions", files=files, data=form)
+            _registry().ModelVersion,
+            self._c.json("POST", "models", name, "versions", files=files, data=form),
         )
 
     def get(self, ref: str) -> ModelVersion:
-        return from_dict(ModelVersion, self._c.json("GET", "models", ref))
+        return from_dict(_registry().ModelVersion, self._c.json("GET", "models", ref))
 
     def versions(self, name: str) -> list[ModelVersion]:
-        return [from_dict(ModelVersion, d) for d in self._c.json("GET", "models", name, "versions")]
+        return [
+            from_dict(_registry().ModelVersion, d)
+            for d in self._c.json("GET", "models", name, "versions")
+        ]
 
     def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
         return from_dict(
-            ModelVersion,
+            _registry().ModelVersion,
             self._c.json("PUT", "models", name, "aliases", alias, json={"version": version}),
         )
 
@@ -224,7 +218,7 @@ class RemoteModels:
 
     def alias_history(self, name: str) -> list[AliasMove]:
         data = self._c.json("GET", "models", name, "aliases")
-        return [from_dict(AliasMove, d) for d in data["history"]]
+        return [from_dict(_registry().AliasMove, d) for d in data["history"]]
 
     def predict(self, ref: str, df: pd.DataFrame) -> pd.DataFrame:
         if not isinstance(df, pd.DataFrame):
@@ -266,7 +260,7 @@ class RemoteModels:
         self, *, search: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[ModelSummary]:
         items = self._c.items("models", search=search, limit=limit, offset=offset)
-        return [from_dict(ModelSummary, d) for d in items]
+        return [from_dict(_registry().ModelSummary, d) for d in items]
 
 
 _TRAINING_LOCK = threading.Lock()
