@@ -141,7 +141,9 @@ def test_a_large_file_goes_from_the_browser_to_the_server(jupyter: dict[str, Any
             # The token in the address logs the browser in (a cookie); it then leaves the URL.
             page.goto(f"{url}voila/render/upload.ipynb?token={token}", timeout=180_000)
             page.wait_for_selector("text=Choose a file", timeout=180_000)
-            assert not any(c["name"] == "_xsrf" for c in page.context.cookies())
+            # Voila pages now carry the _xsrf cookie (set by the extension's prelaunch hook so
+            # that leaving a page shuts its kernel down); the upload sends it back.
+            assert any(c["name"] == "_xsrf" for c in page.context.cookies())
             page.set_input_files("input[type=file]", str(big))
             page.wait_for_selector("text=rows shown", timeout=60_000)
             name = page.locator("input[placeholder='e.g. sales']")
