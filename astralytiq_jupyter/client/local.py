@@ -23,11 +23,11 @@ if TYPE_CHECKING:
     from ..core.aggregate import Aggregate
     from ..core.audit import AuditEvent
     from ..core.dashboards import Dashboard
-    from ..core.datasets import DatasetSummary, DatasetVersion
+    from ..core.dataset_versions import DatasetSummary, DatasetVersion
+    from ..core.model_versions import AliasMove, ModelSummary, ModelVersion
     from ..core.profiling import Profile
     from ..core.recipebook import SavedRecipe
     from ..core.recipes import Recipe, RecipePreview
-    from ..core.registry import AliasMove, ModelSummary, ModelVersion
     from ..core.tenancy import Member, Tenant
     from ..core.training import TrainingProgress, TrainingResult, TrainingSpec
 

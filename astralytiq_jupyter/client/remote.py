@@ -32,12 +32,12 @@ import requests
 from ..core import errors, upload_query
 from ..core.audit import AuditEvent
 from ..core.dashboards import Dashboard
-from ..core.datasets import DatasetSummary, DatasetVersion
+from ..core.dataset_versions import DatasetSummary, DatasetVersion
 from ..core.frames import frame_parquet
+from ..core.model_versions import AliasMove, ModelSummary, ModelVersion
 from ..core.names import parse_ref
 from ..core.permissions import Permission, Principal, Role, require
 from ..core.recipebook import SavedRecipe
-from ..core.registry import AliasMove, ModelSummary, ModelVersion
 from ..core.tenancy import Member, Quotas, Tenant
 from ..core.tokens import ApiToken, IssuedToken
 from .session import EXPIRED, NOT_SIGNED_IN, TokenLease
@@ -616,7 +616,7 @@ class RemoteModels:
         """Serialise the estimator with skops here and upload it with its metadata; a
         training result brings its own metadata, as with the local backend."""
         from ..core import artifacts
-        from ..core.registry import EXAMPLE_ROWS, registration_metadata
+        from ..core.model_versions import EXAMPLE_ROWS, registration_metadata
         from ..core.training import TrainingResult
 
         meta = {k: v for k, v in metadata.items() if v is not None}

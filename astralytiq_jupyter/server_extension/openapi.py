@@ -13,7 +13,8 @@ from typing import Any
 from .._version import __version__
 from . import params as Q
 from .codecs import MAX_JSON_RECORDS
-from .routes import JSON, PLATFORM, PUBLIC, Operation, api_routes
+from .operations import JSON, PLATFORM, PUBLIC, Operation
+from .routes import api_routes
 
 PATH = Path(__file__).resolve().parent / "openapi.json"
 #: Path parameters: their schema and meaning.

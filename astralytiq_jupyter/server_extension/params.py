@@ -14,12 +14,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..core.aggregate import MAX_FILTERS, MAX_SAMPLE
-from ..core.datasets import MAX_CLUSTER_SAMPLE, MAX_CLUSTERS, MAX_ROWS
+from ..core.dataset_reads import MAX_ROWS
 from ..core.errors import Invalid
 from ..core.ingest import FORMAT_ALIASES, FORMATS
 from ..core.limits import MAX_INT32, MAX_SEED, MAX_TEXT, check_number, parse_time, shown
 from ..core.permissions import Role
 from ..core.profiling import MAX_BINS, MAX_TOP
+from ..core.profiling_clusters import MAX_CLUSTER_SAMPLE, MAX_CLUSTERS
 from ..core.recipes import MAX_HEAD, MAX_PREVIEW_ROWS, MAX_STEPS
 from ..core.repository import MAX_OFFSET, MAX_PAGE
 from ..core.tenancy import PLANS

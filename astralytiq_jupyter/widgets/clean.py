@@ -37,7 +37,7 @@ from .tasks import LatestOnly
 
 if TYPE_CHECKING:
     from ..client.workspace import Workspace
-    from ..core.datasets import DatasetVersion
+    from ..core.dataset_versions import DatasetVersion
     from ..core.recipes import RecipePreview
 
 __all__ = ["CleanWizard"]

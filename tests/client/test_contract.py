@@ -22,13 +22,13 @@ from sklearn.linear_model import LinearRegression
 
 from astralytiq_jupyter.client import Workspace, local, remote
 from astralytiq_jupyter.core.dashboards import Dashboard
-from astralytiq_jupyter.core.datasets import DatasetSummary, DatasetVersion
+from astralytiq_jupyter.core.dataset_versions import DatasetSummary, DatasetVersion
 from astralytiq_jupyter.core.errors import Conflict, Forbidden, Invalid, NotFound
 from astralytiq_jupyter.core.model_card import ModelCard
+from astralytiq_jupyter.core.model_versions import ModelVersion
 from astralytiq_jupyter.core.permissions import Principal, Role
 from astralytiq_jupyter.core.profiling import Profile
 from astralytiq_jupyter.core.recipes import RecipePreview
-from astralytiq_jupyter.core.registry import ModelVersion
 from astralytiq_jupyter.core.tenancy import Member, Tenant
 from astralytiq_jupyter.core.training import TrainingResult
 

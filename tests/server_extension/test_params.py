@@ -16,8 +16,9 @@ import requests
 from astralytiq_jupyter.core.upload_query import QUERY_PARAMETERS
 from astralytiq_jupyter.server_extension import params as Q
 from astralytiq_jupyter.server_extension.openapi import build
+from astralytiq_jupyter.server_extension.operations import Operation, Route
 from astralytiq_jupyter.server_extension.params import Param
-from astralytiq_jupyter.server_extension.routes import Operation, Route, api_routes
+from astralytiq_jupyter.server_extension.routes import api_routes
 
 from .live import LiveServer, live_server
 

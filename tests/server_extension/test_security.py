@@ -30,13 +30,8 @@ from astralytiq_jupyter.core.models import (
     UsageCounterRecord,
 )
 from astralytiq_jupyter.core.permissions import ROLE_PERMISSIONS, Principal, Role
-from astralytiq_jupyter.server_extension.routes import (
-    PLATFORM,
-    PUBLIC,
-    Operation,
-    Route,
-    api_routes,
-)
+from astralytiq_jupyter.server_extension.operations import PLATFORM, PUBLIC, Operation, Route
+from astralytiq_jupyter.server_extension.routes import api_routes
 
 from ..conftest import BACKENDS
 from .live import LiveServer, live_server
