@@ -46,40 +46,21 @@ if TYPE_CHECKING:
     from ..core.aggregate import Aggregate
     from ..core.profiling import Profile
     from ..core.recipes import Recipe, RecipePreview
+    from ..core.registry import AliasMove, ModelSummary, ModelVersion
     from ..core.training import TrainingProgress, TrainingResult, TrainingSpec
 
 T = TypeVar("T")
 PARQUET = "application/vnd.apache.parquet"
 CHUNK = 1 << 20  # bytes per read of an upload
 READ_CHUNK = 1 << 22  # bytes per read of a download
-_ERRORS: dict[str, type[errors.AstralytiqError]] = {
-    cls.code: cls
-    for cls in (
-        errors.FileMissing,
-        errors.NotFound,
-        errors.Forbidden,
-        errors.Invalid,
-        errors.Conflict,
-        errors.QuotaExceeded,
-        errors.Cancelled,
-    )
-}
-_STATUS_ERRORS = {
-    400: errors.Invalid,
-    403: errors.Forbidden,
-    404: errors.NotFound,
-    409: errors.Conflict,
-    410: errors.FileMissing,
-    413: errors.QuotaExceeded,
-    429: errors.QuotaExceeded,
-}
 
 
 def error_from_reply(status: int, body: Any, where: str) -> errors.AstralytiqError:
     """The core error an API answer of ``status`` with JSON ``body`` stands for (the
-    server names the error class; the status is the fallback)."""
+    server names the error class by its code; the status is the fallback), read from the
+    one table of ``core.errors``."""
     body = body if isinstance(body, dict) else {}
-    cls = _ERRORS.get(body.get("error")) or _STATUS_ERRORS.get(status, errors.AstralytiqError)
+    cls = errors.error_class(body.get("error"), status)
     message = body.get("message") or f"HTTP {status} from {where}"
     detail = body.get("detail")
     return cls(message, **(detail if isinstance(detail, dict) else {}))
@@ -606,6 +587,15 @@ def _preview(data: dict[str, Any]) -> RecipePreview:
     )
 
 
+def _registry() -> types.ModuleType:
+    """``core.registry``, imported on first use: it brings the ML stack (skops,
+    scikit-learn), which a kernel that never touches models (a Voila page opening on its
+    datasets) should not load."""
+    from ..core import registry
+
+    return registry
+
+
 class RemoteModels:
     """``ws.models`` over HTTP: artifacts go up as skops files, frames as Parquet."""
 
@@ -638,26 +628,28 @@ class RemoteModels:
         files = {"artifact": (f"{name}.skops", data, "application/octet-stream")}
         form = {"metadata": json.dumps(artifacts.json_safe(meta))}
         return _from_dict(
-            ModelVersion, self._c.json("POST", "models", name, "versions", files=files, data=form)
+            _registry().ModelVersion,
+            self._c.json("POST", "models", name, "versions", files=files, data=form),
         )
 
     def list(
         self, *, search: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[ModelSummary]:
         items = self._c.items("models", search=search, limit=limit, offset=offset)
-        return [_from_dict(ModelSummary, d) for d in items]
+        return [_from_dict(_registry().ModelSummary, d) for d in items]
 
     def get(self, ref: str) -> ModelVersion:
-        return _from_dict(ModelVersion, self._c.json("GET", "models", ref))
+        return _from_dict(_registry().ModelVersion, self._c.json("GET", "models", ref))
 
     def versions(self, name: str) -> list[ModelVersion]:
         return [
-            _from_dict(ModelVersion, d) for d in self._c.json("GET", "models", name, "versions")
+            _from_dict(_registry().ModelVersion, d)
+            for d in self._c.json("GET", "models", name, "versions")
         ]
 
     def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
         return _from_dict(
-            ModelVersion,
+            _registry().ModelVersion,
             self._c.json("PUT", "models", name, "aliases", alias, json={"version": version}),
         )
 
@@ -666,7 +658,7 @@ class RemoteModels:
 
     def alias_history(self, name: str) -> list[AliasMove]:
         data = self._c.json("GET", "models", name, "aliases")
-        return [_from_dict(AliasMove, d) for d in data["history"]]
+        return [_from_dict(_registry().AliasMove, d) for d in data["history"]]
 
     def predict(self, ref: str, df: pd.DataFrame) -> pd.DataFrame:
         if not isinstance(df, pd.DataFrame):

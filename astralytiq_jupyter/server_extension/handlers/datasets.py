@@ -128,7 +128,7 @@ class VersionsHandler(ApiHandler):
                 quota="upload_bytes",
                 limit=self._limit,
             )
-            self.send_error(413, exc_info=(QuotaExceeded, error, None))
+            self.send_error(error.http_status, exc_info=(QuotaExceeded, error, None))
             return
         self._spool.write(chunk)
 
