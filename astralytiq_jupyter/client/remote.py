@@ -34,7 +34,6 @@ from ..core.audit import AuditEvent
 from ..core.dashboards import Dashboard
 from ..core.dataset_versions import DatasetSummary, DatasetVersion
 from ..core.frames import frame_parquet
-from ..core.model_versions import AliasMove, ModelSummary, ModelVersion
 from ..core.names import parse_ref
 from ..core.permissions import Permission, Principal, Role, require
 from ..core.recipebook import SavedRecipe
@@ -44,9 +43,9 @@ from .session import EXPIRED, NOT_SIGNED_IN, TokenLease
 
 if TYPE_CHECKING:
     from ..core.aggregate import Aggregate
+    from ..core.model_versions import AliasMove, ModelSummary, ModelVersion
     from ..core.profiling import Profile
     from ..core.recipes import Recipe, RecipePreview
-    from ..core.registry import AliasMove, ModelSummary, ModelVersion
     from ..core.training import TrainingProgress, TrainingResult, TrainingSpec
 
 T = TypeVar("T")
@@ -587,13 +586,13 @@ def _preview(data: dict[str, Any]) -> RecipePreview:
     )
 
 
-def _registry() -> types.ModuleType:
-    """``core.registry``, imported on first use: it brings the ML stack (skops,
+def _model_versions() -> types.ModuleType:
+    """``core.model_versions``, imported on first use: it brings the ML stack (skops,
     scikit-learn), which a kernel that never touches models (a Voila page opening on its
     datasets) should not load."""
-    from ..core import registry
+    from ..core import model_versions
 
-    return registry
+    return model_versions
 
 
 class RemoteModels:
@@ -628,7 +627,7 @@ class RemoteModels:
         files = {"artifact": (f"{name}.skops", data, "application/octet-stream")}
         form = {"metadata": json.dumps(artifacts.json_safe(meta))}
         return _from_dict(
-            _registry().ModelVersion,
+            _model_versions().ModelVersion,
             self._c.json("POST", "models", name, "versions", files=files, data=form),
         )
 
@@ -636,20 +635,20 @@ class RemoteModels:
         self, *, search: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[ModelSummary]:
         items = self._c.items("models", search=search, limit=limit, offset=offset)
-        return [_from_dict(_registry().ModelSummary, d) for d in items]
+        return [_from_dict(_model_versions().ModelSummary, d) for d in items]
 
     def get(self, ref: str) -> ModelVersion:
-        return _from_dict(_registry().ModelVersion, self._c.json("GET", "models", ref))
+        return _from_dict(_model_versions().ModelVersion, self._c.json("GET", "models", ref))
 
     def versions(self, name: str) -> list[ModelVersion]:
         return [
-            _from_dict(_registry().ModelVersion, d)
+            _from_dict(_model_versions().ModelVersion, d)
             for d in self._c.json("GET", "models", name, "versions")
         ]
 
     def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
         return _from_dict(
-            _registry().ModelVersion,
+            _model_versions().ModelVersion,
             self._c.json("PUT", "models", name, "aliases", alias, json={"version": version}),
         )
 
@@ -658,7 +657,7 @@ class RemoteModels:
 
     def alias_history(self, name: str) -> list[AliasMove]:
         data = self._c.json("GET", "models", name, "aliases")
-        return [_from_dict(_registry().AliasMove, d) for d in data["history"]]
+        return [_from_dict(_model_versions().AliasMove, d) for d in data["history"]]
 
     def predict(self, ref: str, df: pd.DataFrame) -> pd.DataFrame:
         if not isinstance(df, pd.DataFrame):
