@@ -22,6 +22,7 @@ from .limits import check_int, check_json, check_text
 from .models import DatasetRecord, DatasetVersionRecord, new_id
 from .names import Ref, check_name, parse_ref
 from .permissions import Permission, Principal, require
+from .profile_cache import ProfileCache
 from .profiling_clusters import (  # noqa: F401 - the bounds, as the API states them
     MAX_CLUSTER_SAMPLE,
     MAX_CLUSTERS,
@@ -175,6 +176,7 @@ class DatasetService:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._columns: Any = None  # an aggregate.ColumnCache once an aggregation ran
+        self.profiles = ProfileCache()
 
     # -- writes ------------------------------------------------------------------------
     def ingest(
@@ -446,10 +448,18 @@ class DatasetService:
 
     def profile(self, principal: Principal, ref: str, **options: Any) -> Any:
         """The EDA/quality report of a version, with exact statistics on all of its rows
-        (``options`` go to :func:`.profiling.profile`, e.g. ``bins``, ``top``)."""
+        (``options`` go to :func:`.profiling.profile`, e.g. ``bins``, ``top``); computed once
+        per stored content and options (:mod:`.profile_cache`)."""
         from .profiling import profile
 
-        return profile(self.load(principal, ref), **options)
+        self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.profile")
+        version, key = self._pinned(principal, ref)
+
+        def compute() -> Any:
+            with self.store.storage.open(key, label=f"dataset {version.ref}") as fh:
+                return profile(pq.read_table(fh).to_pandas(), **options)
+
+        return self.profiles.get(version.sha256, options, compute)
 
     def explore_clusters(
         self,
