@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import sys
 import tempfile
@@ -426,21 +427,23 @@ def update_rows(opened: list[dict[str, Any]], args: argparse.Namespace, load: st
     for r in measured:
         at = next(i for i in range(start, len(lines)) if lines[i].startswith(f"| {r['what']} |"))
         lines[at] = _row(r)
-    end = max(
-        i
-        for i in range(start, len(lines))
-        if any(lines[i].startswith(f"| {r['what']} |") for r in measured)
-    )
+    # the notes go below the table, one per --only, whichever rows were run
+    first = next(i for i in range(start, len(lines)) if lines[i].startswith("| "))
+    after = next(i for i in range(first, len(lines)) if not lines[i].startswith("| "))
     note = (
         f"Rows starting with '{args.only}' re-measured by `python benchmarks/bench_widgets.py "
-        f"--rows {args.rows} --repeat {args.repeat} --only {args.only}` (median of "
+        f"--rows {args.rows} --repeat {args.repeat} --only {shlex.quote(args.only)}` (median of "
         f"{args.repeat}); {machine_line()} Load average (1 min) at start / end: {load} / "
         f"{_load()}."
     )
-    if lines[end + 2].startswith(f"Rows starting with '{args.only}'"):
-        lines[end + 2] = note
+    at = after
+    while at + 1 < len(lines) and lines[at] == "" and lines[at + 1].startswith("Rows starting"):
+        if lines[at + 1].startswith(f"Rows starting with '{args.only}' "):
+            lines[at + 1] = note
+            break
+        at += 2
     else:
-        lines[end + 1 : end + 1] = ["", note]
+        lines[at:at] = ["", note]
     RESULTS.write_text("\n".join(lines) + "\n")
     for r in measured:
         print(_row(r))
