@@ -92,7 +92,6 @@ class CleanWizard(Wizard):
         self.form: OpForm | None = None
         self.last_saved: DatasetVersion | None = None
         self.last_preview: RecipePreview | None = None
-        self.issues: list[Any] = []
         self._right_schemas: dict[str, dict[str, str]] = {}
         self._previews = LatestOnly(self.status)
         self._build()
@@ -287,7 +286,7 @@ class CleanWizard(Wizard):
         picked = self.picker.ref
         self.empty.layout.display = "none" if picked else None
         self.main.layout.display = None if picked else "none"
-        self.version, self.schema, self.issues = None, Schema(), []
+        self.version, self.schema = None, Schema()
         self.effects = {}  # counts of the steps on the version left behind
         self._right_schemas.clear()
         if picked:
@@ -650,8 +649,12 @@ class CleanWizard(Wizard):
         return done
 
     def _on_issues(self, issues: list[Any]) -> None:
-        self.issues = issues
         self.suggestions.show(issues, [e.step for e in self.entries])
+
+    @property
+    def issues(self) -> list[Any]:
+        """The quality issues of the version's profile (empty until it is done)."""
+        return self.finder.issues
 
     # ---------------------------------------------------------------- code
     def code_text(self) -> str:

@@ -41,14 +41,20 @@ class IssueFinder:
         self.ws, self.view, self.current = ws, view, current
         self.on_issues, self.background = on_issues, background
         self.runs = LatestOnly(status)
+        self.issues: list[Any] = []  # of the version's profile, once it is done
         self.due: str | None = None  # the version whose profile waits for its preview
+        self._for: str | None = None  # the version queued, being profiled or profiled
         self._rows: int | None = None
         self._lock = threading.Lock()
 
     def queue(self, ref: str | None, rows: int | None = None) -> None:
-        """The wizard is now on ``ref`` (None: on nothing): its profile waits for a preview."""
+        """The wizard is now on ``ref`` (None: on nothing): its profile waits for a preview.
+        The version it is already on (picked again, or the wizard's own redraw) keeps its
+        profile, queued, running or done."""
         with self._lock:
-            self.due, self._rows = ref, rows
+            if ref is not None and ref == self._for:
+                return
+            self._for, self.due, self._rows, self.issues = ref, ref, rows, []
         if ref is None:
             self.view.clear()
         else:
@@ -77,7 +83,10 @@ class IssueFinder:
                 return
             if isinstance(issues, BaseException):
                 self.view.failed(issues)
+                with self._lock:
+                    self._for = None  # picking the version again tries again
             else:
+                self.issues = issues
                 self.on_issues(issues)
 
         self.runs.run(

@@ -530,7 +530,8 @@ def test_the_grid_shows_before_the_profile_starts_and_fixes_follow(
     assert f"Looking for quality issues in {sales.rows:,} rows" in note
     release.set()
     wizard.wait()
-    assert not wizard.suggestions.busy
+    assert order.count("profile") == 1  # once, whatever redraws opening the wizard made
+    assert not wizard.suggestions.busy and wizard.issues
     assert any(card.suggestion["op"] == "fill_missing" for card in wizard.suggestions.cards)
 
 
