@@ -166,17 +166,62 @@ def start_server(tmp: Path, root: Path, home: Path) -> tuple[subprocess.Popen, s
     raise RuntimeError((tmp / "server.log").read_text()[-3000:])
 
 
-def cold_start(browser: Any, url: str, ready: str) -> float:
-    """Seconds from the request of a Voila page (new context, new kernel) to ``ready``."""
+# Marks in the page's own timeline (ms from the navigation's start): the kernel's id written
+# into the page (Voila's template does it once the kernel answers), Voila's end-of-cells
+# callback (every cell executed in the kernel, the HTML complete).
+_MARKS = """
+window.__aq = {};
+const mark = (k) => { if (!(k in window.__aq)) window.__aq[k] = performance.now(); };
+let finish;
+Object.defineProperty(window, 'voila_finish', {configurable: true, get() { return finish; },
+  set(f) { finish = (...a) => { mark('cells'); return f(...a); }; }});
+new MutationObserver(() => {
+  if (document.getElementById('jupyter-config-data')) mark('kernel');
+}).observe(document, {childList: true, subtree: true});
+"""
+_TIMELINE = """() => ({now: performance.now(), marks: window.__aq,
+  first_byte: performance.getEntriesByType('navigation')[0].responseStart})"""
+#: The phases of a cold start, in order: (key, what it covers).
+PHASES = (
+    ("first_byte", "request to first byte: viewer resolved, token issued, kernel launched"),
+    ("kernel", "kernel ready (Python, ipykernel) to the page knowing its id"),
+    ("cells", "notebook cells executed in the kernel, HTML complete"),
+    ("front", "front-end: voila.js, widget extensions, kernel connection, widget state, drawn"),
+)
+
+
+def cold_start(browser: Any, url: str, ready: str) -> dict[str, float]:
+    """Seconds from the request of a Voila page (new context, new kernel) to ``ready``
+    (``total``, timed here), and the page's own timeline split into :data:`PHASES`, with
+    the widget models the front-end received (``models``)."""
     context = browser.new_context(viewport={"width": 1366, "height": 900})
+    models = [0]
+
+    def count(payload: str | bytes) -> None:
+        text = payload if isinstance(payload, str) else payload.decode("latin-1")
+        models[0] += text.count('"_model_name"')
+
     try:
         page = context.new_page()
+        page.add_init_script(_MARKS)
+        page.on("websocket", lambda ws: ws.on("framereceived", count))
         start = time.perf_counter()
         page.goto(url, timeout=180_000)
         page.wait_for_selector(ready, state="visible", timeout=180_000)
-        return time.perf_counter() - start
+        total = time.perf_counter() - start
+        line = page.evaluate(_TIMELINE)
     finally:
         context.close()
+    marks, first = line["marks"], line["first_byte"]
+    kernel, cells = marks.get("kernel", first), marks.get("cells", first)
+    return {
+        "total": total,
+        "first_byte": first / 1000,
+        "kernel": (kernel - first) / 1000,
+        "cells": (cells - kernel) / 1000,
+        "front": (line["now"] - cells) / 1000,
+        "models": float(models[0]),
+    }
 
 
 def open_dashboard(browser: Any, url: str, charts: int) -> Any:
@@ -230,13 +275,14 @@ def main() -> None:
             # untimed first opens: the server's and the browser's first-use costs
             cold_start(browser, bare_url, bare_ready)
             cold_start(browser, app_url, app_ready)
-            app, bare = [], []
+            app: list[dict[str, float]] = []
+            bare: list[dict[str, float]] = []
             for i in range(args.repeat):
                 pair = [("app", app_url, app_ready), ("bare", bare_url, bare_ready)]
                 for name, page_url, ready in pair if i % 2 == 0 else pair[::-1]:
-                    seconds = cold_start(browser, page_url, ready)
-                    (app if name == "app" else bare).append(seconds)
-                    print(name, f"{seconds:.2f}", flush=True)
+                    timed = cold_start(browser, page_url, ready)
+                    (app if name == "app" else bare).append(timed)
+                    print(name, {k: round(v, 2) for k, v in timed.items()}, flush=True)
             pages = {
                 ref: open_dashboard(
                     browser,
@@ -262,14 +308,38 @@ def main() -> None:
     write(args, app, bare, changes, load, load_end)
 
 
+def _phase_table(app: list[dict[str, float]], bare: list[dict[str, float]]) -> list[str]:
+    """Median seconds of each phase of a cold start, the app against the bare notebook."""
+
+    def median(runs: list[dict[str, float]], key: str) -> float:
+        return statistics.median(run[key] for run in runs)
+
+    lines = [
+        "| phase of a cold start (median, s) | app | bare | app - bare |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for key, what in PHASES:
+        a, b = median(app, key), median(bare, key)
+        lines.append(f"| {what} | {a:.2f} | {b:.2f} | {a - b:+.2f} |")
+    a, b = median(app, "total"), median(bare, "total")
+    lines.append(
+        f"| **request to interactive** (timed by the driver) | {a:.2f} | {b:.2f} | {a - b:+.2f} |"
+    )
+    a, b = median(app, "models"), median(bare, "models")
+    lines.append(f"| widget models received by the front-end | {a:.0f} | {b:.0f} | {a - b:+.0f} |")
+    return lines
+
+
 def write(
     args: argparse.Namespace,
-    app: list[float],
-    bare: list[float],
+    app_runs: list[dict[str, float]],
+    bare_runs: list[dict[str, float]],
     changes: dict[str, list[float]],
     load: str,
     load_end: str,
 ) -> None:
+    app = [run["total"] for run in app_runs]
+    bare = [run["total"] for run in bare_runs]
     a, b = statistics.median(app), statistics.median(bare)
     s, g = statistics.median(changes["small"]), statistics.median(changes["big"])
     lines = [
@@ -301,6 +371,13 @@ def write(
         "`astralytiq/apps/dashboard.ipynb?name=...`; a change selects other regions in the "
         "browser and ends when each chart shows a newly drawn plotly plot and the KPI card "
         "is replaced (checked on every animation frame).",
+        "",
+        *_phase_table(app_runs, bare_runs),
+        "",
+        "Phases are read from the page's own timeline: the response's first byte, the "
+        "kernel's id appearing in the page (Voila writes it once the kernel answers), Voila's "
+        "end-of-cells callback, the app's first navigation button (or the bare button) "
+        "visible. Widget models are counted in the kernel's websocket messages to the page.",
     ]
     write_section(SECTION, "\n".join(lines))
     print("\n".join(lines))

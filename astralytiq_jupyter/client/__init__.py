@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..core.config import StoreConfig
-from .local import LocalBackend
 from .session import env_expiry
 from .workspace import Workspace
+
+if TYPE_CHECKING:
+    from ..core.config import StoreConfig
 
 __all__ = ["LocalBackend", "RemoteBackend", "Workspace", "connect"]
 
@@ -45,6 +47,10 @@ def connect(
             or None
         )
         return Workspace(RemoteBackend(url, token, tenant=tenant, expires_at=env_expiry(token)))
+    # Imported here: the embedded store brings SQLAlchemy and the migrations, which a kernel
+    # talking to a server (a Voila page) does not need.
+    from .local import LocalBackend
+
     return Workspace(LocalBackend.open(home, user=user, tenant=tenant, config=config))
 
 
@@ -53,4 +59,8 @@ def __getattr__(name: str) -> object:
         from .remote import RemoteBackend
 
         return RemoteBackend
+    if name == "LocalBackend":
+        from .local import LocalBackend
+
+        return LocalBackend
     raise AttributeError(name)

@@ -182,6 +182,7 @@ class DatasetService:
     def ingest(
         self,
         principal: Principal,
+        /,
         source: Any,
         name: str,
         *,
@@ -446,7 +447,7 @@ class DatasetService:
                 pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
             )
 
-    def profile(self, principal: Principal, ref: str, **options: Any) -> Any:
+    def profile(self, principal: Principal, /, ref: str, **options: Any) -> Any:
         """The EDA/quality report of a version, with exact statistics on all of its rows
         (``options`` go to :func:`.profiling.profile`, e.g. ``bins``, ``top``); computed once
         per stored content and options (:mod:`.profile_cache`)."""

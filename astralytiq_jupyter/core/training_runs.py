@@ -32,6 +32,7 @@ class TrainingRuns:
     def train(
         self,
         principal: Principal,
+        /,
         dataset: str,
         spec: TrainingSpec | Mapping[str, Any] | None = None,
         *,
@@ -47,6 +48,7 @@ class TrainingRuns:
     def compare(
         self,
         principal: Principal,
+        /,
         dataset: str,
         spec: TrainingSpec | Mapping[str, Any] | None = None,
         *,

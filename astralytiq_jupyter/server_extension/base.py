@@ -13,7 +13,7 @@ import contextvars
 import functools
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,16 +22,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from ..core.errors import (
-    AstralytiqError,
-    Cancelled,
-    Conflict,
-    FileMissing,
-    Forbidden,
-    Invalid,
-    NotFound,
-    QuotaExceeded,
-)
+from ..core.errors import AstralytiqError, Forbidden, Invalid, code_for_status
 from ..core.limits import parse_json
 from ..core.permissions import Principal
 from ..core.tokens import looks_like_token
@@ -49,37 +40,8 @@ TENANT_HEADER = "X-AstralytiQ-Tenant"
 JUPYTER_QUERY = frozenset({"token", "_xsrf"})
 JSON_TYPE = "application/json"
 
-_STATUS: Mapping[type[AstralytiqError], int] = {
-    # The version exists (its metadata answers 200) but its bytes are gone: 410 says so,
-    # where 404 would deny the version and a 5xx would invite retries that cannot succeed.
-    FileMissing: 410,
-    NotFound: 404,
-    Forbidden: 403,
-    Invalid: 400,
-    Conflict: 409,
-    Cancelled: 409,
-}
-_BYTE_QUOTAS = {"upload_bytes", "storage_bytes"}
-_HTTP_CODES = {
-    400: "invalid",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "quota_exceeded",
-    429: "quota_exceeded",
-}
-
-
-def http_status(error: AstralytiqError) -> int:
-    """The one mapping of core errors to HTTP statuses."""
-    if isinstance(error, QuotaExceeded):
-        # Too many bytes is 413; too many things or calls is 429.
-        return 413 if error.detail.get("quota") in _BYTE_QUOTAS else 429
-    for cls in type(error).__mro__:
-        if cls in _STATUS:
-            return _STATUS[cls]
-    return 500
+#: Refusals of tornado's own that no core error class stands for.
+_HTTP_CODES = {405: "method_not_allowed"}
 
 
 def error_body(status_code: int, exc: BaseException | None, reason: str) -> dict[str, Any]:
@@ -88,7 +50,9 @@ def error_body(status_code: int, exc: BaseException | None, reason: str) -> dict
     if isinstance(exc, AstralytiqError):
         return exc.to_dict()
     if isinstance(exc, web.HTTPError):
-        code = _HTTP_CODES.get(status_code, "error")
+        # tornado's own refusals (unknown path, wrong verb, body too large) get the code
+        # of the error class with their status.
+        code = code_for_status(status_code) or _HTTP_CODES.get(status_code, "error")
         return {"error": code, "message": exc.log_message or reason}
     return {"error": "error", "message": "Internal server error."}
 
@@ -369,7 +333,7 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = (kwargs.get("exc_info") or (None, None, None))[1]
         if isinstance(exc, AstralytiqError):
-            status_code = http_status(exc)
+            status_code = exc.http_status  # the status its class states
             self.set_status(status_code)
             retry_after = exc.detail.get("retry_after")
             if retry_after is not None:
@@ -401,6 +365,20 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
         self._closed = True
         self._leave_when_done()
         super().on_connection_close()
+
+
+class PageHandler(ApiHandler):
+    """``GET`` of a collection: the operation's query parameters, typed and bounded by the
+    route table, go by name to the core service's ``list``; the answer is one page."""
+
+    #: The store service whose ``list`` serves the collection (``datasets``, ``audit``...).
+    service: str
+
+    async def get(self) -> None:
+        query = {"limit": 100, "offset": 0, **self.params}
+        listing = getattr(self.app.store, self.service).list
+        items = await self.run(listing, self.principal, **query)
+        self.page(items, query["limit"], query["offset"])
 
 
 def _plain(data: Any) -> Any:

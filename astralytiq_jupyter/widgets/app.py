@@ -3,7 +3,9 @@ follows the user's role, and sections that keep their state while the user moves
 them (``aq.App()``).
 
 Sections are built the first time they are opened, so opening the app costs the header, the
-navigation and the first section only; the ML stack is imported in the background meanwhile.
+navigation and the first section only. The ML stack is imported in the background once the
+app is on screen (the front-end reports its first view), so that it does not compete with the
+page being drawn, yet is ready before the user's first Train or Explore click.
 A section leads to another through ``navigate`` ("Open in Explore", "Fix in Clean"...).
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -118,12 +121,22 @@ class App(W.VBox):
                 style_widget(self.theme),
                 self.header,
                 W.HBox([nav, self.main], layout=W.Layout(width="100%", align_items="flex-start")),
-            ]
+            ],
+            # ipywidgets' view tracking: the front-end reports each view it draws.
+            _view_count=0,
         )
         self.add_class("aq-root")
         self.add_class("aq-app")
         self.show(section if section in self.buttons else self.sections[0].key, **context)
-        warm_up()
+        self.warming: threading.Thread | None = None
+        self.observe(self._shown, "_view_count")
+
+    def _shown(self, change: dict[str, Any]) -> None:
+        """The front-end drew the app: warm the ML stack up now (once), not while the page
+        is still loading."""
+        if change["new"]:
+            self.unobserve(self._shown, "_view_count")
+            self.warming = warm_up()
 
     def show(self, section: str, **context: Any) -> Wizard:
         """Show ``section`` (building it on first use) and hand it ``context`` (e.g. ``ref=``,

@@ -57,11 +57,39 @@ def _notebook(source: str) -> str:
     )
 
 
+#: What opening the app must not import in the page's kernel (the ML stack, the embedded
+#: store's migrations): the first screen needs none of it.
+HEAVY = ("sklearn", "scipy", "statsmodels", "skops", "alembic", "plotly")
+
+
+def _app_probe() -> str:
+    """The packaged app notebook, plus a cell that reports the heavy modules its kernel has
+    loaded once the app is built."""
+    from astralytiq_jupyter.apps import NOTEBOOKS
+
+    notebook = json.loads((NOTEBOOKS / "astralytiq.ipynb").read_text(encoding="utf-8"))
+    notebook["cells"].append(
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "heavy",
+            "metadata": {},
+            "outputs": [],
+            "source": (
+                "import sys\n"
+                f"print('AQHEAVY', [m for m in {HEAVY!r} if m in sys.modules], sep='|')\n"
+            ),
+        }
+    )
+    return json.dumps(notebook)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     tmp = tmp_path_factory.mktemp("kernels")
     (tmp / "root").mkdir()
     (tmp / "root" / "probe.ipynb").write_text(_notebook(PROBE), encoding="utf-8")
+    (tmp / "root" / "app_probe.ipynb").write_text(_app_probe(), encoding="utf-8")
     config = {
         "ServerApp": {
             "identity_provider_class": "tests.server_extension.users_idp.UsersIdentityProvider",
@@ -204,3 +232,21 @@ def test_the_packaged_apps_are_served_by_voila_as_the_viewer(server: LiveServer)
     assert "cdn.jsdelivr.net" not in page.text
     missing = requests.get(f"{server.url}astralytiq/apps/nope.ipynb", headers=headers, timeout=60)
     assert missing.status_code == 404
+
+
+def test_opening_the_app_loads_no_ml_stack_in_the_page_kernel(server: LiveServer) -> None:
+    """The app's page kernel builds the app (as the viewer, over the REST API) without
+    importing scikit-learn, SciPy, statsmodels, skops, plotly or the store's migrations: its
+    first screen needs none of them, and a Voila page waits for its cells. (The ML stack warms
+    up only once a front-end has drawn the app; this page is fetched without one.)"""
+    page = requests.get(
+        f"{server.url}voila/render/app_probe.ipynb",
+        headers={"Authorization": "token bob-tok"},
+        timeout=180,
+    )
+    assert page.status_code == 200
+    assert "application/vnd.jupyter.widget-view+json" in page.text
+    assert '"output_type": "error"' not in page.text and "Traceback" not in page.text
+    found = re.search(r"AQHEAVY\|\[([^\]]*)\]", page.text)
+    assert found is not None, page.text[-2000:]
+    assert found.group(1) == ""

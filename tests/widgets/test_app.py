@@ -127,3 +127,18 @@ def test_admin_manages_members_branding_and_reads_audit(store):
     view.outcome.value = "denied"
     analyst = workspace_for(store, "acme", "al", "analyst")
     assert "Administration is for the tenant" in _texts(AdminView(analyst, header=False))
+
+
+def test_the_ml_stack_warms_up_once_the_app_is_drawn(ws, monkeypatch):
+    """Opening the app imports no ML stack; the front-end's first view of it (ipywidgets'
+    ``_view_count``, which the front-end updates when it draws the app) starts the warm-up,
+    once."""
+    from astralytiq_jupyter.widgets import app as app_module
+
+    started = []
+    monkeypatch.setattr(app_module, "warm_up", lambda: started.append(1))
+    app = App(ws, background=False)
+    assert app._view_count == 0 and started == [] and app.warming is None
+    app._view_count = 1  # what the front-end's update sets when it draws the app
+    app._view_count = 2
+    assert started == [1]
