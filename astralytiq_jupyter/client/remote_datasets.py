@@ -50,49 +50,24 @@ class RemoteDatasets:
     ) -> DatasetVersion:
         """Upload a file, bytes or DataFrame (streamed), or have the server read a URL or a
         ``SqlSource``."""
+        given = {"format": format, "description": description, "note": note}
         if isinstance(source, str) and source.startswith(("http://", "https://")):
-            body = {
-                "url": source,
-                "format": format,
-                "description": description,
-                "note": note,
-                "read_options": read_options,
-                "force": force or None,
-            }
+            body = {"url": source, **given, "read_options": read_options, "force": force or None}
             return self._ingest(name, body)
         if type(source).__name__ == "SqlSource" and is_dataclass(source):
             sql = {f.name: getattr(source, f.name) for f in fields(source)}
-            return self._ingest(
-                name,
-                {
-                    "sql": sql,
-                    "format": format,
-                    "description": description,
-                    "note": note,
-                    "read_options": read_options,
-                    "force": force or None,
-                },
-            )
+            body = {"sql": sql, **given, "read_options": read_options, "force": force or None}
+            return self._ingest(name, body)
         query = upload_query.encode(read_options)  # refuses options an upload cannot carry
+        data: bytes | Path
         if isinstance(source, pd.DataFrame):
             if query:
                 raise errors.Invalid("A DataFrame has no read options.", options=sorted(query))
-            data: Any = frame_parquet(source)
-            format, filename = "parquet", filename or f"{name}.parquet"
+            data = frame_parquet(source)
+            given["format"], filename = "parquet", filename or f"{name}.parquet"
         elif isinstance(source, (str, os.PathLike)):
-            path = Path(source)
-            filename = filename or path.name
-            return self._upload(
-                name,
-                path,
-                format=format,
-                filename=filename,
-                description=description,
-                note=note,
-                progress=progress,
-                force="true" if force else None,
-                **query,
-            )
+            data = Path(source)
+            filename = filename or data.name
         elif isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)
         elif hasattr(source, "read"):
@@ -102,16 +77,9 @@ class RemoteDatasets:
                 f"Cannot ingest a {type(source).__name__}: give a path, URL, "
                 "bytes, file object, DataFrame or SqlSource."
             )
+        force_flag = "true" if force else None
         return self._upload(
-            name,
-            data,
-            format=format,
-            filename=filename,
-            description=description,
-            note=note,
-            progress=progress,
-            force="true" if force else None,
-            **query,
+            name, data, filename=filename, progress=progress, force=force_flag, **given, **query
         )
 
     def save(
@@ -265,14 +233,9 @@ class RemoteDatasets:
     ) -> DatasetVersion:
         clean = {k: v for k, v in params.items() if v is not None and (v != "" or k in _KEEP)}
         headers = {"Content-Type": "application/octet-stream"}
-        if isinstance(data, Path):
-            with data.open("rb") as fh:
-                body = _Reader(fh, data.stat().st_size, progress)
-                reply = self._c.json(
-                    "POST", "datasets", name, "versions", params=clean, data=body, headers=headers
-                )
-        else:
-            body = _Reader(io.BytesIO(data), len(data), progress)
+        size = data.stat().st_size if isinstance(data, Path) else len(data)
+        with data.open("rb") if isinstance(data, Path) else io.BytesIO(data) as fh:
+            body = _Reader(fh, size, progress)
             reply = self._c.json(
                 "POST", "datasets", name, "versions", params=clean, data=body, headers=headers
             )
