@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench install
+.PHONY: run test typecheck lint format bench install
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,14 @@ run: install
 	$(BIN)/jupyter lab --ip=127.0.0.1 --allow-root --ServerApp.root_dir=$(CURDIR)/notebooks \
 		--LabApp.default_url=/voila/render/astralytiq.ipynb
 
-# Notebooks run under nbval against a throwaway store, never the developer's own.
-test: install
+# The type check first (both backends conform to the Workspace contracts: [tool.mypy] in
+# pyproject.toml), then the tests. Notebooks run under nbval against a throwaway store,
+# never the developer's own.
+test: install typecheck
 	ASTRALYTIQ_HOME=$$(mktemp -d) $(BIN)/python -m pytest -n 2 --dist loadfile -q --nbval-lax tests notebooks
+
+typecheck: install
+	$(BIN)/mypy
 
 lint: install
 	$(BIN)/ruff check astralytiq_jupyter tests benchmarks

@@ -2,16 +2,20 @@
 
 Used in plain Python, tests and standalone Voila. The principal is the local OS user, admin
 of tenant ``default`` unless told otherwise.
+
+Each operation of the contract (``client.contracts``) is a core service method that takes
+the principal first: :func:`_bind` names it once and binds the principal when it is used, so
+its signature is the core's and mypy checks it against the contract. The few operations whose
+core method differs are written out.
 """
 
 from __future__ import annotations
 
+import functools
 import getpass
-import threading
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from ..core.config import StoreConfig
 from ..core.permissions import Principal, Role
@@ -20,67 +24,57 @@ from ..core.store import Store
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..core.aggregate import Aggregate
-    from ..core.audit import AuditEvent
-    from ..core.dashboards import Dashboard
-    from ..core.datasets import DatasetSummary, DatasetVersion
-    from ..core.profiling import Profile
-    from ..core.recipebook import SavedRecipe
-    from ..core.recipes import Recipe, RecipePreview
-    from ..core.registry import AliasMove, ModelSummary, ModelVersion
-    from ..core.tenancy import Member, Tenant
-    from ..core.training import TrainingProgress, TrainingResult, TrainingSpec
+    from ..core.datasets import DatasetVersion
+    from ..core.registry import ModelVersion
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-class _Service:
-    """A store service looked up on use: importing the package and connecting stay light
-    (the ML stack is imported only by the first call that needs it)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        return getattr(obj._store, self.name)
-
-
-class LocalDatasets:
-    """``ws.datasets`` on the local store."""
-
-    _service = _Service("datasets")
+class _Area:
+    """One area of the local backend: the store's services acting as ``principal``."""
 
     def __init__(self, store: Store, principal: Principal) -> None:
         self._store = store
         self._principal = principal
 
-    def ingest(
-        self,
-        source: Any,
-        name: str,
-        *,
-        format: str | None = None,
-        filename: str | None = None,
-        description: str | None = None,
-        note: str = "",
-        progress: Callable[[int, int | None], None] | None = None,
-        force: bool = False,
-        **read_options: Any,
-    ) -> DatasetVersion:
-        """Read a file, URL, upload, DataFrame or ``SqlSource`` into a new version of ``name``
-        (or, when the latest version holds the same content, return it with ``reused=True``
-        unless ``force``)."""
-        return self._service.ingest(
-            self._principal,
-            source,
-            name,
-            format=format,
-            filename=filename,
-            description=description,
-            note=note,
-            progress=progress,
-            force=force,
-            **read_options,
-        )
 
+class _Bound(Generic[P, R]):
+    """An operation of an area: the core method ``pick(store)`` with the area's principal
+    bound as its first argument. The method is looked up on use, so importing the package and
+    connecting stay light (the ML stack is imported by the first call that needs it)."""
+
+    def __init__(self, pick: Callable[[Store], Callable[Concatenate[Principal, P], R]]) -> None:
+        self._pick = pick
+
+    @overload
+    def __get__(self, area: None, owner: type) -> _Bound[P, R]: ...
+    @overload
+    def __get__(self, area: _Area, owner: type) -> Callable[P, R]: ...
+    def __get__(self, area: _Area | None, owner: type) -> _Bound[P, R] | Callable[P, R]:
+        if area is None:
+            return self
+        return functools.partial(self._pick(area._store), area._principal)
+
+
+_bind = _Bound
+
+
+class LocalDatasets(_Area):
+    """``ws.datasets`` on the local store (``contracts.DatasetsContract``)."""
+
+    ingest = _bind(lambda s: s.datasets.ingest)
+    get = _bind(lambda s: s.datasets.get)
+    versions = _bind(lambda s: s.datasets.versions)
+    load = _bind(lambda s: s.datasets.load)
+    delete = _bind(lambda s: s.datasets.delete)
+    sample = _bind(lambda s: s.datasets.sample)
+    aggregate = _bind(lambda s: s.datasets.aggregate)
+    explore_clusters = _bind(lambda s: s.datasets.explore_clusters)
+    profile = _bind(lambda s: s.datasets.profile)
+
+    # The core's save also takes the lineage of a batch scoring (``model``), which only the
+    # registry gives: the contract's save is the one both backends offer.
     def save(
         self,
         df: pd.DataFrame,
@@ -92,10 +86,7 @@ class LocalDatasets:
         description: str | None = None,
         force: bool = False,
     ) -> DatasetVersion:
-        """Store a DataFrame as a new version of ``name`` (with lineage when derived), or
-        return the latest version with ``reused=True`` when it holds the same data and lineage
-        (unless ``force``). See :mod:`astralytiq_jupyter.core.frames` for what is stored."""
-        return self._service.save(
+        return self._store.datasets.save(
             self._principal,
             df,
             name,
@@ -106,308 +97,88 @@ class LocalDatasets:
             force=force,
         )
 
-    def list(
-        self, *, search: str | None = None, limit: int = 100, offset: int = 0
-    ) -> list[DatasetSummary]:
-        return self._service.list(self._principal, search=search, limit=limit, offset=offset)
-
-    def get(self, ref: str) -> DatasetVersion:
-        return self._service.get(self._principal, ref)
-
-    def versions(self, name: str) -> list[DatasetVersion]:
-        return self._service.versions(self._principal, name)
-
-    def load(
-        self,
-        ref: str,
-        *,
-        columns: list[str] | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> pd.DataFrame:
-        """Rows of a version: all, some ``columns``, or ``limit`` rows from row ``offset``."""
-        return self._service.load(self._principal, ref, columns=columns, limit=limit, offset=offset)
-
-    def delete(self, name: str, version: int | None = None) -> int:
-        return self._service.delete(self._principal, name, version)
-
-    def profile(self, ref: str, **options: Any) -> Profile:
-        """EDA and quality report of a version (exact statistics on all rows)."""
-        return self._service.profile(self._principal, ref, **options)
-
-    def sample(
-        self,
-        ref: str,
-        n: int = 5000,
-        *,
-        columns: list[str] | None = None,
-        seed: int = 0,
-        filters: list[dict[str, Any]] | None = None,
-    ) -> pd.DataFrame:
-        """A uniform random sample of ``n`` rows of a version (all rows if fewer) among the
-        rows meeting ``filters`` (conditions as in recipes)."""
-        return self._service.sample(
-            self._principal, ref, n, columns=columns, seed=seed, filters=filters
-        )
-
-    def aggregate(self, ref: str, query: dict[str, Any]) -> Aggregate:
-        """Groups, time buckets and metrics of a version, computed next to the data."""
-        return self._service.aggregate(self._principal, ref, query)
-
-    def explore_clusters(
-        self,
-        ref: str,
-        *,
-        columns: Sequence[str] | None = None,
-        k_range: Sequence[int] = range(2, 11),
-        sample: int = 5000,
-        random_state: int = 0,
-    ) -> dict[str, Any]:
-        """K-means elbow, silhouettes and a 2-D PCA view of a version's numeric columns."""
-        return self._service.explore_clusters(
-            self._principal,
-            ref,
-            columns=columns,
-            k_range=k_range,
-            sample=sample,
-            random_state=random_state,
-        )
+    list = _bind(lambda s: s.datasets.list)
 
 
-class LocalRecipes:
-    """``ws.recipes``: saved cleaning recipes and applying them to dataset versions."""
+class LocalRecipes(_Area):
+    """``ws.recipes`` on the local store (``contracts.RecipesContract``)."""
 
-    _book = _Service("recipes")
-
-    def __init__(self, store: Store, principal: Principal) -> None:
-        self._store = store
-        self._principal = principal
-
-    def apply(
-        self,
-        recipe: Recipe | list[dict[str, Any]] | str,
-        dataset: str,
-        *,
-        save_as: str | None = None,
-        note: str = "",
-        progress: Callable[..., None] | None = None,
-    ) -> DatasetVersion:
-        """Run a recipe (object, steps or saved name) on a version; store the result as a new
-        version with lineage."""
-        return self._book.apply(
-            self._principal, recipe, dataset, save_as=save_as, note=note, progress=progress
-        )
-
-    def preview(
-        self,
-        recipe: Recipe | list[dict[str, Any]] | str,
-        dataset: str,
-        *,
-        rows: int = 1000,
-        head: int = 5,
-    ) -> RecipePreview:
-        """Run a recipe on the first ``rows`` rows and report each step (with the first
-        ``head`` rows of its result); nothing is stored."""
-        return self._book.preview(self._principal, recipe, dataset, rows=rows, head=head)
-
-    def save(
-        self,
-        name: str,
-        recipe: Recipe | list[dict[str, Any]] | str,
-        *,
-        description: str | None = None,
-    ) -> SavedRecipe:
-        return self._book.save(self._principal, name, recipe, description=description)
-
-    def get(self, name: str) -> SavedRecipe:
-        return self._book.get(self._principal, name)
-
-    def list(
-        self, *, search: str | None = None, limit: int = 100, offset: int = 0
-    ) -> list[SavedRecipe]:
-        return self._book.list(self._principal, search=search, limit=limit, offset=offset)
-
-    def delete(self, name: str) -> None:
-        self._book.delete(self._principal, name)
+    apply = _bind(lambda s: s.recipes.apply)
+    preview = _bind(lambda s: s.recipes.preview)
+    save = _bind(lambda s: s.recipes.save)
+    get = _bind(lambda s: s.recipes.get)
+    delete = _bind(lambda s: s.recipes.delete)
+    list = _bind(lambda s: s.recipes.list)
 
 
-class LocalModels:
-    """``ws.models``: the model registry, prediction and batch scoring."""
+class LocalModels(_Area):
+    """``ws.models`` on the local store (``contracts.ModelsContract``)."""
 
-    _registry = _Service("models")
+    get = _bind(lambda s: s.models.get)
+    versions = _bind(lambda s: s.models.versions)
+    set_alias = _bind(lambda s: s.models.set_alias)
+    remove_alias = _bind(lambda s: s.models.remove_alias)
+    alias_history = _bind(lambda s: s.models.alias_history)
+    predict = _bind(lambda s: s.models.predict)
+    delete = _bind(lambda s: s.models.delete)
+    list = _bind(lambda s: s.models.list)
 
-    def __init__(self, store: Store, principal: Principal) -> None:
-        self._store = store
-        self._principal = principal
-
+    # The registry takes each piece of metadata by name; the contract passes them through.
     def register(self, name: str, trained: Any, **metadata: Any) -> ModelVersion:
-        """Register a training result (or a fitted estimator with ``task``, ``algorithm`` and
-        ``signature``) as the next version of ``name``."""
-        return self._registry.register(self._principal, name, trained, **metadata)
-
-    def list(
-        self, *, search: str | None = None, limit: int = 100, offset: int = 0
-    ) -> list[ModelSummary]:
-        return self._registry.list(self._principal, search=search, limit=limit, offset=offset)
-
-    def get(self, ref: str) -> ModelVersion:
-        return self._registry.get(self._principal, ref)
-
-    def versions(self, name: str) -> list[ModelVersion]:
-        return self._registry.versions(self._principal, name)
-
-    def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
-        return self._registry.set_alias(self._principal, name, alias, version)
-
-    def remove_alias(self, name: str, alias: str) -> None:
-        self._registry.remove_alias(self._principal, name, alias)
-
-    def alias_history(self, name: str) -> list[AliasMove]:
-        return self._registry.alias_history(self._principal, name)
-
-    def predict(self, ref: str, df: pd.DataFrame) -> pd.DataFrame:
-        return self._registry.predict(self._principal, ref, df)
+        return self._store.models.register(self._principal, name, trained, **metadata)
 
     def score(self, model: str, dataset: str, save_as: str, *, note: str = "") -> DatasetVersion:
-        """Batch-score a dataset version; predictions become a new dataset version."""
-        return self._registry.score_dataset(self._principal, model, dataset, save_as, note=note)
+        return self._store.models.score_dataset(self._principal, model, dataset, save_as, note=note)
 
     def load(self, ref: str) -> Any:
-        """The fitted scikit-learn estimator of a version (verified and trusted-types checked)."""
-        return self._registry.load(self._principal, ref)[1]
-
-    def delete(self, name: str, version: int | None = None) -> int:
-        return self._registry.delete(self._principal, name, version)
+        # The registry also returns the version it loaded; the contract gives the estimator.
+        return self._store.models.load(self._principal, ref)[1]
 
 
-class LocalTraining:
-    """``ws.train`` and ``ws.compare``: the ML engine on the tenant's dataset versions."""
+class LocalTraining(_Area):
+    """``ws.train`` and ``ws.compare`` on the local store (``contracts.TrainingContract``)."""
 
-    _runs = _Service("training")
-
-    def __init__(self, store: Store, principal: Principal) -> None:
-        self._store = store
-        self._principal = principal
-
-    def train(
-        self,
-        dataset: str,
-        spec: TrainingSpec | dict[str, Any] | None = None,
-        *,
-        progress: Callable[[TrainingProgress], None] | None = None,
-        cancel: threading.Event | None = None,
-        **options: Any,
-    ) -> TrainingResult:
-        return self._runs.train(
-            self._principal, dataset, spec, progress=progress, cancel=cancel, **options
-        )
-
-    def compare(
-        self,
-        dataset: str,
-        spec: TrainingSpec | dict[str, Any] | None = None,
-        *,
-        progress: Callable[[TrainingProgress], None] | None = None,
-        cancel: threading.Event | None = None,
-        **options: Any,
-    ) -> pd.DataFrame:
-        return self._runs.compare(
-            self._principal, dataset, spec, progress=progress, cancel=cancel, **options
-        )
+    train = _bind(lambda s: s.training.train)
+    compare = _bind(lambda s: s.training.compare)
 
 
-class LocalTenant:
-    """``ws.tenant``: settings, branding, members and usage of the current tenant."""
+class LocalTenant(_Area):
+    """``ws.tenant`` on the local store (``contracts.TenantContract``)."""
 
-    _service = _Service("tenants")
-
-    def __init__(self, store: Store, principal: Principal) -> None:
-        self._store = store
-        self._principal = principal
-
-    def info(self) -> Tenant:
-        return self._service.get(self._principal)
-
-    def update(self, **changes: Any) -> Tenant:
-        return self._service.update(self._principal, **changes)
-
-    def members(self) -> list[Member]:
-        return self._service.members(self._principal)
-
-    def add_member(self, username: str, role: str | Role) -> Member:
-        return self._service.add_member(self._principal, username, role)
-
-    def set_role(self, username: str, role: str | Role) -> Member:
-        return self._service.set_role(self._principal, username, role)
-
-    def remove_member(self, username: str) -> None:
-        self._service.remove_member(self._principal, username)
-
-    def usage(self) -> dict[str, Any]:
-        return self._service.usage(self._principal)
+    info = _bind(lambda s: s.tenants.get)
+    update = _bind(lambda s: s.tenants.update)
+    members = _bind(lambda s: s.tenants.members)
+    add_member = _bind(lambda s: s.tenants.add_member)
+    set_role = _bind(lambda s: s.tenants.set_role)
+    remove_member = _bind(lambda s: s.tenants.remove_member)
+    usage = _bind(lambda s: s.tenants.usage)
 
 
-class LocalAudit:
-    """``ws.audit``: the tenant's audit log (admins)."""
+class LocalAudit(_Area):
+    """``ws.audit`` on the local store (``contracts.AuditContract``)."""
 
-    _log = _Service("audit")
-
-    def __init__(self, store: Store, principal: Principal) -> None:
-        self._store = store
-        self._principal = principal
-
-    def list(
-        self,
-        *,
-        action: str | None = None,
-        actor: str | None = None,
-        outcome: str | None = None,
-        resource: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[AuditEvent]:
-        return self._log.list(
-            self._principal,
-            action=action,
-            actor=actor,
-            outcome=outcome,
-            resource=resource,
-            since=since,
-            until=until,
-            limit=limit,
-            offset=offset,
-        )
+    list = _bind(lambda s: s.audit.list)
 
 
-class LocalDashboards:
-    """``ws.dashboards``: dashboard specs of the tenant."""
+class LocalDashboards(_Area):
+    """``ws.dashboards`` on the local store (``contracts.DashboardsContract``)."""
 
-    _service = _Service("dashboards")
+    save = _bind(lambda s: s.dashboards.save)
+    get = _bind(lambda s: s.dashboards.get)
+    delete = _bind(lambda s: s.dashboards.delete)
+    publish = _bind(lambda s: s.dashboards.publish)
+    list = _bind(lambda s: s.dashboards.list)
 
-    def __init__(self, store: Store, principal: Principal) -> None:
-        self._store = store
-        self._principal = principal
 
-    def save(self, spec: dict[str, Any], *, expected_revision: int | None = None) -> Dashboard:
-        """Create or replace the dashboard named ``spec['name']`` (validated first)."""
-        return self._service.save(self._principal, spec, expected_revision=expected_revision)
+class LocalTokens(_Area):
+    """``ws.tokens`` on the local store (``contracts.TokensContract``)."""
 
-    def get(self, name: str) -> Dashboard:
-        return self._service.get(self._principal, name)
+    create = _bind(lambda s: s.tokens.create)
+    list = _bind(lambda s: s.tokens.list)
 
-    def list(
-        self, *, search: str | None = None, limit: int = 100, offset: int = 0
-    ) -> list[Dashboard]:
-        return self._service.list(self._principal, search=search, limit=limit, offset=offset)
-
-    def delete(self, name: str) -> None:
-        self._service.delete(self._principal, name)
-
-    def publish(self, name: str) -> str:
-        """The shareable Voila address of a saved dashboard."""
-        return self._service.publish(self._principal, name)
+    def revoke(self, token_id: str) -> None:
+        # The service returns the revoked token; over HTTP the answer is empty, so neither is.
+        self._store.tokens.revoke(self._principal, token_id)
 
 
 class LocalBackend:
@@ -430,6 +201,7 @@ class LocalBackend:
         self.tenant = LocalTenant(store, principal)
         self.audit = LocalAudit(store, principal)
         self.dashboards = LocalDashboards(store, principal)
+        self.tokens = LocalTokens(store, principal)
 
     @classmethod
     def open(

@@ -13,12 +13,33 @@ from ..core.permissions import Principal
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..core.training import TrainingResult
+    from .contracts import (
+        AuditContract,
+        Backend,
+        DashboardsContract,
+        DatasetsContract,
+        ModelsContract,
+        RecipesContract,
+        TenantContract,
+        TokensContract,
+    )
+
 
 class Workspace:
     """Entry point of the Python API: ``ws.datasets``, ``ws.recipes``, ``ws.models``,
-    ``ws.tenant``, ``ws.audit``."""
+    ``ws.dashboards``, ``ws.tenant``, ``ws.audit``, ``ws.tokens`` (each stated once in
+    :mod:`astralytiq_jupyter.client.contracts`), ``ws.train`` and ``ws.compare``."""
 
-    def __init__(self, backend: Any) -> None:
+    datasets: DatasetsContract
+    recipes: RecipesContract
+    models: ModelsContract
+    dashboards: DashboardsContract
+    tenant: TenantContract
+    audit: AuditContract
+    tokens: TokensContract
+
+    def __init__(self, backend: Backend) -> None:
         self._backend = backend
         self.datasets = backend.datasets
         self.recipes = backend.recipes
@@ -26,8 +47,9 @@ class Workspace:
         self.tenant = backend.tenant
         self.audit = backend.audit
         self.dashboards = backend.dashboards
+        self.tokens = backend.tokens
 
-    def train(self, dataset: str, spec: Any = None, **options: Any) -> Any:
+    def train(self, dataset: str, spec: Any = None, **options: Any) -> TrainingResult:
         """Train and compare models on a dataset version (``target=``, ``algorithms=``,
         ``task=``, ``tune=``... or a :class:`~astralytiq_jupyter.core.training.TrainingSpec`);
         returns a result with a leaderboard, the best model and its plots. Register it with
@@ -46,7 +68,7 @@ class Workspace:
         return self._backend.me
 
     @property
-    def backend(self) -> Any:
+    def backend(self) -> Backend:
         return self._backend
 
     def close(self) -> None:

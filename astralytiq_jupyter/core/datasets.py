@@ -180,6 +180,7 @@ class DatasetService:
     def ingest(
         self,
         principal: Principal,
+        /,
         source: Any,
         name: str,
         *,
@@ -444,7 +445,7 @@ class DatasetService:
                 pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
             )
 
-    def profile(self, principal: Principal, ref: str, **options: Any) -> Any:
+    def profile(self, principal: Principal, /, ref: str, **options: Any) -> Any:
         """The EDA/quality report of a version, with exact statistics on all of its rows
         (``options`` go to :func:`.profiling.profile`, e.g. ``bins``, ``top``)."""
         from .profiling import profile

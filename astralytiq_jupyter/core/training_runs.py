@@ -27,6 +27,7 @@ class TrainingRuns:
     def train(
         self,
         principal: Principal,
+        /,
         dataset: str,
         spec: TrainingSpec | Mapping[str, Any] | None = None,
         *,
@@ -42,6 +43,7 @@ class TrainingRuns:
     def compare(
         self,
         principal: Principal,
+        /,
         dataset: str,
         spec: TrainingSpec | Mapping[str, Any] | None = None,
         *,

@@ -367,6 +367,20 @@ class ApiHandler(ExtensionHandlerMixin, APIHandler):
         super().on_connection_close()
 
 
+class PageHandler(ApiHandler):
+    """``GET`` of a collection: the operation's query parameters, typed and bounded by the
+    route table, go by name to the core service's ``list``; the answer is one page."""
+
+    #: The store service whose ``list`` serves the collection (``datasets``, ``audit``...).
+    service: str
+
+    async def get(self) -> None:
+        query = {"limit": 100, "offset": 0, **self.params}
+        listing = getattr(self.app.store, self.service).list
+        items = await self.run(listing, self.principal, **query)
+        self.page(items, query["limit"], query["offset"])
+
+
 def _plain(data: Any) -> Any:
     if hasattr(data, "to_dict"):
         return data.to_dict()

@@ -5,20 +5,11 @@ from __future__ import annotations
 import json
 
 from ...core.errors import Invalid
-from ..base import ApiHandler
+from ..base import ApiHandler, PageHandler
 
 
-class DashboardsHandler(ApiHandler):
-    async def get(self) -> None:
-        limit, offset = self.params.get("limit", 100), self.params.get("offset", 0)
-        items = await self.run(
-            self.app.store.dashboards.list,
-            self.principal,
-            search=self.params.get("search"),
-            limit=limit,
-            offset=offset,
-        )
-        self.page(items, limit, offset)
+class DashboardsHandler(PageHandler):
+    service = "dashboards"
 
     async def post(self) -> None:
         body = self.json_body()

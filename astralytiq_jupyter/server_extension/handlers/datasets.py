@@ -20,7 +20,7 @@ from ...core.limits import parse_json
 from ...core.names import parse_ref
 from ...core.upload_query import decode as decode_read_options
 from .. import codecs, metrics
-from ..base import ApiHandler
+from ..base import ApiHandler, PageHandler
 from ..sendfile import send_file
 
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
@@ -30,17 +30,8 @@ DRAIN_BYTES = 1024 * 1024  # refused bodies up to this size are read (and droppe
 _ENCODERS = ThreadPoolExecutor(2, thread_name_prefix="astralytiq-download")
 
 
-class DatasetsHandler(ApiHandler):
-    async def get(self) -> None:
-        limit, offset = self.params.get("limit", 100), self.params.get("offset", 0)
-        items = await self.run(
-            self.app.store.datasets.list,
-            self.principal,
-            search=self.params.get("search"),
-            limit=limit,
-            offset=offset,
-        )
-        self.page(items, limit, offset)
+class DatasetsHandler(PageHandler):
+    service = "datasets"
 
 
 class DatasetHandler(ApiHandler):

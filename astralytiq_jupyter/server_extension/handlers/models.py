@@ -15,20 +15,11 @@ from ...core.limits import parse_json
 from ...core.names import parse_ref
 from ...core.registry import REGISTRATION_FIELDS
 from .. import codecs, metrics
-from ..base import ApiHandler
+from ..base import ApiHandler, PageHandler
 
 
-class ModelsHandler(ApiHandler):
-    async def get(self) -> None:
-        limit, offset = self.params.get("limit", 100), self.params.get("offset", 0)
-        items = await self.run(
-            self.app.store.models.list,
-            self.principal,
-            search=self.params.get("search"),
-            limit=limit,
-            offset=offset,
-        )
-        self.page(items, limit, offset)
+class ModelsHandler(PageHandler):
+    service = "models"
 
 
 class ModelHandler(ApiHandler):

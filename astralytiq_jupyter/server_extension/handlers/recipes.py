@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from ..base import ApiHandler
+from ..base import ApiHandler, PageHandler
 
 
-class RecipesHandler(ApiHandler):
-    async def get(self) -> None:
-        limit, offset = self.params.get("limit", 100), self.params.get("offset", 0)
-        items = await self.run(
-            self.app.store.recipes.list,
-            self.principal,
-            search=self.params.get("search"),
-            limit=limit,
-            offset=offset,
-        )
-        self.page(items, limit, offset)
+class RecipesHandler(PageHandler):
+    service = "recipes"
 
     async def post(self) -> None:
         body = self.json_body()

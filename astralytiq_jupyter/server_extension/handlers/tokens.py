@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from ..base import ApiHandler
+from ..base import ApiHandler, PageHandler
 
 
-class TokensHandler(ApiHandler):
-    async def get(self) -> None:
-        limit, offset = self.params.get("limit", 100), self.params.get("offset", 0)
-        inactive = self.params.get("include_inactive", False)
-        tokens = await self.run(
-            self.app.store.tokens.list,
-            self.principal,
-            include_inactive=inactive,
-            limit=limit,
-            offset=offset,
-        )
-        self.page(tokens, limit, offset)
+class TokensHandler(PageHandler):
+    service = "tokens"
 
     async def post(self) -> None:
         body = self.json_body()
