@@ -4,8 +4,8 @@ Each area implements its contract (``client.contracts``) as the local backend do
 same return types and exceptions: the server's error body names the core error class, which
 is raised again here. DataFrames travel as Parquet; only the bounded frames of a recipe
 preview come as JSON (datasets and recipes: ``remote_datasets``, ``remote_recipes``).
-Training runs here, in the kernel, on a version downloaded through the API (there is no
-training route: kernels do the compute).
+Training runs here, in the kernel, on a version downloaded through the API (kernels do the
+compute; the server only grants the training slot).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import io
 import json
 import threading
 import types
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -30,9 +29,10 @@ from ..core import errors
 from ..core.audit import AuditEvent
 from ..core.dashboards import Dashboard
 from ..core.dataset_versions import DatasetVersion
-from ..core.permissions import Permission, Principal, Role, require
+from ..core.permissions import Principal, Role
 from ..core.tenancy import Member, Quotas, Tenant
 from ..core.tokens import ApiToken, IssuedToken
+from ..core.training_slots import TrainingSlot, holding
 from .remote_datasets import RemoteDatasets
 from .remote_recipes import RemoteRecipes
 from .session import EXPIRED, NOT_SIGNED_IN, TokenLease
@@ -263,15 +263,12 @@ class RemoteModels:
         return [from_dict(_model_versions().ModelSummary, d) for d in items]
 
 
-_TRAINING_LOCK = threading.Lock()
-_TRAINING_RUNS: Counter[tuple[str, str]] = Counter()
-
-
 class RemoteTraining:
     """``ws.train`` and ``ws.compare`` with a remote store: the dataset version comes over the
-    API and the ML engine runs here, in the kernel (kernels do the compute), with the same
-    permission, lineage and concurrent-training quota as the local backend. Register the
-    result with ``ws.models.register``."""
+    API and the ML engine runs here, in the kernel (kernels do the compute). The server
+    grants the training slot (permission, the tenant's concurrent-training quota across
+    kernels and servers, audit), as it does for the local backend; the slot is renewed while
+    the training runs and released after. Register the result with ``ws.models.register``."""
 
     def __init__(self, backend: RemoteBackend) -> None:
         self._backend = backend
@@ -288,8 +285,8 @@ class RemoteTraining:
         """Train and compare models on a dataset version; the result records the version."""
         from ..core.training import train as train_models
 
-        version = self._version(dataset)
-        with self._slot():
+        version = self._backend.datasets.get(dataset)
+        with self._slot("model.train", version):
             frame = self._backend.datasets.load(version.ref)
             return train_models(
                 frame,
@@ -312,8 +309,8 @@ class RemoteTraining:
         """Only the cross-validated leaderboard, a DataFrame (no tuning, no refit)."""
         from ..core.training import compare as compare_models
 
-        version = self._version(dataset)
-        with self._slot():
+        version = self._backend.datasets.get(dataset)
+        with self._slot("model.compare", version):
             frame = self._backend.datasets.load(version.ref)
             return compare_models(
                 frame,
@@ -324,30 +321,20 @@ class RemoteTraining:
                 **{**options, "dataset": version.ref},
             )
 
-    def _version(self, dataset: str) -> DatasetVersion:
-        """The exact version to train on (lineage), once training is allowed."""
-        require(self._backend.me, Permission.MODEL_TRAIN)
-        return self._backend.datasets.get(dataset)
-
     @contextmanager
-    def _slot(self) -> Iterator[None]:
-        """Hold one of the plan's concurrent-training slots (counted per process, as local)."""
-        limit = self._backend.tenant.info().quotas.concurrent_trainings
-        key = (self._backend.client.base, self._backend.me.tenant)
-        with _TRAINING_LOCK:
-            if limit is not None and _TRAINING_RUNS[key] >= limit:
-                raise errors.QuotaExceeded(
-                    f"Your plan allows {limit} training run(s) at a time; wait for the running "
-                    "one to finish.",
-                    quota="concurrent_trainings",
-                    limit=limit,
-                )
-            _TRAINING_RUNS[key] += 1
-        try:
-            yield
-        finally:
-            with _TRAINING_LOCK:
-                _TRAINING_RUNS[key] -= 1
+    def _slot(self, action: str, version: DatasetVersion) -> Iterator[TrainingSlot]:
+        """Hold a training slot granted by the server (see ``core.training_slots``)."""
+        client = self._backend.client
+        taken = client.json(
+            "POST", "training", "slots", json={"action": action, "dataset": version.ref}
+        )
+        slot = from_dict(TrainingSlot, taken)
+        with holding(
+            slot,
+            lambda: client.json("PUT", "training", "slots", slot.id),
+            lambda: client.request("DELETE", "training", "slots", slot.id),
+        ):
+            yield slot
 
 
 class RemoteDashboards:

@@ -31,6 +31,10 @@ _PATH_PARAMS: dict[str, tuple[dict[str, Any], str]] = {
     "alias": ({"type": "string", "pattern": Q.ALIAS_PATTERN}, "A model alias, e.g. 'production'."),
     "username": ({"type": "string", "maxLength": 200}, "A member's username."),
     "token_id": ({"type": "string", "maxLength": 64}, "The id of an API token."),
+    "slot_id": (
+        {"type": "string", "maxLength": 64},
+        "The id of a training slot (from POST training/slots).",
+    ),
 }
 #: Typical path values per area, shown in the document (and tried by API fuzzers first).
 _PATH_EXAMPLES = {

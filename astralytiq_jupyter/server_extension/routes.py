@@ -43,7 +43,17 @@ def _op(
 
 def api_routes() -> list[Route]:
     """The route table. Handlers are imported here so that ``routes`` has no import cycle."""
-    from .handlers import audit, dashboards, datasets, meta, models, recipes, tenant, tokens
+    from .handlers import (
+        audit,
+        dashboards,
+        datasets,
+        meta,
+        models,
+        recipes,
+        tenant,
+        tokens,
+        training,
+    )
 
     return [
         Route(
@@ -477,6 +487,39 @@ def api_routes() -> list[Route]:
                         Q.text("admin", "Username made the tenant's first admin.", 200),
                     ),
                     success=(201,),
+                ),
+            },
+        ),
+        # -- training slots (the trainings themselves run in kernels)
+        Route(
+            "/training/slots",
+            training.TrainingSlotsHandler,
+            {
+                "POST": _op(
+                    "training.slot.acquire",
+                    P.MODEL_TRAIN,
+                    "Take one of the tenant's concurrent-training slots (429 with Retry-After "
+                    "when all are taken; audited); renew it while training, then release it",
+                    body=(Q.TRAINING_ACTION, Q.DATASET_REF),
+                    success=(201,),
+                ),
+            },
+        ),
+        Route(
+            "/training/slots/{slot_id}",
+            training.TrainingSlotHandler,
+            {
+                "PUT": _op(
+                    "training.slot.renew",
+                    P.MODEL_TRAIN,
+                    "Keep your training slot alive (a slot not renewed within its lifetime "
+                    "expires and is reclaimed)",
+                ),
+                "DELETE": _op(
+                    "training.slot.release",
+                    P.MODEL_TRAIN,
+                    "Give your training slot back",
+                    success=(204,),
                 ),
             },
         ),

@@ -26,7 +26,7 @@ ROUTES = api_routes()
 OPERATIONS = [(r, m, op) for r in ROUTES for m, op in r.operations.items()]
 HUGE = str(10**30)
 PATH_VALUES = {"ref": "sales", "name": "sales", "alias": "production", "username": "u"}
-PATH_VALUES["token_id"] = "0" * 32
+PATH_VALUES["token_id"] = PATH_VALUES["slot_id"] = "0" * 32
 
 
 @pytest.fixture(scope="module")
@@ -219,6 +219,7 @@ def test_documented_success_statuses_match_the_server(server: LiveServer) -> Non
             "/models/{name}/aliases/{alias}",
             "/tenant/members/{username}",
             "/tokens/{token_id}",
+            "/training/slots/{slot_id}",
         ):
             assert op.success == (204,)
             assert "200" not in responses
