@@ -24,8 +24,8 @@ from ..core.store import Store
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..core.datasets import DatasetVersion
-    from ..core.registry import ModelVersion
+    from ..core.dataset_versions import DatasetVersion
+    from ..core.model_versions import ModelVersion
 
 P = ParamSpec("P")
 R = TypeVar("R")

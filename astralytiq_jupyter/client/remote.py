@@ -4,8 +4,8 @@ Each area implements its contract (``client.contracts``) as the local backend do
 same return types and exceptions: the server's error body names the core error class, which
 is raised again here. DataFrames travel as Parquet; only the bounded frames of a recipe
 preview come as JSON (datasets and recipes: ``remote_datasets``, ``remote_recipes``).
-Training runs here, in the kernel, on a version downloaded through the API (there is no
-training route: kernels do the compute).
+Training runs here, in the kernel, on a version downloaded through the API (kernels do the
+compute; the server only grants the training slot).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import io
 import json
 import threading
 import types
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -29,17 +28,18 @@ import requests
 from ..core import errors
 from ..core.audit import AuditEvent
 from ..core.dashboards import Dashboard
-from ..core.datasets import DatasetVersion
-from ..core.permissions import Permission, Principal, Role, require
+from ..core.dataset_versions import DatasetVersion
+from ..core.permissions import Principal, Role
 from ..core.tenancy import Member, Quotas, Tenant
 from ..core.tokens import ApiToken, IssuedToken
+from ..core.training_slots import TrainingSlot, holding
 from .remote_datasets import RemoteDatasets
 from .remote_recipes import RemoteRecipes
 from .session import EXPIRED, NOT_SIGNED_IN, TokenLease
 from .wire import from_dict
 
 if TYPE_CHECKING:
-    from ..core.registry import AliasMove, ModelSummary, ModelVersion
+    from ..core.model_versions import AliasMove, ModelSummary, ModelVersion
     from ..core.training import TrainingProgress, TrainingResult, TrainingSpec
 
 PARQUET = "application/vnd.apache.parquet"
@@ -153,13 +153,13 @@ class RemoteClient:
         self.session.close()
 
 
-def _registry() -> types.ModuleType:
-    """``core.registry``, imported on first use: it brings the ML stack (skops,
+def _model_versions() -> types.ModuleType:
+    """``core.model_versions``, imported on first use: it brings the ML stack (skops,
     scikit-learn), which a kernel that never touches models (a Voila page opening on its
     datasets) should not load."""
-    from ..core import registry
+    from ..core import model_versions
 
-    return registry
+    return model_versions
 
 
 class RemoteModels:
@@ -172,7 +172,7 @@ class RemoteModels:
         """Serialise the estimator with skops here and upload it with its metadata; a
         training result brings its own metadata, as with the local backend."""
         from ..core import artifacts
-        from ..core.registry import EXAMPLE_ROWS, registration_metadata
+        from ..core.model_versions import EXAMPLE_ROWS, registration_metadata
         from ..core.training import TrainingResult
 
         meta = {k: v for k, v in metadata.items() if v is not None}
@@ -194,22 +194,22 @@ class RemoteModels:
         files = {"artifact": (f"{name}.skops", data, "application/octet-stream")}
         form = {"metadata": json.dumps(artifacts.json_safe(meta))}
         return from_dict(
-            _registry().ModelVersion,
+            _model_versions().ModelVersion,
             self._c.json("POST", "models", name, "versions", files=files, data=form),
         )
 
     def get(self, ref: str) -> ModelVersion:
-        return from_dict(_registry().ModelVersion, self._c.json("GET", "models", ref))
+        return from_dict(_model_versions().ModelVersion, self._c.json("GET", "models", ref))
 
     def versions(self, name: str) -> list[ModelVersion]:
         return [
-            from_dict(_registry().ModelVersion, d)
+            from_dict(_model_versions().ModelVersion, d)
             for d in self._c.json("GET", "models", name, "versions")
         ]
 
     def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
         return from_dict(
-            _registry().ModelVersion,
+            _model_versions().ModelVersion,
             self._c.json("PUT", "models", name, "aliases", alias, json={"version": version}),
         )
 
@@ -218,7 +218,7 @@ class RemoteModels:
 
     def alias_history(self, name: str) -> list[AliasMove]:
         data = self._c.json("GET", "models", name, "aliases")
-        return [from_dict(_registry().AliasMove, d) for d in data["history"]]
+        return [from_dict(_model_versions().AliasMove, d) for d in data["history"]]
 
     def predict(self, ref: str, df: pd.DataFrame) -> pd.DataFrame:
         if not isinstance(df, pd.DataFrame):
@@ -260,18 +260,15 @@ class RemoteModels:
         self, *, search: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[ModelSummary]:
         items = self._c.items("models", search=search, limit=limit, offset=offset)
-        return [from_dict(_registry().ModelSummary, d) for d in items]
-
-
-_TRAINING_LOCK = threading.Lock()
-_TRAINING_RUNS: Counter[tuple[str, str]] = Counter()
+        return [from_dict(_model_versions().ModelSummary, d) for d in items]
 
 
 class RemoteTraining:
     """``ws.train`` and ``ws.compare`` with a remote store: the dataset version comes over the
-    API and the ML engine runs here, in the kernel (kernels do the compute), with the same
-    permission, lineage and concurrent-training quota as the local backend. Register the
-    result with ``ws.models.register``."""
+    API and the ML engine runs here, in the kernel (kernels do the compute). The server
+    grants the training slot (permission, the tenant's concurrent-training quota across
+    kernels and servers, audit), as it does for the local backend; the slot is renewed while
+    the training runs and released after. Register the result with ``ws.models.register``."""
 
     def __init__(self, backend: RemoteBackend) -> None:
         self._backend = backend
@@ -288,8 +285,8 @@ class RemoteTraining:
         """Train and compare models on a dataset version; the result records the version."""
         from ..core.training import train as train_models
 
-        version = self._version(dataset)
-        with self._slot():
+        version = self._backend.datasets.get(dataset)
+        with self._slot("model.train", version):
             frame = self._backend.datasets.load(version.ref)
             return train_models(
                 frame,
@@ -312,8 +309,8 @@ class RemoteTraining:
         """Only the cross-validated leaderboard, a DataFrame (no tuning, no refit)."""
         from ..core.training import compare as compare_models
 
-        version = self._version(dataset)
-        with self._slot():
+        version = self._backend.datasets.get(dataset)
+        with self._slot("model.compare", version):
             frame = self._backend.datasets.load(version.ref)
             return compare_models(
                 frame,
@@ -324,30 +321,20 @@ class RemoteTraining:
                 **{**options, "dataset": version.ref},
             )
 
-    def _version(self, dataset: str) -> DatasetVersion:
-        """The exact version to train on (lineage), once training is allowed."""
-        require(self._backend.me, Permission.MODEL_TRAIN)
-        return self._backend.datasets.get(dataset)
-
     @contextmanager
-    def _slot(self) -> Iterator[None]:
-        """Hold one of the plan's concurrent-training slots (counted per process, as local)."""
-        limit = self._backend.tenant.info().quotas.concurrent_trainings
-        key = (self._backend.client.base, self._backend.me.tenant)
-        with _TRAINING_LOCK:
-            if limit is not None and _TRAINING_RUNS[key] >= limit:
-                raise errors.QuotaExceeded(
-                    f"Your plan allows {limit} training run(s) at a time; wait for the running "
-                    "one to finish.",
-                    quota="concurrent_trainings",
-                    limit=limit,
-                )
-            _TRAINING_RUNS[key] += 1
-        try:
-            yield
-        finally:
-            with _TRAINING_LOCK:
-                _TRAINING_RUNS[key] -= 1
+    def _slot(self, action: str, version: DatasetVersion) -> Iterator[TrainingSlot]:
+        """Hold a training slot granted by the server (see ``core.training_slots``)."""
+        client = self._backend.client
+        taken = client.json(
+            "POST", "training", "slots", json={"action": action, "dataset": version.ref}
+        )
+        slot = from_dict(TrainingSlot, taken)
+        with holding(
+            slot,
+            lambda: client.json("PUT", "training", "slots", slot.id),
+            lambda: client.request("DELETE", "training", "slots", slot.id),
+        ):
+            yield slot
 
 
 class RemoteDashboards:

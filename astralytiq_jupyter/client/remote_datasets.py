@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..core import errors, upload_query
-from ..core.datasets import DatasetSummary, DatasetVersion
+from ..core.dataset_versions import DatasetSummary, DatasetVersion
 from ..core.frames import frame_parquet
 from ..core.names import parse_ref
 from .wire import from_dict

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..core.datasets import DatasetVersion
+from ..core.dataset_versions import DatasetVersion
 from ..core.recipebook import SavedRecipe
 from .wire import from_dict
 

@@ -46,6 +46,7 @@ __all__ = [
     "AggregateQuery",
     "ColumnCache",
     "aggregate",
+    "decoded",
 ]
 
 #: function -> (SQL template over a quoted column, kinds it accepts, needs a column)
@@ -220,7 +221,8 @@ def apply_filters(
         return table
     where = conditions_sql(conditions, combine, schema) if schema is not None else None
     if where is None:
-        frame = table.select(list(dict.fromkeys(c["column"] for c in conditions))).to_pandas()
+        columns = table.select(list(dict.fromkeys(c["column"] for c in conditions)))
+        frame = decoded(columns, schema or {}).to_pandas()
         mask = conditions_mask(frame, list(conditions), combine)
         return table.filter(pa.array(mask.to_numpy(dtype=bool)))
     sql, params = where
@@ -232,6 +234,17 @@ def apply_filters(
 
 _DATABASE: Any = None
 _DATABASE_LOCK = threading.Lock()
+
+
+def decoded(table: pa.Table, schema: Mapping[str, str]) -> pa.Table:
+    """``table`` with its dictionary-encoded text columns (as the column cache keeps them)
+    turned back into plain strings, so that pandas sees the column's own dtype rather than
+    a category (columns stored as categories stay so)."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type) and kind_of(schema.get(field.name, "")) == "text":
+            plain = table.column(i).cast(field.type.value_type)
+            table = table.set_column(i, field.with_type(plain.type), plain)
+    return table
 
 
 def _connect(table: pa.Table) -> Any:
@@ -451,7 +464,7 @@ def aggregate(table: pa.Table, query: AggregateQuery) -> Aggregate:
     total = table.num_rows
     where = conditions_sql(query.filters, query.combine, dict(query.schema))
     if where is None:  # a condition without an exact SQL form: filter with the pandas mask
-        table = apply_filters(table, query.filters, query.combine)
+        table = apply_filters(table, query.filters, query.combine, dict(query.schema))
         where = ("true", [])
     if query.compare is not None:
         return _compare(table, query, total, *where)

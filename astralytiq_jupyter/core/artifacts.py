@@ -1,4 +1,4 @@
-"""Model artifacts: skops bytes in and out, trusted-type checks, and validated prediction.
+"""Model artifacts: skops bytes in and out, and trusted-type checks.
 
 Artifacts are never pickled. Loading checks the bytes' SHA-256 against the registry's record
 first (corruption, tampering), then asks skops which types the file would instantiate and refuses
@@ -12,28 +12,14 @@ import hashlib
 import io
 import platform
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import skops.io as sio
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import (
-    ExtraTreesClassifier,
-    HistGradientBoostingClassifier,
-    RandomForestClassifier,
-)
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import Pipeline
-from sklearn.tree import DecisionTreeClassifier
 
-from .compiled import CompiledModel, compiled_outputs
 from .errors import Invalid
 from .metrics import json_safe
-from .preprocessing import coerce_frame
 
 __all__ = [
     "DEFAULT_TRUSTED_TYPES",
@@ -43,7 +29,6 @@ __all__ = [
     "json_safe",
     "library_versions",
     "load_model",
-    "predict_frame",
     "TRUSTED_TYPES_HEADER",
     "trusted_types_in",
     "untrusted_types",
@@ -66,19 +51,6 @@ DEFAULT_TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.tree._tree.Tree",
     # A voting ensemble's members by name (a dict with attribute access).
     "sklearn.utils._bunch.Bunch",
-)
-
-
-#: Classifiers whose ``predict`` is, by scikit-learn's definition, the first class of maximal
-#: ``predict_proba`` (checked against ``predict`` for each in tests/core/test_artifacts.py).
-ARGMAX_PROBA_CLASSIFIERS: tuple[type, ...] = (
-    RandomForestClassifier,
-    ExtraTreesClassifier,
-    HistGradientBoostingClassifier,
-    CalibratedClassifierCV,
-    KNeighborsClassifier,
-    MLPClassifier,
-    DecisionTreeClassifier,
 )
 
 
@@ -179,78 +151,3 @@ def load_model(data: bytes, *, trusted: Sequence[str], expected_sha256: str | No
         return sio.loads(data, trusted=list(trusted))
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError) as exc:
         raise Invalid(f"The model artifact could not be loaded: {exc}") from exc
-
-
-def predict_frame(
-    model: Any,
-    df: pd.DataFrame,
-    signature: Sequence[Mapping[str, Any]],
-    output: Mapping[str, Any],
-    compiled: CompiledModel | None = None,
-) -> pd.DataFrame:
-    """Validate ``df`` against the input signature and predict.
-
-    Missing columns are an error listing them; extra columns are ignored; values are converted
-    to the signature's kinds where that is safe ("3" -> 3.0) and a value that cannot be converted
-    is an error naming the column and the value. Returns ``prediction`` (plus ``proba_<class>``
-    per class for classifiers, ``lower``/``upper`` for forecasts), indexed like ``df``.
-    ``compiled``, when given, is the verified ONNX form of ``model`` and does the arithmetic.
-    """
-    if not isinstance(df, pd.DataFrame):
-        raise Invalid("Predictions need a table of input rows (a DataFrame).")
-    X = coerce_frame(df, signature, strict=True)
-    kind = output.get("kind")
-    if kind == "forecasting":
-        estimator = model.steps[-1][1] if hasattr(model, "steps") else model
-        try:
-            frame = estimator.predict_interval(X)
-        except ValueError as exc:
-            raise Invalid(f"Cannot forecast these dates: {exc}") from exc
-        return frame.set_index(df.index)
-    if len(X) == 0:
-        columns = ["prediction"]
-        if kind == "classification" and output.get("classes") is not None:
-            columns += [f"proba_{c}" for c in output["classes"]]
-        return pd.DataFrame(columns=columns, index=df.index)
-    if compiled is not None:
-        prediction, proba = compiled_outputs(model, compiled, X, output)
-    else:
-        try:
-            prediction, proba = sklearn_outputs(model, X, output)
-        except ValueError as exc:  # e.g. missing values a model without imputation refuses
-            raise Invalid(f"The model cannot predict these rows: {exc}") from None
-    columns = {"prediction": prediction}
-    if proba is not None:
-        for j, name in enumerate(proba_columns(model.classes_)):
-            columns[name] = proba[:, j]
-    return pd.DataFrame(columns, index=df.index)
-
-
-def proba_columns(classes: Sequence[Any]) -> list[str]:
-    """The output column of each class's probability."""
-    return [f"proba_{c.item() if isinstance(c, np.generic) else c}" for c in classes]
-
-
-def wants_probabilities(estimator: Any, output: Mapping[str, Any]) -> bool:
-    """Whether predictions carry class probabilities. Artifacts uploaded from elsewhere may
-    carry no output description: a classifier is then recognised by its probabilities."""
-    return output.get("kind") in ("classification", None) and hasattr(estimator, "predict_proba")
-
-
-def sklearn_outputs(
-    model: Any, X: pd.DataFrame, output: Mapping[str, Any]
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Predictions and (for classifiers) probabilities of ``model`` on coerced rows ``X``."""
-    # Preprocess once for both predict and predict_proba: half the work of calling both on
-    # the pipeline, the same results.
-    estimator, features = model, X
-    if isinstance(model, Pipeline) and len(model.steps) > 1:
-        estimator, features = model.steps[-1][1], model[:-1].transform(X)
-    if not wants_probabilities(estimator, output):
-        return np.asarray(estimator.predict(features)), None
-    proba = np.asarray(estimator.predict_proba(features))
-    if isinstance(estimator, ARGMAX_PROBA_CLASSIFIERS):
-        # These predict the most probable class, first one on ties: deriving it from the
-        # probabilities saves a second pass through every tree or neighbour search.
-        return estimator.classes_.take(np.argmax(proba, axis=1)), proba
-    return np.asarray(estimator.predict(features)), proba

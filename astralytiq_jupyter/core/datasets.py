@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import IO, TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import func, or_
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
-from .errors import Forbidden, Invalid, NotFound, QuotaExceeded
+from .dataset_reads import (
+    STREAM_READ_BUFFER,
+    TableStream,
+    batch_rows,
+    checked_read,
+    iter_batches,
+    row_range,
+)
+from .dataset_versions import DatasetSummary, DatasetVersion
+from .errors import Invalid, NotFound, QuotaExceeded
 from .ingest import IngestResult, SqlSource, ingest_to_parquet
-from .limits import check_int, check_json, check_text
+from .ingest.sql import check_sql_allowed
+from .limits import check_json, check_text
 from .models import DatasetRecord, DatasetVersionRecord, new_id
 from .names import Ref, check_name, parse_ref
 from .permissions import Permission, Principal, require
-from .profiling_clusters import (  # noqa: F401 - the bounds, as the API states them
-    MAX_CLUSTER_SAMPLE,
-    MAX_CLUSTERS,
+from .profile_cache import ProfileCache
+from .profiling_clusters import (
     check_cluster_options,
     cluster_counts,
 )
@@ -36,128 +41,7 @@ from .workspace_files import WorkspaceFile
 if TYPE_CHECKING:
     from .store import Store
 
-STREAM_BATCH_ROWS = 65_536  # most rows per streamed batch
-STREAM_BATCH_BYTES = 4 * 1024 * 1024  # about this much decoded data per streamed batch
-STREAM_READ_BUFFER = 1024 * 1024
-MAX_ROWS = 10**12  # the largest row count a read may ask for (any real version is smaller)
 Progress = Callable[[int, "int | None"], None]
-
-
-@dataclass(frozen=True)
-class DatasetVersion:
-    """One immutable version of a dataset, as users see it."""
-
-    name: str
-    version: int
-    rows: int
-    columns: int
-    schema: dict[str, str]
-    size_bytes: int
-    sha256: str
-    quality: dict[str, Any]
-    format: str
-    source: str
-    source_detail: str
-    parent: str | None
-    recipe: list[dict[str, Any]] | None
-    created_by: str
-    created_at: datetime
-    note: str = ""
-    model: str | None = None  # the model version whose predictions these are
-    #: Columns holding a model's predictions (column -> model version), written by this
-    #: version's scoring or an ancestor's: training leaves them out unless asked.
-    model_columns: dict[str, str] = field(default_factory=dict)
-    # True when an ingest or save found this content already stored as the latest version
-    # and returned it instead of making a new one (a fact about the answer, not the version).
-    reused: bool = field(default=False, compare=False)
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}@{self.version}"
-
-    @property
-    def quality_score(self) -> float | None:
-        return self.quality.get("score")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "ref": self.ref,
-            "rows": self.rows,
-            "columns": self.columns,
-            "schema": self.schema,
-            "size_bytes": self.size_bytes,
-            "sha256": self.sha256,
-            "quality": self.quality,
-            "format": self.format,
-            "source": self.source,
-            "source_detail": self.source_detail,
-            "parent": self.parent,
-            "recipe": self.recipe,
-            "created_by": self.created_by,
-            "created_at": self.created_at.isoformat(),
-            "note": self.note,
-            "model": self.model,
-            "model_columns": self.model_columns,
-            "reused": self.reused,
-        }
-
-    def __repr__(self) -> str:
-        reused = ", reused=True" if self.reused else ""
-        return (
-            f"DatasetVersion(name={self.name!r}, version={self.version}, rows={self.rows}, "
-            f"columns={self.columns}, quality_score={self.quality_score}{reused})"
-        )
-
-
-@dataclass(frozen=True)
-class DatasetSummary:
-    """A dataset with its latest version, for listings."""
-
-    name: str
-    description: str
-    versions: int
-    latest: DatasetVersion
-    created_by: str
-    created_at: datetime
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "versions": self.versions,
-            "latest": self.latest.to_dict(),
-            "created_by": self.created_by,
-            "created_at": self.created_at.isoformat(),
-        }
-
-
-@dataclass
-class TableStream:
-    """Record batches of a version read lazily from its stored Parquet, with the version,
-    the Arrow schema of the batches and how many rows they hold. Exhaust or close it to
-    release the file."""
-
-    version: DatasetVersion
-    schema: pa.Schema
-    rows: int
-    batches: Generator[pa.RecordBatch, None, None]
-    file: IO[bytes] = field(repr=False)
-
-    def __iter__(self) -> Iterator[pa.RecordBatch]:
-        return self.batches
-
-    def close(self) -> None:
-        self.batches.close()
-        self.file.close()
-
-    def __enter__(self) -> TableStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class DatasetService:
@@ -175,6 +59,7 @@ class DatasetService:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._columns: Any = None  # an aggregate.ColumnCache once an aggregation ran
+        self.profiles = ProfileCache()
 
     # -- writes ------------------------------------------------------------------------
     def ingest(
@@ -429,15 +314,13 @@ class DatasetService:
         self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.read_table")
         # One read for the version and its key: "sales" must not resolve twice, to two versions.
         version, key = self._pinned(principal, ref)
-        columns = _checked_read(version, columns, limit, offset)
+        columns = checked_read(version, columns, limit, offset)
         storage = self.store.storage
         with storage.open(key, label=f"dataset {version.ref}") as fh:
             if limit is None and offset == 0:
                 return pq.read_table(fh, columns=columns)
             parquet = pq.ParquetFile(fh)
-            batches = list(
-                _row_range(parquet, columns, offset, limit, min(limit or 65_536, 65_536))
-            )
+            batches = list(row_range(parquet, columns, offset, limit, min(limit or 65_536, 65_536)))
             schema = parquet.schema_arrow
             if columns is not None:
                 schema = pa.schema([schema.field(c) for c in columns], metadata=schema.metadata)
@@ -447,10 +330,18 @@ class DatasetService:
 
     def profile(self, principal: Principal, /, ref: str, **options: Any) -> Any:
         """The EDA/quality report of a version, with exact statistics on all of its rows
-        (``options`` go to :func:`.profiling.profile`, e.g. ``bins``, ``top``)."""
+        (``options`` go to :func:`.profiling.profile`, e.g. ``bins``, ``top``); computed once
+        per stored content and options (:mod:`.profile_cache`)."""
         from .profiling import profile
 
-        return profile(self.load(principal, ref), **options)
+        self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.profile")
+        version, key = self._pinned(principal, ref)
+
+        def compute() -> Any:
+            with self.store.storage.open(key, label=f"dataset {version.ref}") as fh:
+                return profile(pq.read_table(fh).to_pandas(), **options)
+
+        return self.profiles.get(version.sha256, options, compute)
 
     def explore_clusters(
         self,
@@ -496,12 +387,12 @@ class DatasetService:
         """A uniform random sample of ``n`` rows (all rows if fewer), in stored order, of the
         rows meeting ``filters`` (conditions as in recipes): what a chart of a large version
         draws instead of the whole."""
-        from .aggregate import apply_filters, check_sample, parse_filters
+        from .aggregate import apply_filters, check_sample, decoded, parse_filters
 
         self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.sample")
         check_sample(n, seed)
         version, key = self._pinned(principal, ref)
-        wanted = _checked_read(version, columns, None) or list(version.schema)
+        wanted = checked_read(version, columns, None) or list(version.schema)
         conditions = parse_filters(filters, version.schema)
         read = list(dict.fromkeys([*wanted, *(c["column"] for c in conditions)]))
         table = self._cached_columns(version, key, read)
@@ -511,7 +402,7 @@ class DatasetService:
 
             rows = np.random.default_rng(seed).choice(table.num_rows, size=n, replace=False)
             table = table.take(pa.array(np.sort(rows)))
-        return table.to_pandas()
+        return decoded(table, version.schema).to_pandas()
 
     def aggregate(self, principal: Principal, ref: str, query: dict[str, Any]) -> Any:
         """Group, bucket by time, filter and summarise a version next to its data (see
@@ -526,15 +417,21 @@ class DatasetService:
 
     def _cached_columns(self, version: DatasetVersion, key: str, columns: list[str]) -> pa.Table:
         """Columns of a stored version, from the cache shared by aggregations and samples
-        (a dashboard's charts and filter changes read each column once)."""
+        (a dashboard's charts and filter changes read each column once). Text columns are
+        kept dictionary-encoded as Parquet stores them: reading them so is ~3x cheaper than
+        building every string, they take about half the memory, and DuckDB filters and
+        groups them on their few distinct values (~30% less CPU per query on 5,000,000 rows);
+        :func:`.aggregate.decoded` gives the strings back wherever pandas sees them."""
         from .aggregate import ColumnCache
+        from .recipe_base import kind_of
 
         if self._columns is None:
             self._columns = ColumnCache()
 
         def read(wanted: list[str]) -> pa.Table:
+            text = [c for c in wanted if kind_of(version.schema.get(c, "")) == "text"]
             with self.store.storage.open(key, label=f"dataset {version.ref}") as fh:
-                return pq.read_table(fh, columns=wanted)
+                return pq.read_table(fh, columns=wanted, read_dictionary=text or None)
 
         return self._columns.get(version.sha256, columns, read)
 
@@ -568,7 +465,7 @@ class DatasetService:
         says how many rows. Options are checked here, before the first batch is read."""
         self.store.audit.authorize(principal, Permission.DATASET_READ, "dataset.stream")
         version, key = self._pinned(principal, ref)
-        columns = _checked_read(version, columns, limit, offset)
+        columns = checked_read(version, columns, limit, offset)
         fh = self.store.storage.open(key, label=f"dataset {version.ref}")
         try:
             # Buffered reads without pre-buffering fetch a page at a time; by default whole
@@ -582,8 +479,8 @@ class DatasetService:
             raise
         available = max(0, version.rows - offset)
         rows = available if limit is None else min(limit, available)
-        size = batch_size if batch_size is not None else _batch_rows(parquet.metadata, columns)
-        batches = _iter_batches(parquet, fh, columns, limit, max(1, size), offset)
+        size = batch_size if batch_size is not None else batch_rows(parquet.metadata, columns)
+        batches = iter_batches(parquet, fh, columns, limit, max(1, size), offset)
         return TableStream(version, schema, rows, batches, fh)
 
     def storage_key(self, principal: Principal, ref: str) -> str:
@@ -795,132 +692,6 @@ class DatasetService:
             )
             session.flush()
             return self._to_version(repo, ds, row)
-
-
-def _checked_read(
-    version: DatasetVersion, columns: list[str] | str | None, limit: int | None, offset: int = 0
-) -> list[str] | None:
-    """The ``columns`` (as a list), ``limit`` and ``offset`` of a read, refused unless they fit
-    ``version``."""
-    if columns is not None:
-        if isinstance(columns, str):
-            columns = [columns]
-        unknown = [c for c in columns if c not in version.schema]
-        if unknown:
-            raise Invalid(
-                f"Dataset {version.ref} has no column(s) {', '.join(map(repr, unknown))}; "
-                f"available: {', '.join(version.schema)}.",
-                columns=unknown,
-            )
-    if limit is not None:
-        check_int(limit, "limit", 0, MAX_ROWS)
-    check_int(offset, "offset", 0, MAX_ROWS)
-    return columns
-
-
-def _batch_rows(metadata: pq.FileMetaData, columns: list[str] | None) -> int:
-    """Rows per streamed batch so that one holds about ``STREAM_BATCH_BYTES`` decoded: the
-    width of a row is estimated from the file's uncompressed column sizes, counting at least
-    8 bytes per value (dictionary-encoded text is far larger decoded than stored)."""
-    if metadata.num_rows == 0:
-        return STREAM_BATCH_ROWS
-    wanted = set(columns) if columns is not None else None
-    widths: dict[str, float] = {}
-    for i in range(metadata.num_row_groups):
-        group = metadata.row_group(i)
-        for j in range(group.num_columns):
-            chunk = group.column(j)
-            name = chunk.path_in_schema.split(".")[0]
-            if wanted is None or name in wanted:
-                widths[chunk.path_in_schema] = (
-                    widths.get(chunk.path_in_schema, 0.0) + chunk.total_uncompressed_size
-                )
-    width = sum(max(8.0, total / metadata.num_rows) for total in widths.values())
-    return int(min(STREAM_BATCH_ROWS, max(1024, STREAM_BATCH_BYTES // max(width, 1.0))))
-
-
-def _row_range(
-    parquet: pq.ParquetFile,
-    columns: list[str] | None,
-    offset: int,
-    limit: int | None,
-    batch_size: int,
-) -> Generator[pa.RecordBatch, None, None]:
-    """The batches of at most ``limit`` rows from row ``offset``: row groups wholly before
-    ``offset`` are skipped by their metadata, never read."""
-    if limit == 0:
-        return
-    metadata = parquet.metadata
-    first, skip = 0, offset
-    while first < metadata.num_row_groups and skip >= metadata.row_group(first).num_rows:
-        skip -= metadata.row_group(first).num_rows
-        first += 1
-    if first >= metadata.num_row_groups:
-        return
-    remaining = limit
-    groups = list(range(first, metadata.num_row_groups))
-    size = batch_size if remaining is None else max(1, min(batch_size, remaining + skip))
-    for batch in parquet.iter_batches(batch_size=size, columns=columns, row_groups=groups):
-        if skip:
-            if skip >= batch.num_rows:
-                skip -= batch.num_rows
-                continue
-            batch, skip = batch.slice(skip), 0
-        if remaining is not None:
-            batch = batch.slice(0, remaining)
-            remaining -= batch.num_rows
-        yield batch
-        if remaining is not None and remaining <= 0:
-            return
-
-
-def _iter_batches(
-    parquet: pq.ParquetFile,
-    fh: IO[bytes],
-    columns: list[str] | None,
-    limit: int | None,
-    batch_size: int,
-    offset: int = 0,
-) -> Generator[pa.RecordBatch, None, None]:
-    """The batches of a stored file, at most ``limit`` rows from ``offset``; closes the file
-    when done."""
-    try:
-        yield from _row_range(parquet, columns, offset, limit, batch_size)
-    finally:
-        fh.close()
-
-
-def check_sql_allowed(url: str, allowlist: tuple[str, ...] | None) -> None:
-    """Refuse a SQL import from a database the configuration does not allow.
-
-    Entries match on driver, host, port, database and query parameters (the user and password
-    may differ). The parameters must be exactly the entry's: a caller could otherwise add ones
-    that make the driver read server files (libpq's ``sslkey``/``passfile``/``service``,
-    SQLite's ``uri``).
-    """
-    if allowlist is None:
-        return
-
-    def identity(value: str) -> tuple[object, ...]:
-        parsed = make_url(value)
-        query = tuple(sorted((k, str(v)) for k, v in parsed.query.items()))
-        return (parsed.drivername, parsed.host, parsed.port, parsed.database, query)
-
-    try:
-        wanted = identity(url)
-    except ArgumentError:
-        raise Invalid(
-            "The database URL is not valid, e.g. postgresql+psycopg://user@host/db."
-        ) from None
-    allowed = set()
-    for entry in allowlist:
-        with contextlib.suppress(ArgumentError):
-            allowed.add(identity(entry))
-    if wanted not in allowed:
-        raise Forbidden(
-            "SQL import from this database is not allowed here; ask the operator to add it to "
-            "c.AstralytiQ.sql_import_allowlist."
-        )
 
 
 def _source_size(source: Any) -> int | None:

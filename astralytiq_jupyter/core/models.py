@@ -331,3 +331,19 @@ class DashboardRecord(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class TrainingSlotRecord(Base):
+    """A running training's hold on one of its tenant's concurrent-training slots
+    (``core.training_slots``); a slot past ``expires_at`` belongs to a holder that stopped
+    renewing it (crashed) and is reclaimed."""
+
+    __tablename__ = "training_slots"
+    __table_args__ = (Index("ix_training_slots_tenant_expires", "tenant_id", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    username: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime] = mapped_column()
+    renewed_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()

@@ -17,7 +17,7 @@ import math
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,11 +27,11 @@ from pandas.tseries.api import guess_datetime_format
 from .errors import Invalid
 from .limits import check_int
 from .profiling_clusters import explore_clusters
+from .profiling_issues import column_issues, issue
+from .profiling_report import ColumnProfile, Profile, QualityIssue, pct
 from .quality import (
-    CONSTANT_SEVERITY,
     DUPLICATES_SEVERITY,
     SEVERITIES,
-    missing_severity,
     quality_score,
 )
 from .recipe_base import kind_of
@@ -47,103 +47,6 @@ MAX_CHART_POINTS = 100_000
 MAX_CORRELATION_COLUMNS = 200
 _TRUE = {"true", "t", "yes", "y", "on"}
 _FALSE = {"false", "f", "no", "n", "off"}
-
-
-@dataclass
-class ColumnProfile:
-    """Statistics of one column. Percentages are 0-100; ``distinct_pct`` is of non-missing."""
-
-    name: str
-    dtype: str
-    kind: str
-    count: int
-    missing: int
-    missing_pct: float
-    distinct: int
-    distinct_pct: float
-    top_values: list[dict[str, Any]]
-    numeric: dict[str, Any] | None = None
-    outliers: dict[str, Any] | None = None
-    histogram: dict[str, Any] | None = None
-    datetime: dict[str, Any] | None = None
-    text: dict[str, Any] | None = None
-    types: dict[str, int] | None = None
-    flags: list[str] = field(default_factory=list)
-
-
-@dataclass
-class QualityIssue:
-    """A data-quality finding with a severity and the recipe step that would fix it."""
-
-    code: str
-    severity: str
-    message: str
-    columns: list[str]
-    suggestion: dict[str, Any]
-    affected_rows: int | None = None
-
-
-@dataclass
-class Profile:
-    """The profiling report. ``to_dict()`` is JSON-safe; ``to_html()`` is a standalone page."""
-
-    rows: int
-    columns: int
-    memory_bytes: int
-    missing_cells: int
-    missing_cells_pct: float
-    duplicate_rows: int
-    duplicate_rows_pct: float
-    column_profiles: list[ColumnProfile]
-    constant_columns: list[str]
-    high_cardinality_columns: list[str]
-    mixed_type_columns: list[str]
-    correlations: dict[str, Any]
-    issues: list[QualityIssue]
-    quality_score: float | None
-    sample: dict[str, Any]
-    settings: dict[str, Any]
-    seconds: float
-
-    def __repr__(self) -> str:
-        return (
-            f"Profile(rows={self.rows}, columns={self.columns}, quality_score="
-            f"{self.quality_score}, issues={len(self.issues)})"
-        )
-
-    def column(self, name: str) -> ColumnProfile:
-        for c in self.column_profiles:
-            if c.name == name:
-                return c
-        raise KeyError(name)
-
-    def to_dict(self) -> dict[str, Any]:
-        return _json_safe(asdict(self))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Profile:
-        """Rebuild a profile from ``to_dict()`` output (e.g. received over the REST API)."""
-        fields = dict(data)
-        fields["column_profiles"] = [ColumnProfile(**c) for c in data["column_profiles"]]
-        fields["issues"] = [QualityIssue(**i) for i in data["issues"]]
-        return cls(**fields)
-
-    def to_html(self, title: str = "Data profile") -> str:
-        from .profiling_html import render_profile
-
-        return render_profile(self, title=title)
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return json_value(value)
-
-
-def _pct(part: float, whole: float) -> float:
-    return float(100.0 * part / whole) if whole else 0.0
 
 
 # --- per column --------------------------------------------------------------------------------
@@ -171,7 +74,7 @@ def _top(uniques: Sequence[Any], counts: np.ndarray, top: int, count: int) -> li
     idx = np.argpartition(-counts, k - 1)[:k] if len(counts) > k else np.arange(len(counts))
     idx = idx[np.lexsort((idx, -counts[idx]))]  # by count, then first appearance / order
     return [
-        {"value": json_value(uniques[i]), "count": int(counts[i]), "pct": _pct(counts[i], count)}
+        {"value": json_value(uniques[i]), "count": int(counts[i]), "pct": pct(counts[i], count)}
         for i in idx
     ]
 
@@ -265,7 +168,7 @@ def _numeric(cp: ColumnProfile, arr: np.ndarray, bins: int, top: int, integer: b
         "lower": low,
         "upper": high,
         "count": outside,
-        "pct": _pct(outside, n),
+        "pct": pct(outside, n),
     }
     edges, hist = _histogram(uniques, counts, lo, hi, bins, integer)
     cp.histogram = {"edges": edges.tolist(), "counts": hist.tolist()}
@@ -288,7 +191,7 @@ def _datetime(cp: ColumnProfile, s: pd.Series, bins: int, top: int) -> _Work:
     top_idx = [t["value"] for t in _top(np.arange(len(uniques)), counts, top, cp.count)]
     top_stamps = stamps(uniques[top_idx]) if top_idx else []
     cp.top_values = [
-        {"value": ts.isoformat(), "count": int(counts[i]), "pct": _pct(counts[i], cp.count)}
+        {"value": ts.isoformat(), "count": int(counts[i]), "pct": pct(counts[i], cp.count)}
         for ts, i in zip(top_stamps, top_idx, strict=True)
     ]
     if cp.count:
@@ -487,164 +390,6 @@ def _ranks_within(codes: np.ndarray, n_codes: int) -> np.ndarray:
     return ((cum - counts) + (counts + 1) / 2.0)[codes]
 
 
-def _fill_step(cp: ColumnProfile) -> dict[str, Any]:
-    strategy = "median" if cp.kind == "numeric" and cp.dtype != "object" else "mode"
-    return {"op": "fill_missing", "columns": [cp.name], "strategy": strategy}
-
-
-def _issue(code, severity, message, columns, suggestion, rows=None) -> QualityIssue:
-    return QualityIssue(code, severity, message, list(columns), suggestion, rows)
-
-
-def _column_issues(cp: ColumnProfile, extra: dict[str, Any]) -> list[QualityIssue]:
-    name, issues = cp.name, []
-    drop = {"op": "drop_columns", "columns": [name]}
-    rows = cp.count + cp.missing
-    if rows == 0:
-        return []  # nothing can be missing or repeated without rows (as in quality.py)
-    if "all_missing" in cp.flags:
-        severity = missing_severity(cp.missing, rows)
-        return [_issue("all_missing", severity, f"'{name}' has no values at all.", [name], drop)]
-    if cp.missing:
-        pct = cp.missing_pct
-        severity = missing_severity(cp.missing, rows)
-        if pct >= 50:
-            issues.append(
-                _issue(
-                    "missing_values",
-                    severity,
-                    f"'{name}' is {pct:.1f}% missing; consider dropping it.",
-                    [name],
-                    drop,
-                    cp.missing,
-                )
-            )
-        else:
-            issues.append(
-                _issue(
-                    "missing_values",
-                    severity,
-                    f"'{name}' has {cp.missing} missing values ({pct:.1f}%).",
-                    [name],
-                    _fill_step(cp),
-                    cp.missing,
-                )
-            )
-    if "constant" in cp.flags:
-        issues.append(
-            _issue(
-                "constant",
-                CONSTANT_SEVERITY,
-                f"'{name}' holds a single value; it carries no information.",
-                [name],
-                drop,
-                cp.count,
-            )
-        )
-    if "mixed_types" in cp.flags:
-        kinds = ", ".join(f"{k}: {v}" for k, v in (cp.types or {}).items())
-        numbers = (cp.types or {}).get("number", 0)
-        op = "to_number" if numbers >= 0.9 * cp.count else "to_text"
-        issues.append(
-            _issue(
-                "mixed_types",
-                "warning",
-                f"'{name}' mixes value types ({kinds}).",
-                [name],
-                {"op": op, "columns": [name]},
-                cp.count,
-            )
-        )
-    if "numeric_text" in cp.flags:
-        bad = extra["not_numbers"]
-        more = f"; {bad} values are not numbers and would become missing" if bad else ""
-        step = {"op": "to_number", "columns": [name]}
-        if extra.get("thousands"):
-            step["thousands"] = extra["thousands"]
-        issues.append(
-            _issue(
-                "numeric_text",
-                "warning",
-                f"'{name}' holds numbers stored as text{more}.",
-                [name],
-                step,
-                cp.count,
-            )
-        )
-    if "date_text" in cp.flags:
-        issues.append(
-            _issue(
-                "date_text",
-                "info",
-                f"'{name}' holds dates stored as text.",
-                [name],
-                {"op": "to_datetime", "columns": [name]},
-                cp.count,
-            )
-        )
-    if "boolean_text" in cp.flags:
-        issues.append(
-            _issue(
-                "boolean_text",
-                "info",
-                f"'{name}' holds yes/no values as text.",
-                [name],
-                {"op": "to_boolean", "columns": [name]},
-                cp.count,
-            )
-        )
-    if cp.text and cp.text["padded"]:
-        n = cp.text["padded"]
-        issues.append(
-            _issue(
-                "whitespace",
-                "info",
-                f"{n} values of '{name}' start or end with spaces.",
-                [name],
-                {"op": "trim", "columns": [name]},
-                n,
-            )
-        )
-    if extra.get("case_variants"):
-        n = extra["case_variants"]
-        issues.append(
-            _issue(
-                "inconsistent_case",
-                "info",
-                f"{n} values of '{name}' differ from others only by letter case.",
-                [name],
-                {"op": "text_case", "columns": [name], "case": "lower"},
-                n,
-            )
-        )
-    if "high_cardinality" in cp.flags and "unique" not in cp.flags:
-        issues.append(
-            _issue(
-                "high_cardinality",
-                "info",
-                f"'{name}' has {cp.distinct} distinct values ({cp.distinct_pct:.0f}%); "
-                "it may be an identifier or free text, of little use for grouping "
-                "or models.",
-                [name],
-                drop,
-            )
-        )
-    if cp.outliers and cp.outliers["count"] and cp.outliers["pct"] >= 0.5 and cp.dtype != "object":
-        n = cp.outliers["count"]
-        issues.append(
-            _issue(
-                "outliers",
-                "info",
-                f"{n} values of '{name}' ({cp.outliers['pct']:.1f}%) lie outside "
-                "1.5 IQR of the quartiles.",
-                [name],
-                {"op": "outliers", "columns": [name], "method": "iqr", "action": "clip"},
-                n,
-            )
-        )
-    return issues
-
-
 def _flag_text(cp: ColumnProfile, info: dict[str, Any], extra: dict[str, Any]) -> None:
     words, weights = info["uniques"], info["weights"]
     if not len(words):
@@ -706,7 +451,7 @@ def profile(
             kind=kind,
             count=count,
             missing=rows - count,
-            missing_pct=_pct(rows - count, rows),
+            missing_pct=pct(rows - count, rows),
             distinct=0,
             distinct_pct=0.0,
             top_values=[],
@@ -740,7 +485,7 @@ def profile(
                 _flag_text(cp, info, extra)
         else:  # boolean, timedelta, other
             work, _, _ = _text(cp, s, top)
-        cp.distinct_pct = _pct(cp.distinct, cp.count)
+        cp.distinct_pct = pct(cp.distinct, cp.count)
         if cp.count == 0:
             cp.flags.append("all_missing")
         elif cp.distinct == 1:
@@ -751,7 +496,7 @@ def profile(
             cp.flags.append("high_cardinality")
         columns.append(cp)
         works.append(work)
-        issues.extend(_column_issues(cp, extra))
+        issues.extend(column_issues(cp, extra))
         if kind == "numeric" and cp.count > 1 and "constant" not in cp.flags:
             numeric_names.append(name)  # a constant has no correlation
             numeric_works.append(work)
@@ -759,9 +504,9 @@ def profile(
     correlations = _correlations(numeric_names, numeric_works, max_correlation_columns)
     duplicates = _duplicates(works, rows)
     if duplicates:
-        share = _pct(duplicates, rows)
+        share = pct(duplicates, rows)
         issues.append(
-            _issue(
+            issue(
                 "duplicate_rows",
                 DUPLICATES_SEVERITY,
                 f"{duplicates} rows ({share:.1f}%) repeat an earlier row exactly.",
@@ -776,7 +521,7 @@ def profile(
             r = matrix[i][j]
             if r is not None and abs(r) >= 0.95:
                 issues.append(
-                    _issue(
+                    issue(
                         "high_correlation",
                         "info",
                         f"'{corr_names[i]}' and '{corr_names[j]}' are almost "
@@ -798,9 +543,9 @@ def profile(
         columns=len(names),
         memory_bytes=int(df.memory_usage(deep=True, index=False).sum()),
         missing_cells=missing_cells,
-        missing_cells_pct=_pct(missing_cells, cells),
+        missing_cells_pct=pct(missing_cells, cells),
         duplicate_rows=duplicates,
-        duplicate_rows_pct=_pct(duplicates, rows),
+        duplicate_rows_pct=pct(duplicates, rows),
         column_profiles=columns,
         constant_columns=[c.name for c in columns if "constant" in c.flags],
         high_cardinality_columns=[c.name for c in columns if "high_cardinality" in c.flags],

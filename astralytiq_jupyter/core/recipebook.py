@@ -22,7 +22,7 @@ from .recipes import MAX_PREVIEW_ROWS, Recipe
 from .repository import check_page
 
 if TYPE_CHECKING:
-    from .datasets import DatasetVersion
+    from .dataset_versions import DatasetVersion
     from .store import Store
 
 

@@ -1,25 +1,30 @@
 """The model registry: named models with immutable numbered versions, aliases with a full
 history of their moves, skops artifacts checked against the server's trusted types, and
-prediction (online and batch)."""
+batch scoring; serving (caches, runtime choice, predict) is :mod:`.serving`."""
 
 from __future__ import annotations
 
-import json
-import logging
-import threading
-import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import func
 
 from . import artifacts, compiled
-from .errors import FileMissing, Invalid, NotFound
-from .limits import MAX_INT32, JsonLimits, check_int, check_json, check_text
+from .errors import Invalid, NotFound
+from .limits import MAX_INT32, check_int
 from .model_card import ModelCard
+from .model_versions import (
+    EXAMPLE_ROWS,
+    REGISTRATION_FIELDS,
+    AliasMove,
+    ModelSummary,
+    ModelVersion,
+    check_registration,
+    checked_card,
+    registration_metadata,
+    runtime_here,
+)
 from .models import (
     AliasEventRecord,
     DatasetRecord,
@@ -32,277 +37,13 @@ from .names import Ref, check_alias, check_name, parse_ref
 from .permissions import Permission, Principal, require
 from .preprocessing import coerce_frame, describe_inputs
 from .repository import TenantRepository, check_page
+from .serving import ModelServing, predict_frame
 from .tenancy import enforce_quotas
 from .training import TrainingResult
 
-if TYPE_CHECKING:
-    from .store import Store
 
-# Metadata a caller may give with an uploaded artifact; lineage and storage fields are the
-# server's own.
-REGISTRATION_FIELDS = frozenset(
-    {
-        "task",
-        "algorithm",
-        "signature",
-        "output",
-        "params",
-        "metrics",
-        "dataset",
-        "recipe",
-        "training_spec",
-        "library_versions",
-        "description",
-        "note",
-        "input_example",
-        "card",
-    }
-)
-log = logging.getLogger(__name__)
-#: Rows of a dataset or input example a compilation is verified on.
-EXAMPLE_ROWS = 1000
-TASKS = ("classification", "regression", "clustering", "forecasting")
-
-
-@dataclass(frozen=True)
-class ModelVersion:
-    """One immutable registered version of a model."""
-
-    name: str
-    version: int
-    task: str
-    algorithm: str
-    params: dict[str, Any]
-    metrics: dict[str, Any]
-    signature: list[dict[str, Any]]
-    output: dict[str, Any]
-    dataset: str | None
-    recipe: list[dict[str, Any]] | None
-    training_spec: dict[str, Any]
-    library_versions: dict[str, Any]
-    sha256: str
-    size_bytes: int
-    aliases: list[str]
-    created_by: str
-    created_at: datetime
-    note: str = ""
-    #: "onnx" when predictions run on the verified compiled file, else "sklearn".
-    runtime: str = compiled.RUNTIME_SKLEARN
-    #: Why the version is (not) compiled.
-    runtime_note: str = ""
-    #: The evaluation of the training run that produced it (registered from a training
-    #: result); given by ``get`` and ``register``, left out (``None``) of listings.
-    card: ModelCard | None = None
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}@{self.version}"
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        data["card"] = self.card.to_dict() if self.card is not None else None
-        data["created_at"] = self.created_at.isoformat()
-        data["ref"] = self.ref
-        return data
-
-    def __repr__(self) -> str:
-        return (
-            f"ModelVersion(name={self.name!r}, version={self.version}, task={self.task!r}, "
-            f"algorithm={self.algorithm!r}, aliases={self.aliases})"
-        )
-
-
-@dataclass(frozen=True)
-class ModelSummary:
-    name: str
-    description: str
-    versions: int
-    latest: ModelVersion
-    aliases: dict[str, int] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "versions": self.versions,
-            "latest": self.latest.to_dict(),
-            "aliases": self.aliases,
-        }
-
-
-@dataclass(frozen=True)
-class AliasMove:
-    alias: str
-    from_version: int | None
-    to_version: int | None
-    actor: str
-    created_at: datetime
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "alias": self.alias,
-            "from_version": self.from_version,
-            "to_version": self.to_version,
-            "actor": self.actor,
-            "created_at": self.created_at.isoformat(),
-        }
-
-
-#: The most input columns a model signature may list.
-MAX_SIGNATURE_COLUMNS = 10_000
-_MAPPINGS = ("output", "params", "metrics", "training_spec", "library_versions")
-
-
-def check_registration(meta: dict[str, Any], limits: JsonLimits) -> None:
-    """Registration metadata, checked before anything is stored or compiled: a task the
-    registry knows, a signature every predict can use (a list of ``{'name', 'dtype'}``
-    columns: ``"x"`` or ``["x"]`` would be stored and then fail every prediction), fields
-    of the right JSON types, and the whole within the JSON limits, so it can be served."""
-    if meta.get("task") not in TASKS:
-        raise Invalid(f"Unknown task {meta.get('task')!r}; expected one of: {', '.join(TASKS)}.")
-    signature = meta.get("signature")
-    shape = "A model needs an input signature: a list of {'name', 'dtype'} columns"
-    if not isinstance(signature, list) or not signature:
-        raise Invalid(f"{shape}.")
-    if len(signature) > MAX_SIGNATURE_COLUMNS:
-        raise Invalid(f"{shape}; at most {MAX_SIGNATURE_COLUMNS:,} columns.")
-    for i, column in enumerate(signature):
-        if not (
-            isinstance(column, dict)
-            and isinstance(column.get("name"), str)
-            and 0 < len(column["name"]) <= 255
-            and all(isinstance(column.get(k, ""), str) for k in ("dtype", "kind"))
-        ):
-            raise Invalid(
-                f"{shape}; column {i + 1} is {json.dumps(column, default=str)[:80]}.", column=i
-            )
-    names = [c["name"] for c in signature]
-    if len(set(names)) != len(names):
-        raise Invalid(f"{shape}; each name once.")
-    for key in _MAPPINGS:
-        if meta.get(key) is not None and not isinstance(meta[key], dict):
-            raise Invalid(f"'{key}' must be an object.", field=key)
-    check_text(meta.get("algorithm"), "'algorithm'", 64)
-    for key in ("dataset", "description", "note"):
-        check_text(meta.get(key), f"'{key}'")
-    if meta.get("recipe") is not None and not isinstance(meta["recipe"], list):
-        raise Invalid("'recipe' must be a list of steps.", field="recipe")
-    check_json({k: artifacts.json_safe(v) for k, v in meta.items()}, "The model's metadata", limits)
-
-
-def registration_metadata(result: TrainingResult) -> dict[str, Any]:
-    """The registry metadata a training result carries (both backends register with it)."""
-    return {
-        "task": result.task,
-        "algorithm": result.best_algorithm,
-        "signature": result.signature,
-        "output": result.output,
-        "params": result.best_params,
-        "metrics": {
-            "primary": result.primary_metric,
-            "holdout": result.holdout_metrics,
-            "cv": result.cv_metrics,
-        },
-        "dataset": result.spec.dataset,
-        "training_spec": result.spec.to_dict(),
-        "library_versions": result.library_versions,
-        "card": ModelCard.from_result(result).to_dict(),
-    }
-
-
-def _runtime_here(runtime: str, note: str) -> dict[str, str]:
-    """The runtime serving a version in this process: a version compiled where the ``serving``
-    extra is installed is served by scikit-learn where it is not, and its note says so."""
-    if runtime != compiled.RUNTIME_ONNX:
-        return {"runtime": runtime, "runtime_note": note}
-    unavailable = compiled.unavailable_note()
-    if unavailable is None:
-        return {"runtime": runtime, "runtime_note": note}
-    why = unavailable.removeprefix("Not compiled: ")
-    return {
-        "runtime": compiled.RUNTIME_SKLEARN,
-        "runtime_note": f"{note} Here {why}".strip(),
-    }
-
-
-class _Resolved(NamedTuple):
-    """What serving a ref needs from its version row."""
-
-    sha256: str
-    storage_key: str
-    signature: list[dict[str, Any]]
-    output: dict[str, Any] | None
-    compiled_sha256: str | None
-    compiled_key: str | None
-    version: int
-
-
-_RESOLVED_COLUMNS = (  # in _Resolved's field order
-    ModelVersionRecord.sha256,
-    ModelVersionRecord.storage_key,
-    ModelVersionRecord.signature,
-    ModelVersionRecord.output,
-    ModelVersionRecord.compiled_sha256,
-    ModelVersionRecord.compiled_key,
-    ModelVersionRecord.version,
-)
-
-
-@dataclass(frozen=True)
-class Serving:
-    """A version ready to predict: the model, its compiled form (or ``None``), its contract."""
-
-    model: Any
-    compiled: compiled.CompiledModel | None
-    signature: list[dict[str, Any]]
-    output: dict[str, Any]
-
-
-class _ModelCache:
-    """Loaded models by artifact hash: deserialising a skops file per request would
-    dominate prediction latency. Versions are immutable, so the hash is a safe key."""
-
-    def __init__(self, size: int = 16) -> None:
-        self._items: OrderedDict[str, Any] = OrderedDict()
-        self._lock = threading.Lock()
-        self._size = size
-
-    def get(self, sha256: str) -> Any:
-        with self._lock:
-            model = self._items.get(sha256)
-            if model is not None:
-                self._items.move_to_end(sha256)
-            return model
-
-    def contains(self, sha256: str) -> bool:
-        return sha256 in self._items
-
-    def put(self, sha256: str, model: Any) -> None:
-        with self._lock:
-            self._items[sha256] = model
-            self._items.move_to_end(sha256)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-
-class ModelRegistry:
+class ModelRegistry(ModelServing):
     """Registry operations for a :class:`Principal`."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._cache = _ModelCache()
-        self._compiled = _ModelCache()
-        self._stale: set[str] = set()  # compiled files of another format
-        #: How many artifacts this registry has read from storage into its caches.
-        self.loads = 0
-        # (tenant, ref) -> (model epoch, monotonic time, resolution)
-        self._resolved: dict[tuple[str, str], tuple[int, float, _Resolved]] = {}
-        self._epoch = 0
-
-    @property
-    def trusted_types(self) -> list[str]:
-        configured = self.store.config.trusted_model_types
-        return list(configured) if configured is not None else list(artifacts.DEFAULT_TRUSTED_TYPES)
 
     # -- writes ------------------------------------------------------------------------
     def register(
@@ -394,7 +135,7 @@ class ModelRegistry:
                 library_versions=library_versions or artifacts.library_versions(),
                 description=description,
                 note=note,
-                card=_card(card),
+                card=checked_card(card),
             )
             act.resource = f"model:{version.ref}"
             act.detail.update(
@@ -422,7 +163,7 @@ class ModelRegistry:
                 isinstance(example, list) and all(isinstance(r, dict) for r in example)
             ):
                 raise Invalid("input_example must be a list of {column: value} records.")
-            card = _card(meta.get("card"))
+            card = checked_card(meta.get("card"))
             model = artifacts.load_model(data, trusted=self.trusted_types)
             meta["signature"] = self._described(principal, meta["signature"], meta.get("dataset"))
             compilation = self._compile(
@@ -758,159 +499,6 @@ class ModelRegistry:
             version, key = self._to_version(repo, model, row), row.storage_key
         return version, self._cached_model(version.sha256, key, f"model {version.ref}")
 
-    def _cached_model(self, sha256: str, key: str, label: str) -> Any:
-        loaded = self._cache.get(sha256)
-        if loaded is None:
-            data = self.store.storage.read_bytes(key, label=label)
-            loaded = artifacts.load_model(data, trusted=self.trusted_types, expected_sha256=sha256)
-            self._cache.put(sha256, loaded)
-            self.loads += 1
-        return loaded
-
-    def _version_query(self, repo: TenantRepository, ref: str, *columns: Any) -> Any:
-        """``SELECT columns`` of the version ``ref`` names (number, alias or latest)."""
-        parsed = parse_ref(ref, allow_alias=True, what="model")
-        stmt = (
-            repo.select(ModelVersionRecord, *columns)
-            .join(ModelRecord, ModelRecord.id == ModelVersionRecord.model_id)
-            .where(ModelRecord.name == parsed.name)
-        )
-        if parsed.version is not None:
-            return stmt.where(ModelVersionRecord.version == parsed.version)
-        if parsed.alias is not None:
-            return stmt.join(
-                ModelAliasRecord, ModelAliasRecord.version_id == ModelVersionRecord.id
-            ).where(ModelAliasRecord.alias == parsed.alias)
-        return stmt.order_by(ModelVersionRecord.version.desc()).limit(1)
-
-    def predict(self, principal: Principal, ref: str, df: pd.DataFrame) -> pd.DataFrame:
-        """Validate ``df`` against the version's signature and predict (with probabilities
-        for classifiers), on the compiled runtime when the version has one."""
-        self.store.audit.authorize(principal, Permission.MODEL_PREDICT, "model.predict")
-        if not isinstance(df, pd.DataFrame):
-            raise Invalid("predict() takes a pandas DataFrame of input rows.")
-        serving = self.serving(principal, ref)
-        return artifacts.predict_frame(
-            serving.model, df, serving.signature, serving.output, serving.compiled
-        )
-
-    def predict_records(
-        self, principal: Principal, ref: str, records: list[dict[str, Any]]
-    ) -> list[dict[str, Any]] | None:
-        """Predictions as records for JSON rows whose values already have their columns'
-        types, on a compiled model, without building DataFrames (the online-serving fast
-        path); ``None`` when the rows or the version need :meth:`predict`'s full validation
-        (which then converts, or explains any error)."""
-        self.store.audit.authorize(principal, Permission.MODEL_PREDICT, "model.predict")
-        serving = self.serving(principal, ref)
-        runtime = serving.compiled
-        if runtime is None or not records:
-            return None
-        X = runtime.feed_records(records)
-        if X is None:
-            return None
-        prediction, proba = compiled.compiled_outputs(serving.model, runtime, X, serving.output)
-        columns = [prediction.tolist()]
-        names_out = ["prediction"]
-        if proba is not None:
-            columns += proba.T.tolist()
-            names_out += artifacts.proba_columns(serving.model.classes_)
-        return [dict(zip(names_out, values, strict=True)) for values in zip(*columns, strict=True)]
-
-    def serving(self, principal: Principal, ref: str) -> Serving:
-        """What predicting with ``ref`` needs, loaded: the latency-critical path. The ref's
-        resolution is remembered for ``predict_cache_seconds`` (this process forgets it at once
-        when it changes a model; other processes within that time), the loaded model and its
-        compiled form by their hashes, which never change."""
-        found = self._fresh_resolution(principal, ref)
-        if found is None:
-            found = self._resolve_for_serving(principal, ref)
-        label = f"model {ref.partition('@')[0]}@{found.version}"
-        model = self._cached_model(found.sha256, found.storage_key, label)
-        runtime = None
-        if found.compiled_sha256 and found.compiled_key and not self._is_stale(found):
-            try:
-                runtime = self._cached_compiled(
-                    found.compiled_sha256, found.compiled_key, found.signature, label
-                )
-            except (compiled.NotCompilable, FileMissing) as exc:
-                # Written by another release, or lost: scikit-learn serves it from the
-                # artifact (the source of truth), as before compiling.
-                log.warning("Serving %s with scikit-learn: %s", label, exc)
-                self._stale.add(found.compiled_sha256)
-        return Serving(model, runtime, found.signature, found.output or {})
-
-    def _resolve_for_serving(self, principal: Principal, ref: str) -> _Resolved:
-        """One query for what :meth:`serving` needs; remembered when caching is on."""
-        epoch, now = self._epoch, time.monotonic()
-        with self.store.session() as session:
-            repo = self.store.repo(session, principal)
-            stmt = self._version_query(repo, ref, *_RESOLVED_COLUMNS)
-            row = session.execute(stmt).first()
-        if row is None:
-            raise NotFound(f"Model {ref} not found.")
-        found = _Resolved(*row)
-        if self.store.config.predict_cache_seconds > 0:
-            if len(self._resolved) > 4096:
-                self._resolved.clear()
-            self._resolved[(principal.tenant, ref)] = (epoch, now, found)
-        return found
-
-    def _fresh_resolution(self, principal: Principal, ref: str) -> _Resolved | None:
-        """The remembered resolution of ``ref`` if no model changed in this process since
-        and it is younger than ``predict_cache_seconds``."""
-        hit = self._resolved.get((principal.tenant, ref))
-        if hit is None or hit[0] != self._epoch:
-            return None
-        if time.monotonic() - hit[1] >= self.store.config.predict_cache_seconds:
-            return None
-        return hit[2]
-
-    def _is_stale(self, found: _Resolved) -> bool:
-        return found.compiled_sha256 in self._stale
-
-    def runtime_of(self, principal: Principal, ref: str) -> str | None:
-        """The runtime ``ref`` was last seen to use in this process (``None``: not known
-        yet), without touching the database: for choosing where to run a prediction."""
-        hit = self._resolved.get((principal.tenant, ref))
-        if hit is None:
-            return None
-        if hit[2].compiled_sha256 and not self._is_stale(hit[2]):
-            return compiled.RUNTIME_ONNX
-        return compiled.RUNTIME_SKLEARN
-
-    def is_warm(self, principal: Principal, ref: str) -> bool:
-        """Whether :meth:`serving` would answer from memory alone (no query, no file read)
-        with a compiled model: then predicting a few rows takes microseconds."""
-        found = self._fresh_resolution(principal, ref)
-        return (
-            found is not None
-            and bool(found.compiled_sha256)
-            and self._cache.contains(found.sha256)
-            and self._compiled.contains(found.compiled_sha256)
-        )
-
-    def _cached_compiled(
-        self, sha256: str, key: str, signature: list[dict[str, Any]], label: str
-    ) -> compiled.CompiledModel:
-        runtime = self._compiled.get(sha256)
-        if runtime is None:
-            data = self.store.storage.read_bytes(key, label=f"compiled {label}")
-            if artifacts.artifact_sha256(data) != sha256:
-                raise Invalid(
-                    "The compiled model file is corrupted or was tampered with: its SHA-256 "
-                    "does not match the registry's record.",
-                    expected=sha256,
-                )
-            runtime = compiled.CompiledModel(data, signature)
-            self._compiled.put(sha256, runtime)
-            self.loads += 1
-        return runtime
-
-    def _changed(self) -> None:
-        """Forget cached ref resolutions: a version, alias or model changed."""
-        self._epoch += 1
-
     def score_dataset(
         self,
         principal: Principal,
@@ -929,7 +517,7 @@ class ModelRegistry:
         serving = self.serving(principal, version.ref)
         source = self.store.datasets.get(principal, dataset_ref)
         frame = self.store.datasets.load(principal, source.ref)
-        predictions = artifacts.predict_frame(
+        predictions = predict_frame(
             serving.model, frame, version.signature, version.output, serving.compiled
         )
         clash = [c for c in predictions.columns if c in frame.columns]
@@ -1149,13 +737,6 @@ class ModelRegistry:
             created_by=row.created_by,
             created_at=row.created_at,
             note=row.note,
-            **_runtime_here(row.runtime, row.runtime_note),
+            **runtime_here(row.runtime, row.runtime_note),
             card=ModelCard(**stored_card) if stored_card else None,
         )
-
-
-def _card(card: ModelCard | dict[str, Any] | None) -> ModelCard | None:
-    """A card given to ``register``, as a checked and bounded :class:`ModelCard`."""
-    if card is None or isinstance(card, ModelCard):
-        return card.bounded() if card is not None else None
-    return ModelCard.from_dict(card)

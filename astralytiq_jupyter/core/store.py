@@ -27,6 +27,7 @@ from .repository import TenantRepository
 from .storage import Storage
 from .tenancy import PLANS, Quotas, TenantService, quotas_for
 from .tokens import TokenService
+from .training_slots import TrainingSlots
 
 if TYPE_CHECKING:
     from .datasets import DatasetService
@@ -74,6 +75,7 @@ class Store:
         self.tenants = TenantService(self)
         self.tokens = TokenService(self)
         self.dashboards = DashboardService(self)
+        self.training_slots = TrainingSlots(self)
         self._lazy_lock = threading.Lock()
         from .usage import UsageMeter
 

@@ -10,7 +10,7 @@ it returns, the wizard draws its plots and progress. For supervised tasks and cl
 4. optionally tune the best one (randomized or successive-halving search over its grid);
 5. refit the winner on the training split and compute metrics and plots on the holdout only.
 
-Forecasting (``forecasting.run_forecasting``) backtests each method, evaluates it on the last
+Forecasting (``forecast_runs.run_forecasting``) backtests each method, evaluates it on the last
 ``horizon`` points, and refits the chosen one on the whole series to forecast beyond the data.
 """
 
@@ -45,7 +45,8 @@ from .algorithms import (
 )
 from .artifacts import library_versions
 from .errors import Invalid
-from .forecasting import forecast, run_forecasting
+from .forecast_runs import run_forecasting
+from .forecasting import forecast
 from .model_selection import TrainingProgress
 from .preprocessing import infer_task
 from .training_code import forecast_script, supervised_script
@@ -75,7 +76,7 @@ class TrainingResult:
     (mean seconds per fit), ``tuned``, ``error`` and ``params``; ``to_dict()`` has its
     JSON-safe records. ``holdout_metrics`` come from the
     untouched holdout; ``signature`` lists the raw input columns (name, dtype, kind) that
-    ``artifacts.predict_frame`` validates against; ``output`` describes the predictions.
+    ``serving.predict_frame`` validates against; ``output`` describes the predictions.
     ``selection`` says how the winner was chosen: the ranking ``metric`` and what it was
     measured on, and for clustering the ``rule`` with the k that each rule picks.
     """

@@ -1,16 +1,13 @@
-"""Training on a tenant's dataset versions: permission, lineage and the concurrency quota
-around the ML engine of :mod:`.training`."""
+"""Training on a tenant's dataset versions: lineage, and a training slot (permission and the
+concurrent-training quota, :mod:`.training_slots`) around the ML engine of :mod:`.training`."""
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .errors import QuotaExceeded
-from .permissions import Permission, Principal
+from .permissions import Principal
 from .training import TrainingProgress, TrainingResult, TrainingSpec
 from .training import compare as compare_models
 from .training import train as train_models
@@ -26,8 +23,6 @@ class TrainingRuns:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._running: Counter[str] = Counter()
-        self._lock = threading.Lock()
 
     def train(
         self,
@@ -72,9 +67,12 @@ class TrainingRuns:
         cancel: threading.Event | None,
         options: dict[str, Any],
     ) -> Any:
-        self.store.audit.authorize(principal, Permission.MODEL_TRAIN, action)
         version = self.store.datasets.get(principal, dataset)
-        with self._slot(principal):
+        # The slot checks the permission and the tenant's quota, counted in the shared
+        # database across processes, and audits the outcome.
+        with self.store.training_slots.hold(
+            principal, action=action, resource=f"dataset:{version.ref}"
+        ):
             frame = self.store.datasets.load(principal, version.ref)
             return engine(
                 frame,
@@ -84,23 +82,3 @@ class TrainingRuns:
                 model_columns=version.model_columns,
                 **{**options, "dataset": version.ref},
             )
-
-    @contextmanager
-    def _slot(self, principal: Principal) -> Iterator[None]:
-        """Hold one of the plan's concurrent-training slots (counted per process)."""
-        with self.store.session() as session:
-            limit = self.store.quotas(session, principal).concurrent_trainings
-        with self._lock:
-            if limit is not None and self._running[principal.tenant] >= limit:
-                raise QuotaExceeded(
-                    f"Your plan allows {limit} training run(s) at a time; wait for the running "
-                    "one to finish.",
-                    quota="concurrent_trainings",
-                    limit=limit,
-                )
-            self._running[principal.tenant] += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._running[principal.tenant] -= 1

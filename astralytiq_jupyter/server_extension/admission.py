@@ -1,7 +1,7 @@
 """Admission of long requests, per tenant: so that one tenant cannot starve another.
 
 Long work (ingest, downloads, profiles, clusters, recipes, scoring, registration; see
-``routes.LONG_OPERATIONS``) runs on a pool of its own, apart from short requests and
+``operations.LONG_OPERATIONS``) runs on a pool of its own, apart from short requests and
 ``/health``. On top of that each tenant may have at most ``running`` long requests at once;
 up to ``waiting`` more wait their turn in arrival order (holding no thread: an upload's body
 is not read meanwhile), and beyond that a request is refused at once with 429 and

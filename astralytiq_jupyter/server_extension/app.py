@@ -29,7 +29,8 @@ from .apps import APPS_PATH, app_handlers
 from .base import UnknownPathHandler
 from .identity import PrincipalResolver
 from .kernels import ENV_URL, PROVISIONER, KernelCredentials
-from .routes import API_PREFIX, api_routes
+from .operations import API_PREFIX
+from .routes import api_routes
 
 
 def _local_path(url: str) -> str | None:

@@ -28,8 +28,8 @@ from ..core.permissions import Principal
 from ..core.tokens import looks_like_token
 from . import metrics
 from .admission import Pass, Withdrawn
+from .operations import PLATFORM, PUBLIC, Operation, Route
 from .params import Param
-from .routes import PLATFORM, PUBLIC, Operation, Route
 
 if TYPE_CHECKING:
     from .app import AstralytiQ

@@ -13,7 +13,8 @@ from typing import Any
 from .._version import __version__
 from . import params as Q
 from .codecs import MAX_JSON_RECORDS
-from .routes import JSON, PLATFORM, PUBLIC, Operation, api_routes
+from .operations import JSON, PLATFORM, PUBLIC, Operation
+from .routes import api_routes
 
 PATH = Path(__file__).resolve().parent / "openapi.json"
 #: Path parameters: their schema and meaning.
@@ -30,6 +31,10 @@ _PATH_PARAMS: dict[str, tuple[dict[str, Any], str]] = {
     "alias": ({"type": "string", "pattern": Q.ALIAS_PATTERN}, "A model alias, e.g. 'production'."),
     "username": ({"type": "string", "maxLength": 200}, "A member's username."),
     "token_id": ({"type": "string", "maxLength": 64}, "The id of an API token."),
+    "slot_id": (
+        {"type": "string", "maxLength": 64},
+        "The id of a training slot (from POST training/slots).",
+    ),
 }
 #: Typical path values per area, shown in the document (and tried by API fuzzers first).
 _PATH_EXAMPLES = {

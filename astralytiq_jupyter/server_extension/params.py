@@ -14,16 +14,18 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..core.aggregate import MAX_FILTERS, MAX_SAMPLE
-from ..core.datasets import MAX_CLUSTER_SAMPLE, MAX_CLUSTERS, MAX_ROWS
+from ..core.dataset_reads import MAX_ROWS
 from ..core.errors import Invalid
 from ..core.ingest import FORMAT_ALIASES, FORMATS
 from ..core.limits import MAX_INT32, MAX_SEED, MAX_TEXT, check_number, parse_time, shown
 from ..core.permissions import Role
 from ..core.profiling import MAX_BINS, MAX_TOP
+from ..core.profiling_clusters import MAX_CLUSTER_SAMPLE, MAX_CLUSTERS
 from ..core.recipes import MAX_HEAD, MAX_PREVIEW_ROWS, MAX_STEPS
 from ..core.repository import MAX_OFFSET, MAX_PAGE
 from ..core.tenancy import PLANS
 from ..core.tokens import MAX_TTL, MIN_TTL
+from ..core.training_slots import ACTIONS as TRAINING_ACTIONS
 from ..core.upload_query import MAX_ROW_NUMBER
 
 #: Names of datasets, models, recipes and dashboards (``core.names``), in the ECMA regex
@@ -325,6 +327,9 @@ UPLOAD_READ = (
 
 # -- body fields --------------------------------------------------------------------------------
 DATASET_REF = text("dataset", "A dataset version reference.", 200, pattern=DATASET_REF_PATTERN)
+TRAINING_ACTION = choice(
+    "action", TRAINING_ACTIONS, "What the training does (default model.train); audited."
+)
 SAVE_AS = text("save_as", "Name of the dataset to store the result in.", 128, pattern=NAME_PATTERN)
 RECIPE = Param(
     "recipe",

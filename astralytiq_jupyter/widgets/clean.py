@@ -29,6 +29,7 @@ from ..core.recipes import Recipe
 from . import format as fmt
 from .base import Wizard, empty_state
 from .clean_forms import OpForm, catalog, describe_step, groups
+from .clean_issues import IssueFinder
 from .clean_preview import PREVIEW_HEAD, PREVIEW_ROWS, PreviewTarget, PreviewView, step_effect
 from .clean_steps import Entry, History, StepList, Suggestions
 from .code import CodeView
@@ -37,7 +38,7 @@ from .tasks import LatestOnly
 
 if TYPE_CHECKING:
     from ..client.workspace import Workspace
-    from ..core.datasets import DatasetVersion
+    from ..core.dataset_versions import DatasetVersion
     from ..core.recipes import RecipePreview
 
 __all__ = ["CleanWizard"]
@@ -91,10 +92,8 @@ class CleanWizard(Wizard):
         self.form: OpForm | None = None
         self.last_saved: DatasetVersion | None = None
         self.last_preview: RecipePreview | None = None
-        self.issues: list[Any] = []
         self._right_schemas: dict[str, dict[str, str]] = {}
         self._previews = LatestOnly(self.status)
-        self._profiles = LatestOnly(self.status)
         self._build()
         self.picker.on_change(lambda _ref: self._version_changed())
         if ref is not None:
@@ -124,6 +123,14 @@ class CleanWizard(Wizard):
         for i, (group, _) in enumerate(sections):
             self.ops.set_title(i, group.capitalize())
         self.suggestions = Suggestions(lambda step: self.add_step(dict(step)))
+        self.finder = IssueFinder(
+            self.ws,
+            self.suggestions,
+            self.status,
+            current=lambda: self.ref,
+            on_issues=self._on_issues,
+            background=self.runner.background,
+        )
         self.form_box = W.VBox()
         self.apply_button = W.Button(description="Add step", icon="check", button_style="primary")
         self.discard_button = W.Button(description="Cancel", icon="times")
@@ -279,7 +286,7 @@ class CleanWizard(Wizard):
         picked = self.picker.ref
         self.empty.layout.display = "none" if picked else None
         self.main.layout.display = None if picked else "none"
-        self.version, self.schema, self.issues = None, Schema(), []
+        self.version, self.schema = None, Schema()
         self.effects = {}  # counts of the steps on the version left behind
         self._right_schemas.clear()
         if picked:
@@ -299,8 +306,9 @@ class CleanWizard(Wizard):
         else:
             self.about.value = ""
         self.preview.forget_raw()
+        # the profile behind the suggested fixes starts once the preview below is on screen
+        self.finder.queue(self.ref, self.version.rows if self.version is not None else None)
         self._refresh()
-        self._find_issues()
 
     # ---------------------------------------------------------------- the step list
     def _schema_of(self, ref: str) -> dict[str, str]:
@@ -568,7 +576,7 @@ class CleanWizard(Wizard):
             self._previews.run(
                 "Preview",
                 lambda: None,
-                lambda _r: self.preview.show_raw(self.ws, ref, total),
+                self._then_profile(ref, lambda _r: self.preview.show_raw(self.ws, ref, total)),
                 background=self.runner.background,
                 quiet=True,
             )
@@ -598,7 +606,13 @@ class CleanWizard(Wizard):
                 self._record_effects(result, target.positions)
             self.preview.show(result, before, target.label, total, focus=target.focus)
 
-        self._previews.run("Preview", work, done, background=self.runner.background, quiet=True)
+        self._previews.run(
+            "Preview",
+            work,
+            self._then_profile(ref, done),
+            background=self.runner.background,
+            quiet=True,
+        )
 
     def _record_effects(self, result: RecipePreview, positions: list[int | None]) -> None:
         """Per-step counts under each step of the list (and a failing step's problem)."""
@@ -623,36 +637,24 @@ class CleanWizard(Wizard):
             self.steps.show(self.entries, self.problems, self.effects, self.selected, self.editing)
 
     # ---------------------------------------------------------------- suggestions
-    def _find_issues(self) -> None:
-        """Profile the version in the background; its issues become suggested fixes."""
-        ref = self.ref
-        if ref is None:
-            self.suggestions.clear()
-            return
-        self.suggestions.loading()
+    def _then_profile(self, ref: str, show: Callable[[Any], None]) -> Callable[[Any], None]:
+        """``show`` (a preview of ``ref``), then start the profile queued for ``ref``."""
 
-        def work() -> Any:
+        def done(result: Any) -> None:
             try:
-                return list(self.ws.datasets.profile(ref).issues)
-            except Exception as error:  # noqa: BLE001 - suggestions are a help, not the task
-                return error
+                show(result)
+            finally:
+                self.finder.preview_shown(ref)
 
-        def done(issues: Any) -> None:
-            if ref != self.ref:
-                return
-            if isinstance(issues, BaseException):
-                self.suggestions.failed(issues)
-                return
-            self.issues = issues
-            self.suggestions.show(self.issues, [e.step for e in self.entries])
+        return done
 
-        self._profiles.run(
-            "Looking for quality issues",
-            work,
-            done,
-            background=self.runner.background,
-            quiet=True,
-        )
+    def _on_issues(self, issues: list[Any]) -> None:
+        self.suggestions.show(issues, [e.step for e in self.entries])
+
+    @property
+    def issues(self) -> list[Any]:
+        """The quality issues of the version's profile (empty until it is done)."""
+        return self.finder.issues
 
     # ---------------------------------------------------------------- code
     def code_text(self) -> str:
@@ -790,7 +792,7 @@ class CleanWizard(Wizard):
     def wait(self, timeout: float | None = 120) -> None:
         super().wait(timeout)
         self._previews.wait(timeout)
-        self._profiles.wait(timeout)
+        self.finder.wait(timeout)
 
 
 def _title(step: dict[str, Any]) -> str:

@@ -237,9 +237,26 @@ class Suggestions(W.VBox):
         self.cards = []
         self.children = ()
 
-    def loading(self) -> None:
+    def waiting(self) -> None:
+        """The profile is queued behind the grid's first preview."""
+        self._busy("Quality check starts once the preview is shown…")
+
+    def loading(self, rows: int | None = None) -> None:
+        """The profile runs (exact statistics over every row: seconds on millions)."""
+        of = f" in {fmt.count(rows)} rows" if rows is not None else ""
+        self._busy(f"Looking for quality issues{of}… suggested fixes appear here when done.")
+
+    def _busy(self, message: str) -> None:
+        # the amount of work left is unknown: a full bar in the "info" style, as StatusArea.busy
+        bar = W.FloatProgress(value=1.0, min=0.0, max=1.0, bar_style="info")
+        bar.layout.width = "98%"
         self.cards = []
-        self.children = (W.HTML('<span class="aq-muted">Looking for quality issues…</span>'),)
+        self.children = (W.HTML(f'<span class="aq-muted">{fmt.escape(message)}</span>'), bar)
+
+    @property
+    def busy(self) -> bool:
+        """Whether the area shows a profile waiting or running (tests read this)."""
+        return any(isinstance(c, W.FloatProgress) for c in self.children)
 
     def failed(self, error: BaseException) -> None:
         from .status import describe_error

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 from . import format as fmt
 
 if TYPE_CHECKING:
-    from ..core.datasets import DatasetVersion
+    from ..core.dataset_versions import DatasetVersion
+    from ..core.model_versions import ModelVersion
     from ..core.profiling import Profile
     from ..core.recipes import RecipePreview
-    from ..core.registry import ModelVersion
     from ..core.training import TrainingResult
 
 __all__ = [
@@ -203,9 +203,9 @@ def show_training_result(r: TrainingResult) -> None:
 
 
 _HTML: dict[tuple[str, str], str] = {
-    ("astralytiq_jupyter.core.datasets", "DatasetVersion"): "dataset_version_html",
-    ("astralytiq_jupyter.core.registry", "ModelVersion"): "model_version_html",
-    ("astralytiq_jupyter.core.profiling", "Profile"): "profile_html",
+    ("astralytiq_jupyter.core.dataset_versions", "DatasetVersion"): "dataset_version_html",
+    ("astralytiq_jupyter.core.model_versions", "ModelVersion"): "model_version_html",
+    ("astralytiq_jupyter.core.profiling_report", "Profile"): "profile_html",
     ("astralytiq_jupyter.core.recipes", "RecipePreview"): "recipe_preview_html",
 }
 

@@ -27,7 +27,7 @@ from .tasks import LatestOnly
 
 if TYPE_CHECKING:
     from ..client.workspace import Workspace
-    from ..core.datasets import DatasetVersion
+    from ..core.dataset_versions import DatasetVersion
     from ..core.profiling import Profile
     from .theme import Theme
 

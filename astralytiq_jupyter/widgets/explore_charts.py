@@ -20,7 +20,7 @@ from .tasks import LatestOnly
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-    from ..core.datasets import DatasetVersion
+    from ..core.dataset_versions import DatasetVersion
     from ..core.profiling import Profile
     from .explore import ExploreWizard
     from .theme import Theme

@@ -12,7 +12,7 @@ from ..core.permissions import Permission
 from . import format as fmt
 
 if TYPE_CHECKING:
-    from ..core.registry import ModelVersion
+    from ..core.model_versions import ModelVersion
     from .base import Wizard
 
 __all__ = ["headline", "metrics_table", "model_page"]

@@ -26,6 +26,11 @@ def _load() -> tuple[ModuleType, ModuleType, ModuleType]:
                 import plotly.graph_objects as go
                 import plotly.io as pio
 
+                # plotly resolves ``go.Figure`` (and behind it plotly.basedatatypes, its
+                # validators and narwhals.stable) lazily, on first use: that chain is where
+                # two threads still deadlocked, so it is completed here too
+                _ = go.Figure
+
                 from . import figures as figures_module
 
                 _LOADED = (go, pio, figures_module)

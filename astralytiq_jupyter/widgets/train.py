@@ -59,13 +59,6 @@ def _spec_fields() -> set[str]:
     return {f.name for f in dataclasses.fields(TrainingSpec)}
 
 
-def _model_name(dataset: str, target: str | None, task: str) -> str:
-    """A registry name suggested from the dataset and the target (``sales-revenue``)."""
-    base = f"{dataset}-{target or task}"
-    cleaned = re.sub(r"[^\w.\-]+", "-", base).strip("-_.")[:100]
-    return cleaned or "model"
-
-
 class TrainWizard(Wizard):
     """Train and compare models on a dataset version, then register the chosen one.
 

@@ -3,6 +3,7 @@ notes, and registering it (with an optional alias) in the model registry."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -75,9 +76,14 @@ def _selection_html(selection: Mapping[str, Any]) -> str:
     return f'<div class="aq-muted">{text}.</div>'
 
 
-def _suggested_name(wizard: TrainWizard, result: Any) -> str:
-    from .train import _model_name
+def _model_name(dataset: str, target: str | None, task: str) -> str:
+    """A registry name suggested from the dataset and the target (``sales-revenue``)."""
+    base = f"{dataset}-{target or task}"
+    cleaned = re.sub(r"[^\w.\-]+", "-", base).strip("-_.")[:100]
+    return cleaned or "model"
 
+
+def _suggested_name(wizard: TrainWizard, result: Any) -> str:
     dataset = (result.spec.dataset or "model").split("@")[0]
     return _model_name(dataset, result.target, result.task)
 

@@ -33,7 +33,7 @@ from .table import PagedTable, column_infos
 from .upload_forms import ParseOptions, TypeOverrides, WorkspaceBrowser
 
 if TYPE_CHECKING:
-    from ..core.datasets import DatasetVersion
+    from ..core.dataset_versions import DatasetVersion
     from ..core.ingest_preview import FilePreview
 
 __all__ = ["KERNEL_MESSAGE_LIMIT", "UploadWizard"]

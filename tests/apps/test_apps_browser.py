@@ -70,8 +70,8 @@ def _wait_until_serving(server: subprocess.Popen, tmp: Path) -> str:
                 )
                 if health.ok:
                     return url
-            except (ValueError, KeyError, requests.ConnectionError):
-                pass  # the file is being written, or the server not listening yet
+            except (ValueError, KeyError, requests.ConnectionError, requests.Timeout):
+                pass  # the file is being written, or the server not listening (or slow) yet
         time.sleep(0.3)
     raise RuntimeError((tmp / "server.log").read_text()[-3000:])
 

@@ -24,13 +24,13 @@ from astralytiq_jupyter.client import Workspace
 from astralytiq_jupyter.client.contracts import AREAS
 from astralytiq_jupyter.client.remote import RemoteBackend
 from astralytiq_jupyter.core.dashboards import Dashboard
-from astralytiq_jupyter.core.datasets import DatasetSummary, DatasetVersion
+from astralytiq_jupyter.core.dataset_versions import DatasetSummary, DatasetVersion
 from astralytiq_jupyter.core.errors import Conflict, Forbidden, Invalid, NotFound
 from astralytiq_jupyter.core.model_card import ModelCard
+from astralytiq_jupyter.core.model_versions import ModelVersion
 from astralytiq_jupyter.core.permissions import Principal, Role
 from astralytiq_jupyter.core.profiling import Profile
 from astralytiq_jupyter.core.recipes import RecipePreview
-from astralytiq_jupyter.core.registry import ModelVersion
 from astralytiq_jupyter.core.tenancy import Member, Tenant
 from astralytiq_jupyter.core.tokens import IssuedToken
 from astralytiq_jupyter.core.training import TrainingResult
@@ -839,6 +839,17 @@ def test_sample_is_uniform_reproducible_and_bounded(ws: Workspace) -> None:
         filters=[{"column": "region", "op": "==", "value": "north"}],
     )
     assert len(north) == (frame["region"] == "north").sum() and list(north.columns) == ["units"]
+    # text comes back as text (the column cache keeps it dictionary-encoded), also through
+    # a filter pandas answers (case-insensitive matching)
+    assert a.dtypes.to_dict() == ws.datasets.load("orders", limit=1).dtypes.to_dict()
+    nor = ws.datasets.sample(
+        "orders",
+        10_000,
+        columns=["region"],
+        filters=[{"column": "region", "op": "contains", "value": "NOR", "case_sensitive": False}],
+    )
+    assert set(nor["region"]) == {"north"} and len(nor) == len(north)
+    assert nor["region"].dtype == frame["region"].dtype
     with pytest.raises(Invalid, match="does not exist"):
         ws.datasets.sample("orders", 5, filters=[{"column": "nope", "op": "is missing"}])
     for bad in (0, -5, 10**9, 2.5):

@@ -111,16 +111,25 @@ FALLBACK = [
 ]
 
 
+@pytest.mark.parametrize("encoded", [False, True], ids=["strings", "dictionary"])
 @pytest.mark.parametrize("combine", ["all", "any"])
 @pytest.mark.parametrize("conditions", CONDITIONS + FALLBACK, ids=repr)
-def test_filters_in_duckdb_keep_the_rows_the_pandas_mask_keeps(conditions, combine) -> None:
+def test_filters_in_duckdb_keep_the_rows_the_pandas_mask_keeps(
+    conditions, combine, encoded
+) -> None:
     """Filters run as DuckDB SQL (one pass with the aggregation) where that is exact, and
     keep exactly the rows of the recipes' pandas mask (NaN and null both missing, naive date
-    text in the column's zone, != and not in never keeping missing values)."""
+    text in the column's zone, != and not in never keeping missing values), on text columns
+    as strings and dictionary-encoded (as the column cache keeps them)."""
+    import pyarrow.compute as pc
+
     from astralytiq_jupyter.core.aggregate import apply_filters, conditions_sql
     from astralytiq_jupyter.core.recipe_conditions import conditions_mask
 
     frame, table, schema = _table()
+    if encoded:
+        at = table.schema.get_field_index("s")
+        table = table.set_column(at, "s", pc.dictionary_encode(table.column("s")))
     parsed = parse_filters(conditions, schema)
     expected = frame[conditions_mask(frame, parsed, combine).to_numpy(dtype=bool)]
     sql = conditions_sql(parsed, combine, schema)

@@ -25,10 +25,11 @@ from astralytiq_jupyter.core.artifacts import (
     artifact_sha256,
     dump_model,
     load_model,
-    predict_frame,
 )
 from astralytiq_jupyter.core.errors import Invalid
 from astralytiq_jupyter.core.forecasting import FORECAST_ALGORITHMS, SeriesForecaster
+from astralytiq_jupyter.core.outputs import ARGMAX_PROBA_CLASSIFIERS
+from astralytiq_jupyter.core.serving import predict_frame
 from astralytiq_jupyter.core.training import train
 
 TRUSTED = list(DEFAULT_TRUSTED_TYPES)
@@ -270,11 +271,11 @@ def test_forecast_model_predicts_future_dates_through_the_artifact():
         )
 
 
-@pytest.mark.parametrize("estimator", artifacts.ARGMAX_PROBA_CLASSIFIERS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("estimator", ARGMAX_PROBA_CLASSIFIERS, ids=lambda c: c.__name__)
 def test_prediction_from_probabilities_equals_predict(estimator):
     from sklearn.datasets import load_iris
 
-    from astralytiq_jupyter.core.artifacts import predict_frame
+    from astralytiq_jupyter.core.serving import predict_frame
 
     X, y = load_iris(return_X_y=True, as_frame=True)
     kwargs = {

@@ -19,10 +19,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
-from astralytiq_jupyter.core import artifacts, compiled
+from astralytiq_jupyter.core import compiled, onnx_conversion
 from astralytiq_jupyter.core.config import StoreConfig
 from astralytiq_jupyter.core.errors import Invalid
 from astralytiq_jupyter.core.permissions import Role
+from astralytiq_jupyter.core.serving import predict_frame
 from astralytiq_jupyter.core.store import Store
 
 from ..conftest import principal_for
@@ -59,8 +60,8 @@ def test_classifiers_match_scikit_learn(name: str, classes: int) -> None:
     assert result.runtime == "onnx", result.note
     runtime = compiled.CompiledModel(result.data, SIGNATURE)
     fresh = X[400:]
-    expected = artifacts.predict_frame(model, fresh, SIGNATURE, output)
-    got = artifacts.predict_frame(model, fresh, SIGNATURE, output, runtime)
+    expected = predict_frame(model, fresh, SIGNATURE, output)
+    got = predict_frame(model, fresh, SIGNATURE, output, runtime)
     assert list(got.columns) == list(expected.columns)
     assert (got["prediction"] == expected["prediction"]).all()
     np.testing.assert_allclose(got.iloc[:, 1:], expected.iloc[:, 1:], rtol=0, atol=1e-12)
@@ -78,7 +79,7 @@ def test_forest_ties_are_broken_like_scikit_learn() -> None:
     fresh = X[300:]
     proba = model.predict_proba(fresh)
     assert (proba[:, 0] == 0.5).sum() > 5, "the data must contain ties"
-    got = artifacts.predict_frame(model, fresh, SIGNATURE, output, runtime)
+    got = predict_frame(model, fresh, SIGNATURE, output, runtime)
     assert (got["prediction"].to_numpy() == model.predict(fresh)).all()
     assert (got["proba_0"].to_numpy() == proba[:, 0]).all()
 
@@ -107,7 +108,7 @@ def test_split_thresholds_are_exact_at_float32_boundaries() -> None:
     runtime = compiled.CompiledModel(
         compiled.compile_model(model, SIGNATURE, output, X[:100]).data, SIGNATURE
     )
-    got = artifacts.predict_frame(model, edge, SIGNATURE, output, runtime)
+    got = predict_frame(model, edge, SIGNATURE, output, runtime)
     assert (got["prediction"].to_numpy() == model.predict(edge)).all()
     np.testing.assert_array_equal(got["proba_1"].to_numpy(), model.predict_proba(edge)[:, 1])
 
@@ -128,7 +129,7 @@ def test_regressors_match_scikit_learn(make) -> None:
     result = compiled.compile_model(model, SIGNATURE, output)  # synthesised examples
     assert result.runtime == "onnx", result.note
     runtime = compiled.CompiledModel(result.data, SIGNATURE)
-    got = artifacts.predict_frame(model, X[400:], SIGNATURE, output, runtime)
+    got = predict_frame(model, X[400:], SIGNATURE, output, runtime)
     np.testing.assert_allclose(got["prediction"], model.predict(X[400:]), rtol=1e-12)
 
 
@@ -142,7 +143,7 @@ def test_missing_values_take_scikit_learns_side_of_each_split() -> None:
     assert result.runtime == "onnx", result.note
     runtime = compiled.CompiledModel(result.data, SIGNATURE)
     fresh = X[400:]
-    got = artifacts.predict_frame(model, fresh, SIGNATURE, output, runtime)
+    got = predict_frame(model, fresh, SIGNATURE, output, runtime)
     assert (got["prediction"].to_numpy() == model.predict(fresh)).all()
 
 
@@ -191,7 +192,7 @@ def test_registered_versions_are_served_compiled(store) -> None:
     serving = store.models.serving(owner, "churn")
     assert store.models.runtime_of(owner, "churn") == "onnx"
     assert serving.compiled is not None
-    expected = artifacts.predict_frame(model, X, SIGNATURE, output)
+    expected = predict_frame(model, X, SIGNATURE, output)
     pd.testing.assert_frame_equal(store.models.predict(owner, "churn", X), expected)
     records = store.models.predict_records(owner, "churn", X.to_dict(orient="records"))
     assert [r["prediction"] for r in records] == expected["prediction"].tolist()
@@ -263,10 +264,10 @@ def test_date_parts_compile_exactly() -> None:
     frame = pd.DataFrame({"when": stamps})
     signature = [{"name": "when", "dtype": "datetime64[us]", "kind": "datetime"}]
     parts = ColumnTransformer([("d", Pipeline([("parts", DateParts())]), ["when"])]).fit(frame)
-    compiled._register_date_parts()
+    onnx_conversion._register_date_parts()
     from skl2onnx.common.data_types import DoubleTensorType
 
-    onx = compiled._to_onnx(parts, [("when", DoubleTensorType([None, 1]))])
+    onx = onnx_conversion._to_onnx(parts, [("when", DoubleTensorType([None, 1]))])
     onx.metadata_props.add(key=compiled.FORMAT_KEY, value=compiled.FORMAT)
     runtime = compiled.CompiledModel(onx.SerializeToString(), signature)
     got = runtime.session.run(None, runtime.feed(frame))[0]
@@ -288,7 +289,7 @@ def test_neural_networks_match_scikit_learn_on_rows_far_from_the_examples() -> N
     )
     rng = np.random.default_rng(7)
     far = pd.DataFrame(rng.normal(scale=5, size=(20_000, len(SIGNATURE))), columns=X.columns)
-    got = artifacts.predict_frame(model, far, SIGNATURE, output, runtime)
+    got = predict_frame(model, far, SIGNATURE, output, runtime)
     assert (got["prediction"].to_numpy() == model.predict(far)).all()
     np.testing.assert_allclose(got.iloc[:, 1:].to_numpy(), model.predict_proba(far), atol=1e-13)
 
@@ -303,7 +304,7 @@ def test_neural_networks_match_scikit_learn_on_rows_far_from_the_examples() -> N
         result = compiled.compile_model(model, SIGNATURE, {"kind": "regression"}, X[:100])
         assert result.runtime == ("onnx" if compiles else "sklearn"), result.note
         runtime = compiled.CompiledModel(result.data, SIGNATURE)
-        got = artifacts.predict_frame(model, far, SIGNATURE, {"kind": "regression"}, runtime)
+        got = predict_frame(model, far, SIGNATURE, {"kind": "regression"}, runtime)
         np.testing.assert_allclose(got["prediction"], model.predict(far), rtol=1e-11, atol=1e-9)
     for refused, why in (
         (
@@ -358,7 +359,7 @@ def test_engine_models_with_dates_categories_and_gaps_are_compiled(ws) -> None:
         )
         version = ws.models.register(f"{target}-{algorithm}".replace("_", "-"), result)
         assert version.runtime == "onnx", version.runtime_note
-        expected = artifacts.predict_frame(result.model, frame, result.signature, result.output)
+        expected = predict_frame(result.model, frame, result.signature, result.output)
         got = ws.models.predict(version.ref, frame)
         if task == "classification":
             assert (got["prediction"] == expected["prediction"]).all()
@@ -459,13 +460,13 @@ def test_unknown_categories_follow_the_encoder_on_both_runtimes(handle_unknown: 
     unseen = pd.DataFrame({"c": ["zz", "a", "b"], "x": [0.3, -0.2, 1.5]})
     if handle_unknown == "error":
         with pytest.raises(Invalid, match="category it was not trained on"):
-            artifacts.predict_frame(model, unseen, signature, output, runtime)
+            predict_frame(model, unseen, signature, output, runtime)
         with pytest.raises(Invalid, match="unknown categories"):
-            artifacts.predict_frame(model, unseen, signature, output)
+            predict_frame(model, unseen, signature, output)
     else:
         pd.testing.assert_frame_equal(
-            artifacts.predict_frame(model, unseen, signature, output, runtime),
-            artifacts.predict_frame(model, unseen, signature, output),
+            predict_frame(model, unseen, signature, output, runtime),
+            predict_frame(model, unseen, signature, output),
         )
 
 
@@ -479,9 +480,9 @@ def test_missing_values_a_model_cannot_take_are_a_clear_error_on_both_runtimes()
     gaps = X.head(3).copy()
     gaps.iloc[1, 2] = np.nan
     with pytest.raises(Invalid, match="missing values"):
-        artifacts.predict_frame(model, gaps, SIGNATURE, output, runtime)
+        predict_frame(model, gaps, SIGNATURE, output, runtime)
     with pytest.raises(Invalid, match="cannot predict these rows"):
-        artifacts.predict_frame(model, gaps, SIGNATURE, output)
+        predict_frame(model, gaps, SIGNATURE, output)
 
 
 def test_a_compiled_file_of_another_format_is_served_by_scikit_learn(store) -> None:
@@ -518,7 +519,7 @@ def test_a_compiled_file_of_another_format_is_served_by_scikit_learn(store) -> N
     fresh = type(store.models)(store)
     assert fresh.serving(owner, "old").compiled is None
     pd.testing.assert_frame_equal(
-        fresh.predict(owner, "old", X), artifacts.predict_frame(model, X, SIGNATURE, output)
+        fresh.predict(owner, "old", X), predict_frame(model, X, SIGNATURE, output)
     )
 
 
@@ -534,7 +535,7 @@ def test_forests_split_large_batches_over_threads_alike(monkeypatch) -> None:
         compiled.compile_model(model, SIGNATURE, output, X[:50]).data, SIGNATURE
     )
     many = pd.concat([X] * 3, ignore_index=True)  # 1,800 rows in three chunks
-    got = artifacts.predict_frame(model, many, SIGNATURE, output, runtime)
+    got = predict_frame(model, many, SIGNATURE, output, runtime)
     np.testing.assert_array_equal(got.iloc[:, 1:].to_numpy(), model.predict_proba(many))
     assert (got["prediction"].to_numpy() == model.predict(many)).all()
     assert runtime.run(many.to_numpy()[:0])[1].shape == (0, 3)
@@ -619,7 +620,7 @@ def test_gradient_boosting_classifiers_match_to_the_bit(classes: int) -> None:
     assert result.runtime == "onnx", result.note
     runtime = compiled.CompiledModel(result.data, SIGNATURE)
     fresh = X[450:]
-    got = artifacts.predict_frame(model, fresh, SIGNATURE, output, runtime)
+    got = predict_frame(model, fresh, SIGNATURE, output, runtime)
     np.testing.assert_array_equal(got.iloc[:, 1:].to_numpy(), model.predict_proba(fresh))
     assert (got["prediction"].to_numpy() == model.predict(fresh)).all()
 
@@ -636,7 +637,7 @@ def test_gradient_boosting_regressors_match_to_the_bit(loss: str) -> None:
     result = compiled.compile_model(model, SIGNATURE, {"kind": "regression"})
     assert result.runtime == "onnx", result.note
     runtime = compiled.CompiledModel(result.data, SIGNATURE)
-    got = artifacts.predict_frame(model, X[400:], SIGNATURE, {"kind": "regression"}, runtime)
+    got = predict_frame(model, X[400:], SIGNATURE, {"kind": "regression"}, runtime)
     np.testing.assert_array_equal(got["prediction"].to_numpy(), model.predict(X[400:]))
 
 
@@ -696,7 +697,7 @@ def test_versions_compiled_elsewhere_are_served_by_scikit_learn_without_the_extr
     assert version.runtime_note.endswith("pip install 'astralytiq-jupyter[serving]'")
     assert here.serving(owner, "churn").compiled is None
     assert here.runtime_of(owner, "churn") == "sklearn"
-    expected = artifacts.predict_frame(model, X, SIGNATURE, output)
+    expected = predict_frame(model, X, SIGNATURE, output)
     pd.testing.assert_frame_equal(here.predict(owner, "churn", X), expected)
     assert here.predict_records(owner, "churn", X.to_dict(orient="records")) is None
 

@@ -9,14 +9,14 @@ import pytest
 from sklearn.datasets import make_classification
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestClassifier
 
-from astralytiq_jupyter.core import compiled, trees
+from astralytiq_jupyter.core import compiled, onnx_conversion, trees
 
 
 def _ensemble_node(model: object, n_features: int) -> tuple[object, np.ndarray]:
     graph = (
-        compiled._boosting_graph(None, model, n_features)
+        onnx_conversion._boosting_graph(None, model, n_features)
         if isinstance(model, HistGradientBoostingRegressor)
-        else compiled._forest_graph(None, model, n_features)
+        else onnx_conversion._forest_graph(None, model, n_features)
     )
     (node,) = [n for n in graph.graph.node if n.op_type == "TreeEnsembleRegressor"]
     (values,) = [i for i in graph.graph.initializer if i.name == compiled.LEAF_VALUES]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from astralytiq_jupyter.core.datasets import check_sql_allowed
 from astralytiq_jupyter.core.errors import Forbidden, Invalid
+from astralytiq_jupyter.core.ingest.sql import check_sql_allowed
 from astralytiq_jupyter.core.permissions import Principal, Role
 from astralytiq_jupyter.core.store import Store
 from astralytiq_jupyter.core.workspace_files import REFUSED, WorkspaceFiles

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
-from astralytiq_jupyter.core.datasets import STREAM_BATCH_BYTES, STREAM_BATCH_ROWS
+from astralytiq_jupyter.core.dataset_reads import STREAM_BATCH_BYTES, STREAM_BATCH_ROWS
 from astralytiq_jupyter.core.permissions import Principal, Role
 from astralytiq_jupyter.server_extension import codecs
 

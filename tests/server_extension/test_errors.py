@@ -19,7 +19,7 @@ from astralytiq_jupyter.client.remote import RemoteClient
 from astralytiq_jupyter.core import errors
 from astralytiq_jupyter.core.permissions import Role
 from astralytiq_jupyter.server_extension.base import ApiHandler
-from astralytiq_jupyter.server_extension.routes import Operation, Route
+from astralytiq_jupyter.server_extension.operations import Operation, Route
 
 from .live import LiveServer, live_server
 

@@ -16,8 +16,9 @@ import requests
 from astralytiq_jupyter.core.upload_query import QUERY_PARAMETERS
 from astralytiq_jupyter.server_extension import params as Q
 from astralytiq_jupyter.server_extension.openapi import build
+from astralytiq_jupyter.server_extension.operations import Operation, Route
 from astralytiq_jupyter.server_extension.params import Param
-from astralytiq_jupyter.server_extension.routes import Operation, Route, api_routes
+from astralytiq_jupyter.server_extension.routes import api_routes
 
 from .live import LiveServer, live_server
 
@@ -25,7 +26,7 @@ ROUTES = api_routes()
 OPERATIONS = [(r, m, op) for r in ROUTES for m, op in r.operations.items()]
 HUGE = str(10**30)
 PATH_VALUES = {"ref": "sales", "name": "sales", "alias": "production", "username": "u"}
-PATH_VALUES["token_id"] = "0" * 32
+PATH_VALUES["token_id"] = PATH_VALUES["slot_id"] = "0" * 32
 
 
 @pytest.fixture(scope="module")
@@ -218,6 +219,7 @@ def test_documented_success_statuses_match_the_server(server: LiveServer) -> Non
             "/models/{name}/aliases/{alias}",
             "/tenant/members/{username}",
             "/tokens/{token_id}",
+            "/training/slots/{slot_id}",
         ):
             assert op.success == (204,)
             assert "200" not in responses

@@ -23,21 +23,17 @@ from sklearn.linear_model import LinearRegression
 from sklearn.preprocessing import FunctionTransformer
 from sqlalchemy import select, text
 
+from astralytiq_jupyter.core.errors import NotFound
 from astralytiq_jupyter.core.models import (
     AuditEventRecord,
     Base,
     TenantRecord,
     UsageCounterRecord,
 )
-from astralytiq_jupyter.core.permissions import ROLE_PERMISSIONS, Principal, Role
+from astralytiq_jupyter.core.permissions import ROLE_PERMISSIONS, Permission, Principal, Role
 from astralytiq_jupyter.server_extension.base import ApiHandler
-from astralytiq_jupyter.server_extension.routes import (
-    PLATFORM,
-    PUBLIC,
-    Operation,
-    Route,
-    api_routes,
-)
+from astralytiq_jupyter.server_extension.operations import PLATFORM, PUBLIC, Operation, Route
+from astralytiq_jupyter.server_extension.routes import api_routes
 
 from ..conftest import BACKENDS
 from .live import LiveServer, live_server
@@ -88,6 +84,23 @@ class World:
         self.gx_token = self.store.tokens.issue(
             "globex", "gx-admin", Role.VIEWER, name="gx", created_by="t"
         ).token.id
+        # Training slots (one per role that may train, see ``slot``) and one of the other
+        # tenant's.
+        self.slots: dict[Role, str] = {}
+        self.gx_slot = self.store.training_slots.acquire(self.globex_admin).id
+
+    def slot(self, role: Role | None) -> str:
+        """A live training slot of ``role``'s user (renewed, or taken again once it expired
+        while the enumeration ran); a made-up id for a role that may not train."""
+        if role is None or Permission.MODEL_TRAIN not in ROLE_PERMISSIONS[role]:
+            return "0" * 32
+        principal = Principal(f"{role.value}-user", "acme", role)
+        slots = self.store.training_slots
+        try:
+            return slots.renew(principal, self.slots[role]).id
+        except (KeyError, NotFound):
+            self.slots[role] = slots.acquire(principal).id
+            return self.slots[role]
 
     def _resources(self, principal: Principal, names: list[str]) -> None:
         store = self.store
@@ -178,6 +191,7 @@ def request_for(
         "alias": "production",
         "username": target or f"victim-{tag}",
         "token_id": target or world.revocable.get(role, "0" * 32) if role else "0" * 32,
+        "slot_id": target or (world.slot(role) if "{slot_id}" in route.template else ""),
     }
     kwargs: dict[str, Any] = {}
     key = (route.template, method)
@@ -317,9 +331,13 @@ def test_resources_of_another_tenant_are_not_found(world: World) -> None:
     for route, method, _op in OPERATIONS:
         if "{" not in route.template or (route.template, method) in upserts:
             continue
-        secret = {"{username}": "gx-member", "{token_id}": world.gx_token}
+        secret = {
+            "{username}": "gx-member",
+            "{token_id}": world.gx_token,
+            "{slot_id}": world.gx_slot,
+        }
         target = next((v for k, v in secret.items() if k in route.template), "gx-secret")
-        missing = "0" * 32 if target == world.gx_token else "nowhere-zz"
+        missing = "0" * 32 if target in (world.gx_token, world.gx_slot) else "nowhere-zz"
         responses = []
         for name in (target, missing):
             path, kwargs = request_for(world, route, method, Role.ADMIN, target=name)

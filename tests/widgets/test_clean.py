@@ -3,6 +3,7 @@ and on the RemoteBackend of a live Jupyter server, asserting what was stored."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -495,6 +496,54 @@ def test_background_previews_and_the_empty_state(ws: Workspace, sales) -> None:
     wizard.wait()
     assert wizard.preview.mode == "step" and "EAST" in wizard.preview.table.grid.value
     assert wizard.suggestions.cards
+
+
+def test_the_grid_shows_before_the_profile_starts_and_fixes_follow(
+    ws: Workspace, sales, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The profile behind the suggested fixes reads every row: it starts only once the grid
+    shows the version (it no longer competes with the preview), and the fixes appear when it
+    is done, with the suggestions area showing progress meanwhile."""
+    read, profile = ws.datasets.load, ws.datasets.profile
+    order: list[str] = []
+    started, release = threading.Event(), threading.Event()
+
+    def reading(*args: object, **kwargs: object) -> pd.DataFrame:
+        rows = read(*args, **kwargs)
+        order.append("rows read")
+        return rows
+
+    def profiling(ref: str, **options: object) -> object:
+        order.append("profile")
+        started.set()
+        assert release.wait(60)
+        return profile(ref, **options)
+
+    monkeypatch.setattr(ws.datasets, "load", reading)
+    monkeypatch.setattr(ws.datasets, "profile", profiling)
+    wizard = CleanWizard(sales.ref, ws)  # previews and the profile in threads
+    assert started.wait(60)
+    assert order[0] == "rows read" and "profile" in order  # the grid's page came first
+    assert "East" in wizard.preview.table.grid.value  # on screen while the profile runs
+    assert wizard.suggestions.busy and not wizard.suggestions.cards
+    note = wizard.suggestions.children[0].value
+    assert f"Looking for quality issues in {sales.rows:,} rows" in note
+    release.set()
+    wizard.wait()
+    assert order.count("profile") == 1  # once, whatever redraws opening the wizard made
+    assert not wizard.suggestions.busy and wizard.issues
+    assert any(card.suggestion["op"] == "fill_missing" for card in wizard.suggestions.cards)
+
+
+def test_clean_reuses_the_profile_explore_computed(ws: Workspace, sales, store) -> None:
+    from astralytiq_jupyter.widgets.explore import ExploreWizard
+
+    explore = ExploreWizard(sales.ref, ws, background=False)
+    computed = store.datasets.profiles.computed
+    clean = CleanWizard(sales.ref, ws, background=False)
+    assert store.datasets.profiles.computed == computed  # served from the cache
+    fixes = [card.suggestion for card in clean.suggestions.cards]
+    assert fixes and fixes == [i.suggestion for i in explore.profile.issues][: len(fixes)]
 
 
 def test_an_empty_store_says_what_to_do(store) -> None:

@@ -81,9 +81,9 @@ def test_import_registers_inside_ipython_only():
         "from IPython.core.interactiveshell import InteractiveShell;"
         "s = InteractiveShell.instance();"
         "import astralytiq_jupyter;"
-        "from astralytiq_jupyter.core.datasets import DatasetVersion;"
+        "from astralytiq_jupyter.core.dataset_versions import DatasetVersion;"
         "f = s.display_formatter.formatters['text/html'];"
-        "key = ('astralytiq_jupyter.core.datasets', 'DatasetVersion');"
+        "key = ('astralytiq_jupyter.core.dataset_versions', 'DatasetVersion');"
         "print(key in f.deferred_printers)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

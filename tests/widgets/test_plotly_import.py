@@ -16,6 +16,9 @@ _SCRIPT = textwrap.dedent(
     from astralytiq_jupyter.widgets.plotly_import import figures, plotly
     from astralytiq_jupyter.widgets.theme import Theme
 
+    plotly()  # the whole import chain completes here, including what plotly loads lazily
+    lazy = ("plotly.basedatatypes", "narwhals.stable.v1", "narwhals.stable.v2")
+    assert all(m in sys.modules for m in lazy), [m for m in lazy if m not in sys.modules]
     start, results, errors = threading.Barrier(4), [], []
 
     def draw(i):

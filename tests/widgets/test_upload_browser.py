@@ -95,8 +95,8 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
                 )
                 if status.ok:
                     break
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or too busy starting to answer in 5 s
             time.sleep(0.3)
         else:
             raise RuntimeError((tmp / "server.log").read_text()[-3000:])

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ...core.aggregate import Aggregate
-    from ...core.datasets import DatasetSummary, DatasetVersion
+    from ...core.dataset_versions import DatasetSummary, DatasetVersion
     from ...core.profiling import Profile
 
 

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ...core.datasets import DatasetVersion
-    from ...core.registry import AliasMove, ModelSummary, ModelVersion
+    from ...core.dataset_versions import DatasetVersion
+    from ...core.model_versions import AliasMove, ModelSummary, ModelVersion
 
 
 class ModelsContract(Protocol):

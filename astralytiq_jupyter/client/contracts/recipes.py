@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from ...core.datasets import DatasetVersion
+    from ...core.dataset_versions import DatasetVersion
     from ...core.recipebook import SavedRecipe
     from ...core.recipes import Recipe, RecipePreview
 

@@ -16,8 +16,10 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
-from ..errors import Invalid
+from ..errors import Forbidden, Invalid
 from ..quality import check_column_names, frame_to_batches
 from .options import _int_option
 from .sink import (
@@ -242,3 +244,36 @@ def _ingest_sql(
         detail = f"{masked} :: {source.query.strip()}"
         return _result(drained, "sql", detail, "sql", meter.count)
     raise Invalid("The column types of this query could not be settled; please report it.")
+
+
+def check_sql_allowed(url: str, allowlist: tuple[str, ...] | None) -> None:
+    """Refuse a SQL import from a database the configuration does not allow.
+
+    Entries match on driver, host, port, database and query parameters (the user and password
+    may differ). The parameters must be exactly the entry's: a caller could otherwise add ones
+    that make the driver read server files (libpq's ``sslkey``/``passfile``/``service``,
+    SQLite's ``uri``).
+    """
+    if allowlist is None:
+        return
+
+    def identity(value: str) -> tuple[object, ...]:
+        parsed = make_url(value)
+        query = tuple(sorted((k, str(v)) for k, v in parsed.query.items()))
+        return (parsed.drivername, parsed.host, parsed.port, parsed.database, query)
+
+    try:
+        wanted = identity(url)
+    except ArgumentError:
+        raise Invalid(
+            "The database URL is not valid, e.g. postgresql+psycopg://user@host/db."
+        ) from None
+    allowed = set()
+    for entry in allowlist:
+        with contextlib.suppress(ArgumentError):
+            allowed.add(identity(entry))
+    if wanted not in allowed:
+        raise Forbidden(
+            "SQL import from this database is not allowed here; ask the operator to add it to "
+            "c.AstralytiQ.sql_import_allowlist."
+        )

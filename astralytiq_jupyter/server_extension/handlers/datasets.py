@@ -13,7 +13,7 @@ import pyarrow as pa
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from ...core.datasets import TableStream
+from ...core.dataset_reads import TableStream
 from ...core.errors import AstralytiqError, Invalid, QuotaExceeded
 from ...core.ingest import check_read_options
 from ...core.limits import parse_json

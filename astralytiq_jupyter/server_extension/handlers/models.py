@@ -12,8 +12,8 @@ from ...core.artifacts import TRUSTED_TYPES_HEADER
 from ...core.compiled import RUNTIME_SKLEARN
 from ...core.errors import Invalid
 from ...core.limits import parse_json
+from ...core.model_versions import REGISTRATION_FIELDS
 from ...core.names import parse_ref
-from ...core.registry import REGISTRATION_FIELDS
 from .. import codecs, metrics
 from ..base import ApiHandler, PageHandler
 
